@@ -1,0 +1,3 @@
+from genesis_par.cli import main
+
+main()

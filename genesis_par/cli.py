@@ -1,0 +1,52 @@
+"""The Typer app: options in, one call out, exit code back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genesis_par import __version__
+from genesis_par.errors import GenesisError
+
+app = typer.Typer(
+    name="genesis-par",
+    help="Run many coding agents in parallel on one git repository and bring their work back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"genesis-par {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run many coding agents in parallel on one git repository and bring their work back."""
+
+
+PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def main() -> None:
+    """Entry point: run the app, turn a GenesisError into one line and its exit code."""
+    try:
+        app()
+    except GenesisError as e:
+        from rich.markup import escape
+
+        from genesis_par.report.console import err_console
+
+        err_console.print(f"[red]error:[/] {escape(str(e))}")
+        raise SystemExit(e.exit_code) from None

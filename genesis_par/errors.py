@@ -1,0 +1,39 @@
+"""The one error type users see, and its few subclasses, each with its exit code."""
+
+from __future__ import annotations
+
+
+class GenesisError(Exception):
+    """A failure the user can fix; printed as one line, never a traceback."""
+
+    exit_code = 2
+
+
+class UsageError(GenesisError):
+    """Bad usage: an unknown run, a file that exists, a bad option value."""
+
+    exit_code = 2
+
+
+class PlanError(GenesisError):
+    """A plan that cannot be used; the message names the file, task and key."""
+
+    exit_code = 2
+
+
+class EnvironmentProblem(GenesisError):
+    """Not a git repository, git too old, a base ref missing, an agent not installed."""
+
+    exit_code = 4
+
+
+class GitError(GenesisError):
+    """A git command failed; the message keeps git's stderr."""
+
+    exit_code = 4
+
+
+class Interrupted(GenesisError):
+    """The user interrupted the run (Ctrl-C or SIGTERM)."""
+
+    exit_code = 130

@@ -1,0 +1,90 @@
+"""Shared fixtures: real git repositories in tmp_path with an isolated configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+import genesis_par
+
+PACKAGE_ROOT = Path(genesis_par.__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test sees a clean global git config and a fixed author."""
+    home = tmp_path_factory.mktemp("home")
+    config = home / ".gitconfig"
+    config.write_text(
+        "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "GIT_CONFIG_GLOBAL": str(config),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+            "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+            "NO_COLOR": "1",
+        }
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in repo and return its stdout (tests only; the package goes through gitops)."""
+    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def commit(repo: Path, files: Mapping[str, str | None], message: str = "change") -> str:
+    """Write (or delete, for None) files, commit them all, return the new commit."""
+    for name, text in files.items():
+        path = repo / name
+        if text is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def branch(repo: Path, name: str, files: Mapping[str, str | None], start: str = "main") -> str:
+    """Create branch name from start with one commit of files; HEAD stays where it was."""
+    current = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    git(repo, "checkout", "-q", "-b", name, start)
+    try:
+        return commit(repo, files, f"{name}: change")
+    finally:
+        git(repo, "checkout", "-q", current)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A fresh repository on main with one commit holding README.md."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    commit(path, {"README.md": "hello\n"}, "initial")
+    return path
+
+
+def genesis_cmd() -> list[str]:
+    """argv that runs this checkout's genesis-par in a subprocess."""
+    return [sys.executable, "-m", "genesis_par"]
+
+
+def genesis_env() -> dict[str, str]:
+    """Environment for genesis-par subprocesses: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    return env
