@@ -1,0 +1,85 @@
+"""The task DAG: cycles, levels, the critical path, priority-respecting order (pure)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+
+from genesis_par.plan import Plan, Task
+
+
+def build(tasks: Iterable[Task]) -> nx.DiGraph[str]:
+    """Edges run from a dependency to its dependent; node data holds the task."""
+    dag: nx.DiGraph[str] = nx.DiGraph()
+    for task in tasks:
+        dag.add_node(task.id, task=task)
+    for task in tasks:
+        for dep in task.depends_on:
+            dag.add_edge(dep, task.id)
+    return dag
+
+
+def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A dependency cycle as `[a, b, a]` (a depends on b depends on a), or None."""
+    dag: nx.DiGraph[str] = nx.DiGraph()
+    for node, deps in edges.items():
+        dag.add_node(node)
+        dag.add_edges_from((node, dep) for dep in deps)
+    try:
+        cycle = nx.find_cycle(dag)
+    except nx.NetworkXNoCycle:
+        return None
+    return [edge[0] for edge in cycle] + [cycle[0][0]]
+
+
+def levels(dag: nx.DiGraph[str], order: Mapping[str, int] | None = None) -> list[list[str]]:
+    """Generations: tasks with no dependencies first, each level after all it depends on."""
+    key = (lambda t: (order[t], t)) if order else None
+    return [sorted(generation, key=key) for generation in nx.topological_generations(dag)]
+
+
+def remaining(dag: nx.DiGraph[str], cost: Mapping[str, float]) -> dict[str, float]:
+    """For each task, the costliest path from it to the end of the graph, itself included."""
+    longest: dict[str, float] = {}
+    for node in reversed(list(nx.topological_sort(dag))):
+        tail = max((longest[s] for s in dag.successors(node)), default=0.0)
+        longest[node] = cost[node] + tail
+    return longest
+
+
+def critical_path(dag: nx.DiGraph[str], cost: Mapping[str, float]) -> list[str]:
+    """The costliest chain of dependencies; ties go to the task that comes first by name."""
+    if not dag:
+        return []
+    longest = remaining(dag, cost)
+    node = min((n for n in dag if dag.in_degree(n) == 0), key=lambda n: (-longest[n], n))
+    path = [node]
+    while succ := list(dag.successors(node)):
+        node = min(succ, key=lambda n: (-longest[n], n))
+        path.append(node)
+    return path
+
+
+def plan_costs(plan: Plan) -> dict[str, float]:
+    """Task id -> cost."""
+    return {t.id: t.cost for t in plan.tasks}
+
+
+def priority_order(plan: Plan) -> list[str]:
+    """A topological order that takes, among ready tasks, the highest priority, then plan order."""
+    dag = build(plan.tasks)
+    by_id = {t.id: t for t in plan.tasks}
+    waiting = {t.id: len(t.depends_on) for t in plan.tasks}
+    heap = [(-by_id[t].priority, by_id[t].index, t) for t, n in waiting.items() if n == 0]
+    heapq.heapify(heap)
+    order: list[str] = []
+    while heap:
+        _, _, node = heapq.heappop(heap)
+        order.append(node)
+        for succ in dag.successors(node):
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                heapq.heappush(heap, (-by_id[succ].priority, by_id[succ].index, succ))
+    return order
