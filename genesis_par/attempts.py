@@ -1,0 +1,193 @@
+"""One task in its worktree: attempts with retries, the check, the commit (runs in a worker)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genesis_par import gitops, proc, templates, worktrees
+from genesis_par.plan import Plan, Task
+
+BACKOFF_S = 0.5
+
+
+@dataclass
+class TaskProgress:
+    """What is known of one task; workers update it, the live view reads it."""
+
+    id: str
+    status: str = "pending"
+    failure: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    exit_code: int | None = None
+    branch: str | None = None
+    start_commit: str | None = None
+    commit: str | None = None
+    changed: bool | None = None
+    started_at: float | None = None
+    duration_s: float | None = None
+    rss_bytes: int = 0
+    peak_rss_bytes: int = 0
+    log: Path | None = None
+    waiting: str | None = None
+
+    def elapsed(self, now: float) -> float:
+        """Seconds since the task started (its duration once it finished)."""
+        if self.duration_s is not None:
+            return self.duration_s
+        return now - self.started_at if self.started_at else 0.0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs that does not change during a run."""
+
+    repo: gitops.RepoPaths
+    plan: Plan
+    run: str
+    base_commit: str
+    state_dir: Path
+    git_env: Mapping[str, str]
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def log_path(self, task: str, attempt: int) -> Path:
+        """logs/<run>/<task>.<attempt>.log under the state directory."""
+        return self.state_dir / "logs" / self.run / f"{task}.{attempt}.log"
+
+
+Recorder = Callable[[str, str, dict[str, object]], None]
+
+
+def _prompt_file(spec: RunSpec, task: Task) -> str:
+    if task.prompt_file:
+        return str(task.prompt_file)
+    if task.prompt is None:
+        return ""
+    path = spec.state_dir / "prompts" / spec.run / f"{task.id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(task.prompt)
+    return str(path)
+
+
+def _values(spec: RunSpec, task: Task, worktree: Path) -> dict[str, str]:
+    return {
+        "run": spec.run,
+        "task": task.id,
+        "worktree": str(worktree),
+        "branch": worktrees.branch_name(spec.run, task.id),
+        "base": spec.base_commit,
+        "prompt": task.prompt or "",
+        "prompt_file": _prompt_file(spec, task),
+    }
+
+
+def _reason(outcome: proc.Outcome, task: Task) -> str:
+    if outcome.failure == "timeout":
+        return f"timed out after {task.timeout_s:g}s"
+    if outcome.failure == "memory":
+        return f"went over its memory limit of {task.memory_bytes} bytes"
+    if outcome.failure == "cpu":
+        return f"used more than {task.cpu:g} cores"
+    if outcome.failure == "cancelled":
+        return "interrupted"
+    return f"exited with code {outcome.exit_code}"
+
+
+def _message(spec: RunSpec, task: Task) -> str:
+    return f"genesis-par: {task.id}\n\nGenesis-Run: {spec.run}\nGenesis-Task: {task.id}\n"
+
+
+def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
+    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
+    gitops.commit_all(worktree, _message(spec, task) + f"Genesis-Attempt: {attempt}\n", spec.git_env)
+    ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
+    gitops.update_ref(worktree, ref, gitops.head(worktree))
+
+
+def run_task(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    cancel: threading.Event,
+    record: Recorder,
+) -> None:
+    """Run task to its end in its own worktree; progress holds the result."""
+    assert progress.start_commit is not None
+    progress.started_at = time.time()
+    worktree = worktrees.allocate(spec.repo, spec.run, task.id, progress.start_commit)
+    values = _values(spec, task, worktree)
+    env = {**spec.env, **templates.environment(values), **dict(task.env)}
+    limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
+    for attempt in range(1, task.retries + 2):
+        if attempt > 1:
+            _save_attempt(spec, task, worktree, attempt - 1)
+            gitops.reset_worktree(worktree, progress.start_commit)
+            if cancel.wait(BACKOFF_S * (attempt - 1)):
+                break
+        outcome = _attempt(spec, task, progress, attempt, worktree, values, env, limits, cancel, record)
+        if outcome is None or outcome.failure == "cancelled":
+            break
+    progress.duration_s = time.time() - progress.started_at
+
+
+def _attempt(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    attempt: int,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    limits: proc.Limits,
+    cancel: threading.Event,
+    record: Recorder,
+) -> proc.Outcome | None:
+    """One attempt; None when it succeeded, else the failing outcome."""
+    log = spec.log_path(task.id, attempt)
+    progress.attempts, progress.log, progress.status = attempt, log, "running"
+    record(task.id, "attempt", {"n": attempt, "log": str(log)})
+
+    def sample(rss: int) -> None:
+        progress.rss_bytes = rss
+        progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
+
+    def started(s: proc.Started) -> None:
+        record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
+
+    argv = templates.expand(task.command, values)
+    outcome = proc.run(argv, cwd=worktree, env=env, log_path=log, limits=limits, cancel=cancel,
+                       shell=task.command.shell, on_start=started, on_sample=sample)
+    progress.exit_code = outcome.exit_code
+    record(task.id, "exited", {"n": attempt, "exit_code": outcome.exit_code,
+                               "failure": outcome.failure, "peak_rss_bytes": outcome.peak_rss_bytes})
+    if outcome.failure is None and task.check is not None:
+        check = proc.run(templates.expand(task.check, values), cwd=worktree, env=env, log_path=log,
+                         limits=limits, cancel=cancel, shell=task.check.shell)
+        if check.failure is not None:
+            _fail(progress, "check" if check.failure == "exit" else check.failure,
+                  f"check `{task.check.text}` failed ({_reason(check, task)})")
+            return check
+    if outcome.failure is not None:
+        _fail(progress, outcome.failure, _reason(outcome, task))
+        return outcome
+    _succeed(spec, task, progress, worktree)
+    return None
+
+
+def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
+    progress.status = "cancelled" if failure == "cancelled" else "failed"
+    progress.failure = None if failure == "cancelled" else failure
+    progress.reason = reason
+
+
+def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
+    gitops.commit_all(worktree, _message(spec, task), spec.git_env)
+    progress.commit = gitops.head(worktree)
+    assert progress.start_commit is not None
+    progress.changed = gitops.has_changes(worktree, progress.start_commit, progress.commit)
+    progress.status, progress.failure, progress.reason = "succeeded", None, None

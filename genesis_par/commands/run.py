@@ -1,0 +1,104 @@
+"""`genesis-par run PLAN`: tasks in parallel worktrees, then (later issues) conflicts and merge."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from genesis_par import gitops, plan as plan_mod, worktrees
+from genesis_par.attempts import RunSpec
+from genesis_par.errors import EnvironmentProblem, UsageError
+from genesis_par.executor import RunProgress, execute
+from genesis_par.plan import Plan
+from genesis_par.report import run_view
+from genesis_par.report.console import console
+from genesis_par.state import Store
+
+EXIT_INTERRUPTED = 130
+
+
+def _with_name(plan: Plan, name: str | None) -> Plan:
+    if not name:
+        return plan
+    plan_mod.check_branch_component(name, f'--name "{name}"')
+    return dataclasses.replace(plan, run=dataclasses.replace(plan.run, name=name))
+
+
+def _pin_base(repo: gitops.RepoPaths, plan: Plan) -> str:
+    commit = gitops.resolve_commit(repo.root, plan.run.base)
+    if commit is None:
+        raise EnvironmentProblem(
+            f'{plan.path}: [run] base "{plan.run.base}" does not resolve to a commit in '
+            f"{repo.root}: name an existing branch, tag or commit"
+        )
+    return commit
+
+
+class _Recorder:
+    """Writes each event to the state store (before it is acted on) and to the plain lines."""
+
+    def __init__(self, store: Store, run: str, lines: run_view.PlainLines | None) -> None:
+        self.store, self.run, self.lines = store, run, lines
+
+    def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
+        self.store.record_event(self.run, task, kind, data)
+        if self.lines:
+            self.lines.event(task, kind, data)
+
+
+def run(
+    cwd: Path,
+    plan_path: Path,
+    *,
+    name: str | None = None,
+    as_json: bool = False,
+    fail_fast: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Run every task of the plan; returns the exit code."""
+    plan = _with_name(plan_mod.load(plan_path), name)
+    repo = gitops.discover(cwd)
+    gitops.check_version(repo.root)
+    base = _pin_base(repo, plan)
+    run_name = plan.run.name
+    worktrees.refuse_taken_name(repo, run_name)
+    state_dir = repo.common_dir / "genesis-par"
+    with Store.open(state_dir) as store:
+        if store.get_run(run_name) is not None:
+            raise UsageError(
+                f'a run named "{run_name}" is already recorded: choose a new name with --name'
+            )
+        store.create_run(
+            run_name, plan_path=str(plan.path), plan_text=plan.text,
+            base_ref=plan.run.base, base_commit=base, pid=os.getpid(),
+        )
+        spec = RunSpec(repo, plan, run_name, base, state_dir, gitops.identity_env(repo.root), env)
+        progress = _execute(spec, store, as_json, fail_fast)
+        store.finish_run(run_name, progress.status)
+    if as_json:
+        run_view.print_json(run_view.run_json(progress))
+    else:
+        run_view.print_summary(progress)
+    return exit_code(progress)
+
+
+def _execute(spec: RunSpec, store: Store, as_json: bool, fail_fast: bool) -> RunProgress:
+    if console.is_terminal and not as_json:
+        with run_view.LiveView(spec.run) as view:
+            recorder = _Recorder(store, spec.run, None)
+            return execute(spec, recorder, lambda p: view.tick(p.tasks.values()), fail_fast)
+    recorder = _Recorder(store, spec.run, run_view.plain_lines(to_stderr=as_json))
+    return execute(spec, recorder, fail_fast=fail_fast)
+
+
+def exit_code(progress: RunProgress) -> int:
+    """130 interrupted, 1 a task failed, else 0."""
+    if progress.interrupted:
+        return EXIT_INTERRUPTED
+    return 1 if progress.with_status("failed", "cancelled") else 0
+
+
+

@@ -1,0 +1,171 @@
+"""The run loop: schedule ready tasks onto worker threads until every task has finished."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from genesis_par import proc, scheduler, worktrees
+from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
+from genesis_par.plan import Task
+
+TICK_S = 0.2
+FINISHED = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+
+@dataclass
+class RunProgress:
+    """The whole run as the live view and the final report see it."""
+
+    run: str
+    base_commit: str
+    tasks: dict[str, TaskProgress]
+    started_at: float = field(default_factory=time.time)
+    interrupted: bool = False
+
+    def with_status(self, *statuses: str) -> set[str]:
+        """Ids of the tasks in any of these states."""
+        return {t.id for t in self.tasks.values() if t.status in statuses}
+
+    @property
+    def status(self) -> str:
+        """succeeded, failed or interrupted."""
+        if self.interrupted:
+            return "interrupted"
+        failed = self.with_status("failed", "cancelled")
+        return "failed" if failed else "succeeded"
+
+
+class _Interrupts:
+    """Turns SIGINT/SIGTERM into events: the first stops agents with a grace, the second now."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.count = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.cancel.set()
+        if self.count > 1:
+            proc.hurry()
+
+
+@contextmanager
+def _signals_to(handler: _Interrupts) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def execute(
+    spec: RunSpec,
+    record: Recorder,
+    on_tick: Callable[[RunProgress], None] = lambda p: None,
+    fail_fast: bool = False,
+) -> RunProgress:
+    """Run every task of spec.plan under its limits; returns when all have finished."""
+    tasks = {t.id: t for t in spec.plan.tasks}
+    progress = RunProgress(spec.run, spec.base_commit, {t: TaskProgress(t) for t in tasks})
+    for task_id, task_progress in progress.tasks.items():
+        task_progress.branch = worktrees.branch_name(spec.run, task_id)
+    schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
+    interrupts = _Interrupts()
+    futures: dict[Future[None], str] = {}
+    with (
+        _signals_to(interrupts),
+        ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool,
+    ):
+        while True:
+            if not interrupts.cancel.is_set():
+                _skip_dependents(progress, tasks, record)
+                if fail_fast and progress.with_status("failed"):
+                    interrupts.cancel.set()
+            if not interrupts.cancel.is_set():
+                for task_id in _decide(schedule, spec, progress):
+                    _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
+            if not futures:
+                break
+            done, _ = wait(futures, timeout=TICK_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                task_id = futures.pop(future)
+                future.result()
+                record(task_id, progress.tasks[task_id].status, {})
+            on_tick(progress)
+    if interrupts.cancel.is_set():
+        progress.interrupted = interrupts.count > 0
+        _cancel_rest(progress, "cancelled" if interrupts.count else "skipped", record)
+    on_tick(progress)
+    return progress
+
+
+def _decide(schedule: scheduler.Schedule, spec: RunSpec, progress: RunProgress) -> list[str]:
+    decision = schedule.decide(
+        spec.plan.run.max_parallel,
+        succeeded=progress.with_status("succeeded"),
+        running=progress.with_status("running", "starting"),
+        finished=progress.with_status(*FINISHED),
+        available_memory=proc.available_memory(),
+    )
+    for task_id, task_progress in progress.tasks.items():
+        task_progress.waiting = decision.waiting.get(task_id)
+    return decision.start
+
+
+def _launch(
+    spec: RunSpec,
+    task: Task,
+    progress: RunProgress,
+    pool: ThreadPoolExecutor,
+    futures: dict[Future[None], str],
+    interrupts: _Interrupts,
+    record: Recorder,
+) -> None:
+    task_progress = progress.tasks[task.id]
+    dep_commits = [progress.tasks[d].commit or "" for d in task.depends_on]
+    start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
+    if start.commit is None:
+        task_progress.status, task_progress.failure = "failed", "setup"
+        files = ", ".join(start.conflicted)
+        task_progress.reason = f"its dependencies' results conflict with each other in {files}"
+        record(task.id, "failed", {"reason": task_progress.reason})
+        return
+    task_progress.status, task_progress.start_commit = "starting", start.commit
+    record(task.id, "starting", {"start_commit": start.commit})
+    future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
+    futures[future] = task.id
+
+
+def _skip_dependents(
+    progress: RunProgress, tasks: dict[str, Task], record: Recorder
+) -> None:
+    skips = scheduler.to_skip(
+        list(tasks.values()),
+        failed=progress.with_status("failed", "skipped", "cancelled"),
+        finished=progress.with_status(*FINISHED),
+    )
+    for task_id, reason in skips.items():
+        task_progress = progress.tasks[task_id]
+        task_progress.status, task_progress.reason = "skipped", reason
+        record(task_id, "skipped", {"reason": reason})
+
+
+def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
+    for task_progress in progress.tasks.values():
+        if task_progress.status not in FINISHED:
+            task_progress.status = status
+            task_progress.reason = "the run was interrupted" if status == "cancelled" else (
+                "not started: the run stopped at the first failure (--fail-fast)"
+            )
+            record(task_progress.id, status, {"reason": task_progress.reason})

@@ -1,0 +1,198 @@
+"""The one door to git: every git command the tool runs goes through here."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par.errors import EnvironmentProblem, GitError
+
+MIN_GIT = (2, 38)
+
+
+def _run_git(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run one git command; a failure becomes GitError carrying git's stderr."""
+    full_env = {**os.environ, **env} if env else None
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise EnvironmentProblem("git is not installed or not on PATH: install git 2.38 or newer")
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise GitError(f"git {args[0]} failed in {cwd}: {detail[-1] if detail else 'no output'}")
+    return done
+
+
+def _out(args: Sequence[str], cwd: Path, **kw: object) -> str:
+    return _run_git(args, cwd, **kw).stdout.strip()  # type: ignore[arg-type]
+
+
+# --- the repository ---
+
+
+class RepoPaths(NamedTuple):
+    root: Path  # the main worktree's root (worktrees and .genesis live here)
+    common_dir: Path  # the git common dir (state lives here, shared by all worktrees)
+
+
+def check_version(cwd: Path) -> None:
+    """Refuse git older than MIN_GIT."""
+    text = _out(["--version"], cwd)
+    found = re.search(r"(\d+)\.(\d+)", text)
+    if not found or (int(found[1]), int(found[2])) < MIN_GIT:
+        need = ".".join(map(str, MIN_GIT))
+        raise EnvironmentProblem(f"{text} is too old: genesis-par needs git {need} or newer")
+
+
+def discover(cwd: Path) -> RepoPaths:
+    """The repository that holds cwd, from any subfolder or linked worktree."""
+    done = _run_git(
+        ["rev-parse", "--path-format=absolute", "--git-common-dir", "--show-toplevel"],
+        cwd,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise EnvironmentProblem(
+            f"{cwd} is not inside a git repository: run genesis-par from a repository "
+            "(or `git init` one)"
+        )
+    common_text, *_ = done.stdout.splitlines()
+    common = Path(common_text)
+    # The main worktree's root: the parent of the common dir unless the repository is bare.
+    root = common.parent if common.name == ".git" else Path(done.stdout.splitlines()[-1])
+    return RepoPaths(root=root, common_dir=common)
+
+
+def resolve_commit(repo: Path, ref: str) -> str | None:
+    """The commit ref names, or None."""
+    done = _run_git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def ref_names(repo: Path, prefix: str) -> list[str]:
+    """Every ref under prefix (e.g. `refs/heads/genesis/run/`)."""
+    text = _out(["for-each-ref", "--format=%(refname)", prefix], repo)
+    return text.splitlines()
+
+
+def update_ref(repo: Path, ref: str, new: str, old: str | None = None) -> None:
+    """Compare-and-swap ref to new; old None means the ref must not exist yet."""
+    _run_git(["update-ref", ref, new, old or "0" * 40], repo)
+
+
+def ensure_excluded(common_dir: Path, pattern: str) -> None:
+    """Add pattern to info/exclude once."""
+    exclude = common_dir / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    text = exclude.read_text() if exclude.exists() else ""
+    if pattern not in text.splitlines():
+        sep = "" if not text or text.endswith("\n") else "\n"
+        exclude.write_text(f"{text}{sep}{pattern}\n")
+
+
+# --- worktrees and branches ---
+
+
+@contextlib.contextmanager
+def worktree_lock(common_dir: Path) -> Iterator[None]:
+    """Serialize `git worktree add/remove/prune`: run concurrently they race on git's admin files."""
+    lock_path = common_dir / "genesis-par" / "worktrees.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:
+    """Create branch at start (it must not exist) checked out in a new worktree at path."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "add", "--quiet", "-b", branch, str(path), start], repo)
+
+
+def reset_worktree(worktree: Path, commit: str) -> None:
+    """Put worktree back to commit: tracked files reset, untracked and ignored files removed."""
+    _run_git(["reset", "--quiet", "--hard", commit], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+def head(worktree: Path) -> str:
+    """The commit checked out in worktree."""
+    return _out(["rev-parse", "HEAD"], worktree)
+
+
+def commit_all(worktree: Path, message: str, env: Mapping[str, str] | None = None) -> bool:
+    """Commit everything in worktree (untracked too, .gitignore respected); False if nothing."""
+    _run_git(["add", "--all"], worktree)
+    if _run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
+        return False
+    _run_git(["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env)
+    return True
+
+
+def has_changes(repo: Path, old: str, new: str) -> bool:
+    """True when the trees of two commits differ."""
+    return _run_git(["diff", "--quiet", old, new], repo, check=False).returncode != 0
+
+
+class MergedStart(NamedTuple):
+    commit: str | None  # None when the dependencies' results conflict
+    conflicted: tuple[str, ...]
+
+
+def merge_commits(
+    repo: Path, commits: Sequence[str], message: str, env: Mapping[str, str] | None = None
+) -> MergedStart:
+    """One commit that merges commits together, built without touching any worktree or index."""
+    current = commits[0]
+    for other in commits[1:]:
+        done = _run_git(
+            ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", current, other],
+            repo,
+            check=False,
+        )
+        if done.returncode not in (0, 1):
+            raise GitError(f"git merge-tree failed in {repo}: {done.stderr.strip()}")
+        tree, *paths = [p for p in done.stdout.split("\0") if p]
+        if done.returncode == 1:
+            return MergedStart(None, tuple(sorted(set(paths))))
+        args = ["commit-tree", tree, "-p", current, "-p", other, "-m", message]
+        current = _run_git(args, repo, env=env).stdout.strip()
+    return MergedStart(current, ())
+
+
+FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "genesis-par",
+    "GIT_AUTHOR_EMAIL": "genesis-par@localhost",
+    "GIT_COMMITTER_NAME": "genesis-par",
+    "GIT_COMMITTER_EMAIL": "genesis-par@localhost",
+}
+
+
+def identity_env(repo: Path) -> dict[str, str]:
+    """Environment that lets git commit: empty when the user has an identity configured."""
+    done = _run_git(["var", "GIT_COMMITTER_IDENT"], repo, check=False)
+    return {} if done.returncode == 0 else dict(FALLBACK_IDENTITY)

@@ -1,0 +1,179 @@
+"""How a run is shown: a live table in a terminal, plain lines in CI, one JSON object at the end."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from genesis_par.attempts import TaskProgress
+from genesis_par.executor import RunProgress
+from genesis_par.report.console import console, err_console
+
+STATUS_STYLE = {
+    "pending": "dim",
+    "starting": "cyan",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "cancelled": "magenta",
+}
+FINISHED = ("succeeded", "failed", "skipped", "cancelled")
+
+
+def _size(n: int | float | None) -> str:
+    if not n:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def last_line(log: Path | None, limit: int = 60) -> str:
+    """The last non-empty line of a log, shortened."""
+    if log is None or not log.exists():
+        return ""
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - 4096))
+        lines = [line for line in handle.read().decode(errors="replace").splitlines() if line]
+    text = lines[-1] if lines else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
+    """The live view: one row a task and a progress bar for the run."""
+    rows = list(rows)
+    table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
+    for column in ("task", "status", "try", "elapsed", "memory", "last log line / why"):
+        table.add_column(column, no_wrap=column != "last log line / why")
+    for row in rows:
+        style = STATUS_STYLE.get(row.status, "")
+        if row.status in ("running", "starting"):
+            note = last_line(row.log)
+        else:
+            note = row.waiting or row.reason or ""
+        running = row.status in ("running", "starting")
+        table.add_row(
+            escape(row.id),
+            f"[{style}]{row.status}[/]",
+            str(row.attempts or ""),
+            f"{row.elapsed(now):.1f}s" if row.attempts else "",
+            _size(row.rss_bytes) if running else "",
+            escape(note),
+        )
+    done = sum(row.status in FINISHED for row in rows)
+    bar = ProgressBar(total=max(len(rows), 1), completed=done, width=40)
+    return Group(table, bar, f"{done}/{len(rows)} tasks finished")
+
+
+class LiveView:
+    """A rich Live table, refreshed by the run loop's ticks."""
+
+    def __init__(self, run: str, out: Console = console) -> None:
+        self.run = run
+        self.live = Live(console=out, auto_refresh=False, transient=False)
+
+    def __enter__(self) -> LiveView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def tick(self, rows: Iterable[TaskProgress]) -> None:
+        """Redraw."""
+        self.live.update(task_table(self.run, rows, time.time()), refresh=True)
+
+
+def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | None:
+    """One plain line for an event, or None for events not worth a line."""
+    stamp = time.strftime("%H:%M:%S")
+    if kind == "attempt":
+        return f"{stamp} {task}: attempt {data['n']} started (log {data['log']})"
+    if kind == "exited":
+        failure = data.get("failure")
+        what = f"failed ({failure})" if failure else "exited 0"
+        return f"{stamp} {task}: attempt {data['n']} {what}, exit code {data['exit_code']}"
+    if kind in ("succeeded", "failed", "skipped", "cancelled"):
+        reason = data.get("reason")
+        return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
+    return None
+
+
+class PlainLines:
+    """Timestamped lines, one per event, for CI logs (stdout) or beside --json (stderr)."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+
+    def event(self, task: str, kind: str, data: Mapping[str, object]) -> None:
+        """Print the event's line."""
+        line = describe_event(task, kind, data)
+        if line:
+            self.out.print(escape(line))
+
+
+def plain_lines(to_stderr: bool) -> PlainLines:
+    """Plain lines on stdout, or on stderr when stdout is kept for JSON."""
+    return PlainLines(err_console if to_stderr else console)
+
+
+def print_json(obj: object) -> None:
+    """One JSON object on stdout."""
+    print(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def task_json(task: TaskProgress) -> dict[str, object]:
+    """One task of the run's JSON output."""
+    return {
+        "id": task.id,
+        "status": task.status,
+        "failure": task.failure,
+        "reason": task.reason,
+        "attempts": task.attempts,
+        "exit_code": task.exit_code,
+        "branch": task.branch,
+        "commit": task.commit,
+        "changed": task.changed,
+        "duration_s": round(task.duration_s, 3) if task.duration_s is not None else None,
+        "peak_rss_bytes": task.peak_rss_bytes,
+        "log": str(task.log) if task.log else None,
+    }
+
+
+def run_json(progress: RunProgress) -> dict[str, object]:
+    """The final object of `run --json`."""
+    return {
+        "run": progress.run,
+        "status": progress.status,
+        "base": progress.base_commit,
+        "tasks": [task_json(t) for t in progress.tasks.values()],
+    }
+
+
+def print_summary(progress: RunProgress) -> None:
+    """The closing lines of a run in a terminal or a CI log."""
+    counts: dict[str, list[str]] = {}
+    for task in progress.tasks.values():
+        counts.setdefault(task.status, []).append(task.id)
+    console.print(f"run {escape(progress.run)}: {progress.status}")
+    for status in FINISHED:
+        ids = counts.get(status, [])
+        if ids:
+            style = STATUS_STYLE[status]
+            console.print(f"  [{style}]{status}[/] ({len(ids)}): {escape(', '.join(ids))}")
+    for task in progress.tasks.values():
+        if task.status in ("failed", "skipped") and task.reason:
+            console.print(f"  {escape(task.id)}: {escape(task.reason)}")
+            if task.log and task.status == "failed":
+                console.print(f"    log: {escape(str(task.log))}")

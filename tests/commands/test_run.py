@@ -1,0 +1,315 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from genesis_par.commands import run as run_cmd
+from tests.conftest import genesis_cmd, genesis_env, git
+
+PY = sys.executable
+
+
+def write_plan(repo: Path, body: str, name: str = "plan.toml", header: str = "") -> Path:
+    """A plan file beside the repository (outside it, so it is not part of any commit)."""
+    path = repo.parent / name
+    path.write_text(f"version = 1\n{textwrap.dedent(header)}\n{textwrap.dedent(body)}")
+    return path
+
+
+def py(code: str) -> str:
+    """A TOML list command running a Python snippet."""
+    return json.dumps([PY, "-c", textwrap.dedent(code)])
+
+
+def run_json(repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> tuple[int, dict[str, object]]:
+    code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def tasks_by_id(result: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {t["id"]: t for t in result["tasks"]}  # type: ignore[union-attr, index]
+
+
+def test_tasks_commit_their_work_on_their_branches(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "a"
+        command = {py("open('a.txt', 'w').write('from a')")}
+
+        [[tasks]]
+        id = "noop"
+        command = {py("pass")}
+    """, header='[run]\nname = "r1"\n')
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0
+    tasks = tasks_by_id(result)
+    assert tasks["a"]["status"] == "succeeded" and tasks["a"]["changed"] is True
+    assert git(repo, "show", "genesis/r1/a:a.txt") == "from a"
+    message = git(repo, "log", "-1", "--format=%B", "genesis/r1/a")
+    assert "genesis-par: a" in message and "Genesis-Run: r1" in message
+    assert "Genesis-Task: a" in message
+    assert tasks["noop"]["changed"] is False
+    assert tasks["noop"]["commit"] == result["base"]
+    assert ".genesis/" in (repo / ".git" / "info" / "exclude").read_text()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_four_one_second_tasks_overlap_in_pairs(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    agent = py(f"""
+        import os, time
+        start = time.time(); time.sleep(1)
+        open(os.path.join({str(stamps)!r}, os.environ['GENESIS_TASK']), 'w').write(f'{{start}} {{time.time()}}')
+    """)
+    body = "".join(f'[[tasks]]\nid = "t{i}"\ncommand = {agent}\n' for i in range(4))
+    plan = write_plan(repo, body, header="[run]\nmax_parallel = 2\n")
+    code, _ = run_json(repo, plan, capsys)
+    assert code == 0
+    spans = [tuple(map(float, p.read_text().split())) for p in stamps.iterdir()]
+    assert len(spans) == 4
+    most = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
+    assert most == 2
+
+
+def test_dependent_sees_its_dependencies_files(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "one"
+        command = {py("open('one.txt', 'w').write('1')")}
+
+        [[tasks]]
+        id = "two"
+        command = {py("open('two.txt', 'w').write('2')")}
+
+        [[tasks]]
+        id = "both"
+        depends_on = ["one", "two"]
+        command = {py("assert open('one.txt').read() + open('two.txt').read() == '12'")}
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    assert tasks_by_id(result)["both"]["status"] == "succeeded"
+
+
+def test_failed_task_skips_its_dependents_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "bad"
+        command = {py("raise SystemExit(3)")}
+
+        [[tasks]]
+        id = "after"
+        depends_on = ["bad"]
+        command = {py("pass")}
+
+        [[tasks]]
+        id = "later"
+        depends_on = ["after"]
+        command = {py("pass")}
+
+        [[tasks]]
+        id = "free"
+        command = {py("pass")}
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    tasks = tasks_by_id(result)
+    assert tasks["bad"]["status"] == "failed" and tasks["bad"]["failure"] == "exit"
+    assert tasks["bad"]["exit_code"] == 3
+    assert tasks["after"]["status"] == "skipped"
+    assert tasks["after"]["reason"] == 'dependency "bad" failed'
+    assert tasks["later"]["status"] == "skipped"
+    assert tasks["free"]["status"] == "succeeded"
+    assert result["status"] == "failed"
+
+
+def test_flaky_agent_succeeds_on_second_attempt(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    counter = tmp_path / "count"
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "flaky"
+        retries = 2
+        command = {py(f'''
+            import pathlib
+            c = pathlib.Path({str(counter)!r}); n = int(c.read_text()) + 1 if c.exists() else 1
+            c.write_text(str(n)); open('left.txt', 'w').write(str(n))
+            raise SystemExit(0 if n == 2 else 1)
+        ''')}
+    """, header='[run]\nname = "fl"\n')
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0
+    task = tasks_by_id(result)["flaky"]
+    assert task["attempts"] == 2 and task["status"] == "succeeded"
+    assert git(repo, "show", "genesis/fl/flaky:left.txt") == "2"
+    # the failed first attempt's work is kept, not thrown away
+    assert git(repo, "show", "refs/genesis/fl/flaky/attempt-1:left.txt") == "1"
+    assert Path(str(task["log"])).name == "flaky.2.log"
+
+
+def test_check_failure_fails_the_task(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "c"
+        command = {py("pass")}
+        check = "exit 4"
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    task = tasks_by_id(result)["c"]
+    assert task["failure"] == "check" and "exit 4" in str(task["reason"])
+
+
+HOSTILE = "$(touch PWNED) `touch PWNED2`; touch PWNED3 \"q\" 'single'\nsecond line {task}"
+
+
+@pytest.mark.parametrize("form", ["list", "string"])
+def test_hostile_prompt_arrives_intact(
+    repo: Path, tmp_path: Path, form: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "got"
+    writer = f"import sys; open({str(out)!r}, 'w').write(sys.argv[1])"
+    if form == "list":
+        command = json.dumps([PY, "-c", writer, "{prompt}"])
+    else:
+        command = json.dumps(f"{PY} -c \"{writer}\" {{prompt}}")
+    plan = write_plan(repo, f"""
+        [agents.catcher]
+        command = {command}
+
+        [[tasks]]
+        id = "p"
+        agent = "catcher"
+        prompt = {json.dumps(HOSTILE)}
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    assert out.read_text() == HOSTILE
+    for folder in (repo, repo.parent, tmp_path, repo / ".genesis" / "worktrees"):
+        assert not list(folder.rglob("PWNED*"))
+
+
+def test_timeout_stops_a_setsid_grandchild(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "hang"
+        timeout = 2
+        command = {py(f'''
+            import os, time
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    open({str(pidfile)!r}, 'w').write(str(os.getpid()))
+                    while True: time.sleep(1)
+                os._exit(0)
+            while True: time.sleep(1)
+        ''')}
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    assert tasks_by_id(result)["hang"]["failure"] == "timeout"
+    pid = int(pidfile.read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_memory_limit_fails_only_the_greedy_task(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f"""
+        [[tasks]]
+        id = "greedy"
+        memory = "200MiB"
+        command = {py('''
+            import time
+            chunks = []
+            for _ in range(64):
+                chunks.append(b'x' * (32 * 1024 * 1024)); time.sleep(0.05)
+            time.sleep(30)
+        ''')}
+
+        [[tasks]]
+        id = "modest"
+        command = {py("import time; time.sleep(0.5)")}
+    """)
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    tasks = tasks_by_id(result)
+    assert tasks["greedy"]["failure"] == "memory"
+    assert int(tasks["greedy"]["peak_rss_bytes"]) > 200 * 1024 * 1024  # type: ignore[call-overload]
+    assert tasks["modest"]["status"] == "succeeded"
+
+
+def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    agent = py(f"""
+        import os, time
+        open(os.path.join({str(ready)!r}, str(os.getpid())), 'w').close()
+        while True: time.sleep(1)
+    """)
+    body = "".join(f'[[tasks]]\nid = "t{i}"\ncommand = {agent}\n' for i in range(3))
+    plan = write_plan(repo, body, header="[run]\nmax_parallel = 3\n")
+    main = subprocess.Popen([*genesis_cmd(), "run", str(plan)], cwd=repo, env=genesis_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(list(ready.iterdir())) < 3:
+        assert time.monotonic() < deadline, "agents did not start"
+        assert main.poll() is None, main.communicate()
+        time.sleep(0.05)
+    main.send_signal(signal.SIGINT)
+    out, err = main.communicate(timeout=30)
+    assert main.returncode == 130, (out, err)
+    for p in ready.iterdir():
+        pid = int(p.name)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert "Traceback" not in err
+
+
+def test_run_name_taken_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n', header='[run]\nname = "same"\n')
+    assert run_json(repo, plan, capsys)[0] == 0
+    from genesis_par.errors import UsageError
+
+    with pytest.raises(UsageError, match="--name"):
+        run_cmd.run(repo, plan)
+
+
+def test_works_from_a_subfolder(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sub = repo / "deep" / "er"
+    sub.mkdir(parents=True)
+    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("open(\'x\', \'w\')")}\n',
+                      header='[run]\nname = "sub"\n')
+    code, _ = run_json(sub, plan, capsys)
+    assert code == 0
+    assert (repo / ".genesis" / "worktrees" / "sub" / "a" / "x").exists()
+
+
+def test_not_a_repository_and_bad_base_exit_4(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f'version = 1\n[run]\nbase = "nope"\n[[tasks]]\nid = "a"\ncommand = {py("pass")}\n')
+    env = genesis_env()
+    out = subprocess.run([*genesis_cmd(), "run", str(plan)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 4 and "not inside a git repository" in out.stderr
+    os.makedirs(tmp_path / "r")
+    git(tmp_path / "r", "init", "-q")
+    git(tmp_path / "r", "commit", "-q", "--allow-empty", "-m", "x")
+    out = subprocess.run([*genesis_cmd(), "run", str(plan)], cwd=tmp_path / "r", env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 4 and '"nope" does not resolve' in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
