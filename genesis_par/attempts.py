@@ -104,7 +104,9 @@ def _message(spec: RunSpec, task: Task) -> str:
 
 def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
     """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
-    gitops.commit_all(worktree, _message(spec, task) + f"Genesis-Attempt: {attempt}\n", spec.git_env)
+    gitops.commit_all(
+        worktree, _message(spec, task) + f"Genesis-Attempt: {attempt}\n", spec.git_env
+    )
     ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
     gitops.update_ref(worktree, ref, gitops.head(worktree))
 
@@ -129,7 +131,9 @@ def run_task(
             gitops.reset_worktree(worktree, progress.start_commit)
             if cancel.wait(BACKOFF_S * (attempt - 1)):
                 break
-        outcome = _attempt(spec, task, progress, attempt, worktree, values, env, limits, cancel, record)
+        outcome = _attempt(
+            spec, task, progress, attempt, worktree, values, env, limits, cancel, record
+        )
         if outcome is None or outcome.failure == "cancelled":
             break
     progress.duration_s = time.time() - progress.started_at
@@ -160,17 +164,44 @@ def _attempt(
         record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
 
     argv = templates.expand(task.command, values)
-    outcome = proc.run(argv, cwd=worktree, env=env, log_path=log, limits=limits, cancel=cancel,
-                       shell=task.command.shell, on_start=started, on_sample=sample)
+    outcome = proc.run(
+        argv,
+        cwd=worktree,
+        env=env,
+        log_path=log,
+        limits=limits,
+        cancel=cancel,
+        shell=task.command.shell,
+        on_start=started,
+        on_sample=sample,
+    )
     progress.exit_code = outcome.exit_code
-    record(task.id, "exited", {"n": attempt, "exit_code": outcome.exit_code,
-                               "failure": outcome.failure, "peak_rss_bytes": outcome.peak_rss_bytes})
+    record(
+        task.id,
+        "exited",
+        {
+            "n": attempt,
+            "exit_code": outcome.exit_code,
+            "failure": outcome.failure,
+            "peak_rss_bytes": outcome.peak_rss_bytes,
+        },
+    )
     if outcome.failure is None and task.check is not None:
-        check = proc.run(templates.expand(task.check, values), cwd=worktree, env=env, log_path=log,
-                         limits=limits, cancel=cancel, shell=task.check.shell)
+        check = proc.run(
+            templates.expand(task.check, values),
+            cwd=worktree,
+            env=env,
+            log_path=log,
+            limits=limits,
+            cancel=cancel,
+            shell=task.check.shell,
+        )
         if check.failure is not None:
-            _fail(progress, "check" if check.failure == "exit" else check.failure,
-                  f"check `{task.check.text}` failed ({_reason(check, task)})")
+            _fail(
+                progress,
+                "check" if check.failure == "exit" else check.failure,
+                f"check `{task.check.text}` failed ({_reason(check, task)})",
+            )
             return check
     if outcome.failure is not None:
         _fail(progress, outcome.failure, _reason(outcome, task))

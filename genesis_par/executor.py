@@ -147,9 +147,7 @@ def _launch(
     futures[future] = task.id
 
 
-def _skip_dependents(
-    progress: RunProgress, tasks: dict[str, Task], record: Recorder
-) -> None:
+def _skip_dependents(progress: RunProgress, tasks: dict[str, Task], record: Recorder) -> None:
     skips = scheduler.to_skip(
         list(tasks.values()),
         failed=progress.with_status("failed", "skipped", "cancelled"),
@@ -165,7 +163,9 @@ def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
     for task_progress in progress.tasks.values():
         if task_progress.status not in FINISHED:
             task_progress.status = status
-            task_progress.reason = "the run was interrupted" if status == "cancelled" else (
-                "not started: the run stopped at the first failure (--fail-fast)"
+            task_progress.reason = (
+                "the run was interrupted"
+                if status == "cancelled"
+                else ("not started: the run stopped at the first failure (--fail-fast)")
             )
             record(task_progress.id, status, {"reason": task_progress.reason})

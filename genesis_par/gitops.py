@@ -196,3 +196,97 @@ def identity_env(repo: Path) -> dict[str, str]:
     """Environment that lets git commit: empty when the user has an identity configured."""
     done = _run_git(["var", "GIT_COMMITTER_IDENT"], repo, check=False)
     return {} if done.returncode == 0 else dict(FALLBACK_IDENTITY)
+
+
+# --- merging ---
+
+
+class TreeMerge(NamedTuple):
+    clean: bool
+    tree: str  # the merged tree (with conflict markers when not clean)
+    paths: tuple[str, ...]  # conflicted paths
+
+
+def merge_tree(
+    repo: Path, ours: str, theirs: str, env: Mapping[str, str] | None = None
+) -> TreeMerge:
+    """What merging theirs into ours gives, as git's merge-ort says, touching no worktree."""
+    args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs]
+    done = _run_git(args, repo, env=env, check=False)
+    if done.returncode not in (0, 1):
+        raise GitError(f"git merge-tree failed in {repo}: {done.stderr.strip()}")
+    tree, *paths = [p for p in done.stdout.split("\0") if p]
+    return TreeMerge(done.returncode == 0, tree, tuple(sorted(set(paths))))
+
+
+def commit_tree(
+    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None
+) -> str:
+    """A new commit of tree with these parents."""
+    args = ["commit-tree", tree, *(a for p in parents for a in ("-p", p)), "-m", message]
+    return _run_git(args, repo, env=env).stdout.strip()
+
+
+def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
+    """Compare-and-swap; False (not an error) when ref no longer holds old."""
+    done = _run_git(["update-ref", ref, new, old or "0" * 40], repo, check=False)
+    return done.returncode == 0
+
+
+def commits_between(repo: Path, base: str, tip: str) -> list[str]:
+    """The commits of base..tip, oldest first, merges excluded."""
+    text = _out(["rev-list", "--reverse", "--no-merges", f"{base}..{tip}"], repo)
+    return text.splitlines()
+
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of a and b."""
+    done = _run_git(["merge-base", a, b], repo, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def checkout_detached(worktree: Path, commit: str) -> None:
+    """Point a worktree (detached) at commit, its files matching exactly."""
+    _run_git(["checkout", "--quiet", "--force", "--detach", commit], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+def add_detached_worktree(repo: Path, common_dir: Path, path: Path, commit: str) -> None:
+    """A worktree at path with commit checked out, on no branch."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "add", "--quiet", "--detach", str(path), commit], repo)
+
+
+def checked_out_in(repo: Path, branch_ref: str) -> Path | None:
+    """The worktree that has branch_ref checked out, if any."""
+    text = _out(["worktree", "list", "--porcelain"], repo)
+    path: Path | None = None
+    for line in text.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line[len("worktree ") :])
+        elif line == f"branch {branch_ref}":
+            return path
+    return None
+
+
+def is_clean(worktree: Path) -> bool:
+    """No staged, unstaged or untracked (not ignored) changes."""
+    return _out(["status", "--porcelain", "--untracked-files=normal"], worktree) == ""
+
+
+def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
+    """Move the branch checked out in worktree from old to new with its files; False if it moved."""
+    if head(worktree) != old:
+        return False
+    return _run_git(["merge", "--quiet", "--ff-only", new], worktree, check=False).returncode == 0
+
+
+def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] | None) -> bool:
+    """Replay commits onto the worktree's HEAD; on a conflict abort and return False."""
+    if not commits:
+        return True
+    args = ["cherry-pick", "--allow-empty", "--keep-redundant-commits", *commits]
+    if _run_git(args, worktree, env=env, check=False).returncode == 0:
+        return True
+    _run_git(["cherry-pick", "--abort"], worktree, check=False)
+    return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import networkx as nx
 
@@ -69,17 +69,25 @@ def plan_costs(plan: Plan) -> dict[str, float]:
 
 def priority_order(plan: Plan) -> list[str]:
     """A topological order that takes, among ready tasks, the highest priority, then plan order."""
-    dag = build(plan.tasks)
-    by_id = {t.id: t for t in plan.tasks}
-    waiting = {t.id: len(t.depends_on) for t in plan.tasks}
-    heap = [(-by_id[t].priority, by_id[t].index, t) for t, n in waiting.items() if n == 0]
+    return ordered(plan.tasks, lambda t: (-t.priority, t.index))
+
+
+def ordered(tasks: Sequence[Task], key: Callable[[Task], tuple[float, ...]]) -> list[str]:
+    """A topological order of tasks that takes, among the ready ones, the smallest key first."""
+    ids = {t.id for t in tasks}
+    dag = build(tasks)
+    by_id = {t.id: t for t in tasks}
+    waiting = {t.id: sum(d in ids for d in t.depends_on) for t in tasks}
+    heap = [(key(by_id[t]), t) for t, n in waiting.items() if n == 0]
     heapq.heapify(heap)
     order: list[str] = []
     while heap:
-        _, _, node = heapq.heappop(heap)
+        _, node = heapq.heappop(heap)
         order.append(node)
         for succ in dag.successors(node):
+            if succ not in waiting:
+                continue
             waiting[succ] -= 1
             if waiting[succ] == 0:
-                heapq.heappush(heap, (-by_id[succ].priority, by_id[succ].index, succ))
+                heapq.heappush(heap, (key(by_id[succ]), succ))
     return order

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Mapping
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
+
+from genesis_par.errors import PlanError
 
 SUPPORTED_VERSIONS = (1,)
+DEFAULT_INTO = "genesis/{run}/integration"
 TEMPLATE_VARS = ("prompt", "prompt_file", "task", "run", "worktree", "branch", "base")
 
 
@@ -99,7 +106,7 @@ class RunSettings:
 class MergeSettings:
     """The `[merge]` table; `into` may hold `{run}`."""
 
-    into: str = "genesis/{run}/integration"
+    into: str = DEFAULT_INTO
     method: MergeMethod = MergeMethod.MERGE
     check: Command | None = None
 
@@ -119,3 +126,354 @@ class Plan:
     def task(self, task_id: str) -> Task:
         """The task with this id."""
         return next(t for t in self.tasks if t.id == task_id)
+
+
+# --- loading and validation ---
+
+E = TypeVar("E", bound=enum.Enum)
+
+TASK_KEYS = frozenset(
+    ["id", "prompt", "prompt_file", "agent", "command", "depends_on", "priority", "cost", "paths", "locks", "timeout", "memory", "cpu", "retries", "check", "env"]
+)
+DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
+TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy"})
+MERGE_KEYS = frozenset({"into", "method", "check"})
+AGENT_KEYS = frozenset({"command"})
+
+_BRANCH_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+class _Where:
+    """Builds error lines that name the file, the task and the key."""
+
+    def __init__(self, path: Path, task: str | None = None) -> None:
+        self.path, self.task = path, task
+
+    def error(self, message: str) -> PlanError:
+        where = f'{self.path.name}: task "{self.task}": ' if self.task else f"{self.path.name}: "
+        return PlanError(where + message)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: frozenset[str], where: _Where, what: str
+) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = _did_you_mean(key, allowed) or f" (known keys: {', '.join(sorted(allowed))})"
+            raise where.error(f'unknown key "{key}" in {what}{hint}')
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: _Where, key: str, expect: str) -> Any:
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise where.error(f"{key} must be {expect}, not {value!r}")
+    if not isinstance(value, kind):
+        raise where.error(f"{key} must be {expect}, not {type(value).__name__} {value!r}")
+    return value
+
+
+def check_branch_component(name: str, what: str, path: Path | None = None) -> None:
+    """Refuse a name that cannot be one component of a git branch name."""
+    bad = not _BRANCH_COMPONENT.fullmatch(name) or ".." in name or name.endswith((".lock", "."))
+    if bad:
+        prefix = f"{path.name}: " if path else ""
+        raise PlanError(
+            f"{prefix}{what} cannot be used in a git branch name: use letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
+
+
+def parse_duration(value: Any, where: _Where, key: str) -> float:
+    """`90s`, `30m`, `1h30m` or a plain number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())) and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = h * 3600 + mi * 60 + s
+    else:
+        raise where.error(
+            f'{key} "{value}" is not a duration: write e.g. "90s", "30m", "1h30m" or seconds'
+        )
+    if seconds <= 0:
+        raise where.error(f"{key} must be positive, not {value!r}")
+    return seconds
+
+
+def parse_size(value: Any, where: _Where, key: str) -> int:
+    """`512MiB`, `4GiB`, `2GB` or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.fullmatch(value.strip())):
+        size = int(float(m[1]) * _SIZE_UNITS[(m[2] or "b").lower()])
+    else:
+        raise where.error(
+            f'{key} "{value}" is not a size: write e.g. "512MiB", "4GiB", "2GB" or bytes'
+        )
+    if size <= 0:
+        raise where.error(f"{key} must be positive, not {value!r}")
+    return size
+
+
+def _command(value: Any, where: _Where, key: str) -> Command:
+    if isinstance(value, str) and value.strip():
+        command = Command((value,), shell=True)
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        command = Command(tuple(value))
+    else:
+        raise where.error(f"{key} must be a non-empty string (run by the shell) or list of strings")
+    for part in command.argv:
+        for match in _TEMPLATE.finditer(part):
+            name = match[1]
+            if name is not None and name not in TEMPLATE_VARS:
+                hint = _did_you_mean(name, TEMPLATE_VARS)
+                raise where.error(
+                    f"{key} uses unknown variable {{{name}}}{hint}; known: "
+                    + ", ".join(f"{{{v}}}" for v in TEMPLATE_VARS)
+                    + " (write {{ and }} for literal braces)"
+                )
+    return command
+
+
+def _enum(value: Any, kind: type[E], where: _Where, key: str) -> E:
+    choices = {m.value if isinstance(m.value, str) else m.name.lower(): m for m in kind}
+    if not isinstance(value, str) or value not in choices:
+        hint = _did_you_mean(str(value), choices)
+        raise where.error(f'{key} "{value}" is not one of {", ".join(choices)}{hint}')
+    return choices[value]
+
+
+def _strings(value: Any, where: _Where, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(f"{key} must be a list of strings")
+    return tuple(value)
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    where = _Where(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such plan file (create one with `genesis-par init`)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PlanError(f"{path}: cannot read the plan: {e}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise where.error(f"invalid TOML: {e}") from None
+
+
+def _run_settings(raw: Any, path: Path) -> RunSettings:
+    where = _Where(path)
+    table = _typed(raw, dict, where, "[run]", "a table")
+    _check_keys(table, RUN_KEYS, where, "[run]")
+    name = _typed(table.get("name", path.stem), str, where, "[run] name", "a string")
+    check_branch_component(name, f'[run] name "{name}"', path)
+    base = _typed(table.get("base", "HEAD"), str, where, "[run] base", "a string")
+    max_parallel = _typed(
+        table.get("max_parallel", 4), int, where, "[run] max_parallel", "an integer"
+    )
+    if max_parallel < 1:
+        raise where.error(f"[run] max_parallel must be at least 1, not {max_parallel}")
+    strategy = _enum(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
+    return RunSettings(name, base, max_parallel, strategy)
+
+
+def _merge_settings(raw: Any, path: Path) -> MergeSettings:
+    where = _Where(path)
+    table = _typed(raw, dict, where, "[merge]", "a table")
+    _check_keys(table, MERGE_KEYS, where, "[merge]")
+    into = _typed(table.get("into", DEFAULT_INTO), str, where, "[merge] into", "a string")
+    method = _enum(table.get("method", "merge"), MergeMethod, where, "[merge] method")
+    check = _command(table["check"], where, "[merge] check") if "check" in table else None
+    return MergeSettings(into, method, check)
+
+
+def _agents(raw: Any, path: Path) -> dict[str, Agent]:
+    where = _Where(path)
+    table = _typed(raw, dict, where, "[agents]", "a table of agents")
+    agents = {}
+    for name, body in table.items():
+        what = f"[agents.{name}]"
+        _typed(body, dict, where, what, "a table")
+        _check_keys(body, AGENT_KEYS, where, what)
+        if "command" not in body:
+            raise where.error(f'{what} has no command: add command = ["my-agent", "{{prompt}}"]')
+        agents[name] = Agent(name, _command(body["command"], where, f"{what} command"))
+    return agents
+
+
+def find_agent(name: str, agents: Mapping[str, Agent]) -> Agent | None:
+    """The agent a task names: the plan's own [agents.NAME] table."""
+    return agents.get(name)
+
+
+def _prompt(raw: Mapping[str, Any], where: _Where, folder: Path) -> tuple[str | None, Path | None]:
+    if "prompt" in raw and "prompt_file" in raw:
+        raise where.error("has both prompt and prompt_file: keep one")
+    if "prompt" in raw:
+        return _typed(raw["prompt"], str, where, "prompt", "a string"), None
+    if "prompt_file" not in raw:
+        return None, None
+    name = _typed(raw["prompt_file"], str, where, "prompt_file", "a string")
+    file = (folder / name).resolve()
+    try:
+        return file.read_text(encoding="utf-8"), file
+    except OSError:
+        raise where.error(f'prompt_file "{name}" not found (looked for {file})') from None
+
+
+def _env(raw: Any, where: _Where) -> tuple[tuple[str, str], ...]:
+    table = _typed(raw, dict, where, "env", "a table of strings")
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise where.error(f'env "{key}" must be a string, not {type(value).__name__} {value!r}')
+    return tuple(sorted(table.items()))
+
+
+def _number(raw: Mapping[str, Any], key: str, where: _Where, default: float) -> float:
+    value = _typed(raw.get(key, default), (int, float), where, key, "a number")
+    if value < 0:
+        raise where.error(f"{key} must not be negative, not {value}")
+    return float(value)
+
+
+def _task(
+    raw: Any, index: int, defaults: Mapping[str, Any], agents: Mapping[str, Agent], path: Path
+) -> Task:
+    if not isinstance(raw, dict):
+        raise _Where(path).error(f"tasks entry {index + 1} must be a table ([[tasks]])")
+    if "id" not in raw:
+        raise _Where(path).error(f'tasks entry {index + 1} has no id: add id = "..."')
+    task_id = _typed(raw["id"], str, _Where(path), f"tasks entry {index + 1} id", "a string")
+    where = _Where(path, task_id)
+    check_branch_component(task_id, f'task id "{task_id}"', path)
+    _check_keys(raw, TASK_KEYS, where, "the task")
+    merged = {**defaults, **raw}
+    if "agent" in raw and "command" in raw:
+        raise where.error("has both agent and command: a task runs an agent or a command")
+    if "agent" not in merged and "command" not in merged:
+        raise where.error('has neither agent nor command: add agent = "NAME" or command = "..."')
+    if "command" in raw or "agent" not in merged:
+        command = _command(merged["command"], where, "command")
+        agent_name = None
+    else:
+        agent_name = _typed(merged["agent"], str, where, "agent", "a string")
+        agent = find_agent(agent_name, agents)
+        if agent is None:
+            hint = _did_you_mean(agent_name, agents)
+            raise where.error(
+                f'agent "{agent_name}" is not defined{hint}: add [agents.{agent_name}]'
+            )
+        command = agent.command
+    prompt, prompt_file = _prompt(merged, where, path.parent)
+    if prompt is not None and agent_name is None:
+        raise where.error("has a prompt but runs a command: a prompt needs an agent to receive it")
+    retries = _typed(merged.get("retries", 0), int, where, "retries", "an integer")
+    if retries < 0:
+        raise where.error(f"retries must not be negative, not {retries}")
+    depends = _strings(raw.get("depends_on", []), where, "depends_on")
+    return Task(
+        id=task_id,
+        command=command,
+        index=index,
+        agent=agent_name,
+        prompt=prompt,
+        prompt_file=prompt_file,
+        depends_on=tuple(dict.fromkeys(depends)),
+        priority=_enum(merged.get("priority", "normal"), Priority, where, "priority"),
+        cost=_number(merged, "cost", where, 1.0),
+        paths=_strings(merged.get("paths", []), where, "paths"),
+        locks=_strings(merged.get("locks", []), where, "locks"),
+        timeout_s=parse_duration(merged["timeout"], where, "timeout")
+        if "timeout" in merged
+        else None,
+        memory_bytes=parse_size(merged["memory"], where, "memory") if "memory" in merged else None,
+        cpu=_positive_cpu(merged, where),
+        retries=retries,
+        check=_command(merged["check"], where, "check") if "check" in merged else None,
+        env=_env(merged.get("env", {}), where),
+    )
+
+
+def _positive_cpu(raw: Mapping[str, Any], where: _Where) -> float | None:
+    if "cpu" not in raw:
+        return None
+    cpu = _typed(raw["cpu"], (int, float), where, "cpu", "a number of cores")
+    if cpu <= 0:
+        raise where.error(f"cpu must be a positive number of cores, not {cpu}")
+    return float(cpu)
+
+
+def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A dependency cycle (imported late: networkx is only needed when the plan is loaded)."""
+    from genesis_par.graph import find_cycle as graph_find_cycle
+
+    return graph_find_cycle(edges)
+
+
+def _check_graph(tasks: Sequence[Task], path: Path) -> None:
+    ids = {t.id for t in tasks}
+    for task in tasks:
+        where = _Where(path, task.id)
+        for dep in task.depends_on:
+            if dep == task.id:
+                raise where.error("depends_on names the task itself")
+            if dep not in ids:
+                raise where.error(f'depends_on names unknown task "{dep}"{_did_you_mean(dep, ids)}')
+    cycle = find_cycle({t.id: t.depends_on for t in tasks})
+    if cycle:
+        raise _Where(path).error(f"dependency cycle: {' -> '.join(cycle)}")
+
+
+def load(path: Path) -> Plan:
+    """Read and validate a plan; raises PlanError naming the file, the task and the key."""
+    text, raw = _read(path)
+    where = _Where(path)
+    _check_keys(raw, TOP_KEYS, where, "the plan")
+    if "version" not in raw:
+        raise where.error("missing version: add `version = 1` at the top")
+    if raw["version"] not in SUPPORTED_VERSIONS or isinstance(raw["version"], bool):
+        raise where.error(
+            f"unsupported version {raw['version']!r}: this genesis-par reads version 1"
+        )
+    defaults = _typed(raw.get("defaults", {}), dict, where, "[defaults]", "a table")
+    _check_keys(defaults, DEFAULT_KEYS, where, "[defaults]")
+    agents = _agents(raw.get("agents", {}), path)
+    entries = _typed(raw.get("tasks", []), list, where, "tasks", "an array of [[tasks]] tables")
+    if not entries:
+        raise where.error("has no tasks: add at least one [[tasks]] with an id and a command")
+    tasks = [_task(entry, i, defaults, agents, path) for i, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for task in tasks:
+        if task.id in seen:
+            raise _Where(path, task.id).error("duplicate task id: each id must be unique")
+        seen.add(task.id)
+    _check_graph(tasks, path)
+    return Plan(
+        path=path.resolve(),
+        text=text,
+        run=_run_settings(raw.get("run", {}), path),
+        merge=_merge_settings(raw.get("merge", {}), path),
+        tasks=tuple(tasks),
+        agents=agents,
+        version=raw["version"],
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-
 from collections.abc import Mapping
 from pathlib import Path
 
-from genesis_par import gitops, plan as plan_mod, worktrees
+from genesis_par import gitops, worktrees
+from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.executor import RunProgress, execute
@@ -72,8 +72,12 @@ def run(
                 f'a run named "{run_name}" is already recorded: choose a new name with --name'
             )
         store.create_run(
-            run_name, plan_path=str(plan.path), plan_text=plan.text,
-            base_ref=plan.run.base, base_commit=base, pid=os.getpid(),
+            run_name,
+            plan_path=str(plan.path),
+            plan_text=plan.text,
+            base_ref=plan.run.base,
+            base_commit=base,
+            pid=os.getpid(),
         )
         spec = RunSpec(repo, plan, run_name, base, state_dir, gitops.identity_env(repo.root), env)
         progress = _execute(spec, store, as_json, fail_fast)
@@ -99,6 +103,3 @@ def exit_code(progress: RunProgress) -> int:
     if progress.interrupted:
         return EXIT_INTERRUPTED
     return 1 if progress.with_status("failed", "cancelled") else 0
-
-
-

@@ -1,0 +1,205 @@
+"""The merge queue: land task branches one by one on a target, each proven before it is published."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par import gitops, graph, proc
+from genesis_par.plan import Command, MergeMethod, Task
+
+MAX_RETRIES_ON_MOVED_TARGET = 20
+
+
+class Candidate(NamedTuple):
+    task: Task
+    branch: str
+    commit: str
+    conflicts_with: frozenset[str]  # other candidates it conflicts with, from the pairwise probe
+
+
+class Unmerged(NamedTuple):
+    task: str
+    reason: str
+    conflicts: tuple[tuple[str, str], ...] = ()  # (path, with)
+    log: Path | None = None
+
+
+@dataclass
+class QueueResult:
+    """What the queue did (or, for a dry run, would do)."""
+
+    into: str
+    before: str
+    after: str
+    order: list[tuple[str, str]] = field(default_factory=list)  # (task, why it is there)
+    merged: list[str] = field(default_factory=list)
+    unmerged: list[Unmerged] = field(default_factory=list)
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """Where and how to merge."""
+
+    repo: gitops.RepoPaths
+    run: str
+    into_ref: str  # a full ref, refs/heads/...
+    start: str  # the commit the target starts from when it does not exist yet
+    method: MergeMethod = MergeMethod.MERGE
+    check: Command | None = None
+    check_worktree: Path | None = None
+    log_dir: Path | None = None
+    git_env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    check_timeout_s: float | None = None
+    checked_out: Path | None = None  # the user's worktree that has the target checked out
+
+
+def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
+    """Dependencies first, then priority, then branches that conflict with nothing."""
+    by_id = {c.task.id: c for c in candidates}
+
+    def key(task: Task) -> tuple[float, ...]:
+        return (-task.priority, len(by_id[task.id].conflicts_with) > 0, task.index)
+
+    ids = graph.ordered([c.task for c in candidates], key)
+    return [(task_id, _why(by_id[task_id], by_id)) for task_id in ids]
+
+
+def _why(c: Candidate, by_id: Mapping[str, Candidate]) -> str:
+    parts = [f"priority {c.task.priority.label}"]
+    deps = [d for d in c.task.depends_on if d in by_id]
+    if deps:
+        parts.append("after " + ", ".join(deps))
+    if c.conflicts_with:
+        parts.append("conflicts with " + ", ".join(sorted(c.conflicts_with)))
+    else:
+        parts.append("conflicts with nothing")
+    return "; ".join(parts)
+
+
+def _message(spec: QueueSpec, c: Candidate) -> str:
+    verb = "Squash" if spec.method is MergeMethod.SQUASH else "Merge"
+    return (
+        f"{verb} {c.branch} ({c.task.id})\n\nGenesis-Run: {spec.run}\nGenesis-Task: {c.task.id}\n"
+    )
+
+
+def _combine(spec: QueueSpec, tip: str, c: Candidate, tree: str) -> str | None:
+    """The commit that lands c on tip; None when a rebase hits a conflict."""
+    repo = spec.repo.root
+    if spec.method is MergeMethod.MERGE:
+        return gitops.commit_tree(repo, tree, [tip, c.commit], _message(spec, c), spec.git_env)
+    if spec.method is MergeMethod.SQUASH:
+        return gitops.commit_tree(repo, tree, [tip], _message(spec, c), spec.git_env)
+    assert spec.check_worktree is not None
+    base = gitops.merge_base(repo, tip, c.commit) or tip
+    gitops.checkout_detached(spec.check_worktree, tip)
+    if not gitops.cherry_pick(
+        spec.check_worktree, gitops.commits_between(repo, base, c.commit), spec.git_env
+    ):
+        return None
+    return gitops.head(spec.check_worktree)
+
+
+def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
+    if spec.check is None or spec.check_worktree is None:
+        return True, None
+    assert spec.log_dir is not None
+    gitops.checkout_detached(spec.check_worktree, commit)
+    log = spec.log_dir / f"merge-check.{task}.log"
+    argv = list(spec.check.argv)
+    outcome = proc.run(
+        argv,
+        cwd=spec.check_worktree,
+        env=dict(spec.env),
+        log_path=log,
+        limits=proc.Limits(timeout_s=spec.check_timeout_s),
+        cancel=threading.Event(),
+        shell=spec.check.shell,
+    )
+    return outcome.failure is None, log
+
+
+def _conflicts_with(
+    c: Candidate, paths: Sequence[str], merged: Sequence[str], touched: Callable[[str], set[str]]
+) -> tuple[tuple[str, str], ...]:
+    """Name, for each conflicted path, a merged task that changed it too (else the target)."""
+    named = []
+    for path in paths:
+        other = next((m for m in merged if path in touched(m)), "the target")
+        named.append((path, other))
+    return tuple(named)
+
+
+def land(
+    spec: QueueSpec,
+    candidates: Sequence[Candidate],
+    touched: Callable[[str], set[str]] = lambda task: set(),
+    dry_run: bool = False,
+) -> QueueResult:
+    """Land every candidate it can on the target, in order; never force a ref."""
+    repo = spec.repo.root
+    before = gitops.resolve_commit(repo, spec.into_ref)
+    result = QueueResult(
+        spec.into_ref,
+        before or spec.start,
+        before or spec.start,
+        order=order(candidates),
+        created=before is None,
+    )
+    if before is None and not dry_run:
+        gitops.update_ref(repo, spec.into_ref, spec.start, None)
+    by_id = {c.task.id: c for c in candidates}
+    tip = result.before
+    for task_id, _ in result.order:
+        c = by_id[task_id]
+        tip = _land_one(spec, c, tip, result, touched, dry_run)
+    result.after = tip
+    return result
+
+
+def _publish(spec: QueueSpec, new: str, old: str) -> bool:
+    """Compare-and-swap the target; a checked-out target moves its worktree's files too."""
+    if spec.checked_out is None:
+        return gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
+    return gitops.try_fast_forward(spec.checked_out, old, new)
+
+
+def _land_one(
+    spec: QueueSpec,
+    c: Candidate,
+    tip: str,
+    result: QueueResult,
+    touched: Callable[[str], set[str]],
+    dry_run: bool,
+) -> str:
+    repo = spec.repo.root
+    for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
+        probe = gitops.merge_tree(repo, tip, c.commit)
+        if not probe.clean:
+            conflicts = _conflicts_with(c, probe.paths, result.merged, touched)
+            result.unmerged.append(Unmerged(c.task.id, "conflicts", conflicts))
+            return tip
+        if dry_run:
+            result.merged.append(c.task.id)
+            return gitops.commit_tree(repo, probe.tree, [tip, c.commit], "dry run", spec.git_env)
+        new = _combine(spec, tip, c, probe.tree)
+        if new is None:
+            result.unmerged.append(Unmerged(c.task.id, "rebase conflict"))
+            return tip
+        passed, log = _check(spec, new, c.task.id)
+        if not passed:
+            result.unmerged.append(Unmerged(c.task.id, "merge check failed", log=log))
+            return tip
+        if _publish(spec, new, tip):
+            result.merged.append(c.task.id)
+            return new
+        # The target moved under us: probe again against its new tip, never force.
+        tip = gitops.resolve_commit(repo, spec.into_ref) or tip
+    result.unmerged.append(Unmerged(c.task.id, "the target kept moving"))
+    return tip
