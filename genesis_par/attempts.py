@@ -36,6 +36,23 @@ class TaskProgress:
     log: Path | None = None
     waiting: str | None = None
 
+    def fields(self) -> dict[str, object]:
+        """The task as the JSON output and the state store see it."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "failure": self.failure,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "exit_code": self.exit_code,
+            "branch": self.branch,
+            "commit": self.commit,
+            "changed": self.changed,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "log": str(self.log) if self.log else None,
+        }
+
     def elapsed(self, now: float) -> float:
         """Seconds since the task started (its duration once it finished)."""
         if self.duration_s is not None:

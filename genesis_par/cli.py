@@ -39,6 +39,19 @@ PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=Fal
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
+@app.command("run")
+def run_cmd(
+    plan: PlanArg,
+    name: Annotated[str | None, typer.Option(help="Run name (default: [run] name).")] = None,
+    fail_fast: Annotated[bool, typer.Option(help="Stop every task at the first failure.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the plan's tasks in parallel, each in its own worktree and branch."""
+    from genesis_par.commands import run
+
+    raise typer.Exit(run.run(Path.cwd(), plan, name=name, as_json=as_json, fail_fast=fail_fast))
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
     try:

@@ -101,7 +101,7 @@ def execute(
             for future in done:
                 task_id = futures.pop(future)
                 future.result()
-                record(task_id, progress.tasks[task_id].status, {})
+                record(task_id, progress.tasks[task_id].status, progress.tasks[task_id].fields())
             on_tick(progress)
     if interrupts.cancel.is_set():
         progress.interrupted = interrupts.count > 0
@@ -139,7 +139,7 @@ def _launch(
         task_progress.status, task_progress.failure = "failed", "setup"
         files = ", ".join(start.conflicted)
         task_progress.reason = f"its dependencies' results conflict with each other in {files}"
-        record(task.id, "failed", {"reason": task_progress.reason})
+        record(task.id, "failed", task_progress.fields())
         return
     task_progress.status, task_progress.start_commit = "starting", start.commit
     record(task.id, "starting", {"start_commit": start.commit})
@@ -148,15 +148,12 @@ def _launch(
 
 
 def _skip_dependents(progress: RunProgress, tasks: dict[str, Task], record: Recorder) -> None:
-    skips = scheduler.to_skip(
-        list(tasks.values()),
-        failed=progress.with_status("failed", "skipped", "cancelled"),
-        finished=progress.with_status(*FINISHED),
-    )
+    finished = {t.id: t.status for t in progress.tasks.values() if t.status in FINISHED}
+    skips = scheduler.to_skip(list(tasks.values()), finished)
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]
         task_progress.status, task_progress.reason = "skipped", reason
-        record(task_id, "skipped", {"reason": reason})
+        record(task_id, "skipped", task_progress.fields())
 
 
 def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
@@ -168,4 +165,4 @@ def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
                 if status == "cancelled"
                 else ("not started: the run stopped at the first failure (--fail-fast)")
             )
-            record(task_progress.id, status, {"reason": task_progress.reason})
+            record(task_progress.id, status, task_progress.fields())

@@ -37,7 +37,9 @@ def _run_git(
             check=False,
         )
     except FileNotFoundError:
-        raise EnvironmentProblem("git is not installed or not on PATH: install git 2.38 or newer")
+        raise EnvironmentProblem(
+            "git is not installed or not on PATH: install git 2.38 or newer"
+        ) from None
     if check and done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise GitError(f"git {args[0]} failed in {cwd}: {detail[-1] if detail else 'no output'}")
@@ -116,7 +118,7 @@ def ensure_excluded(common_dir: Path, pattern: str) -> None:
 
 @contextlib.contextmanager
 def worktree_lock(common_dir: Path) -> Iterator[None]:
-    """Serialize `git worktree add/remove/prune`: run concurrently they race on git's admin files."""
+    """Serialize `git worktree add/remove/prune`: run at once, they race on git's files."""
     lock_path = common_dir / "genesis-par" / "worktrees.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:

@@ -1,4 +1,4 @@
-"""The merge queue: land task branches one by one on a target, each proven before it is published."""
+"""The merge queue: land task branches one by one on a target, each proven before publishing."""
 
 from __future__ import annotations
 

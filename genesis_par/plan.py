@@ -133,7 +133,24 @@ class Plan:
 E = TypeVar("E", bound=enum.Enum)
 
 TASK_KEYS = frozenset(
-    ["id", "prompt", "prompt_file", "agent", "command", "depends_on", "priority", "cost", "paths", "locks", "timeout", "memory", "cpu", "retries", "check", "env"]
+    [
+        "id",
+        "prompt",
+        "prompt_file",
+        "agent",
+        "command",
+        "depends_on",
+        "priority",
+        "cost",
+        "paths",
+        "locks",
+        "timeout",
+        "memory",
+        "cpu",
+        "retries",
+        "check",
+        "env",
+    ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})

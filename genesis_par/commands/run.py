@@ -7,10 +7,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from genesis_par import gitops, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec
-from genesis_par.errors import EnvironmentProblem, UsageError
+from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import Plan
 from genesis_par.report import run_view
@@ -67,17 +67,17 @@ def run(
     worktrees.refuse_taken_name(repo, run_name)
     state_dir = repo.common_dir / "genesis-par"
     with Store.open(state_dir) as store:
-        if store.get_run(run_name) is not None:
-            raise UsageError(
-                f'a run named "{run_name}" is already recorded: choose a new name with --name'
-            )
+        me = proc.identity()
         store.create_run(
             run_name,
             plan_path=str(plan.path),
             plan_text=plan.text,
             base_ref=plan.run.base,
             base_commit=base,
-            pid=os.getpid(),
+            into_ref=plan.merge.into.replace("{run}", run_name),
+            pid=me.pid,
+            create_time=me.create_time,
+            tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
         spec = RunSpec(repo, plan, run_name, base, state_dir, gitops.identity_env(repo.root), env)
         progress = _execute(spec, store, as_json, fail_fast)

@@ -133,31 +133,13 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False))
 
 
-def task_json(task: TaskProgress) -> dict[str, object]:
-    """One task of the run's JSON output."""
-    return {
-        "id": task.id,
-        "status": task.status,
-        "failure": task.failure,
-        "reason": task.reason,
-        "attempts": task.attempts,
-        "exit_code": task.exit_code,
-        "branch": task.branch,
-        "commit": task.commit,
-        "changed": task.changed,
-        "duration_s": round(task.duration_s, 3) if task.duration_s is not None else None,
-        "peak_rss_bytes": task.peak_rss_bytes,
-        "log": str(task.log) if task.log else None,
-    }
-
-
 def run_json(progress: RunProgress) -> dict[str, object]:
     """The final object of `run --json`."""
     return {
         "run": progress.run,
         "status": progress.status,
         "base": progress.base_commit,
-        "tasks": [task_json(t) for t in progress.tasks.values()],
+        "tasks": [t.fields() for t in progress.tasks.values()],
     }
 
 

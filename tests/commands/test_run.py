@@ -30,7 +30,9 @@ def py(code: str) -> str:
     return json.dumps([PY, "-c", textwrap.dedent(code)])
 
 
-def run_json(repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> tuple[int, dict[str, object]]:
+def run_json(
+    repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object
+) -> tuple[int, dict[str, object]]:
     code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
     out = capsys.readouterr().out
     return code, json.loads(out)
@@ -40,8 +42,12 @@ def tasks_by_id(result: dict[str, object]) -> dict[str, dict[str, object]]:
     return {t["id"]: t for t in result["tasks"]}  # type: ignore[union-attr, index]
 
 
-def test_tasks_commit_their_work_on_their_branches(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f"""
+def test_tasks_commit_their_work_on_their_branches(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "a"
         command = {py("open('a.txt', 'w').write('from a')")}
@@ -49,7 +55,9 @@ def test_tasks_commit_their_work_on_their_branches(repo: Path, capsys: pytest.Ca
         [[tasks]]
         id = "noop"
         command = {py("pass")}
-    """, header='[run]\nname = "r1"\n')
+    """,
+        header='[run]\nname = "r1"\n',
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 0
     tasks = tasks_by_id(result)
@@ -72,7 +80,8 @@ def test_four_one_second_tasks_overlap_in_pairs(
     agent = py(f"""
         import os, time
         start = time.time(); time.sleep(1)
-        open(os.path.join({str(stamps)!r}, os.environ['GENESIS_TASK']), 'w').write(f'{{start}} {{time.time()}}')
+        path = os.path.join({str(stamps)!r}, os.environ['GENESIS_TASK'])
+        open(path, 'w').write('%f %f' % (start, time.time()))
     """)
     body = "".join(f'[[tasks]]\nid = "t{i}"\ncommand = {agent}\n' for i in range(4))
     plan = write_plan(repo, body, header="[run]\nmax_parallel = 2\n")
@@ -84,8 +93,12 @@ def test_four_one_second_tasks_overlap_in_pairs(
     assert most == 2
 
 
-def test_dependent_sees_its_dependencies_files(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f"""
+def test_dependent_sees_its_dependencies_files(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "one"
         command = {py("open('one.txt', 'w').write('1')")}
@@ -98,14 +111,19 @@ def test_dependent_sees_its_dependencies_files(repo: Path, capsys: pytest.Captur
         id = "both"
         depends_on = ["one", "two"]
         command = {py("assert open('one.txt').read() + open('two.txt').read() == '12'")}
-    """)
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 0, result
     assert tasks_by_id(result)["both"]["status"] == "succeeded"
 
 
-def test_failed_task_skips_its_dependents_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f"""
+def test_failed_task_skips_its_dependents_only(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "bad"
         command = {py("raise SystemExit(3)")}
@@ -123,7 +141,8 @@ def test_failed_task_skips_its_dependents_only(repo: Path, capsys: pytest.Captur
         [[tasks]]
         id = "free"
         command = {py("pass")}
-    """)
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 1
     tasks = tasks_by_id(result)
@@ -140,17 +159,23 @@ def test_flaky_agent_succeeds_on_second_attempt(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     counter = tmp_path / "count"
-    plan = write_plan(repo, f"""
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "flaky"
         retries = 2
-        command = {py(f'''
+        command = {
+            py(f'''
             import pathlib
             c = pathlib.Path({str(counter)!r}); n = int(c.read_text()) + 1 if c.exists() else 1
             c.write_text(str(n)); open('left.txt', 'w').write(str(n))
             raise SystemExit(0 if n == 2 else 1)
-        ''')}
-    """, header='[run]\nname = "fl"\n')
+        ''')
+        }
+    """,
+        header='[run]\nname = "fl"\n',
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 0
     task = tasks_by_id(result)["flaky"]
@@ -162,12 +187,15 @@ def test_flaky_agent_succeeds_on_second_attempt(
 
 
 def test_check_failure_fails_the_task(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f"""
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "c"
         command = {py("pass")}
         check = "exit 4"
-    """)
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 1
     task = tasks_by_id(result)["c"]
@@ -186,8 +214,10 @@ def test_hostile_prompt_arrives_intact(
     if form == "list":
         command = json.dumps([PY, "-c", writer, "{prompt}"])
     else:
-        command = json.dumps(f"{PY} -c \"{writer}\" {{prompt}}")
-    plan = write_plan(repo, f"""
+        command = json.dumps(f'{PY} -c "{writer}" {{prompt}}')
+    plan = write_plan(
+        repo,
+        f"""
         [agents.catcher]
         command = {command}
 
@@ -195,7 +225,8 @@ def test_hostile_prompt_arrives_intact(
         id = "p"
         agent = "catcher"
         prompt = {json.dumps(HOSTILE)}
-    """)
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 0, result
     assert out.read_text() == HOSTILE
@@ -207,11 +238,14 @@ def test_timeout_stops_a_setsid_grandchild(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pidfile = tmp_path / "grandchild.pid"
-    plan = write_plan(repo, f"""
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "hang"
         timeout = 2
-        command = {py(f'''
+        command = {
+            py(f'''
             import os, time
             if os.fork() == 0:
                 os.setsid()
@@ -220,8 +254,10 @@ def test_timeout_stops_a_setsid_grandchild(
                     while True: time.sleep(1)
                 os._exit(0)
             while True: time.sleep(1)
-        ''')}
-    """)
+        ''')
+        }
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 1
     assert tasks_by_id(result)["hang"]["failure"] == "timeout"
@@ -229,23 +265,30 @@ def test_timeout_stops_a_setsid_grandchild(
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_memory_limit_fails_only_the_greedy_task(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f"""
+def test_memory_limit_fails_only_the_greedy_task(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
         [[tasks]]
         id = "greedy"
         memory = "200MiB"
-        command = {py('''
+        command = {
+            py('''
             import time
             chunks = []
             for _ in range(64):
                 chunks.append(b'x' * (32 * 1024 * 1024)); time.sleep(0.05)
             time.sleep(30)
-        ''')}
+        ''')
+        }
 
         [[tasks]]
         id = "modest"
         command = {py("import time; time.sleep(0.5)")}
-    """)
+    """,
+    )
     code, result = run_json(repo, plan, capsys)
     assert code == 1
     tasks = tasks_by_id(result)
@@ -264,8 +307,14 @@ def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> N
     """)
     body = "".join(f'[[tasks]]\nid = "t{i}"\ncommand = {agent}\n' for i in range(3))
     plan = write_plan(repo, body, header="[run]\nmax_parallel = 3\n")
-    main = subprocess.Popen([*genesis_cmd(), "run", str(plan)], cwd=repo, env=genesis_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    main = subprocess.Popen(
+        [*genesis_cmd(), "run", str(plan)],
+        cwd=repo,
+        env=genesis_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while len(list(ready.iterdir())) < 3:
         assert time.monotonic() < deadline, "agents did not start"
@@ -281,7 +330,9 @@ def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> N
 
 
 def test_run_name_taken_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n', header='[run]\nname = "same"\n')
+    plan = write_plan(
+        repo, f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n', header='[run]\nname = "same"\n'
+    )
     assert run_json(repo, plan, capsys)[0] == 0
     from genesis_par.errors import UsageError
 
@@ -292,8 +343,11 @@ def test_run_name_taken_is_refused(repo: Path, capsys: pytest.CaptureFixture[str
 def test_works_from_a_subfolder(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sub = repo / "deep" / "er"
     sub.mkdir(parents=True)
-    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("open(\'x\', \'w\')")}\n',
-                      header='[run]\nname = "sub"\n')
+    plan = write_plan(
+        repo,
+        '[[tasks]]\nid = "a"\ncommand = ' + py("open('x', 'w')") + "\n",
+        header='[run]\nname = "sub"\n',
+    )
     code, _ = run_json(sub, plan, capsys)
     assert code == 0
     assert (repo / ".genesis" / "worktrees" / "sub" / "a" / "x").exists()
@@ -301,15 +355,23 @@ def test_works_from_a_subfolder(repo: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_not_a_repository_and_bad_base_exit_4(tmp_path: Path) -> None:
     plan = tmp_path / "plan.toml"
-    plan.write_text(f'version = 1\n[run]\nbase = "nope"\n[[tasks]]\nid = "a"\ncommand = {py("pass")}\n')
+    plan.write_text(
+        f'version = 1\n[run]\nbase = "nope"\n[[tasks]]\nid = "a"\ncommand = {py("pass")}\n'
+    )
     env = genesis_env()
-    out = subprocess.run([*genesis_cmd(), "run", str(plan)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [*genesis_cmd(), "run", str(plan)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert out.returncode == 4 and "not inside a git repository" in out.stderr
     os.makedirs(tmp_path / "r")
     git(tmp_path / "r", "init", "-q")
     git(tmp_path / "r", "commit", "-q", "--allow-empty", "-m", "x")
-    out = subprocess.run([*genesis_cmd(), "run", str(plan)], cwd=tmp_path / "r", env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [*genesis_cmd(), "run", str(plan)],
+        cwd=tmp_path / "r",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 4 and '"nope" does not resolve' in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

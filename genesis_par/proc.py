@@ -1,0 +1,334 @@
+"""The one door to processes: start agents, watch their whole tree, stop it in three steps.
+
+Each attempt runs as `python -m genesis_par.proc PARENT_PID -- ARGV...`: a small shim that
+is a child subreaper (Linux PR_SET_CHILD_SUBREAPER), so every descendant of the agent, even one
+that called setsid() or double-forked, stays below the shim, where the supervisor finds it with
+one tree walk. If genesis-par dies, even by SIGKILL, the kernel sends the shim SIGUSR1
+(PR_SET_PDEATHSIG) and the shim kills the whole tree: no agent runs unsupervised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import psutil
+
+SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
+CPU_WINDOW_S = 3.0
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_hurry = threading.Event()  # a second Ctrl-C: skip the grace
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one attempt may use."""
+
+    timeout_s: float | None = None
+    memory_bytes: int | None = None  # resident memory of the whole tree
+    cpu: float | None = None  # cores, averaged over CPU_WINDOW_S
+    grace_s: float = 5.0  # per stop step
+
+
+class Outcome(NamedTuple):
+    exit_code: int | None  # None when we stopped it
+    failure: str | None  # None | "exit" | "timeout" | "memory" | "cpu" | "cancelled"
+    peak_rss_bytes: int
+    duration_s: float
+
+
+class Started(NamedTuple):
+    pid: int
+    create_time: float  # with the pid, names the process even after the pid is reused
+
+
+def hurry() -> None:
+    """Make every stop in progress skip its grace (a second Ctrl-C)."""
+    _hurry.set()
+
+
+def identity(pid: int | None = None) -> Started:
+    """A process's pid and create time (this process by default)."""
+    import psutil
+
+    pid = os.getpid() if pid is None else pid
+    return Started(pid, psutil.Process(pid).create_time())
+
+
+def alive(pid: int, create_time: float) -> bool:
+    """True when that very process (not a reuse of its pid) still runs."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time() == create_time and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def available_memory() -> int:
+    """Memory the machine can still give, in bytes."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _tree(root: psutil.Process) -> list[psutil.Process]:
+    import psutil
+
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> None:
+    """SIGINT, then SIGTERM, then SIGKILL the whole tree, looking for new members each step."""
+    import psutil
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        alive_now = _tree(root)
+        if not alive_now:
+            return
+        for p in alive_now:
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(sig)
+        wait = 0.0 if _hurry.is_set() and sig != signal.SIGKILL else grace_s
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(_running(p) for p in _tree(root)):
+            time.sleep(0.02)
+
+
+def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
+    """Stop a recorded tree if that very process still runs; True if it was running."""
+    import psutil
+
+    if not alive(pid, create_time):
+        return False
+    stop_tree(psutil.Process(pid), grace_s)
+    return True
+
+
+def _running(p: psutil.Process) -> bool:
+    import psutil
+
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _sample(root: psutil.Process) -> tuple[int, float]:
+    """Resident memory and cpu seconds of the agent tree (the shim itself left out)."""
+    import psutil
+
+    rss, cpu = 0, 0.0
+    for p in _tree(root)[1:]:
+        with contextlib.suppress(psutil.Error), p.oneshot():
+            rss += p.memory_info().rss
+            times = p.cpu_times()
+            cpu += times.user + times.system
+    return rss, cpu
+
+
+class _Watch:
+    """Checks the limits against samples; says which one was broken."""
+
+    def __init__(self, limits: Limits, started: float) -> None:
+        self.limits, self.started = limits, started
+        self.peak = 0
+        self.cpu_marks: list[tuple[float, float]] = []
+
+    def broken(self, now: float, rss: int, cpu_s: float) -> str | None:
+        self.peak = max(self.peak, rss)
+        limits = self.limits
+        if limits.timeout_s is not None and now - self.started > limits.timeout_s:
+            return "timeout"
+        if limits.memory_bytes is not None and rss > limits.memory_bytes:
+            return "memory"
+        if limits.cpu is not None:
+            self.cpu_marks.append((now, cpu_s))
+            while self.cpu_marks and now - self.cpu_marks[0][0] > CPU_WINDOW_S:
+                oldest = self.cpu_marks.pop(0)
+            else:
+                oldest = self.cpu_marks[0]
+            span = now - oldest[0]
+            if span >= CPU_WINDOW_S * 0.9 and (cpu_s - oldest[1]) / span > limits.cpu:
+                return "cpu"
+        return None
+
+
+def _spawn(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, shell: bool
+) -> subprocess.Popen[bytes]:
+    command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
+    shim = [sys.executable, "-m", "genesis_par.proc", str(os.getpid()), "--", *command]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            shim,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    limits: Limits,
+    cancel: threading.Event,
+    shell: bool = False,
+    on_start: Callable[[Started], None] = lambda s: None,
+    on_sample: Callable[[int], None] = lambda rss: None,
+) -> Outcome:
+    """Run one attempt to its end under limits; blocking; safe from many threads at once."""
+    import psutil
+
+    began = time.monotonic()
+    env = {**env, "PYTHONPATH": _with_package_path(env.get("PYTHONPATH"))}
+    child = _spawn(argv, cwd, env, log_path, shell)
+    root = psutil.Process(child.pid)
+    on_start(Started(child.pid, root.create_time()))
+    watch = _Watch(limits, began)
+    failure: str | None = None
+    while not _exited(child, SAMPLE_S):
+        if cancel.is_set():
+            failure = "cancelled"
+        else:
+            rss, cpu_s = _sample(root)
+            on_sample(rss)
+            failure = watch.broken(time.monotonic(), rss, cpu_s)
+        if failure:
+            stop_tree(root, limits.grace_s)
+            child.wait()
+            break
+    code = child.returncode
+    duration = time.monotonic() - began
+    if failure:
+        return Outcome(None, failure, watch.peak, duration)
+    return Outcome(code, None if code == 0 else "exit", watch.peak, duration)
+
+
+def _exited(child: subprocess.Popen[bytes], wait_s: float) -> bool:
+    try:
+        child.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _with_package_path(current: str | None) -> str:
+    """The shim is this package's module: make sure the agent's Python can import it."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    parts = [package_parent, *(current.split(os.pathsep) if current else [])]
+    return os.pathsep.join(dict.fromkeys(parts))
+
+
+# --- the shim (runs in its own process: no psutil, starts fast) ---
+
+
+def _prctl(option: int, value: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the tree walk still applies
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _descendants() -> list[int]:
+    """This process's descendants, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def _kill_descendants(grace_s: float = 1.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _descendants():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            _reap()
+            if not _descendants():
+                return
+            time.sleep(0.02)
+
+
+def _on_parent_death(signum: int, frame: FrameType | None) -> None:
+    _kill_descendants()
+    os._exit(137)
+
+
+def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
+    """The supervisor signals the whole tree; the shim outlives the agent to report its status."""
+
+
+def shim_main(argv: list[str]) -> int:
+    """Run the agent below this subreaper and return its exit code."""
+    parent = int(argv[0])
+    command = argv[argv.index("--") + 1 :]
+    signal.signal(signal.SIGUSR1, _on_parent_death)
+    signal.signal(signal.SIGINT, _let_agents_answer)
+    signal.signal(signal.SIGTERM, _let_agents_answer)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:  # the supervisor died before the death signal was armed
+        return 137
+    try:
+        agent = subprocess.Popen(command)
+    except OSError as e:
+        sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
+        return 127
+    status = 0
+    while True:
+        try:
+            pid, status = os.wait()  # reaps re-parented orphans as well
+        except ChildProcessError:
+            break
+        if pid == agent.pid:
+            break
+    code = os.waitstatus_to_exitcode(status)
+    if _descendants():
+        _kill_descendants()  # what the agent left running does not outlive it
+    return 128 - code if code < 0 else code
+
+
+if __name__ == "__main__":
+    raise SystemExit(shim_main(sys.argv[1:]))
