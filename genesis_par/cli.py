@@ -39,6 +39,38 @@ PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=Fal
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
+@app.command("init")
+def init_cmd(
+    path: Annotated[Path, typer.Argument(help="Where to write the plan.")] = Path("plan.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter plan.toml."""
+    from genesis_par.commands import init
+
+    raise typer.Exit(init.run(path, force=force))
+
+
+@app.command("validate")
+def validate_cmd(plan: PlanArg, as_json: JsonOpt = False) -> None:
+    """Check a plan (schema and graph) without side effects."""
+    from genesis_par.commands import validate
+
+    raise typer.Exit(validate.run(plan, as_json=as_json))
+
+
+@app.command("graph")
+def graph_cmd(
+    plan: PlanArg,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="text, dot, mermaid or json.")
+    ] = "text",
+) -> None:
+    """Show the task graph: levels, dependencies, the critical path."""
+    from genesis_par.commands import graph
+
+    raise typer.Exit(graph.run(plan, fmt=fmt))
+
+
 @app.command("run")
 def run_cmd(
     plan: PlanArg,

@@ -1,0 +1,23 @@
+"""`genesis-par init [PATH]`: write a commented starter plan."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from genesis_par.errors import UsageError
+from genesis_par.report.console import console
+
+
+def starter_text() -> str:
+    """The commented starter plan shipped with the package."""
+    return resources.files("genesis_par.data").joinpath("starter_plan.toml").read_text()
+
+
+def run(path: Path, *, force: bool = False) -> int:
+    """Write the starter plan to path; refuse to overwrite unless force."""
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists: pass --force to overwrite it")
+    path.write_text(starter_text())
+    console.print(f"wrote {path}: edit its tasks, then `genesis-par validate {path}`")
+    return 0
