@@ -84,6 +84,38 @@ def run_cmd(
     raise typer.Exit(run.run(Path.cwd(), plan, name=name, as_json=as_json, fail_fast=fail_fast))
 
 
+RunArg = Annotated[str | None, typer.Argument(help="Run name (default: the latest run).")]
+
+
+@app.command("status")
+def status_cmd(run: RunArg = None, as_json: JsonOpt = False) -> None:
+    """Show a run and its tasks."""
+    from genesis_par.commands import status
+
+    raise typer.Exit(status.status(Path.cwd(), run, as_json=as_json))
+
+
+@app.command("runs")
+def runs_cmd(as_json: JsonOpt = False) -> None:
+    """List the recorded runs, newest first."""
+    from genesis_par.commands import status
+
+    raise typer.Exit(status.runs(Path.cwd(), as_json=as_json))
+
+
+@app.command("logs")
+def logs_cmd(
+    run: Annotated[str, typer.Argument(help="Run name.")],
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    attempt: Annotated[int | None, typer.Option(help="Attempt number (default: last).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+) -> None:
+    """Print a task's log."""
+    from genesis_par.commands import status
+
+    raise typer.Exit(status.logs(Path.cwd(), run, task, attempt=attempt, follow=follow))
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
     try:

@@ -1,0 +1,58 @@
+"""What several commands share: finding the repository, its state and a recorded run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genesis_par import gitops, proc
+from genesis_par.errors import UsageError
+from genesis_par.state import RunRecord, Store
+
+
+def state_dir(cwd: Path) -> tuple[gitops.RepoPaths, Path]:
+    """The repository holding cwd and its genesis-par state directory."""
+    repo = gitops.discover(cwd)
+    return repo, repo.common_dir / "genesis-par"
+
+
+def pick_run(store: Store, name: str | None) -> RunRecord:
+    """The named run, or the latest one."""
+    record = store.get_run(name) if name else store.latest_run()
+    if record is None:
+        if name:
+            known = ", ".join(r.name for r in store.runs()[:5]) or "none yet"
+            raise UsageError(f'no run named "{name}" in this repository (recent runs: {known})')
+        raise UsageError(
+            "no runs recorded in this repository yet: start one with `genesis-par run PLAN`"
+        )
+    return record
+
+
+def supervisor_alive(record: RunRecord) -> bool:
+    """Whether the process that ran this run still runs."""
+    if record.supervisor_pid is None or record.supervisor_create_time is None:
+        return False
+    return proc.alive(record.supervisor_pid, record.supervisor_create_time)
+
+
+def effective_status(record: RunRecord) -> str:
+    """The recorded status, except that a running run whose supervisor died is interrupted."""
+    if record.status == "running" and not supervisor_alive(record):
+        return "interrupted"
+    return record.status
+
+
+def stop_orphans(store: Store) -> list[int]:
+    """Stop agent trees recorded as running whose run's supervisor is gone; their pids."""
+    stopped = []
+    for attempt in store.running_attempts():
+        record = store.get_run(attempt.run)
+        if record is None or supervisor_alive(record):
+            continue
+        if (
+            attempt.pid
+            and attempt.create_time
+            and proc.stop_recorded(attempt.pid, attempt.create_time, grace_s=2.0)
+        ):
+            stopped.append(attempt.pid)
+    return stopped

@@ -1,0 +1,114 @@
+"""Renderers for `status`, `runs` and `logs`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from genesis_par.report.console import console
+from genesis_par.report.run_view import STATUS_STYLE
+from genesis_par.state import AttemptRecord, RunRecord
+
+
+def status_json(
+    record: RunRecord, status: str, tasks: list[dict[str, Any]], saved: Sequence[AttemptRecord]
+) -> dict[str, Any]:
+    """The object of `status --json`: the run and the same task objects as `run --json`."""
+    return {
+        "run": record.name,
+        "status": status,
+        "base": record.base_commit,
+        "into": record.into_ref,
+        "created_at": record.created_at,
+        "finished_at": record.finished_at,
+        "tasks": tasks,
+        "saved_attempts": [
+            {
+                "task": a.task,
+                "attempt": a.n,
+                "ref": f"refs/genesis/{a.run}/{a.task}/attempt-{a.n}",
+                "failure": a.failure,
+                "log": a.log,
+            }
+            for a in saved
+        ],
+    }
+
+
+def run_row(record: RunRecord, status: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One line of `runs`."""
+    counts = Counter(t["status"] for t in tasks)
+    return {
+        "run": record.name,
+        "status": status,
+        "created_at": record.created_at,
+        "tasks": len(tasks),
+        "counts": dict(sorted(counts.items())),
+    }
+
+
+def print_json(obj: object) -> None:
+    """One JSON object on stdout."""
+    print(json.dumps(obj, indent=2))
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def print_status(obj: dict[str, Any]) -> None:
+    """A table of the run's tasks."""
+    console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
+    table = Table(expand=False)
+    for column in ("task", "status", "tries", "time", "changed", "commit", "why"):
+        table.add_column(column)
+    for t in obj["tasks"]:
+        style = STATUS_STYLE.get(t["status"], "")
+        duration = f"{t['duration_s']:.1f}s" if t["duration_s"] is not None else ""
+        why = t["reason"] or ""
+        table.add_row(
+            escape(t["id"]),
+            f"[{style}]{t['status']}[/]",
+            str(t["attempts"] or ""),
+            duration,
+            {True: "yes", False: "no", None: ""}[t["changed"]],
+            (t["commit"] or "")[:12],
+            escape(why),
+        )
+    console.print(table)
+    for saved in obj["saved_attempts"]:
+        console.print(f"  kept: {escape(saved['ref'])} ({saved['failure'] or 'failed'})")
+
+
+def print_runs(rows: list[dict[str, Any]]) -> None:
+    """A table of runs."""
+    if not rows:
+        console.print("no runs yet: start one with `genesis-par run PLAN`")
+        return
+    table = Table(expand=False)
+    for column in ("run", "status", "started", "tasks"):
+        table.add_column(column)
+    for row in rows:
+        counts = ", ".join(f"{n} {s}" for s, n in row["counts"].items())
+        table.add_row(escape(row["run"]), row["status"], _when(row["created_at"]), counts)
+    console.print(table)
+
+
+def print_log(log: Path, offset: int) -> int:
+    """Write the log from offset to stdout; the new offset."""
+    if not log.exists():
+        return offset
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        data = handle.read()
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return offset + len(data)
