@@ -116,6 +116,22 @@ def logs_cmd(
     raise typer.Exit(status.logs(Path.cwd(), run, task, attempt=attempt, follow=follow))
 
 
+@app.command("conflicts")
+def conflicts_cmd(
+    branches: Annotated[
+        list[str] | None, typer.Argument(help="Branches to check (default: the latest run's).")
+    ] = None,
+    into: Annotated[str | None, typer.Option(help="Merge target to check against.")] = None,
+    run: Annotated[str | None, typer.Option(help="Check this run's branches.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find and classify merge conflicts among branches and against the target."""
+    from genesis_par.commands import conflicts
+
+    code = conflicts.run(Path.cwd(), branches or (), into=into, run_name=run, as_json=as_json)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
     try:

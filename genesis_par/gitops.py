@@ -6,7 +6,9 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -292,3 +294,102 @@ def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] |
         return True
     _run_git(["cherry-pick", "--abort"], worktree, check=False)
     return False
+
+
+# --- merge probing ---
+
+
+@contextlib.contextmanager
+def scratch_objects(repo: Path) -> Iterator[dict[str, str]]:
+    """Environment under which git writes new objects to a throwaway directory, not the repo."""
+    objects = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "objects"], repo))
+    with tempfile.TemporaryDirectory(prefix="genesis-probe-") as scratch:
+        yield {
+            "GIT_OBJECT_DIRECTORY": scratch,
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
+        }
+
+
+def merge_tree_batch(repo: Path, pairs: Sequence[tuple[str, str]], env: Mapping[str, str]) -> str:
+    """The raw `-z` output of one `git merge-tree --write-tree --stdin` over every pair."""
+    if not pairs:
+        return ""
+    lines = "".join(f"{a} {b}\n" for a, b in pairs)
+    done = _run_git(
+        ["merge-tree", "--write-tree", "-z", "--stdin"], repo, env=env, input=lines, check=False
+    )
+    if done.returncode not in (0, 1):
+        raise GitError(f"git merge-tree --stdin failed in {repo}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def resolve_many(repo: Path, refs: Sequence[str]) -> dict[str, str | None]:
+    """Each ref's commit (None for one that does not resolve), in one git process."""
+    if not refs:
+        return {}
+    found: dict[str, str | None] = {}
+    done = _run_git(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        repo,
+        input="".join(f"{r}^{{commit}}\n" for r in refs),
+        check=False,
+    )
+    for ref, line in zip(refs, done.stdout.splitlines(), strict=False):
+        sha, _, kind = line.partition(" ")
+        found[ref] = sha if kind == "commit" else None
+    return found
+
+
+class BranchDiff(NamedTuple):
+    merge_base: str | None
+    commits: frozenset[str]  # merge_base..tip
+    changes: tuple[tuple[str, tuple[str, ...]], ...]  # (status letter, paths)
+
+
+def branch_diff(
+    repo: Path, target: str, tip: str, env: Mapping[str, str] | None = None
+) -> BranchDiff:
+    """What tip changed since its merge base with target: one diff, renames detected."""
+    base = merge_base(repo, target, tip)
+    if base is None:
+        return BranchDiff(None, frozenset(), ())
+    commits = frozenset(_out(["rev-list", f"{base}..{tip}"], repo).split())
+    raw = _run_git(["diff", "--name-status", "-M", "-z", base, tip], repo, env=env).stdout
+    return BranchDiff(base, commits, tuple(_parse_name_status(raw)))
+
+
+def _parse_name_status(raw: str) -> list[tuple[str, tuple[str, ...]]]:
+    tokens = raw.split("\0")
+    changes, i = [], 0
+    while i < len(tokens) and tokens[i]:
+        status = tokens[i][0]
+        count = 2 if status in "RC" else 1
+        changes.append((status, tuple(tokens[i + 1 : i + 1 + count])))
+        i += 1 + count
+    return changes
+
+
+def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
+    """A commit of the worktree's current files (untracked too), parent HEAD, built in a
+    temporary index so the worktree's own index is never touched."""
+    with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
+        index = Path(tmp) / "index"
+        own_index = Path(
+            _out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree)
+        )
+        if own_index.exists():
+            shutil.copyfile(own_index, index)
+        snap_env = {**env, "GIT_INDEX_FILE": str(index), **FALLBACK_IDENTITY}
+        _run_git(["add", "--all"], worktree, env=snap_env)
+        tree = _out(["write-tree"], worktree, env=snap_env)
+        parent = head(worktree)
+        return _run_git(
+            ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"],
+            worktree,
+            env=snap_env,
+        ).stdout.strip()
+
+
+def has_uncommitted(worktree: Path) -> bool:
+    """Tracked changes or untracked (not ignored) files."""
+    return not is_clean(worktree)

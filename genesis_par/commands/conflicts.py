@@ -1,0 +1,58 @@
+"""`genesis-par conflicts [BRANCH...]`: conflicts among branches and against a target."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from genesis_par import conflicts, gitops, worktrees
+from genesis_par.commands.common import pick_run, state_dir
+from genesis_par.errors import UsageError
+from genesis_par.report import conflicts_view
+from genesis_par.state import Store
+
+EXIT_CONFLICTS = 3
+
+
+def _run_branches(cwd: Path, run: str | None) -> tuple[list[str], str, dict[str, Path]]:
+    """A run's succeeded-or-running branches, its merge target, and their worktrees."""
+    repo, state = state_dir(cwd)
+    if not (state / "state.db").exists():
+        raise UsageError("no runs recorded here: name the branches to check, or start a run")
+    with Store.open(state) as store:
+        record = pick_run(store, run)
+        tasks = [t for t in store.tasks(record.name) if t["status"] in ("succeeded", "running")]
+    into = record.into_ref
+    target = into if gitops.resolve_commit(repo.root, into) else record.base_commit
+    names = [str(t["branch"]) for t in tasks]
+    trees = {
+        str(t["branch"]): worktrees.path_for(repo.root, record.name, str(t["id"])) for t in tasks
+    }
+    return names, target, trees
+
+
+def run(
+    cwd: Path,
+    branches: Sequence[str] = (),
+    *,
+    into: str | None = None,
+    run_name: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """Probe the branches; 0 when all is clean, 3 when anything conflicts."""
+    repo = gitops.discover(cwd)
+    gitops.check_version(repo.root)
+    if branches and run_name:
+        raise UsageError("name branches or --run, not both")
+    worktree_map: dict[str, Path] = {}
+    if branches:
+        names, target = list(branches), into or "HEAD"
+    else:
+        names, run_target, worktree_map = _run_branches(cwd, run_name)
+        target = into or run_target
+    report = conflicts.check(repo.root, names, target, worktree_map)
+    if as_json:
+        conflicts_view.print_json(report)
+    else:
+        conflicts_view.print_report(report)
+    return 0 if report.clean else EXIT_CONFLICTS

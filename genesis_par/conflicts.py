@@ -1,0 +1,288 @@
+"""Find and classify merge conflicts among branches, exactly as git's merge-ort sees them.
+
+Classification is pure (git's `-z` output in, typed conflicts out). Probing runs every merge
+that could conflict in one `git merge-tree --stdin` process, against a throwaway object
+directory, so the repository is left byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genesis_par import gitops
+from genesis_par.errors import UsageError
+
+
+class Kind(enum.Enum):
+    """What kind of conflict git reported."""
+
+    CONTENT = "content"
+    ADD_ADD = "add/add"
+    BINARY = "binary"
+    SUBMODULE = "submodule"
+    MODIFY_DELETE = "modify/delete"
+    RENAME_DELETE = "rename/delete"
+    RENAME_RENAME = "rename/rename"
+    RENAME_COLLISION = "rename-collision"
+    FILE_DIRECTORY = "file/directory"
+    DISTINCT_TYPES = "distinct-types"
+    DIR_RENAME_SUGGESTED = "dir-rename-suggested"
+    DIR_RENAME_FILE_IN_WAY = "dir-rename-file-in-way"
+    DIR_RENAME_COLLISION = "dir-rename-collision"
+    DIR_RENAME_SPLIT = "dir-rename-split"
+    OTHER = "other"
+
+
+# git's conflict type strings (merge-ort.c, type_short_descriptions) -> kinds.
+_KINDS = {
+    "CONFLICT (contents)": Kind.CONTENT,
+    "CONFLICT (binary)": Kind.BINARY,
+    "CONFLICT (modify/delete)": Kind.MODIFY_DELETE,
+    "CONFLICT (rename/delete)": Kind.RENAME_DELETE,
+    "CONFLICT (rename/rename)": Kind.RENAME_RENAME,
+    "CONFLICT (rename involved in collision)": Kind.RENAME_COLLISION,
+    "CONFLICT (file/directory)": Kind.FILE_DIRECTORY,
+    "CONFLICT (distinct modes)": Kind.DISTINCT_TYPES,
+    "CONFLICT (directory rename suggested)": Kind.DIR_RENAME_SUGGESTED,
+    "CONFLICT (file in way of directory rename)": Kind.DIR_RENAME_FILE_IN_WAY,
+    "CONFLICT(directory rename collision)": Kind.DIR_RENAME_COLLISION,
+    "CONFLICT(directory rename unclear split)": Kind.DIR_RENAME_SPLIT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One conflict message of git's."""
+
+    path: str
+    kind: Kind
+    paths: tuple[str, ...] = ()
+    message: str = ""
+    git_type: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        """The JSON form; `other` keeps git's own type string."""
+        obj: dict[str, object] = {
+            "path": self.path,
+            "kind": self.kind.value,
+            "paths": list(self.paths),
+            "message": self.message,
+        }
+        if self.kind is Kind.OTHER:
+            obj["git_type"] = self.git_type
+        return obj
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What git says of one merge."""
+
+    clean: bool
+    tree: str = ""
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def paths(self) -> list[str]:
+        """Every path named by a conflict."""
+        return sorted({p for c in self.conflicts for p in (c.path, *c.paths)})
+
+
+CLEAN = MergeResult(True)
+
+
+def classify(git_type: str, message: str) -> Kind | None:
+    """The kind of a message, or None for an informational one (e.g. Auto-merging)."""
+    if not git_type.startswith("CONFLICT"):
+        return None
+    if git_type == "CONFLICT (contents)" and message.startswith("CONFLICT (add/add)"):
+        return Kind.ADD_ADD
+    if git_type.startswith("CONFLICT (submodule"):
+        return Kind.SUBMODULE
+    return _KINDS.get(git_type, Kind.OTHER)
+
+
+def parse_batch(raw: str, count: int) -> list[MergeResult]:
+    """Split the output of `git merge-tree --write-tree -z --stdin` into count results."""
+    tokens = raw.split("\0")
+    results, i = [], 0
+    for _ in range(count):
+        status, tree = tokens[i], tokens[i + 1]
+        i += 2
+        if status == "0":  # conflicted file info, ended by an empty token
+            while tokens[i]:
+                i += 1
+            i += 1
+        conflicts, i = _messages(tokens, i)
+        results.append(MergeResult(status == "1", tree, tuple(_dedupe(conflicts))))
+    return results
+
+
+def _messages(tokens: list[str], i: int) -> tuple[list[Conflict], int]:
+    conflicts = []
+    while tokens[i]:
+        n = int(tokens[i])
+        paths = tuple(tokens[i + 1 : i + 1 + n])
+        git_type, message = tokens[i + 1 + n], tokens[i + 2 + n].rstrip("\n")
+        i += n + 3
+        kind = classify(git_type, message)
+        if kind is not None:
+            conflicts.append(Conflict(paths[0], kind, paths, message, git_type))
+    return conflicts, i + 1
+
+
+def _dedupe(conflicts: list[Conflict]) -> list[Conflict]:
+    """A binary file also gets a contents message: keep the more specific binary one."""
+    binary = {c.path for c in conflicts if c.kind is Kind.BINARY}
+    return [c for c in conflicts if not (c.kind is Kind.CONTENT and c.path in binary)]
+
+
+# --- which pairs can be skipped without changing the answer ---
+
+
+def _may_skip(a: gitops.BranchDiff, b: gitops.BranchDiff) -> bool:
+    """True only when the merge of a and b is certainly clean.
+
+    Both sides must share their merge base with the target and no commit past it (so that base
+    is their own merge base), neither may delete or rename anything (no rename or directory-rename
+    detection can then pair paths across the sides), and no path may be touched by both sides
+    or be a directory of a path on the other side (file/directory).
+    """
+    if a.merge_base is None or a.merge_base != b.merge_base or a.commits & b.commits:
+        return False
+    if any(s in "DRC" for s, _ in (*a.changes, *b.changes)):
+        return False
+    paths_a = {p for _, ps in a.changes for p in ps}
+    paths_b = {p for _, ps in b.changes for p in ps}
+    if paths_a & paths_b:
+        return False
+    dirs_a = {d for p in paths_a for d in _parents(p)}
+    dirs_b = {d for p in paths_b for d in _parents(p)}
+    return not (dirs_a & paths_b or dirs_b & paths_a)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+# --- the report ---
+
+
+@dataclass
+class BranchReport:
+    name: str
+    commit: str
+    uncommitted: bool
+    against_target: MergeResult = CLEAN
+
+
+@dataclass
+class Report:
+    target: str
+    target_commit: str
+    branches: list[BranchReport]
+    pairs: dict[tuple[str, str], MergeResult] = field(default_factory=dict)
+    skipped: int = 0  # pairs proven clean without running a merge
+
+    @property
+    def clean(self) -> bool:
+        """No conflict anywhere."""
+        return all(b.against_target.clean for b in self.branches) and all(
+            r.clean for r in self.pairs.values()
+        )
+
+    def conflicting(self, name: str) -> set[str]:
+        """The branches that name conflicts with."""
+        return {
+            b if a == name else a
+            for (a, b), r in self.pairs.items()
+            if not r.clean and name in (a, b)
+        }
+
+    def files(self) -> list[tuple[str, list[str], list[str]]]:
+        """(path, branches, kinds) for every conflicted path, by path."""
+        by_path: dict[str, tuple[set[str], set[str]]] = {}
+        pairs = [((a, b), r) for (a, b), r in self.pairs.items()]
+        pairs += [((b.name, self.target), b.against_target) for b in self.branches]
+        for names, result in pairs:
+            for c in result.conflicts:
+                branches, kinds = by_path.setdefault(c.path, (set(), set()))
+                branches.update(names)
+                kinds.add(c.kind.value)
+        return [(p, sorted(bs), sorted(ks)) for p, (bs, ks) in sorted(by_path.items())]
+
+
+def check(
+    repo: Path,
+    branches: Sequence[str],
+    target: str,
+    worktrees: Mapping[str, Path] | None = None,
+) -> Report:
+    """Every pair of branches and every branch against target, as merge-ort says.
+
+    A branch listed in worktrees is probed with its worktree's current files when they hold
+    uncommitted work (marked uncommitted)."""
+    if len(set(branches)) != len(branches):
+        raise UsageError("a branch is named twice: name each branch once")
+    commits = gitops.resolve_many(repo, [target, *branches])
+    if commits[target] is None:
+        raise UsageError(f'target "{target}" does not name a commit: check --into')
+    for name in branches:
+        if commits[name] is None:
+            raise UsageError(
+                f'branch "{name}" does not name a commit: check the name '
+                "(`git branch --list` shows them)"
+            )
+    with gitops.scratch_objects(repo) as env:
+        reports = [
+            _branch(repo, name, commits[name] or "", (worktrees or {}).get(name), env)
+            for name in branches
+        ]
+        return _probe(repo, target, commits[target] or "", reports, env)
+
+
+def _branch(
+    repo: Path, name: str, commit: str, worktree: Path | None, env: Mapping[str, str]
+) -> BranchReport:
+    if worktree is not None and worktree.exists() and gitops.has_uncommitted(worktree):
+        return BranchReport(name, gitops.worktree_snapshot(worktree, env), True)
+    return BranchReport(name, commit, False)
+
+
+def _probe(
+    repo: Path,
+    target: str,
+    target_commit: str,
+    branches: list[BranchReport],
+    env: Mapping[str, str],
+) -> Report:
+    report = Report(target, target_commit, branches)
+    diffs = {b.name: gitops.branch_diff(repo, target_commit, b.commit, env) for b in branches}
+    merges: list[tuple[str, str]] = []
+    keys: list[tuple[str, str] | str] = []
+    for b in branches:
+        merges.append((target_commit, b.commit))
+        keys.append(b.name)
+    for a, b in itertools.combinations(branches, 2):
+        if _may_skip(diffs[a.name], diffs[b.name]):
+            report.pairs[(a.name, b.name)] = CLEAN
+            report.skipped += 1
+            continue
+        merges.append((a.commit, b.commit))
+        keys.append((a.name, b.name))
+    results = parse_batch(gitops.merge_tree_batch(repo, merges, env), len(merges))
+    by_name = {b.name: b for b in branches}
+    for key, result in zip(keys, results, strict=True):
+        if isinstance(key, str):
+            by_name[key].against_target = result
+        else:
+            report.pairs[key] = result
+    order = {b.name: i for i, b in enumerate(branches)}
+    report.pairs = dict(
+        sorted(report.pairs.items(), key=lambda kv: (order[kv[0][0]], order[kv[0][1]]))
+    )
+    return report

@@ -1,0 +1,84 @@
+"""Renderers for `conflicts`: a pair matrix and a list by file, or one JSON object."""
+
+from __future__ import annotations
+
+import json
+
+from rich.markup import escape
+from rich.table import Table
+
+from genesis_par.conflicts import MergeResult, Report
+from genesis_par.report.console import console
+
+
+def _result_json(result: MergeResult) -> dict[str, object]:
+    return {"clean": result.clean, "conflicts": [c.as_json() for c in result.conflicts]}
+
+
+def report_json(report: Report) -> dict[str, object]:
+    """The object of `conflicts --json`."""
+    return {
+        "target": report.target,
+        "target_commit": report.target_commit,
+        "branches": [
+            {
+                "name": b.name,
+                "commit": b.commit,
+                "uncommitted": b.uncommitted,
+                "against_target": _result_json(b.against_target),
+            }
+            for b in report.branches
+        ],
+        "pairs": [{"a": a, "b": b, **_result_json(r)} for (a, b), r in report.pairs.items()],
+        "files": [
+            {"path": path, "branches": branches, "kinds": kinds}
+            for path, branches, kinds in report.files()
+        ],
+    }
+
+
+def print_json(report: Report) -> None:
+    """`conflicts --json`."""
+    print(json.dumps(report_json(report), indent=2))
+
+
+def _cell(result: MergeResult) -> str:
+    if result.clean:
+        return "[green]clean[/]"
+    kinds = sorted({c.kind.value for c in result.conflicts})
+    return f"[red]{len(result.conflicts)} conflict(s)[/] {escape(', '.join(kinds))}"
+
+
+def print_report(report: Report) -> None:
+    """The pair matrix (each branch against the target first) and the conflicted files."""
+    names = [b.name for b in report.branches]
+    table = Table(
+        title=f"conflicts against {escape(report.target)} ({report.target_commit[:12]})",
+        title_justify="left",
+    )
+    table.add_column("branch")
+    table.add_column(f"vs {escape(report.target)}")
+    for i, _ in enumerate(names[1:], start=1):
+        table.add_column(str(i + 1))
+    for i, branch in enumerate(report.branches):
+        label = f"{i + 1}. {escape(branch.name)}" + (
+            " [yellow](uncommitted)[/]" if branch.uncommitted else ""
+        )
+        cells = []
+        for other in names[1:]:
+            key = (branch.name, other)
+            cells.append(_cell(report.pairs[key]) if key in report.pairs else "")
+        table.add_row(label, _cell(branch.against_target), *cells)
+    console.print(table)
+    files = report.files()
+    if not files:
+        console.print(
+            "[green]no conflicts[/]: every branch merges cleanly with every other "
+            "and with the target"
+        )
+        return
+    console.print(f"[red]{len(files)} conflicted file(s)[/]:")
+    for path, branches, kinds in files:
+        console.print(
+            f"  {escape(path)}: {escape(', '.join(kinds))} between {escape(', '.join(branches))}"
+        )
