@@ -76,12 +76,27 @@ def run_cmd(
     plan: PlanArg,
     name: Annotated[str | None, typer.Option(help="Run name (default: [run] name).")] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop every task at the first failure.")] = False,
+    no_merge: Annotated[
+        bool, typer.Option("--no-merge", help="Stop after the conflict report.")
+    ] = False,
+    into: Annotated[
+        str | None, typer.Option(help="Merge into this branch (may be a checked-out one).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the plan's tasks in parallel, each in its own worktree and branch."""
+    """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
     from genesis_par.commands import run
 
-    raise typer.Exit(run.run(Path.cwd(), plan, name=name, as_json=as_json, fail_fast=fail_fast))
+    code = run.run(
+        Path.cwd(),
+        plan,
+        name=name,
+        as_json=as_json,
+        fail_fast=fail_fast,
+        no_merge=no_merge,
+        into=into,
+    )
+    raise typer.Exit(code)
 
 
 RunArg = Annotated[str | None, typer.Argument(help="Run name (default: the latest run).")]

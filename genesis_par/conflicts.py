@@ -187,6 +187,7 @@ class Report:
     branches: list[BranchReport]
     pairs: dict[tuple[str, str], MergeResult] = field(default_factory=dict)
     skipped: int = 0  # pairs proven clean without running a merge
+    touched: dict[str, set[str]] = field(default_factory=dict)  # branch -> paths it changed
 
     @property
     def clean(self) -> bool:
@@ -262,6 +263,7 @@ def _probe(
 ) -> Report:
     report = Report(target, target_commit, branches)
     diffs = {b.name: gitops.branch_diff(repo, target_commit, b.commit, env) for b in branches}
+    report.touched = {n: {p for _, ps in d.changes for p in ps} for n, d in diffs.items()}
     merges: list[tuple[str, str]] = []
     keys: list[tuple[str, str] | str] = []
     for b in branches:
@@ -286,3 +288,8 @@ def _probe(
         sorted(report.pairs.items(), key=lambda kv: (order[kv[0][0]], order[kv[0][1]]))
     )
     return report
+
+
+def merge_one(repo: Path, ours: str, theirs: str) -> MergeResult:
+    """One merge, its tree written into the repository so that it can be committed."""
+    return parse_batch(gitops.merge_tree_batch(repo, [(ours, theirs)], {}), 1)[0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import gitops, graph, proc
+from genesis_par import conflicts, gitops, graph, proc
 from genesis_par.plan import Command, MergeMethod, Task
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
@@ -24,8 +24,19 @@ class Candidate(NamedTuple):
 class Unmerged(NamedTuple):
     task: str
     reason: str
-    conflicts: tuple[tuple[str, str], ...] = ()  # (path, with)
+    conflicts: tuple[tuple[str, str, str], ...] = ()  # (path, kind, with)
     log: Path | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The JSON form used by `run` and `merge`."""
+        obj: dict[str, object] = {
+            "task": self.task,
+            "reason": self.reason,
+            "conflicts": [{"path": p, "kind": k, "with": w} for p, k, w in self.conflicts],
+        }
+        if self.log:
+            obj["log"] = str(self.log)
+        return obj
 
 
 @dataclass
@@ -126,13 +137,13 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
 
 
 def _conflicts_with(
-    c: Candidate, paths: Sequence[str], merged: Sequence[str], touched: Callable[[str], set[str]]
-) -> tuple[tuple[str, str], ...]:
-    """Name, for each conflicted path, a merged task that changed it too (else the target)."""
+    result: conflicts.MergeResult, merged: Sequence[str], touched: Callable[[str], set[str]]
+) -> tuple[tuple[str, str, str], ...]:
+    """Name, for each conflict, a merged task that changed its path too (else the target)."""
     named = []
-    for path in paths:
-        other = next((m for m in merged if path in touched(m)), "the target")
-        named.append((path, other))
+    for c in result.conflicts:
+        other = next((m for m in merged if set(c.paths or (c.path,)) & touched(m)), "target")
+        named.append((c.path, c.kind.value, other))
     return tuple(named)
 
 
@@ -180,10 +191,10 @@ def _land_one(
 ) -> str:
     repo = spec.repo.root
     for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
-        probe = gitops.merge_tree(repo, tip, c.commit)
+        probe = conflicts.merge_one(repo, tip, c.commit)
         if not probe.clean:
-            conflicts = _conflicts_with(c, probe.paths, result.merged, touched)
-            result.unmerged.append(Unmerged(c.task.id, "conflicts", conflicts))
+            named = _conflicts_with(probe, result.merged, touched)
+            result.unmerged.append(Unmerged(c.task.id, "conflicts", named))
             return tip
         if dry_run:
             result.merged.append(c.task.id)

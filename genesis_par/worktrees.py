@@ -9,6 +9,7 @@ from genesis_par import gitops
 from genesis_par.errors import UsageError
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
+EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository
 
 
 def branch_name(run: str, task: str) -> str:
@@ -45,8 +46,18 @@ def start_commit(
 
 def allocate(repo: gitops.RepoPaths, run: str, task: str, start: str) -> Path:
     """A new worktree on a new branch at start."""
-    gitops.ensure_excluded(repo.common_dir, "/.genesis/")
+    gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     gitops.add_worktree(repo.root, repo.common_dir, path, branch_name(run, task), start)
+    return path
+
+
+def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
+    """A detached worktree where merge checks and rebases run (never the user's)."""
+    path = path_for(repo.root, run, ".merge")
+    if not path.exists():
+        gitops.ensure_excluded(repo.common_dir, EXCLUDE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gitops.add_detached_worktree(repo.root, repo.common_dir, path, start)
     return path

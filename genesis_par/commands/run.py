@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from genesis_par import gitops, proc, worktrees
+from genesis_par import gitops, landing, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
-from genesis_par.plan import Plan
+from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import run_view
 from genesis_par.report.console import console
 from genesis_par.state import Store
 
 EXIT_INTERRUPTED = 130
+EXIT_CONFLICTS = 3
 
 
 def _with_name(plan: Plan, name: str | None) -> Plan:
@@ -49,6 +51,17 @@ class _Recorder:
             self.lines.event(task, kind, data)
 
 
+@dataclass(frozen=True)
+class Options:
+    """How to run and bring work home."""
+
+    as_json: bool = False
+    fail_fast: bool = False
+    merge: bool = True
+    into: str | None = None
+    method: MergeMethod | None = None
+
+
 def run(
     cwd: Path,
     plan_path: Path,
@@ -56,15 +69,19 @@ def run(
     name: str | None = None,
     as_json: bool = False,
     fail_fast: bool = False,
+    no_merge: bool = False,
+    into: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
-    """Run every task of the plan; returns the exit code."""
+    """Run every task of the plan, probe conflicts, merge the safe work; the exit code."""
+    options = Options(as_json, fail_fast, not no_merge, into)
     plan = _with_name(plan_mod.load(plan_path), name)
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
     base = _pin_base(repo, plan)
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
+    where = landing.target(repo, run_name, plan, into)
     state_dir = repo.common_dir / "genesis-par"
     with Store.open(state_dir) as store:
         me = proc.identity()
@@ -74,19 +91,48 @@ def run(
             plan_text=plan.text,
             base_ref=plan.run.base,
             base_commit=base,
-            into_ref=plan.merge.into.replace("{run}", run_name),
+            into_ref=where.ref,
             pid=me.pid,
             create_time=me.create_time,
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
         spec = RunSpec(repo, plan, run_name, base, state_dir, gitops.identity_env(repo.root), env)
         progress = _execute(spec, store, as_json, fail_fast)
-        store.finish_run(run_name, progress.status)
-    if as_json:
-        run_view.print_json(run_view.run_json(progress))
+        return finish(spec, store, progress, where, options)
+
+
+def finish(
+    spec: RunSpec, store: Store, progress: RunProgress, where: landing.Target, options: Options
+) -> int:
+    """After the tasks: conflicts, the merge queue, the record, the summary; the exit code."""
+    home: landing.Landing | None = None
+    if not progress.interrupted:
+        succeeded = {
+            t.id: t.commit for t in progress.tasks.values() if t.status == "succeeded" and t.commit
+        }
+        home = landing.bring_home(
+            spec.repo,
+            spec.run,
+            spec.plan,
+            succeeded,
+            spec.base_commit,
+            where,
+            method=options.method,
+            merge_now=options.merge,
+            state_dir=spec.state_dir,
+            git_env=spec.git_env,
+            env=spec.env,
+        )
+        if home.queue is not None:
+            q = home.queue
+            store.record_merge(spec.run, q.into, q.before, q.after, run_view.landing_json(home))
+    status, code = outcome(progress, home)
+    store.finish_run(spec.run, status)
+    if options.as_json:
+        run_view.print_json(run_view.run_json(progress, home, status))
     else:
-        run_view.print_summary(progress)
-    return exit_code(progress)
+        run_view.print_summary(progress, home, status)
+    return code
 
 
 def _execute(spec: RunSpec, store: Store, as_json: bool, fail_fast: bool) -> RunProgress:
@@ -98,8 +144,16 @@ def _execute(spec: RunSpec, store: Store, as_json: bool, fail_fast: bool) -> Run
     return execute(spec, recorder, fail_fast=fail_fast)
 
 
-def exit_code(progress: RunProgress) -> int:
-    """130 interrupted, 1 a task failed, else 0."""
+def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[str, int]:
+    """The run's status and exit code: interrupted 130, a task failed 1, unmerged work 3."""
     if progress.interrupted:
-        return EXIT_INTERRUPTED
-    return 1 if progress.with_status("failed", "cancelled") else 0
+        return "interrupted", EXIT_INTERRUPTED
+    if progress.with_status("failed", "cancelled"):
+        return "failed", 1
+    unmerged = home is not None and (
+        (home.queue is not None and bool(home.queue.unmerged))
+        or (home.queue is None and not home.report.clean)
+    )
+    if unmerged:
+        return "conflicts", EXIT_CONFLICTS
+    return "succeeded", 0

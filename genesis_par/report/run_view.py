@@ -15,6 +15,8 @@ from rich.table import Table
 
 from genesis_par.attempts import TaskProgress
 from genesis_par.executor import RunProgress
+from genesis_par.landing import Landing
+from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console
 
 STATUS_STYLE = {
@@ -133,29 +135,75 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False))
 
 
-def run_json(progress: RunProgress) -> dict[str, object]:
+def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
     """The final object of `run --json`."""
-    return {
+    obj: dict[str, object] = {
         "run": progress.run,
-        "status": progress.status,
+        "status": status,
         "base": progress.base_commit,
         "tasks": [t.fields() for t in progress.tasks.values()],
     }
+    if landing is not None:
+        obj.update(landing_json(landing))
+    return obj
 
 
-def print_summary(progress: RunProgress) -> None:
+def landing_json(landing: Landing) -> dict[str, object]:
+    """The `merge` and `conflicts` parts of the run's JSON."""
+    out: dict[str, object] = {"conflicts": {"pairs": report_json(landing.report)["pairs"]}}
+    q = landing.queue
+    if q is not None:
+        out["merge"] = {
+            "into": q.into.removeprefix("refs/heads/"),
+            "before": q.before,
+            "after": q.after,
+            "order": [{"task": t, "why": why} for t, why in q.order],
+            "merged": q.merged,
+            "unmerged": [u.as_json() for u in q.unmerged],
+        }
+    return out
+
+
+def print_summary(progress: RunProgress, home: Landing | None, status: str) -> None:
     """The closing lines of a run in a terminal or a CI log."""
-    counts: dict[str, list[str]] = {}
+    by_status: dict[str, list[str]] = {}
     for task in progress.tasks.values():
-        counts.setdefault(task.status, []).append(task.id)
-    console.print(f"run {escape(progress.run)}: {progress.status}")
-    for status in FINISHED:
-        ids = counts.get(status, [])
+        by_status.setdefault(task.status, []).append(task.id)
+    console.print(f"run {escape(progress.run)}: {status}")
+    for state in FINISHED:
+        ids = by_status.get(state, [])
         if ids:
-            style = STATUS_STYLE[status]
-            console.print(f"  [{style}]{status}[/] ({len(ids)}): {escape(', '.join(ids))}")
+            console.print(
+                f"  [{STATUS_STYLE[state]}]{state}[/] ({len(ids)}): {escape(', '.join(ids))}"
+            )
     for task in progress.tasks.values():
-        if task.status in ("failed", "skipped") and task.reason:
+        if task.status in ("failed", "skipped", "cancelled") and task.reason:
             console.print(f"  {escape(task.id)}: {escape(task.reason)}")
             if task.log and task.status == "failed":
                 console.print(f"    log: {escape(str(task.log))}")
+    if home is not None:
+        print_landing(home)
+
+
+def print_landing(home: Landing) -> None:
+    """What the merge queue did, or the conflicts when it did not run."""
+    q = home.queue
+    if q is None:
+        files = home.report.files()
+        if files:
+            console.print(f"[red]{len(files)} conflicted file(s)[/] (not merged: --no-merge):")
+            for path, branches, kinds in files:
+                console.print(
+                    f"  {escape(path)}: {', '.join(kinds)} between {escape(', '.join(branches))}"
+                )
+        return
+    into = q.into.removeprefix("refs/heads/")
+    console.print(f"merge into {escape(into)}: {q.before[:12]} -> {q.after[:12]}")
+    for task, why in q.order:
+        console.print(f"  order: {escape(task)} ({escape(why)})")
+    if q.merged:
+        console.print(f"  [green]merged[/] ({len(q.merged)}): {escape(', '.join(q.merged))}")
+    for u in q.unmerged:
+        detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
+        extra = f": {detail}" if detail else (f": log {u.log}" if u.log else "")
+        console.print(f"  [yellow]unmerged[/] {escape(u.task)}: {escape(u.reason)}{escape(extra)}")

@@ -1,0 +1,104 @@
+"""Bring a run's work home: probe conflicts among its branches, then run the merge queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genesis_par import conflicts, gitops, merge, worktrees
+from genesis_par.errors import UsageError
+from genesis_par.plan import MergeMethod, Plan
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run's work lands."""
+
+    ref: str  # refs/heads/...
+    checked_out: Path | None  # the user's worktree that has it checked out, if any
+
+
+@dataclass
+class Landing:
+    """The conflict report and what the queue did."""
+
+    report: conflicts.Report
+    queue: merge.QueueResult | None = None
+    branches: dict[str, str] = field(default_factory=dict)  # task -> branch
+
+
+def full_ref(name: str) -> str:
+    """refs/heads/NAME unless name is already a full ref."""
+    return name if name.startswith("refs/") else f"refs/heads/{name}"
+
+
+def target(repo: gitops.RepoPaths, run: str, plan: Plan, into: str | None) -> Target:
+    """The merge target; a checked-out branch only when named with --into and clean."""
+    ref = full_ref(into or plan.merge.into.replace("{run}", run))
+    checked_out = gitops.checked_out_in(repo.root, ref)
+    if checked_out is not None and into is None:
+        raise UsageError(
+            f"[merge] into {ref} is checked out in {checked_out}: genesis-par does not merge "
+            "into a checked-out branch unless you name it with --into"
+        )
+    if checked_out is not None and not gitops.is_clean(checked_out):
+        raise UsageError(
+            f"{ref} is checked out in {checked_out} with uncommitted changes: commit or stash "
+            "them before merging into it"
+        )
+    return Target(ref, checked_out)
+
+
+def bring_home(
+    repo: gitops.RepoPaths,
+    run: str,
+    plan: Plan,
+    succeeded: Mapping[str, str],
+    base_commit: str,
+    where: Target,
+    *,
+    method: MergeMethod | None = None,
+    merge_now: bool = True,
+    dry_run: bool = False,
+    state_dir: Path,
+    git_env: Mapping[str, str],
+    env: Mapping[str, str],
+) -> Landing:
+    """Probe the succeeded tasks' commits (task -> commit), then land what merges safely."""
+    branches = {t: worktrees.branch_name(run, t) for t in succeeded}
+    tip = gitops.resolve_commit(repo.root, where.ref)
+    report = conflicts.check(repo.root, list(branches.values()), tip or base_commit)
+    landing = Landing(report, branches=branches)
+    if not merge_now or not succeeded:
+        return landing
+    task_of = {b: t for t, b in branches.items()}
+    candidates = [
+        merge.Candidate(
+            plan.task(t),
+            branches[t],
+            succeeded[t],
+            frozenset(task_of[b] for b in report.conflicting(branches[t])),
+        )
+        for t in succeeded
+    ]
+    method = method or plan.merge.method
+    needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE
+    spec = merge.QueueSpec(
+        repo=repo,
+        run=run,
+        into_ref=where.ref,
+        start=base_commit,
+        method=method,
+        check=plan.merge.check,
+        check_worktree=worktrees.merge_worktree(repo, run, base_commit)
+        if needs_worktree and not dry_run
+        else None,
+        log_dir=state_dir / "logs" / run,
+        git_env=git_env,
+        env=env,
+        checked_out=where.checked_out,
+    )
+    touched = report.touched
+    landing.queue = merge.land(spec, candidates, lambda t: touched.get(branches[t], set()), dry_run)
+    return landing
