@@ -147,6 +147,20 @@ def conflicts_cmd(
     raise typer.Exit(code)
 
 
+@app.command("demo")
+def demo_cmd(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Build the demo here (kept) instead of a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the demo repository.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole flow on a throwaway repository with scripted agents (needs nothing else)."""
+    from genesis_par.commands import demo
+
+    raise typer.Exit(demo.run(directory, keep=keep, as_json=as_json))
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
     try:

@@ -393,3 +393,11 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
 def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files."""
     return not is_clean(worktree)
+
+
+def init_repo(path: Path, message: str) -> str:
+    """git init path on branch main and commit every file in it; the commit."""
+    _run_git(["init", "--quiet", "--initial-branch=main"], path)
+    _run_git(["add", "--all"], path)
+    _run_git(["commit", "--quiet", "--no-verify", "-m", message], path, env=identity_env(path))
+    return head(path)

@@ -1,0 +1,50 @@
+"""`genesis-par demo`: a throwaway repository, scripted agents, the whole flow in a minute."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from genesis_par import gitops
+from genesis_par.commands import run as run_cmd
+from genesis_par.demo import project
+from genesis_par.errors import UsageError
+from genesis_par.report import demo_view
+
+# What the demo shows on purpose; anything else is a real problem.
+EXPECTED_FAILED = {"give-up"}
+EXPECTED_SKIPPED = {"follow-up"}
+
+
+def _make_repo(root: Path) -> Path:
+    repo = root / "calc"
+    repo.mkdir(parents=True)
+    for name, text in project.FILES.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    gitops.init_repo(repo, "genesis-par demo: a tiny calculator")
+    return repo
+
+
+def run(directory: Path | None = None, *, keep: bool = False, as_json: bool = False) -> int:
+    """Build the demo repository and plan, run the whole flow, explain what happened."""
+    if directory is not None and directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"{directory} is not empty: give --dir a new or empty folder")
+    root = directory or Path(tempfile.mkdtemp(prefix="genesis-par-demo-"))
+    repo = _make_repo(root)
+    package_parent = str(Path(__file__).resolve().parent.parent.parent)
+    plan = root / "plan.toml"
+    plan.write_text(project.plan_text(str(root), package_parent))
+    demo_view.intro(repo, plan, as_json)
+    code = run_cmd.run(
+        repo, plan, as_json=as_json, env={**os.environ, "GENESIS_DEMO_DIR": str(root)}
+    )
+    keep = keep or directory is not None
+    demo_view.outro(repo, plan, keep, as_json)
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
+    # The demo fails a task and leaves work unmerged on purpose: exit 0 when that is all.
+    return 0 if code in (0, 1, 3) else code
