@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -58,17 +59,24 @@ def validate_cmd(plan: PlanArg, as_json: JsonOpt = False) -> None:
     raise typer.Exit(validate.run(plan, as_json=as_json))
 
 
+class GraphFormat(enum.StrEnum):
+    text = "text"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
 @app.command("graph")
 def graph_cmd(
     plan: PlanArg,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="text, dot, mermaid or json.")
-    ] = "text",
+    fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        GraphFormat.text
+    ),
 ) -> None:
     """Show the task graph: levels, dependencies, the critical path."""
     from genesis_par.commands import graph
 
-    raise typer.Exit(graph.run(plan, fmt=fmt))
+    raise typer.Exit(graph.run(plan, fmt=fmt.value))
 
 
 @app.command("run")

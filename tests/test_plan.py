@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from genesis_par import plan
+from genesis_par.errors import PlanError
+from genesis_par.plan import Command, MergeMethod, Priority, Strategy
+from tests.conftest import genesis_cmd, genesis_env
+
+GOOD = """\
+version = 1
+
+[run]
+name = "auth"
+base = "main"
+max_parallel = 3
+strategy = "priority"
+
+[defaults]
+agent = "claude"
+timeout = "30m"
+memory = "4GiB"
+retries = 1
+check = "pytest -q"
+
+[agents.claude]
+command = ["claude", "-p", "{prompt}"]
+
+[agents.sh]
+command = "my-agent --task {task} {prompt}"
+
+[merge]
+into = "integration/{run}"
+method = "squash"
+check = ["pytest", "-q"]
+
+[[tasks]]
+id = "api"
+prompt = "Add pagination"
+priority = "high"
+paths = ["src/api/**"]
+locks = ["db"]
+cost = 3
+cpu = 1.5
+env = { A = "1" }
+
+[[tasks]]
+id = "docs"
+command = "make docs"
+depends_on = ["api"]
+timeout = "1h30m"
+memory = "512MiB"
+
+[[tasks]]
+id = "web"
+agent = "sh"
+prompt_file = "prompts/web.md"
+retries = 0
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "plan.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_full_plan_loads_into_typed_values(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "web.md").write_text("Build the page\n")
+    p = plan.load(write(tmp_path, GOOD))
+    assert p.run.name == "auth" and p.run.base == "main" and p.run.max_parallel == 3
+    assert p.run.strategy is Strategy.PRIORITY
+    assert p.merge.into == "integration/{run}" and p.merge.method is MergeMethod.SQUASH
+    assert p.merge.check == Command(("pytest", "-q"))
+    api, docs, web = p.tasks
+    assert api.command == Command(("claude", "-p", "{prompt}")) and api.agent == "claude"
+    assert api.prompt == "Add pagination" and api.priority is Priority.HIGH
+    assert api.paths == ("src/api/**",) and api.locks == ("db",) and api.cost == 3.0
+    assert api.timeout_s == 1800 and api.memory_bytes == 4 * 2**30 and api.retries == 1
+    assert api.cpu == 1.5 and api.env == (("A", "1"),)
+    assert api.check == Command(("pytest -q",), shell=True)
+    assert docs.command == Command(("make docs",), shell=True) and docs.agent is None
+    assert (
+        docs.depends_on == ("api",) and docs.timeout_s == 5400 and docs.memory_bytes == 512 * 2**20
+    )
+    assert web.command.shell and web.prompt == "Build the page\n"
+    assert web.prompt_file == (tmp_path / "prompts" / "web.md").resolve() and web.retries == 0
+    assert [t.index for t in p.tasks] == [0, 1, 2]
+
+
+def test_run_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
+    p = plan.load(
+        write(tmp_path, 'version = 1\n[[tasks]]\nid = "a"\ncommand = "true"\n', "nightly.toml")
+    )
+    assert p.run.name == "nightly" and p.run.base == "HEAD" and p.run.max_parallel == 4
+    assert p.run.strategy is Strategy.CRITICAL_PATH and p.merge.method is MergeMethod.MERGE
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("90s", 90), ("30m", 1800), ("1h30m", 5400), (45, 45), (2.5, 2.5), ("1h", 3600)],
+)
+def test_durations(value: object, seconds: float) -> None:
+    assert plan.parse_duration(value, plan._Where(Path("p.toml")), "timeout") == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("512MiB", 512 * 2**20),
+        ("4GiB", 4 * 2**30),
+        ("2GB", 2 * 10**9),
+        ("100KB", 100_000),
+        (1024, 1024),
+    ],
+)
+def test_sizes(value: object, size: int) -> None:
+    assert plan.parse_size(value, plan._Where(Path("p.toml")), "memory") == size
+
+
+TASK = '[[tasks]]\nid = "a"\ncommand = "true"\n'
+
+BAD = [
+    ("version = 1\n[[tasks]\n", "invalid TOML"),
+    ("version = 1\n[[tasks]]\nid = 'a'\ncommand = 'x' 'y'\n", "line 4"),
+    (TASK, "missing version"),
+    ("version = 2\n" + TASK, "unsupported version 2"),
+    (
+        "version = 1\nverison = 1\n" + TASK,
+        'unknown key "verison" in the plan (did you mean "version"?)',
+    ),
+    ("version = 1\n[run]\nmax_paralel = 2\n" + TASK, 'did you mean "max_parallel"'),
+    ("version = 1\n[merge]\nmethdo = 'merge'\n" + TASK, 'did you mean "method"'),
+    ("version = 1\n[defaults]\ntimout = 5\n" + TASK, 'did you mean "timeout"'),
+    ("version = 1\n[agents.x]\ncomand = 'x'\n" + TASK, 'did you mean "command"'),
+    ("version = 1\n" + TASK + "priorty = 'high'\n", 'task "a": unknown key "priorty"'),
+    ("version = 1\n", "has no tasks"),
+    ("version = 1\n" + TASK + TASK, 'task "a": duplicate task id'),
+    (
+        "version = 1\n[[tasks]]\nid = 'a b'\ncommand = 'x'\n",
+        'task id "a b" cannot be used in a git branch',
+    ),
+    ("version = 1\n[[tasks]]\nid = 'x.lock'\ncommand = 'x'\n", "git branch name"),
+    ("version = 1\n[[tasks]]\nid = 'a..b'\ncommand = 'x'\n", "git branch name"),
+    ("version = 1\n[[tasks]]\nid = '-a'\ncommand = 'x'\n", "git branch name"),
+    ("version = 1\n[run]\nname = 'my run'\n" + TASK, "git branch name"),
+    (
+        "version = 1\n" + TASK + "depends_on = ['apii']\n[[tasks]]\nid = 'api'\ncommand = 'x'\n",
+        'task "a": depends_on names unknown task "apii" (did you mean "api"?)',
+    ),
+    ("version = 1\n" + TASK + "depends_on = ['a']\n", 'task "a": depends_on names the task itself'),
+    (
+        "version = 1\n[[tasks]]\nid = 'a'\ncommand = 'x'\ndepends_on = ['b']\n"
+        "[[tasks]]\nid = 'b'\ncommand = 'x'\ndepends_on = ['a']\n",
+        "dependency cycle: a -> b -> a",
+    ),
+    (
+        "version = 1\n[agents.c]\ncommand = 'c'\n[[tasks]]\nid = 'a'\nagent = 'c'\ncommand = 'x'\n",
+        "has both agent and command",
+    ),
+    ("version = 1\n[[tasks]]\nid = 'a'\n", "has neither agent nor command"),
+    ("version = 1\n[[tasks]]\nid = 'a'\ncommand = 'x'\nprompt = 'hi'\n", "a prompt needs an agent"),
+    (
+        "version = 1\n[agents.claude]\ncommand = 'c'\n[[tasks]]\nid = 'a'\nagent = 'claud'\n",
+        'agent "claud" is not defined (did you mean "claude"?)',
+    ),
+    (
+        "version = 1\n[agents.c]\ncommand = 'c'\n[[tasks]]\nid = 'a'\nagent = 'c'\nprompt_file = 'nope.md'\n",
+        'prompt_file "nope.md" not found',
+    ),
+    ("version = 1\n" + TASK + "timeout = '5 minutes'\n", 'timeout "5 minutes" is not a duration'),
+    ("version = 1\n" + TASK + "timeout = -5\n", "timeout must be positive"),
+    ("version = 1\n" + TASK + "memory = 'lots'\n", 'memory "lots" is not a size'),
+    (
+        "version = 1\n" + TASK + "priority = 'urgent'\n",
+        'priority "urgent" is not one of low, normal, high, critical',
+    ),
+    ("version = 1\n[run]\nstrategy = 'fastest'\n" + TASK, '[run] strategy "fastest" is not one of'),
+    (
+        "version = 1\n[merge]\nmethod = 'octopus'\n" + TASK,
+        '[merge] method "octopus" is not one of merge, squash, rebase',
+    ),
+    ("version = 1\n[run]\nmax_parallel = 0\n" + TASK, "max_parallel must be at least 1"),
+    ("version = 1\n" + TASK + "retries = -1\n", "retries must not be negative"),
+    (
+        "version = 1\n[[tasks]]\nid = 'a'\ncommand = 'run {promt}'\n",
+        'unknown variable {promt} (did you mean "prompt"?)',
+    ),
+    ("version = 1\n" + TASK + "env = { A = 1 }\n", 'env "A" must be a string, not int 1'),
+    ("version = 1\n" + TASK + "retries = 'two'\n", "retries must be an integer"),
+    ("version = 1\n" + TASK + "paths = 'src'\n", "paths must be a list of strings"),
+    ("version = 1\n[run]\nmax_parallel = true\n" + TASK, "max_parallel must be an integer"),
+    ("version = 1\n" + TASK + "cpu = 0\n", "cpu must be a positive number"),
+    ("version = 1\n[[tasks]]\nid = 'a'\ncommand = []\n", "command must be a non-empty string"),
+    ("version = 1\ntasks = 3\n", "tasks must be an array"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_bad_plans_get_one_line_naming_the_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(PlanError) as info:
+        plan.load(path)
+    message = str(info.value)
+    assert message.startswith("plan.toml: ") or "no such plan file" in message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_plan_file(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="no such plan file"):
+        plan.load(tmp_path / "nope.toml")
+
+
+def test_literal_braces_are_allowed(tmp_path: Path) -> None:
+    p = plan.load(
+        write(tmp_path, "version = 1\n[[tasks]]\nid = 'a'\ncommand = 'echo {{x}} {task}'\n")
+    )
+    assert p.tasks[0].command.argv == ("echo {{x}} {task}",)
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD[:6] + BAD[17:20])
+def test_cli_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    out = subprocess.run(
+        [*genesis_cmd(), "validate", str(path)], capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert expected in out.stderr.replace("\n", "")
