@@ -8,6 +8,7 @@ directory, so the repository is left byte-for-byte as it was.
 from __future__ import annotations
 
 import enum
+import re
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ class MergeResult:
 
 
 CLEAN = MergeResult(True)
+_MOVED_ASIDE = re.compile(r"~[0-9a-f]{7,64}$")
 
 
 def classify(git_type: str, message: str) -> Kind | None:
@@ -100,7 +102,7 @@ def classify(git_type: str, message: str) -> Kind | None:
         return None
     if git_type == "CONFLICT (contents)" and message.startswith("CONFLICT (add/add)"):
         return Kind.ADD_ADD
-    if git_type.startswith("CONFLICT (submodule"):
+    if git_type.startswith("CONFLICT (submodule") or message.startswith("CONFLICT (submodule"):
         return Kind.SUBMODULE
     return _KINDS.get(git_type, Kind.OTHER)
 
@@ -124,14 +126,22 @@ def parse_batch(raw: str, count: int) -> list[MergeResult]:
 def _messages(tokens: list[str], i: int) -> tuple[list[Conflict], int]:
     conflicts = []
     while tokens[i]:
+        if not tokens[i].isdigit():  # free text git prints among messages (submodule advice)
+            i += 1
+            continue
         n = int(tokens[i])
         paths = tuple(tokens[i + 1 : i + 1 + n])
         git_type, message = tokens[i + 1 + n], tokens[i + 2 + n].rstrip("\n")
         i += n + 3
         kind = classify(git_type, message)
         if kind is not None:
-            conflicts.append(Conflict(paths[0], kind, paths, message, git_type))
+            conflicts.append(Conflict(_main_path(paths), kind, paths, message, git_type))
     return conflicts, i + 1
+
+
+def _main_path(paths: tuple[str, ...]) -> str:
+    """The path a person knows: not the `name~<commit>` git moved a side to."""
+    return next((p for p in paths if not _MOVED_ASIDE.search(p)), paths[0])
 
 
 def _dedupe(conflicts: list[Conflict]) -> list[Conflict]:

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from genesis_par import conflicts
+from genesis_par.conflicts import Kind
+from genesis_par.errors import UsageError
+from tests.conftest import git
+
+Files = Mapping[str, "str | bytes | None"]
+
+
+def write(repo: Path, files: Files) -> None:
+    for name, text in files.items():
+        path = repo / name
+        if text is None:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        elif text.startswith("->"):
+            os.symlink(text[2:], path)
+        else:
+            path.write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "change", "--allow-empty")
+
+
+def two_branches(repo: Path, base: Files, ours: Files, theirs: Files) -> None:
+    write(repo, base)
+    for name, files in (("a", ours), ("b", theirs)):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        write(repo, files)
+    git(repo, "checkout", "-q", "main")
+
+
+MANY = {f"d/f{i}.txt": f"file {i}\n" * 5 for i in range(4)}
+OTHER = {f"x/g{i}.txt": f"other {i}\n" * 5 for i in range(4)}
+MOVE_D = {**{k: None for k in MANY}, **{k.replace("d/", "e/"): v for k, v in MANY.items()}}
+SIX = "a\nb\nc\nd\ne\n"
+
+CASES = [
+    ("content", {"f.txt": "a\n"}, {"f.txt": "b\n"}, {"f.txt": "c\n"}, Kind.CONTENT, "f.txt"),
+    ("add/add", {}, {"n.txt": "one\n"}, {"n.txt": "two\n"}, Kind.ADD_ADD, "n.txt"),
+    (
+        "binary",
+        {"f.bin": b"\0\1\2"},
+        {"f.bin": b"\0\1\3"},
+        {"f.bin": b"\0\1\4"},
+        Kind.BINARY,
+        "f.bin",
+    ),
+    (
+        "modify/delete",
+        {"f.txt": "a\n"},
+        {"f.txt": "b\n"},
+        {"f.txt": None},
+        Kind.MODIFY_DELETE,
+        "f.txt",
+    ),
+    (
+        "rename/delete",
+        {"f.txt": SIX},
+        {"f.txt": None, "g.txt": SIX},
+        {"f.txt": None},
+        Kind.RENAME_DELETE,
+        "g.txt",
+    ),
+    (
+        "rename/rename",
+        {"f.txt": SIX},
+        {"f.txt": None, "g.txt": SIX},
+        {"f.txt": None, "h.txt": SIX},
+        Kind.RENAME_RENAME,
+        "f.txt",
+    ),
+    (
+        "rename-collision",
+        {"f.txt": SIX},
+        {"f.txt": None, "n.txt": "a\nb\nX\nd\ne\n"},
+        {"f.txt": "a\nb\nY\nd\ne\n", "n.txt": "something\nelse\n"},
+        Kind.RENAME_COLLISION,
+        "n.txt",
+    ),
+    ("file/directory", {}, {"p": "file\n"}, {"p/q.txt": "dir\n"}, Kind.FILE_DIRECTORY, "p"),
+    ("distinct-types", {}, {"l": "->x"}, {"l": "regular\n"}, Kind.DISTINCT_TYPES, "l"),
+    (
+        "dir-rename-suggested",
+        MANY,
+        MOVE_D,
+        {"d/new.txt": "new\n"},
+        Kind.DIR_RENAME_SUGGESTED,
+        "e/new.txt",
+    ),
+    (
+        "dir-rename-file-in-way",
+        MANY,
+        MOVE_D,
+        {"d/new.txt": "new\n", "e/new.txt": "in the way\n"},
+        Kind.DIR_RENAME_FILE_IN_WAY,
+        "e/new.txt",
+    ),
+    (
+        "dir-rename-collision",
+        {**MANY, **OTHER},
+        {
+            **{k: None for k in {**MANY, **OTHER}},
+            **{k.replace("d/", "e/").replace("x/", "e/"): v for k, v in {**MANY, **OTHER}.items()},
+        },
+        {"d/new.txt": "new\n", "x/new.txt": "other new\n"},
+        Kind.DIR_RENAME_COLLISION,
+        "e/new.txt",
+    ),
+    (
+        "dir-rename-split",
+        MANY,
+        {
+            **{k: None for k in MANY},
+            "e/f0.txt": MANY["d/f0.txt"],
+            "e/f1.txt": MANY["d/f1.txt"],
+            "g/f2.txt": MANY["d/f2.txt"],
+            "g/f3.txt": MANY["d/f3.txt"],
+        },
+        {"d/new.txt": "new\n"},
+        Kind.DIR_RENAME_SPLIT,
+        "d",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "base", "ours", "theirs", "kind", "path"), CASES, ids=[c[0] for c in CASES]
+)
+def test_each_kind_in_a_real_repository(
+    repo: Path, name: str, base: Files, ours: Files, theirs: Files, kind: Kind, path: str
+) -> None:
+    two_branches(repo, base, ours, theirs)
+    report = conflicts.check(repo, ["a", "b"], "main")
+    result = report.pairs[("a", "b")]
+    assert not result.clean
+    assert (path, kind) in [(c.path, c.kind) for c in result.conflicts]
+    assert all(c.message and c.git_type.startswith("CONFLICT") for c in result.conflicts)
+    assert report.branches[0].against_target.clean and report.branches[1].against_target.clean
+    assert not report.clean
+
+
+def test_submodule_conflict(repo: Path) -> None:
+    def link(sha: str) -> None:
+        git(repo, "update-index", "--add", "--cacheinfo", f"160000,{sha},sub")
+        git(repo, "commit", "-qm", "sub")
+
+    link("1" * 40)
+    for name, sha in (("a", "2" * 40), ("b", "3" * 40)):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        link(sha)
+    git(repo, "checkout", "-q", "main")
+    result = conflicts.check(repo, ["a", "b"], "main").pairs[("a", "b")]
+    assert {(c.path, c.kind) for c in result.conflicts} == {("sub", Kind.SUBMODULE)}
+
+
+RECORDED = (
+    "0\0treesha\0"
+    "100644 aaa 1\tf.txt\0"
+    "100644 bbb 2\tf.txt\0\0"
+    "1\0f.txt\0Auto-merging\0Auto-merging f.txt\n\0"
+    "1\0f.txt\0CONFLICT (contents)\0CONFLICT (content): Merge conflict in f.txt\n\0"
+    "2\0g2.txt\0g.txt\0CONFLICT (rename/delete)\0CONFLICT (rename/delete): g.txt renamed...\n\0"
+    "1\0z\0CONFLICT (something new)\0CONFLICT (something new): z\n\0\0"
+    "1\0cleantree\0\0"
+)
+
+
+def test_parse_recorded_output() -> None:
+    first, second = conflicts.parse_batch(RECORDED, 2)
+    assert not first.clean and first.tree == "treesha"
+    assert [(c.path, c.kind) for c in first.conflicts] == [
+        ("f.txt", Kind.CONTENT),
+        ("g2.txt", Kind.RENAME_DELETE),
+        ("z", Kind.OTHER),
+    ]
+    assert first.conflicts[2].as_json()["git_type"] == "CONFLICT (something new)"
+    assert first.conflicts[1].paths == ("g2.txt", "g.txt")
+    assert second.clean and second.tree == "cleantree" and second.conflicts == ()
+
+
+def test_classify_ignores_informational_messages() -> None:
+    assert conflicts.classify("Auto-merging", "Auto-merging x") is None
+    assert (
+        conflicts.classify("CONFLICT (contents)", "CONFLICT (add/add): Merge conflict in x")
+        is Kind.ADD_ADD
+    )
+
+
+def snapshot(repo: Path) -> tuple[str, ...]:
+    objects = subprocess.run(
+        ["find", ".git/objects", "-type", "f"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    return (
+        git(repo, "for-each-ref"),
+        (repo / ".git" / "index").read_bytes().hex(),
+        git(repo, "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "count-objects", "-v"),
+        objects,
+        git(repo, "worktree", "list", "--porcelain"),
+    )
+
+
+def test_probing_leaves_the_repository_unchanged(repo: Path) -> None:
+    two_branches(
+        repo,
+        {"f.txt": "a\n", "g.txt": SIX},
+        {"f.txt": "b\n", "new.txt": "n\n"},
+        {"f.txt": "c\n", "g.txt": None},
+    )
+    git(repo, "worktree", "add", "-q", str(repo.parent / "wt"), "a")
+    (repo.parent / "wt" / "wip.txt").write_text("uncommitted\n")
+    before = snapshot(repo)
+    report = conflicts.check(repo, ["a", "b"], "main", {"a": repo.parent / "wt"})
+    assert not report.clean and report.branches[0].uncommitted
+    assert snapshot(repo) == before
+
+
+def test_uncommitted_work_in_a_worktree_counts(repo: Path) -> None:
+    two_branches(repo, {"f.txt": "a\n"}, {"other.txt": "x\n"}, {"f.txt": "theirs\n"})
+    wt = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", str(wt), "a")
+    index_before = (repo / ".git" / "worktrees" / "wt" / "index").read_bytes()
+    assert conflicts.check(repo, ["a", "b"], "main", {"a": wt}).clean
+    (wt / "f.txt").write_text("ours, not committed\n")
+    report = conflicts.check(repo, ["a", "b"], "main", {"a": wt})
+    assert report.branches[0].uncommitted
+    assert [(c.path, c.kind) for c in report.pairs[("a", "b")].conflicts] == [
+        ("f.txt", Kind.CONTENT)
+    ]
+    assert (repo / ".git" / "worktrees" / "wt" / "index").read_bytes() == index_before
+
+
+def test_unknown_branch_is_a_usage_error(repo: Path) -> None:
+    with pytest.raises(UsageError, match='branch "nope" does not name a commit'):
+        conflicts.check(repo, ["main", "nope"], "main")
+
+
+def random_branch(repo: Path, rng: random.Random, name: str, files: list[str]) -> None:
+    git(repo, "checkout", "-q", "-b", name, "main")
+    changes: dict[str, str | None] = {}
+    for path in rng.sample(files, 3):
+        roll = rng.random()
+        if roll < 0.5:
+            lines = (repo / path).read_text().splitlines()
+            lines[rng.randrange(len(lines))] = f"{name} was here"
+            changes[path] = "\n".join(lines) + "\n"
+        elif roll < 0.7:
+            changes[path] = None
+        elif roll < 0.9:
+            git(repo, "mv", path, path.replace(".txt", f".{name}.txt"))
+        else:
+            changes[f"new{rng.randrange(3)}.txt"] = f"added by {name}\n"
+    write(repo, changes)
+    git(repo, "checkout", "-q", "main")
+
+
+def test_batch_and_skips_agree_with_one_merge_tree_per_pair(repo: Path) -> None:
+    rng = random.Random(7)
+    files = [f"src/m{i}.txt" for i in range(12)]
+    write(repo, {f: "".join(f"line {j} of {f}\n" for j in range(8)) for f in files})
+    names = [f"b{i}" for i in range(8)]
+    for name in names:
+        random_branch(repo, rng, name, files)
+    report = conflicts.check(repo, names, "main")
+    for (a, b), result in report.pairs.items():
+        done = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "--name-only", "-z", a, b],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        assert (done.returncode == 0) == result.clean, (a, b)
+        if not result.clean:
+            tokens = done.stdout.split("\0")[1:]
+            expected = set(tokens[: tokens.index("")])
+            assert expected <= set(result.paths), (a, b)
+    assert any(not r.clean for r in report.pairs.values())
+    assert any(r.clean for r in report.pairs.values())
