@@ -169,6 +169,48 @@ def demo_cmd(
     raise typer.Exit(demo.run(directory, keep=keep, as_json=as_json))
 
 
+@app.command("merge")
+def merge_cmd(
+    branches: Annotated[
+        list[str] | None, typer.Argument(help="Branches to merge (default: the latest run's).")
+    ] = None,
+    run: Annotated[str | None, typer.Option(help="Merge this run's branches.")] = None,
+    into: Annotated[str | None, typer.Option(help="Target branch.")] = None,
+    method: Annotated[str | None, typer.Option(help="merge, squash or rebase.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the order and outcome; change nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the safe branches onto the target, in order, each checked."""
+    from genesis_par.commands import merge
+
+    code = merge.run(
+        Path.cwd(),
+        branches or (),
+        run_name=run,
+        into=into,
+        method=method,
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("rollback")
+def rollback_cmd(
+    run: RunArg = None,
+    revert: Annotated[
+        bool, typer.Option("--revert", help="Add revert commits if the target moved since.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo the merges a run made."""
+    from genesis_par.commands import merge
+
+    raise typer.Exit(merge.rollback(Path.cwd(), run, revert=revert, as_json=as_json))
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
     try:

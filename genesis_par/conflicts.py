@@ -8,8 +8,8 @@ directory, so the repository is left byte-for-byte as it was.
 from __future__ import annotations
 
 import enum
-import re
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,6 +300,8 @@ def _probe(
     return report
 
 
-def merge_one(repo: Path, ours: str, theirs: str) -> MergeResult:
-    """One merge, its tree written into the repository so that it can be committed."""
-    return parse_batch(gitops.merge_tree_batch(repo, [(ours, theirs)], {}), 1)[0]
+def merge_one(
+    repo: Path, ours: str, theirs: str, env: Mapping[str, str] | None = None
+) -> MergeResult:
+    """One merge; its tree goes into the repository (or env's scratch object dir)."""
+    return parse_batch(gitops.merge_tree_batch(repo, [(ours, theirs)], env or {}), 1)[0]

@@ -401,3 +401,19 @@ def init_repo(path: Path, message: str) -> str:
     _run_git(["add", "--all"], path)
     _run_git(["commit", "--quiet", "--no-verify", "-m", message], path, env=identity_env(path))
     return head(path)
+
+
+def first_parent_commits(repo: Path, base: str, tip: str) -> list[str]:
+    """The commits on tip's first-parent line since base, oldest first."""
+    return _out(["rev-list", "--reverse", "--first-parent", f"{base}..{tip}"], repo).split()
+
+
+def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Revert commits (merges against their first parent) in order; False on a conflict."""
+    for commit in commits:
+        parents = _out(["rev-list", "--parents", "-n", "1", commit], worktree).split()[1:]
+        args = ["revert", "--no-edit", *(["-m", "1"] if len(parents) > 1 else []), commit]
+        if _run_git(args, worktree, env=env, check=False).returncode != 0:
+            _run_git(["revert", "--abort"], worktree, check=False)
+            return False
+    return True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import conflicts, gitops, graph, proc
+from genesis_par import conflicts, gitops, graph, proc, templates
 from genesis_par.plan import Command, MergeMethod, Task
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
@@ -123,7 +124,16 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
     assert spec.log_dir is not None
     gitops.checkout_detached(spec.check_worktree, commit)
     log = spec.log_dir / f"merge-check.{task}.log"
-    argv = list(spec.check.argv)
+    values = {
+        "run": spec.run,
+        "task": task,
+        "worktree": str(spec.check_worktree),
+        "branch": spec.into_ref,
+        "base": spec.start,
+        "prompt": "",
+        "prompt_file": "",
+    }
+    argv = templates.expand(spec.check, values)
     outcome = proc.run(
         argv,
         cwd=spec.check_worktree,
@@ -167,9 +177,11 @@ def land(
         gitops.update_ref(repo, spec.into_ref, spec.start, None)
     by_id = {c.task.id: c for c in candidates}
     tip = result.before
-    for task_id, _ in result.order:
-        c = by_id[task_id]
-        tip = _land_one(spec, c, tip, result, touched, dry_run)
+    with contextlib.ExitStack() as stack:
+        # A dry run writes its trial merges into a throwaway object directory.
+        objects = stack.enter_context(gitops.scratch_objects(repo)) if dry_run else {}
+        for task_id, _ in result.order:
+            tip = _land_one(spec, by_id[task_id], tip, result, touched, objects)
     result.after = tip
     return result
 
@@ -187,18 +199,20 @@ def _land_one(
     tip: str,
     result: QueueResult,
     touched: Callable[[str], set[str]],
-    dry_run: bool,
+    scratch: Mapping[str, str],
 ) -> str:
+    """Land one candidate; the new tip. A scratch object dir (dry run) publishes nothing."""
     repo = spec.repo.root
     for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
-        probe = conflicts.merge_one(repo, tip, c.commit)
+        probe = conflicts.merge_one(repo, tip, c.commit, scratch)
         if not probe.clean:
             named = _conflicts_with(probe, result.merged, touched)
             result.unmerged.append(Unmerged(c.task.id, "conflicts", named))
             return tip
-        if dry_run:
+        if scratch:
             result.merged.append(c.task.id)
-            return gitops.commit_tree(repo, probe.tree, [tip, c.commit], "dry run", spec.git_env)
+            env = {**spec.git_env, **scratch}
+            return gitops.commit_tree(repo, probe.tree, [tip, c.commit], "dry run", env)
         new = _combine(spec, tip, c, probe.tree)
         if new is None:
             result.unmerged.append(Unmerged(c.task.id, "rebase conflict"))

@@ -464,6 +464,19 @@ def _check_graph(tasks: Sequence[Task], path: Path) -> None:
 def load(path: Path) -> Plan:
     """Read and validate a plan; raises PlanError naming the file, the task and the key."""
     text, raw = _read(path)
+    return _validate(text, raw, path)
+
+
+def loads(text: str, path: Path) -> Plan:
+    """Validate plan text recorded earlier (prompt files are read again, beside path)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _Where(path).error(f"invalid TOML: {e}") from None
+    return _validate(text, raw, path)
+
+
+def _validate(text: str, raw: dict[str, Any], path: Path) -> Plan:
     where = _Where(path)
     _check_keys(raw, TOP_KEYS, where, "the plan")
     if "version" not in raw:

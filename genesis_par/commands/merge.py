@@ -1,0 +1,202 @@
+"""`genesis-par merge [BRANCH...]` and `genesis-par rollback [RUN]`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from genesis_par import gitops, landing, merge, worktrees
+from genesis_par import plan as plan_mod
+from genesis_par.commands.common import pick_run, state_dir
+from genesis_par.errors import UsageError
+from genesis_par.plan import Command, MergeMethod, Task
+from genesis_par.report import merge_view
+from genesis_par.state import RunRecord, Store
+
+EXIT_UNMERGED = 3
+
+
+def _method(name: str | None) -> MergeMethod | None:
+    if name is None:
+        return None
+    try:
+        return MergeMethod(name)
+    except ValueError:
+        raise UsageError(f'unknown --method "{name}": use merge, squash or rebase') from None
+
+
+def _recorded_plan(record: RunRecord) -> plan_mod.Plan:
+    return plan_mod.loads(record.plan_text, Path(record.plan_path))
+
+
+def run(
+    cwd: Path,
+    branches: Sequence[str] = (),
+    *,
+    run_name: str | None = None,
+    into: str | None = None,
+    method: str | None = None,
+    dry_run: bool = False,
+    as_json: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Merge a run's succeeded branches (or the named ones) onto the target; 3 if any is left."""
+    repo, state = state_dir(cwd)
+    gitops.check_version(repo.root)
+    chosen = _method(method)
+    git_env = gitops.identity_env(repo.root)
+    if branches:
+        home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env)
+    else:
+        with Store.open(state) as store:
+            record = pick_run(store, run_name)
+            plan = _recorded_plan(record)
+            succeeded = {
+                str(t["id"]): str(t["commit"])
+                for t in store.tasks(record.name)
+                if t["status"] == "succeeded" and t["commit"]
+            }
+            where = landing.target(repo, record.name, plan, into)
+            home = landing.bring_home(
+                repo,
+                record.name,
+                plan,
+                succeeded,
+                record.base_commit,
+                where,
+                method=chosen,
+                dry_run=dry_run,
+                state_dir=state,
+                git_env=git_env,
+                env=env,
+            )
+            if home.queue is not None and not dry_run:
+                from genesis_par.report.run_view import landing_json
+
+                q = home.queue
+                store.record_merge(record.name, q.into, q.before, q.after, landing_json(home))
+    merge_view.show(home, dry_run, as_json)
+    return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
+
+
+def _merge_named(
+    repo: gitops.RepoPaths,
+    state: Path,
+    branches: Sequence[str],
+    into: str | None,
+    method: MergeMethod | None,
+    dry_run: bool,
+    git_env: Mapping[str, str],
+    env: Mapping[str, str],
+) -> landing.Landing:
+    if into is None:
+        raise UsageError("name the branch to merge into with --into (e.g. --into main)")
+    commits = {b: gitops.resolve_commit(repo.root, b) for b in branches}
+    missing = [b for b, c in commits.items() if c is None]
+    if missing:
+        raise UsageError(f'branch "{missing[0]}" does not name a commit')
+    tasks = tuple(Task(b, Command(("true",)), index=i) for i, b in enumerate(branches))
+    plan = plan_mod.Plan(
+        path=Path("named-branches"),
+        text="",
+        run=plan_mod.RunSettings("merge"),
+        merge=plan_mod.MergeSettings(into=into),
+        tasks=tasks,
+    )
+    where = landing.target(repo, "merge", plan, into)
+    start = gitops.resolve_commit(repo.root, where.ref)
+    if start is None:
+        raise UsageError(f'--into "{into}" does not exist: create it first (git branch {into})')
+    return _land_branches(repo, state, plan, commits, start, where, method, dry_run, git_env, env)
+
+
+def _land_branches(
+    repo: gitops.RepoPaths,
+    state: Path,
+    plan: plan_mod.Plan,
+    commits: Mapping[str, str | None],
+    start: str,
+    where: landing.Target,
+    method: MergeMethod | None,
+    dry_run: bool,
+    git_env: Mapping[str, str],
+    env: Mapping[str, str],
+) -> landing.Landing:
+    from genesis_par import conflicts
+
+    names = list(commits)
+    report = conflicts.check(repo.root, names, start)
+    candidates = [
+        merge.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
+        for b in names
+    ]
+    spec = merge.QueueSpec(
+        repo=repo,
+        run="merge",
+        into_ref=where.ref,
+        start=start,
+        method=method or MergeMethod.MERGE,
+        check=None,
+        log_dir=state / "logs" / "merge",
+        check_worktree=(
+            worktrees.merge_worktree(repo, "merge", start)
+            if method is MergeMethod.REBASE and not dry_run
+            else None
+        ),
+        git_env=git_env,
+        env=env,
+        checked_out=where.checked_out,
+    )
+    queue = merge.land(spec, candidates, lambda b: report.touched.get(b, set()), dry_run)
+    return landing.Landing(report, queue, {b: b for b in names})
+
+
+def rollback(
+    cwd: Path, run_name: str | None = None, *, revert: bool = False, as_json: bool = False
+) -> int:
+    """Put the run's merge target back where it was before the run's merges."""
+    repo, state = state_dir(cwd)
+    with Store.open(state) as store:
+        record = pick_run(store, run_name)
+        merges = store.merges(record.name)
+        if not merges:
+            raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
+        into, before = merges[0][0], merges[0][1]
+        after = merges[-1][2]
+        current = gitops.resolve_commit(repo.root, into)
+        if current == before:
+            raise UsageError(f"{into} is already at {before[:12]}: nothing to roll back")
+        if current != after and not revert:
+            raise UsageError(
+                f"{into} moved since the run merged (now {str(current)[:12]}, the run left "
+                f"{after[:12]}): not resetting it; pass --revert to add revert commits instead"
+            )
+        if current == after:
+            if not gitops.try_update_ref(repo.root, into, before, after):
+                raise UsageError(f"{into} moved while rolling back: run rollback again")
+            new = before
+        else:
+            new = _revert(repo, record.name, into, before, after, str(current))
+        store.record_event(
+            record.name, None, "rollback", {"into": into, "from": current, "to": new}
+        )
+    merge_view.show_rollback(into, str(current), new, revert and new != before, as_json)
+    return 0
+
+
+def _revert(
+    repo: gitops.RepoPaths, run: str, into: str, before: str, after: str, current: str
+) -> str:
+    wt = worktrees.merge_worktree(repo, run, current)
+    gitops.checkout_detached(wt, current)
+    commits = gitops.first_parent_commits(repo.root, before, after)
+    env = gitops.identity_env(repo.root)
+    if not gitops.revert(wt, list(reversed(commits)), env):
+        raise UsageError(
+            f"reverting the run's merges on {into} conflicts with later commits: revert by hand"
+        )
+    new = gitops.head(wt)
+    if not gitops.try_update_ref(repo.root, into, new, current):
+        raise UsageError(f"{into} moved while rolling back: run rollback again")
+    return new

@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genesis_par.commands import demo
+from genesis_par.commands import merge as merge_cmd
+from genesis_par.errors import UsageError
+from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
+from tests.conftest import commit, git
+
+
+def writer(path: str, text: str) -> str:
+    return py(
+        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(exist_ok=True, parents=True); p.write_text({text!r})"
+    )
+
+
+def test_three_disjoint_tasks_all_land_and_the_user_branch_is_untouched(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "".join(
+        f'[[tasks]]\nid = "t{i}"\ncommand = {writer(f"f{i}.txt", str(i))}\n' for i in range(3)
+    )
+    plan = write_plan(repo, body, header='[run]\nname = "m1"\n')
+    (repo / "scratch.txt").write_text("user's uncommitted work\n")
+    main_before = git(repo, "rev-parse", "main")
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    merge = result["merge"]
+    assert sorted(merge["merged"]) == ["t0", "t1", "t2"] and merge["unmerged"] == []
+    assert merge["into"] == "genesis/m1/integration"
+    tip = git(repo, "rev-parse", "genesis/m1/integration")
+    assert tip == merge["after"]
+    assert git(repo, "ls-tree", "--name-only", tip).split() == [
+        "README.md",
+        "f0.txt",
+        "f1.txt",
+        "f2.txt",
+    ]
+    assert "Genesis-Task:" in git(repo, "log", "-1", "--format=%B", tip)
+    assert git(repo, "rev-parse", "main") == main_before
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert (repo / "scratch.txt").read_text() == "user's uncommitted work\n"
+    assert not (repo / "f0.txt").exists()
+
+
+def test_same_lines_one_lands_the_other_is_unmerged_with_exit_3(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit(repo, {"shared.txt": "line\n"})
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "first"
+        priority = "high"
+        command = {writer("shared.txt", "first")}
+
+        [[tasks]]
+        id = "second"
+        command = {writer("shared.txt", "second")}
+    """,
+        header='[run]\nname = "m2"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 3
+    assert result["status"] == "conflicts"
+    assert result["merge"]["merged"] == ["first"]
+    (unmerged,) = result["merge"]["unmerged"]
+    assert unmerged == {
+        "task": "second",
+        "reason": "conflicts",
+        "conflicts": [{"path": "shared.txt", "kind": "content", "with": "first"}],
+    }
+    pair = result["conflicts"]["pairs"][0]
+    assert pair["clean"] is False and pair["conflicts"][0]["kind"] == "content"
+
+
+def test_a_merge_that_breaks_the_check_is_backed_out(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check = py(
+        "import pathlib, sys; sys.exit('BROKEN' in pathlib.Path('state.txt').read_text() if pathlib.Path('state.txt').exists() else 0)"
+    )
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = {check}
+
+        [[tasks]]
+        id = "good"
+        priority = "high"
+        command = {writer("good.txt", "fine")}
+
+        [[tasks]]
+        id = "bad"
+        command = {writer("state.txt", "BROKEN")}
+    """,
+        header='[run]\nname = "m3"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 3
+    assert result["merge"]["merged"] == ["good"]
+    (unmerged,) = result["merge"]["unmerged"]
+    assert unmerged["task"] == "bad" and unmerged["reason"] == "merge check failed"
+    assert Path(unmerged["log"]).exists()
+    tip = git(repo, "rev-parse", "genesis/m3/integration")
+    assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "good.txt"]
+
+
+def test_every_task_true_leaves_the_base_tree(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "".join(f'[[tasks]]\nid = "n{i}"\ncommand = "true"\n' for i in range(3))
+    plan = write_plan(repo, body, header='[run]\nname = "m4"\n')
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0
+    assert all(t["changed"] is False for t in result["tasks"])
+    assert git(repo, "rev-parse", "genesis/m4/integration^{tree}") == git(
+        repo, "rev-parse", "main^{tree}"
+    )
+
+
+def refs(repo: Path) -> str:
+    return (
+        git(repo, "for-each-ref")
+        + git(repo, "status", "--porcelain")
+        + git(repo, "worktree", "list")
+    )
+
+
+def test_dry_run_changes_nothing_then_merge_and_rollback(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "a"
+        command = {writer("a.txt", "a")}
+
+        [[tasks]]
+        id = "b"
+        command = {writer("b.txt", "b")}
+    """,
+        header='[run]\nname = "m5"\n',
+    )
+    code, _ = run_json(repo, plan, capsys, no_merge=True)
+    assert code == 0
+    assert git(repo, "for-each-ref", "refs/heads/genesis/m5/integration") == ""
+    before = refs(repo)
+    objects = git(repo, "count-objects", "-v")
+    assert merge_cmd.run(repo, run_name="m5", dry_run=True, as_json=True) == 0
+    predicted = json.loads(capsys.readouterr().out)
+    assert predicted["dry_run"] is True and predicted["merge"]["merged"] == ["a", "b"]
+    assert refs(repo) == before and git(repo, "count-objects", "-v") == objects
+    assert merge_cmd.run(repo, run_name="m5", as_json=True) == 0
+    done = json.loads(capsys.readouterr().out)
+    tip = git(repo, "rev-parse", "genesis/m5/integration")
+    assert tip == done["merge"]["after"]
+    assert merge_cmd.rollback(repo, "m5") == 0
+    assert git(repo, "rev-parse", "genesis/m5/integration") == done["merge"]["before"]
+
+
+def test_rollback_refuses_a_moved_target_unless_revert(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+        header='[run]\nname = "m6"\n',
+    )
+    assert run_json(repo, plan, capsys)[0] == 0
+    git(repo, "checkout", "-q", "genesis/m6/integration")
+    commit(repo, {"later.txt": "by hand\n"})
+    git(repo, "checkout", "-q", "main")
+    with pytest.raises(UsageError, match="moved since the run merged"):
+        merge_cmd.rollback(repo, "m6")
+    assert merge_cmd.rollback(repo, "m6", revert=True) == 0
+    tip = git(repo, "rev-parse", "genesis/m6/integration")
+    assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "later.txt"]
+
+
+def test_a_target_moved_during_the_queue_is_not_overwritten(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The merge check moves the target by hand (once): the queue must re-probe, not force.
+    mover = py(f"""
+        import pathlib, subprocess
+        flag = pathlib.Path({str(repo.parent / "moved")!r})
+        if not flag.exists():
+            flag.write_text('x')
+            r = {str(repo)!r}
+            import os
+            env = dict(os.environ, GIT_INDEX_FILE=str(flag) + '.idx')
+            tip = subprocess.run(['git', 'rev-parse', 'genesis/m7/integration'], cwd=r, capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(['git', 'read-tree', tip], cwd=r, env=env, check=True)
+            blob = subprocess.run(['git', 'hash-object', '-w', '--stdin'], cwd=r, input='by hand', capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(['git', 'update-index', '--add', '--cacheinfo', '100644,' + blob + ',hand.txt'], cwd=r, env=env, check=True)
+            tree = subprocess.run(['git', 'write-tree'], cwd=r, env=env, capture_output=True, text=True, check=True).stdout.strip()
+            new = subprocess.run(['git', 'commit-tree', tree, '-p', tip, '-m', 'by hand'], cwd=r, capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(['git', 'update-ref', 'refs/heads/genesis/m7/integration', new, tip], cwd=r, check=True)
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = {mover}
+
+        [[tasks]]
+        id = "a"
+        command = {writer("a.txt", "a")}
+    """,
+        header='[run]\nname = "m7"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    tip = git(repo, "rev-parse", "genesis/m7/integration")
+    assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "a.txt", "hand.txt"]
+    assert "by hand" in git(repo, "log", "--format=%s", tip)
+
+
+def test_checked_out_target_needs_into_and_then_updates_the_worktree(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f'[merge]\ninto = "main"\n[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+        header='[run]\nname = "m8"\n',
+    )
+    with pytest.raises(UsageError, match="checked out"):
+        run_json(repo, plan, capsys)
+    plan2 = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+        name="p2.toml",
+        header='[run]\nname = "m9"\n',
+    )
+    code, result = run_json(repo, plan2, capsys, into="main")
+    assert code == 0, result
+    assert (repo / "a.txt").read_text() == "a"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_demo_runs_the_whole_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.run(tmp_path / "d", as_json=True) == 0
+    result = json.loads(capsys.readouterr().out)
+    tasks = tasks_by_id(result)
+    assert tasks["give-up"]["status"] == "failed" and tasks["follow-up"]["status"] == "skipped"
+    assert tasks["flaky-cli"]["attempts"] == 2 and tasks["flaky-cli"]["status"] == "succeeded"
+    unmerged = {u["task"]: u for u in result["merge"]["unmerged"]}
+    assert unmerged["greet-loud"]["conflicts"][0]["kind"] == "content"
+    assert unmerged["fix-legacy"]["conflicts"][0]["kind"] == "modify/delete"
+    assert unmerged["break-add"]["reason"] == "merge check failed"
+    assert {"add-mul", "write-usage", "write-index", "flaky-cli"} <= set(result["merge"]["merged"])
