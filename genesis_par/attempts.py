@@ -119,13 +119,11 @@ def _message(spec: RunSpec, task: Task) -> str:
     return f"genesis-par: {task.id}\n\nGenesis-Run: {spec.run}\nGenesis-Task: {task.id}\n"
 
 
-def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
+def _save_attempt(spec: RunSpec, task: Task, worktree: Path, start: str, attempt: int) -> None:
     """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
-    gitops.commit_all(
-        worktree, _message(spec, task) + f"Genesis-Attempt: {attempt}\n", spec.git_env
-    )
-    ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
-    gitops.update_ref(worktree, ref, gitops.head(worktree))
+    message = _message(spec, task) + f"Genesis-Attempt: {attempt}\n"
+    done = gitops.commit_all(worktree, message, start, spec.git_env)
+    gitops.update_ref(worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}", done.commit)
 
 
 def run_task(
@@ -144,7 +142,7 @@ def run_task(
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     for attempt in range(1, task.retries + 2):
         if attempt > 1:
-            _save_attempt(spec, task, worktree, attempt - 1)
+            _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
             gitops.reset_worktree(worktree, progress.start_commit)
             if cancel.wait(BACKOFF_S * (attempt - 1)):
                 break
@@ -234,8 +232,7 @@ def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
 
 
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
-    gitops.commit_all(worktree, _message(spec, task), spec.git_env)
-    progress.commit = gitops.head(worktree)
     assert progress.start_commit is not None
-    progress.changed = gitops.has_changes(worktree, progress.start_commit, progress.commit)
+    done = gitops.commit_all(worktree, _message(spec, task), progress.start_commit, spec.git_env)
+    progress.commit, progress.changed = done.commit, done.changed
     progress.status, progress.failure, progress.reason = "succeeded", None, None

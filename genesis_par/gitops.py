@@ -148,18 +148,25 @@ def head(worktree: Path) -> str:
     return _out(["rev-parse", "HEAD"], worktree)
 
 
-def commit_all(worktree: Path, message: str, env: Mapping[str, str] | None = None) -> bool:
-    """Commit everything in worktree (untracked too, .gitignore respected); False if nothing."""
+class Committed(NamedTuple):
+    commit: str  # HEAD after committing
+    changed: bool  # HEAD's tree differs from the start commit's
+
+
+def commit_all(
+    worktree: Path, message: str, start: str, env: Mapping[str, str] | None = None
+) -> Committed:
+    """Commit everything in worktree (untracked too, .gitignore respected), in three processes."""
     _run_git(["add", "--all"], worktree)
-    if _run_git(["diff", "--cached", "--quiet"], worktree, check=False).returncode == 0:
-        return False
-    _run_git(["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env)
-    return True
-
-
-def has_changes(repo: Path, old: str, new: str) -> bool:
-    """True when the trees of two commits differ."""
-    return _run_git(["diff", "--quiet", old, new], repo, check=False).returncode != 0
+    done = _run_git(
+        ["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env, check=False
+    )
+    if done.returncode != 0 and "nothing to commit" not in done.stdout + done.stderr:
+        raise GitError(f"git commit failed in {worktree}: {(done.stderr or done.stdout).strip()}")
+    commit, tree, start_tree = _out(
+        ["rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}"], worktree
+    ).split()
+    return Committed(commit, tree != start_tree)
 
 
 class MergedStart(NamedTuple):
@@ -349,12 +356,16 @@ class BranchDiff(NamedTuple):
 def branch_diff(
     repo: Path, target: str, tip: str, env: Mapping[str, str] | None = None
 ) -> BranchDiff:
-    """What tip changed since its merge base with target: one diff, renames detected."""
-    base = merge_base(repo, target, tip)
-    if base is None:
-        return BranchDiff(None, frozenset(), ())
-    commits = frozenset(_out(["rev-list", f"{base}..{tip}"], repo).split())
-    raw = _run_git(["diff", "--name-status", "-M", "-z", base, tip], repo, env=env).stdout
+    """What tip changed since it forked from target, in two processes, renames detected."""
+    listed = _out(["rev-list", "--boundary", tip, f"^{target}"], repo, env=env).split()
+    commits = frozenset(c for c in listed if not c.startswith("-"))
+    boundary = [c[1:] for c in listed if c.startswith("-")]
+    if not listed:
+        base: str | None = tip  # tip is already in target
+    else:
+        # One boundary commit is the fork point; several (merges from elsewhere) leave it unknown.
+        base = boundary[0] if len(boundary) == 1 else None
+    raw = _run_git(["diff", "--name-status", "-M", "-z", f"{target}...{tip}"], repo, env=env).stdout
     return BranchDiff(base, commits, tuple(_parse_name_status(raw)))
 
 
