@@ -17,7 +17,7 @@ from bench.common import GENESIS, best_of, init_repo, sh
 SCRIPT = """\
 set -e
 task="$1"
-git worktree add -q -b "byhand/$task" ".byhand/$task" main
+flock .git/byhand.lock git worktree add -q -b "byhand/$task" ".byhand/$task" main  # unlocked, it races
 cd ".byhand/$task"
 echo "$task" > "out-$task.txt"
 git add -A && git commit -q -m "$task"
