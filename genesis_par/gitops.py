@@ -428,3 +428,95 @@ def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bo
             _run_git(["revert", "--abort"], worktree, check=False)
             return False
     return True
+
+
+# --- worktree lifecycle ---
+
+
+class WorktreeEntry(NamedTuple):
+    path: Path
+    head: str | None
+    branch: str | None  # refs/heads/...
+    prunable: bool
+
+
+def worktrees(repo: Path) -> list[WorktreeEntry]:
+    """git's worktree records (`git worktree list --porcelain`)."""
+    entries: list[WorktreeEntry] = []
+    fields: dict[str, str] = {}
+    for line in [*_out(["worktree", "list", "--porcelain"], repo).splitlines(), ""]:
+        if line:
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        elif fields:
+            entries.append(
+                WorktreeEntry(
+                    Path(fields["worktree"]),
+                    fields.get("HEAD"),
+                    fields.get("branch"),
+                    "prunable" in fields,
+                )
+            )
+            fields = {}
+    return entries
+
+
+def landed(repo: Path, branch: str, start: str, target: str) -> bool:
+    """Whether target holds branch's work: merged, or its changes present (squash, rebase)."""
+    if _run_git(["merge-base", "--is-ancestor", branch, target], repo, check=False).returncode == 0:
+        return True
+    changed = _out(["diff", "--name-only", "-z", start, branch], repo).split("\0")
+    paths = [p for p in changed if p]
+    if not paths:
+        return True
+    done = _run_git(["diff", "--quiet", branch, target, "--", *paths], repo, check=False)
+    return done.returncode == 0
+
+
+def save_to_ref(worktree: Path, ref: str) -> str:
+    """Keep everything in worktree (committed or not) under ref; the saved commit."""
+    with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
+        index = Path(tmp) / "index"
+        own = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
+        if own.exists():
+            shutil.copyfile(own, index)
+        env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
+        _run_git(["add", "--all"], worktree, env=env)
+        tree = _out(["write-tree"], worktree, env=env)
+        args = ["commit-tree", tree, "-p", head(worktree), "-m", f"genesis-par: saved {ref}"]
+        commit = _run_git(args, worktree, env=env).stdout.strip()
+    _run_git(["update-ref", ref, commit], worktree)
+    return commit
+
+
+def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> None:
+    """Move the worktree's files aside (same filesystem: instant), drop git's record, delete."""
+    trash.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix="wt-", dir=trash))
+    path.rename(aside / "files")
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "prune"], repo)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def prune_worktrees(repo: Path, common_dir: Path, dry_run: bool) -> list[str]:
+    """git's stale worktree records, pruned unless dry_run; what was (or would be) pruned."""
+    with worktree_lock(common_dir):
+        args = ["worktree", "prune", "--verbose", *(["--dry-run"] if dry_run else [])]
+        done = _run_git(args, repo)
+    return [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+
+
+def delete_branch(repo: Path, branch: str, expected: str) -> bool:
+    """Delete a branch only if it still points at expected (compare-and-swap)."""
+    return (
+        _run_git(
+            ["update-ref", "-d", f"refs/heads/{branch}", expected], repo, check=False
+        ).returncode
+        == 0
+    )
+
+
+def delete_ref(repo: Path, ref: str) -> None:
+    """Delete a ref."""
+    _run_git(["update-ref", "-d", ref], repo)

@@ -246,15 +246,16 @@ class Store:
                 (*fields.values(), run, task),
             )
 
-    def tasks(self, run: str) -> list[dict[str, Any]]:
-        """The run's tasks in plan order, as the JSON task objects."""
+    def tasks(self, run: str, with_start: bool = False) -> list[dict[str, Any]]:
+        """The run's tasks in plan order, as the JSON task objects (plus start_commit)."""
         cols = ", ".join(f'"{c}"' for c in ["id", *TASK_FIELDS])
         rows = self.db.execute(f"SELECT {cols} FROM tasks WHERE run=? ORDER BY idx", (run,))
         out = []
         for row in rows.fetchall():
             item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
             item["changed"] = None if item["changed"] is None else bool(item["changed"])
-            item.pop("start_commit")
+            if not with_start:
+                item.pop("start_commit")
             out.append(item)
         return out
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from genesis_par import gitops
 from genesis_par.errors import UsageError
@@ -61,3 +66,232 @@ def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         gitops.add_detached_worktree(repo.root, repo.common_dir, path, start)
     return path
+
+
+# --- list and clean ---
+
+TRASH_REFS = "refs/genesis/trash"
+TRASH_KEEP_S = 30 * 24 * 3600
+
+
+@dataclass
+class Worktree:
+    """One worktree (or branch) genesis-par made, as `worktrees list` shows it."""
+
+    run: str
+    task: str
+    path: Path
+    branch: str | None
+    state: str  # running | finished | orphaned | missing | prunable
+    dirty: bool | None = None
+    on_branch: bool | None = None
+    landed: bool | None = None
+    size_bytes: int = 0
+    head: str | None = None
+    start: str | None = None
+    target: str | None = None
+    finished_at: float | None = None
+
+
+class Action(NamedTuple):
+    worktree: Worktree
+    removed: bool  # the worktree (or git's stale record) is gone
+    branch_deleted: bool
+    reason: str  # what was done, or why something was kept
+    kept: bool = False  # the worktree or its branch was kept back, for the reason
+    saved: str | None = None  # the trash ref holding work dropped with --force
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What cleaning needs to know of a recorded run."""
+
+    name: str
+    alive: bool  # its supervisor still runs
+    target: str | None  # where its work lands, if that exists
+    finished_at: float | None
+    tasks: list[dict[str, Any]]
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_size
+    return total
+
+
+def _task_dirs(base: Path) -> list[Path]:
+    if not base.exists():
+        return []
+    return [
+        p
+        for run in sorted(base.iterdir())
+        if run.is_dir()
+        for p in sorted(run.iterdir())
+        if p.is_dir()
+    ]
+
+
+def inventory(repo: gitops.RepoPaths, runs: Sequence[RunView]) -> list[Worktree]:
+    """Every worktree and task branch the tool made, with its state."""
+    base = repo.root / WORKTREES_DIR
+    records = {e.path: e for e in gitops.worktrees(repo.root) if e.path.is_relative_to(base)}
+    known = {(r.name, str(t["id"])): (r, t) for r in runs for t in r.tasks}
+    dirs = _task_dirs(base)
+    found = [
+        _describe(repo, path, records.get(path), known.get((path.parent.name, path.name)))
+        for path in dirs + [p for p in records if p not in dirs]
+    ]
+    seen = {w.path for w in found}
+    for (run, task), (view, t) in known.items():
+        path = path_for(repo.root, run, task)
+        branch = str(t["branch"])
+        if path not in seen and t["attempts"] and gitops.resolve_commit(repo.root, branch):
+            w = Worktree(
+                run,
+                task,
+                path,
+                branch,
+                "missing",
+                start=t.get("start_commit"),
+                target=view.target,
+                finished_at=view.finished_at,
+            )
+            w.landed = _landed(repo, w)
+            found.append(w)
+    return found
+
+
+def _describe(
+    repo: gitops.RepoPaths,
+    path: Path,
+    record: gitops.WorktreeEntry | None,
+    entry: tuple[RunView, dict[str, Any]] | None,
+) -> Worktree:
+    run, task = path.parent.name, path.name
+    view, t = entry if entry else (None, None)
+    checked_out = record.branch.removeprefix("refs/heads/") if record and record.branch else None
+    if record is not None and record.prunable:
+        state = "prunable"
+    elif (
+        view is not None and view.alive and t is not None and t["status"] in ("running", "pending")
+    ):
+        state = "running"
+    elif view is None and task != ".merge":
+        state = "orphaned"
+    else:
+        state = "finished"
+    w = Worktree(
+        run,
+        task,
+        path,
+        str(t["branch"]) if t else checked_out,
+        state,
+        head=record.head if record else None,
+        start=t.get("start_commit") if t else None,
+        target=view.target if view else None,
+        finished_at=view.finished_at if view else None,
+    )
+    if path.exists() and record is not None and not record.prunable:
+        w.dirty = gitops.has_uncommitted(path)
+        w.on_branch = checked_out is not None and checked_out == w.branch
+        w.size_bytes = _size(path)
+    w.landed = _landed(repo, w)
+    return w
+
+
+def _landed(repo: gitops.RepoPaths, w: Worktree) -> bool | None:
+    if not (w.branch and w.start and w.target) or not gitops.resolve_commit(repo.root, w.branch):
+        return None
+    return gitops.landed(repo.root, w.branch, w.start, w.target)
+
+
+def clean(
+    repo: gitops.RepoPaths, items: Sequence[Worktree], *, dry_run: bool, force: bool, now: float
+) -> list[Action]:
+    """Remove what provably loses nothing (with force: save it first); say why for the rest."""
+    return [_clean_one(repo, w, dry_run, force, now) for w in items]
+
+
+def _clean_one(
+    repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: bool, now: float
+) -> Action:
+    if w.state == "running":
+        return Action(w, False, False, "an agent is running in it", kept=True)
+    if w.state == "prunable":
+        return Action(w, True, False, "stale git record pruned")
+    if w.head is None and w.state == "orphaned":
+        return _plain_directory(w, dry_run, force)
+    saved = None
+    if w.state != "missing":
+        if w.task != ".merge" and (w.dirty or not w.on_branch):
+            why = "uncommitted changes" if w.dirty else "HEAD is not on its branch"
+            if not force:
+                return Action(
+                    w, False, False, f"{why}: commit them, or --force to save and drop", kept=True
+                )
+            saved = _trash_ref(w, now)
+            if not dry_run:
+                gitops.save_to_ref(w.path, saved)
+        if not dry_run:
+            trash = repo.root / ".genesis" / "trash"
+            gitops.remove_worktree(repo.root, repo.common_dir, w.path, trash)
+    if w.task == ".merge" or not w.branch:
+        return Action(w, True, False, "removed", saved=saved)
+    return _drop_branch(repo, w, dry_run, force, now, saved)
+
+
+def _plain_directory(w: Worktree, dry_run: bool, force: bool) -> Action:
+    """A directory under .genesis/worktrees that git does not know (a run killed mid-add)."""
+    if any(w.path.iterdir()) and not force:
+        return Action(
+            w, False, False, "not a git worktree and not empty: look, or --force", kept=True
+        )
+    if not dry_run:
+        shutil.rmtree(w.path)
+    return Action(w, True, False, "removed (not a git worktree)")
+
+
+def _drop_branch(
+    repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: bool, now: float, saved: str | None
+) -> Action:
+    assert w.branch is not None
+    removed = w.state != "missing"
+    tip = gitops.resolve_commit(repo.root, w.branch)
+    if tip is None:
+        return Action(w, removed, False, "removed", saved=saved)
+    if not w.landed:
+        if not force:
+            where = (w.target or "its run's target").removeprefix("refs/heads/")
+            return Action(
+                w,
+                removed,
+                False,
+                f"branch kept: its work has not landed in {where}",
+                kept=True,
+                saved=saved,
+            )
+        saved = saved or _trash_ref(w, now)
+        if not dry_run:
+            gitops.update_ref(repo.root, saved, tip)
+    if not dry_run:
+        gitops.delete_branch(repo.root, w.branch, tip)
+    what = "removed with its branch (landed)" if w.landed else "dropped, work saved"
+    return Action(w, removed, True, what, saved=saved)
+
+
+def _trash_ref(w: Worktree, now: float) -> str:
+    return f"{TRASH_REFS}/{w.run}/{w.task.lstrip('.')}/{int(now)}"
+
+
+def expired_trash(repo: Path, now: float) -> list[str]:
+    """Trash refs older than 30 days."""
+    refs = gitops.ref_names(repo, TRASH_REFS + "/")
+    return [
+        r
+        for r in refs
+        if r.rsplit("/", 1)[-1].isdigit() and now - int(r.rsplit("/", 1)[-1]) > TRASH_KEEP_S
+    ]

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from genesis_par.commands import worktrees as wt_cmd
+from tests.commands.test_run import py, run_json, write_plan
+from tests.conftest import genesis_cmd, genesis_env, git
+
+
+def writer(path: str, text: str) -> str:
+    return py(f"open({path!r}, 'w').write({text!r})")
+
+
+def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, object]:
+    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def everything(repo: Path) -> str:
+    return (
+        git(repo, "for-each-ref")
+        + git(repo, "worktree", "list", "--porcelain")
+        + "".join(sorted(str(p) for p in (repo / ".genesis").rglob("*") if ".git" not in p.parts))
+    )
+
+
+def test_gc_after_a_fully_merged_run_removes_everything(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "".join(
+        f'[[tasks]]\nid = "t{i}"\ncommand = {writer(f"f{i}.txt", "x")}\n' for i in range(3)
+    )
+    plan = write_plan(repo, body, header='[run]\nname = "g1"\n')
+    assert run_json(repo, plan, capsys)[0] == 0
+    before = everything(repo)
+    dry = gc_json(repo, capsys, dry_run=True)
+    assert dry["dry_run"] is True and len(dry["removed"]) == 3
+    assert everything(repo) == before
+    result = gc_json(repo, capsys)
+    assert result["kept"] == []
+    assert git(repo, "branch", "--list", "genesis/g1/t*") == ""
+    assert not any((repo / ".genesis" / "worktrees" / "g1").iterdir())
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_gc_keeps_dirty_untracked_and_unmerged_work_and_force_saves_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "commit", "-q", "--allow-empty", "-m", "x")
+    (repo / "shared.txt").write_text("base\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "edit"
+        command = {writer("e.txt", "e")}
+
+        [[tasks]]
+        id = "untracked"
+        command = {writer("u.txt", "u")}
+
+        [[tasks]]
+        id = "first"
+        priority = "high"
+        command = {writer("shared.txt", "first")}
+
+        [[tasks]]
+        id = "loser"
+        command = {writer("shared.txt", "second")}
+    """,
+        header='[run]\nname = "g2"\n',
+    )
+    assert run_json(repo, plan, capsys)[0] == 3
+    trees = repo / ".genesis" / "worktrees" / "g2"
+    (trees / "edit" / "e.txt").write_text("edited after the run\n")
+    (trees / "untracked" / "new.txt").write_text("new file\n")
+    result = gc_json(repo, capsys)
+    kept = {(k["task"], k["reason"].split(":")[0]) for k in result["kept"]}
+    assert ("edit", "uncommitted changes") in kept
+    assert ("untracked", "uncommitted changes") in kept
+    assert ("loser", "branch kept") in kept
+    assert (trees / "edit" / "e.txt").read_text() == "edited after the run\n"
+    assert git(repo, "rev-parse", "--verify", "genesis/g2/loser")
+    forced = gc_json(repo, capsys, force=True)
+    saved = {r["task"]: r["saved"] for r in forced["removed"] if r["saved"]}
+    assert set(saved) == {"edit", "untracked", "loser"}
+    assert git(repo, "show", f"{saved['edit']}:e.txt") == "edited after the run"
+    assert git(repo, "show", f"{saved['untracked']}:new.txt") == "new file"
+    assert git(repo, "show", f"{saved['loser']}:shared.txt") == "second"
+    assert git(repo, "branch", "--list", "genesis/g2/*").split() == ["genesis/g2/integration"]
+
+
+def test_squash_landed_branch_is_recognised(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = write_plan(
+        repo,
+        f'[merge]\nmethod = "squash"\n[[tasks]]\nid = "s"\ncommand = {writer("s.txt", "s")}\n',
+        header='[run]\nname = "g3"\n',
+    )
+    assert run_json(repo, plan, capsys)[0] == 0
+    listed = wt_cmd.list_(repo, as_json=True)
+    assert listed == 0
+    rows = {w["task"]: w for w in json.loads(capsys.readouterr().out)["worktrees"]}
+    assert rows["s"]["landed"] is True and rows["s"]["state"] == "finished"
+    result = gc_json(repo, capsys)
+    assert result["kept"] == []
+    assert git(repo, "branch", "--list", "genesis/g3/s") == ""
+
+
+def test_orphaned_directory_and_prunable_record_are_cleaned(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orphan = repo / ".genesis" / "worktrees" / "ghost" / "task"
+    orphan.mkdir(parents=True)
+    gone = repo / ".genesis" / "worktrees" / "old" / "t"
+    git(repo, "worktree", "add", "-q", "-b", "genesis/old/t", str(gone))
+    import shutil
+
+    shutil.rmtree(gone)
+    result = gc_json(repo, capsys)
+    assert not orphan.exists()
+    assert "prunable" not in git(repo, "worktree", "list", "--porcelain")
+    assert any("old" in line for line in result["pruned"]) or any(
+        r["state"] == "prunable" for r in result["removed"]
+    )
+
+
+def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    agent = py(f"import time; open({str(ready)!r}, 'w').close(); time.sleep(60)")
+    plan = write_plan(
+        repo, f'[[tasks]]\nid = "busy"\ncommand = {agent}\n', header='[run]\nname = "g4"\n'
+    )
+    main = subprocess.Popen(
+        [*genesis_cmd(), "run", str(plan)],
+        cwd=repo,
+        env=genesis_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline and main.poll() is None
+            time.sleep(0.05)
+        out = subprocess.run(
+            [*genesis_cmd(), "worktrees", "gc", "--force", "--json"],
+            cwd=repo,
+            env=genesis_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 0, out.stderr
+        kept = json.loads(out.stdout)["kept"]
+        assert [(k["task"], k["reason"]) for k in kept] == [("busy", "an agent is running in it")]
+        assert (repo / ".genesis" / "worktrees" / "g4" / "busy").exists()
+    finally:
+        main.send_signal(signal.SIGINT)
+        main.wait(timeout=30)
