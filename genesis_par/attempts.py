@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, proc, templates, worktrees
+from genesis_par.errors import GenesisError
 from genesis_par.plan import Plan, Task
 
 BACKOFF_S = 0.5
@@ -136,15 +137,24 @@ def run_task(
     """Run task to its end in its own worktree; progress holds the result."""
     assert progress.start_commit is not None
     progress.started_at = time.time()
-    worktree = worktrees.allocate(spec.repo, spec.run, task.id, progress.start_commit)
+    first = progress.attempts + 1  # attempts made before a resume keep their numbers
+    try:
+        worktree, reused = worktrees.allocate(spec.repo, spec.run, task.id, progress.start_commit)
+        if reused:  # an interrupted attempt's work is kept before the worktree is reset
+            _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
+            gitops.reset_worktree(worktree, progress.start_commit)
+    except GenesisError as e:
+        _fail(progress, "setup", f"its worktree could not be prepared: {e}")
+        progress.duration_s = time.time() - progress.started_at
+        return
     values = _values(spec, task, worktree)
     env = {**spec.env, **templates.environment(values), **dict(task.env)}
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
-    for attempt in range(1, task.retries + 2):
-        if attempt > 1:
+    for attempt in range(first, first + task.retries + 1):
+        if attempt > first:
             _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
             gitops.reset_worktree(worktree, progress.start_commit)
-            if cancel.wait(BACKOFF_S * (attempt - 1)):
+            if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
         outcome = _attempt(
             spec, task, progress, attempt, worktree, values, env, limits, cancel, record

@@ -110,6 +110,26 @@ def run_cmd(
 RunArg = Annotated[str | None, typer.Argument(help="Run name (default: the latest run).")]
 
 
+@app.command("resume")
+def resume_cmd(
+    run: RunArg = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Also run failed and skipped tasks again.")
+    ] = False,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Use this plan file instead of the recorded one.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue an interrupted run: finished tasks are not run again."""
+    from genesis_par.commands import resume
+
+    code = resume.resume(
+        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json
+    )
+    raise typer.Exit(code)
+
+
 @app.command("status")
 def status_cmd(run: RunArg = None, as_json: JsonOpt = False) -> None:
     """Show a run and its tasks."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,10 +74,17 @@ def execute(
     record: Recorder,
     on_tick: Callable[[RunProgress], None] = lambda p: None,
     fail_fast: bool = False,
+    earlier: Mapping[str, TaskProgress] | None = None,
 ) -> RunProgress:
-    """Run every task of spec.plan under its limits; returns when all have finished."""
+    """Run every task of spec.plan under its limits; returns when all have finished.
+
+    earlier holds what a resumed run already knows: finished tasks are not run again, and
+    attempt numbers go on from where they stopped."""
     tasks = {t.id: t for t in spec.plan.tasks}
-    progress = RunProgress(spec.run, spec.base_commit, {t: TaskProgress(t) for t in tasks})
+    known = earlier or {}
+    progress = RunProgress(
+        spec.run, spec.base_commit, {t: known.get(t) or TaskProgress(t) for t in tasks}
+    )
     for task_id, task_progress in progress.tasks.items():
         task_progress.branch = worktrees.branch_name(spec.run, task_id)
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)

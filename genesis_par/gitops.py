@@ -137,6 +137,13 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
         _run_git(["worktree", "add", "--quiet", "-b", branch, str(path), start], repo)
 
 
+def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> None:
+    """A new worktree at path with an existing branch checked out (git prunes stale records)."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "prune"], repo)
+        _run_git(["worktree", "add", "--quiet", str(path), branch], repo)
+
+
 def reset_worktree(worktree: Path, commit: str) -> None:
     """Put worktree back to commit: tracked files reset, untracked and ignored files removed."""
     _run_git(["reset", "--quiet", "--hard", commit], worktree)
@@ -236,6 +243,11 @@ def commit_tree(
     """A new commit of tree with these parents."""
     args = ["commit-tree", tree, *(a for p in parents for a in ("-p", p)), "-m", message]
     return _run_git(args, repo, env=env).stdout.strip()
+
+
+def tree_of(repo: Path, commit: str, env: Mapping[str, str] | None = None) -> str:
+    """The tree of a commit."""
+    return _run_git(["rev-parse", f"{commit}^{{tree}}"], repo, env=env).stdout.strip()
 
 
 def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:

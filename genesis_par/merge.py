@@ -205,6 +205,9 @@ def _land_one(
     repo = spec.repo.root
     for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
         probe = conflicts.merge_one(repo, tip, c.commit, scratch)
+        if probe.clean and probe.tree == gitops.tree_of(repo, tip, scratch):
+            result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
+            return tip
         if not probe.clean:
             named = _conflicts_with(probe, result.merged, touched)
             result.unmerged.append(Unmerged(c.task.id, "conflicts", named))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -48,6 +50,30 @@ CREATE TABLE merges (
     run TEXT, seq INTEGER, into_ref TEXT, before_commit TEXT, after_commit TEXT, data TEXT,
     at REAL, PRIMARY KEY (run, seq));
 """
+
+
+@contextmanager
+def run_lock(state_dir: Path, run: str) -> Iterator[None]:
+    """Hold the run's lock while supervising it; the kernel drops it if this process dies."""
+    path = state_dir / "locks" / f"{run}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise UsageError(
+                f'run "{run}" is already being supervised by genesis-par (pid {owner}): '
+                f"wait for it to finish, or stop it (kill -INT {owner})"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RunRecord(NamedTuple):
@@ -179,6 +205,15 @@ class Store:
         """Every run, newest first."""
         rows = self.db.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
         return [RunRecord(*r) for r in rows]
+
+    def take_over(self, name: str, pid: int, create_time: float) -> None:
+        """This process now supervises the run (resume)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status='running', supervisor_pid=?, supervisor_create_time=?, "
+                "finished_at=NULL WHERE name=?",
+                (pid, create_time, name),
+            )
 
     def finish_run(self, name: str, status: str) -> None:
         """Record a run's final status."""

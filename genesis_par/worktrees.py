@@ -49,13 +49,19 @@ def start_commit(
     return gitops.merge_commits(repo, dep_commits, "genesis-par: merge dependencies", env)
 
 
-def allocate(repo: gitops.RepoPaths, run: str, task: str, start: str) -> Path:
-    """A new worktree on a new branch at start."""
+def allocate(repo: gitops.RepoPaths, run: str, task: str, start: str) -> tuple[Path, bool]:
+    """The task's worktree on its branch; True when it already existed (a resumed run)."""
     gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
+    branch = branch_name(run, task)
+    if (path / ".git").exists():
+        return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
-    gitops.add_worktree(repo.root, repo.common_dir, path, branch_name(run, task), start)
-    return path
+    if gitops.resolve_commit(repo.root, branch) is None:
+        gitops.add_worktree(repo.root, repo.common_dir, path, branch, start)
+        return path, False
+    gitops.add_worktree_on(repo.root, repo.common_dir, path, branch)
+    return path, True
 
 
 def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from genesis_par import gitops, landing, proc, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.attempts import RunSpec
+from genesis_par.attempts import RunSpec, TaskProgress
+from genesis_par.commands.common import stop_orphans
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import run_view
 from genesis_par.report.console import console
-from genesis_par.state import Store
+from genesis_par.state import Store, run_lock
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3
@@ -83,7 +84,8 @@ def run(
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, into)
     state_dir = repo.common_dir / "genesis-par"
-    with Store.open(state_dir) as store:
+    with Store.open(state_dir) as store, run_lock(state_dir, run_name):
+        stop_orphans(store)
         me = proc.identity()
         store.create_run(
             run_name,
@@ -135,13 +137,20 @@ def finish(
     return code
 
 
-def _execute(spec: RunSpec, store: Store, as_json: bool, fail_fast: bool) -> RunProgress:
+def _execute(
+    spec: RunSpec,
+    store: Store,
+    as_json: bool,
+    fail_fast: bool,
+    earlier: Mapping[str, TaskProgress] | None = None,
+) -> RunProgress:
     if console.is_terminal and not as_json:
         with run_view.LiveView(spec.run) as view:
             recorder = _Recorder(store, spec.run, None)
-            return execute(spec, recorder, lambda p: view.tick(p.tasks.values()), fail_fast)
+            tick = lambda p: view.tick(p.tasks.values())  # noqa: E731
+            return execute(spec, recorder, tick, fail_fast, earlier)
     recorder = _Recorder(store, spec.run, run_view.plain_lines(to_stderr=as_json))
-    return execute(spec, recorder, fail_fast=fail_fast)
+    return execute(spec, recorder, fail_fast=fail_fast, earlier=earlier)
 
 
 def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[str, int]:

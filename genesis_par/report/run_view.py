@@ -207,3 +207,8 @@ def print_landing(home: Landing) -> None:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
         extra = f": {detail}" if detail else (f": log {u.log}" if u.log else "")
         console.print(f"  [yellow]unmerged[/] {escape(u.task)}: {escape(u.reason)}{escape(extra)}")
+
+
+def note(text: str) -> None:
+    """A one-line note on stderr (stdout may be JSON)."""
+    err_console.print(f"[yellow]note:[/] {escape(text)}")

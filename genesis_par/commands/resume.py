@@ -1,0 +1,92 @@
+"""`genesis-par resume [RUN]`: continue an interrupted run; finished work is not redone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from genesis_par import gitops, landing, proc
+from genesis_par import plan as plan_mod
+from genesis_par.attempts import RunSpec, TaskProgress
+from genesis_par.commands.common import pick_run, state_dir, stop_orphans
+from genesis_par.commands.run import Options, _execute, finish
+from genesis_par.report import run_view
+from genesis_par.state import RunRecord, Store, run_lock
+
+KEEP = ("succeeded",)
+KEEP_UNLESS_RETRY = ("failed", "skipped")
+
+
+def _plan(record: RunRecord, plan_path: Path | None) -> plan_mod.Plan:
+    """The plan recorded with the run, unless --plan names another; say if the file changed."""
+    if plan_path is not None:
+        return plan_mod.load(plan_path)
+    recorded = Path(record.plan_path)
+    if recorded.exists() and recorded.read_text() != record.plan_text:
+        run_view.note(
+            f"{recorded} changed since the run started; resuming with the plan recorded then "
+            "(pass --plan to use the file as it is now)"
+        )
+    return plan_mod.loads(record.plan_text, recorded)
+
+
+def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskProgress]:
+    keep = KEEP if retry_failed else KEEP + KEEP_UNLESS_RETRY
+    earlier = {}
+    for t in tasks:
+        progress = TaskProgress(
+            str(t["id"]),
+            attempts=int(t["attempts"] or 0),
+            branch=t["branch"],
+            start_commit=t["start_commit"],
+        )
+        if t["status"] in keep:
+            progress.status, progress.failure, progress.reason = (
+                t["status"],
+                t["failure"],
+                t["reason"],
+            )
+            progress.commit, progress.changed = t["commit"], t["changed"]
+            progress.exit_code, progress.duration_s = t["exit_code"], t["duration_s"]
+            progress.peak_rss_bytes = int(t["peak_rss_bytes"] or 0)
+            progress.log = Path(t["log"]) if t["log"] else None
+        earlier[progress.id] = progress
+    return earlier
+
+
+def resume(
+    cwd: Path,
+    run: str | None = None,
+    *,
+    retry_failed: bool = False,
+    plan_path: Path | None = None,
+    as_json: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
+    repo, state = state_dir(cwd)
+    gitops.check_version(repo.root)
+    with Store.open(state) as store:
+        stop_orphans(store)
+        record = pick_run(store, run)
+        with run_lock(state, record.name):
+            plan = _plan(record, plan_path)
+            where = landing.Target(
+                record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
+            )
+            earlier = _earlier(store.tasks(record.name, with_start=True), retry_failed)
+            me = proc.identity()
+            store.take_over(record.name, me.pid, me.create_time)
+            spec = RunSpec(
+                repo,
+                plan,
+                record.name,
+                record.base_commit,
+                state,
+                gitops.identity_env(repo.root),
+                env,
+            )
+            progress = _execute(spec, store, as_json, False, earlier)
+            return finish(spec, store, progress, where, Options(as_json=as_json))
