@@ -175,6 +175,35 @@ def conflicts_cmd(
     raise typer.Exit(code)
 
 
+class ReportFormat(enum.StrEnum):
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command("report")
+def report_cmd(
+    run: RunArg = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = (
+        ReportFormat.json
+    ),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """A finished run's report: JSON, JUnit XML, Markdown, or an HTML timeline."""
+    from genesis_par.commands import report
+
+    raise typer.Exit(report.run(Path.cwd(), run, fmt=fmt.value, output=output))
+
+
+@app.command("agents")
+def agents_cmd(as_json: JsonOpt = False) -> None:
+    """The built-in agent presets and whether each is installed."""
+    from genesis_par.commands import agents
+
+    raise typer.Exit(agents.run(as_json=as_json))
+
+
 @app.command("demo")
 def demo_cmd(
     directory: Annotated[

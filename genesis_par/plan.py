@@ -339,8 +339,13 @@ def _agents(raw: Any, path: Path) -> dict[str, Agent]:
 
 
 def find_agent(name: str, agents: Mapping[str, Agent]) -> Agent | None:
-    """The agent a task names: the plan's own [agents.NAME] table."""
-    return agents.get(name)
+    """The agent a task names: the plan's own [agents.NAME] table, else a built-in preset."""
+    if name in agents:
+        return agents[name]
+    from genesis_par.presets import PRESETS
+
+    preset = PRESETS.get(name)
+    return preset.agent if preset else None
 
 
 def _prompt(raw: Mapping[str, Any], where: _Where, folder: Path) -> tuple[str | None, Path | None]:
@@ -396,7 +401,9 @@ def _task(
         agent_name = _typed(merged["agent"], str, where, "agent", "a string")
         agent = find_agent(agent_name, agents)
         if agent is None:
-            hint = _did_you_mean(agent_name, agents)
+            from genesis_par.presets import PRESETS
+
+            hint = _did_you_mean(agent_name, [*agents, *PRESETS])
             raise where.error(
                 f'agent "{agent_name}" is not defined{hint}: add [agents.{agent_name}]'
             )

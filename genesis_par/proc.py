@@ -87,6 +87,22 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def version_of(program: str, timeout_s: float = 5.0) -> str | None:
+    """The first line `program --version` prints, or None if it fails or hangs."""
+    try:
+        done = subprocess.run(
+            [program, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if done.returncode == 0 and lines else None
+
+
 def _tree(root: psutil.Process) -> list[psutil.Process]:
     import psutil
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from genesis_par.errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TASK_FIELDS = [
     "status",
     "failure",
@@ -90,6 +90,9 @@ class RunRecord(NamedTuple):
     finished_at: float | None
 
 
+RUN_COLUMNS = ", ".join(RunRecord._fields)
+
+
 class AttemptRecord(NamedTuple):
     run: str
     task: str
@@ -147,7 +150,9 @@ class Store:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version in (0, 1):  # 2: the run's final JSON object, for `report`
+                db.execute("ALTER TABLE runs ADD COLUMN result TEXT")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- runs ---
 
@@ -171,7 +176,7 @@ class Store:
                     f'a run named "{name}" is already recorded: choose a new name with --name'
                 )
             db.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     name,
                     plan_path,
@@ -193,17 +198,21 @@ class Store:
 
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
-        row = self.db.execute("SELECT * FROM runs WHERE name=?", (name,)).fetchone()
+        row = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE name=?", (name,)).fetchone()
         return RunRecord(*row) if row else None
 
     def latest_run(self) -> RunRecord | None:
         """The run created last."""
-        row = self.db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        row = self.db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
         return RunRecord(*row) if row else None
 
     def runs(self) -> list[RunRecord]:
         """Every run, newest first."""
-        rows = self.db.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
+        rows = self.db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC"
+        ).fetchall()
         return [RunRecord(*r) for r in rows]
 
     def take_over(self, name: str, pid: int, create_time: float) -> None:
@@ -214,6 +223,16 @@ class Store:
                 "finished_at=NULL WHERE name=?",
                 (pid, create_time, name),
             )
+
+    def set_result(self, name: str, result: Mapping[str, Any]) -> None:
+        """Keep the run's final JSON object (what `run --json` printed) for `report`."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET result=? WHERE name=?", (json.dumps(result), name))
+
+    def result(self, name: str) -> dict[str, Any] | None:
+        """The run's final JSON object, if it finished."""
+        row = self.db.execute("SELECT result FROM runs WHERE name=?", (name,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def finish_run(self, name: str, status: str) -> None:
         """Record a run's final status."""

@@ -11,7 +11,7 @@ from genesis_par import gitops, landing, proc
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import pick_run, state_dir, stop_orphans
-from genesis_par.commands.run import Options, _execute, finish
+from genesis_par.commands.run import Options, _execute, check_agents, finish
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
 
@@ -73,6 +73,7 @@ def resume(
         record = pick_run(store, run)
         with run_lock(state, record.name):
             plan = _plan(record, plan_path)
+            check_agents(plan)
             where = landing.Target(
                 record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
             )

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesis_par import gitops, landing, proc, worktrees
+from genesis_par import gitops, landing, presets, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import stop_orphans
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
-from genesis_par.report import run_view
+from genesis_par.report import formats, run_view
 from genesis_par.report.console import console
 from genesis_par.state import Store, run_lock
 
@@ -28,6 +28,20 @@ def _with_name(plan: Plan, name: str | None) -> Plan:
         return plan
     plan_mod.check_branch_component(name, f'--name "{name}"')
     return dataclasses.replace(plan, run=dataclasses.replace(plan.run, name=name))
+
+
+def check_agents(plan: Plan) -> None:
+    """Fail fast, before any worktree, when an agent a task needs is not installed."""
+    for task in plan.tasks:
+        if task.agent is None:
+            continue
+        agent = plan_mod.find_agent(task.agent, plan.agents)
+        if agent is not None and presets.executable(agent) and not presets.installed(agent):
+            raise EnvironmentProblem(
+                f'agent "{task.agent}" (task "{task.id}") is not installed: no '
+                f'"{presets.executable(agent)}" on PATH; install it with '
+                f"`{presets.install_hint(task.agent)}`, or set [agents.{task.agent}] command"
+            )
 
 
 def _pin_base(repo: gitops.RepoPaths, plan: Plan) -> str:
@@ -80,6 +94,7 @@ def run(
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
     base = _pin_base(repo, plan)
+    check_agents(plan)
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, into)
@@ -129,11 +144,17 @@ def finish(
             q = home.queue
             store.record_merge(spec.run, q.into, q.before, q.after, run_view.landing_json(home))
     status, code = outcome(progress, home)
+    result = run_view.run_json(progress, home, status)
+    store.set_result(spec.run, result)
     store.finish_run(spec.run, status)
     if options.as_json:
-        run_view.print_json(run_view.run_json(progress, home, status))
+        run_view.print_json(result)
     else:
         run_view.print_summary(progress, home, status)
+    summary_file = spec.env.get("GITHUB_STEP_SUMMARY")
+    if summary_file:  # in GitHub Actions the job page shows the run's summary
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(formats.markdown(result) + "\n")
     return code
 
 

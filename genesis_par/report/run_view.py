@@ -29,6 +29,7 @@ STATUS_STYLE = {
     "cancelled": "magenta",
 }
 FINISHED = ("succeeded", "failed", "skipped", "cancelled")
+JSON_VERSION = 1  # of the `run --json` object; docs/json.md
 
 
 def _size(n: int | float | None) -> str:
@@ -138,6 +139,7 @@ def print_json(obj: object) -> None:
 def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
     """The final object of `run --json`."""
     obj: dict[str, object] = {
+        "version": JSON_VERSION,
         "run": progress.run,
         "status": status,
         "base": progress.base_commit,

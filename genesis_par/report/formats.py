@@ -1,0 +1,213 @@
+"""Reports of a finished run: JUnit XML, Markdown, and a self-contained HTML timeline."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from genesis_par.state import AttemptRecord
+
+LOG_TAIL_LINES = 40
+
+
+def _tasks(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(result.get("tasks", []))
+
+
+def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
+    """One testsuite, one testcase per task: failed and cancelled are failures, skipped skips."""
+    tasks = _tasks(result)
+    failures = sum(t["status"] in ("failed", "cancelled") for t in tasks)
+    skipped = sum(t["status"] == "skipped" for t in tasks)
+    total_time = sum(t.get("duration_s") or 0.0 for t in tasks)
+    suites = ET.Element(
+        "testsuites",
+        name="genesis-par",
+        tests=str(len(tasks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{total_time:.3f}",
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"genesis-par.{result['run']}",
+        tests=str(len(tasks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{total_time:.3f}",
+    )
+    for t in tasks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            name=t["id"],
+            classname=f"genesis-par.{result['run']}",
+            time=f"{t.get('duration_s') or 0.0:.3f}",
+        )
+        reason = t.get("reason") or ""
+        if t["status"] in ("failed", "cancelled"):
+            kind = t.get("failure") or t["status"]
+            failure = ET.SubElement(case, "failure", message=reason or kind, type=kind)
+            failure.text = reason
+        elif t["status"] == "skipped":
+            ET.SubElement(case, "skipped", message=reason)
+        tail = logs.get(t["id"])
+        if tail:
+            ET.SubElement(case, "system-out").text = tail
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    """A summary a person reads: tasks, durations, what merged, conflicts by file."""
+    lines = [
+        f"## genesis-par run `{result['run']}`: {result['status']}",
+        "",
+        "| task | status | tries | time | why |",
+        "|---|---|---|---|---|",
+    ]
+    icons = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "cancelled": "⛔"}
+    for t in _tasks(result):
+        duration = f"{t['duration_s']:.1f}s" if t.get("duration_s") is not None else ""
+        why = (t.get("reason") or "").replace("|", "\\|")
+        lines.append(
+            f"| `{t['id']}` | {icons.get(t['status'], '')} {t['status']} | "
+            f"{t.get('attempts') or ''} | {duration} | {why} |"
+        )
+    merge = result.get("merge")
+    if merge:
+        lines += [
+            "",
+            f"**Merged into `{merge['into']}`** ({len(merge['merged'])}): "
+            + (", ".join(f"`{m}`" for m in merge["merged"]) or "none"),
+        ]
+        for u in merge["unmerged"]:
+            detail = "; ".join(
+                f"`{c['path']}` ({c['kind']}, with `{c['with']}`)" for c in u.get("conflicts", [])
+            )
+            lines.append(
+                f"- **unmerged** `{u['task']}`: {u['reason']}" + (f": {detail}" if detail else "")
+            )
+    files = _conflicted_files(result)
+    if files:
+        lines += ["", "**Conflicts by file**", ""]
+        lines += [
+            f"- `{path}`: {', '.join(sorted(kinds))} between "
+            f"{', '.join(f'`{b}`' for b in sorted(branches))}"
+            for path, (branches, kinds) in sorted(files.items())
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _conflicted_files(result: Mapping[str, Any]) -> dict[str, tuple[set[str], set[str]]]:
+    files: dict[str, tuple[set[str], set[str]]] = {}
+    for pair in result.get("conflicts", {}).get("pairs", []):
+        for c in pair["conflicts"]:
+            branches, kinds = files.setdefault(c["path"], (set(), set()))
+            branches.update((pair["a"], pair["b"]))
+            kinds.add(c["kind"])
+    return files
+
+
+def _slots(attempts: Sequence[AttemptRecord]) -> list[tuple[AttemptRecord, int]]:
+    """Give each attempt a worker slot: the lowest one free when it started."""
+    ends: list[float] = []
+    placed = []
+    for a in sorted(attempts, key=lambda a: a.started_at or 0.0):
+        start, end = a.started_at or 0.0, a.finished_at or a.started_at or 0.0
+        slot = next((i for i, e in enumerate(ends) if e <= start), len(ends))
+        if slot == len(ends):
+            ends.append(end)
+        else:
+            ends[slot] = end
+        placed.append((a, slot))
+    return placed
+
+
+def html_report(
+    result: Mapping[str, Any], attempts: Sequence[AttemptRecord], logs: Mapping[str, str]
+) -> str:
+    """One self-contained page: the timeline, the conflict matrix, each task's log."""
+    placed = _slots(attempts)
+    t0 = min((a.started_at or 0.0 for a in attempts), default=0.0)
+    t1 = max((a.finished_at or a.started_at or 0.0 for a in attempts), default=t0 + 1.0)
+    span = max(t1 - t0, 0.001)
+    status = {t["id"]: t["status"] for t in _tasks(result)}
+    bars = []
+    for a, slot in placed:
+        left = ((a.started_at or t0) - t0) / span * 100
+        width = max(((a.finished_at or t1) - (a.started_at or t0)) / span * 100, 0.4)
+        outcome = "ok" if a.exit_code == 0 and not a.failure else "bad"
+        if a.exit_code == 0 and status.get(a.task) != "succeeded":
+            outcome = "bad"
+        title = html.escape(f"{a.task} attempt {a.n}: {a.failure or 'exit ' + str(a.exit_code)}")
+        bars.append(
+            f'<div class="bar {outcome}" data-task="{html.escape(a.task)}" '
+            f'style="left:{left:.2f}%;width:{width:.2f}%;top:{slot * 28}px" '
+            f'title="{title}">{html.escape(a.task)} #{a.n}</div>'
+        )
+    rows = max((slot for _, slot in placed), default=0) + 1
+    names = [t["id"] for t in _tasks(result)]
+    pairs = {(p["a"], p["b"]): p for p in result.get("conflicts", {}).get("pairs", [])}
+    matrix = _matrix(names, result["run"], pairs)
+    log_sections = "".join(
+        f"<details><summary>{html.escape(name)} ({html.escape(status.get(name, ''))})</summary>"
+        f"<pre>{html.escape(text)}</pre></details>"
+        for name, text in logs.items()
+    )
+    data = html.escape(json.dumps(result))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>genesis-par run {html.escape(result["run"])}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
+.timeline {{ position: relative; height: {rows * 28}px; border-left: 1px solid #999;
+  border-bottom: 1px solid #999; margin: 1em 0 2em; }}
+.bar {{ position: absolute; height: 24px; line-height: 24px; font-size: 12px; overflow: hidden;
+  white-space: nowrap; border-radius: 3px; padding: 0 4px; box-sizing: border-box; color: #fff; }}
+.ok {{ background: #2a7; }} .bad {{ background: #c33; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
+.clean {{ background: #dfd; }} .conflict {{ background: #fcc; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; }}
+</style></head><body>
+<h1>genesis-par run <code>{html.escape(result["run"])}</code>: {html.escape(result["status"])}</h1>
+<h2>Timeline</h2>
+<p>One bar per attempt, by worker slot, over {span:.1f} s; green succeeded, red failed.</p>
+<div class="timeline" id="timeline">{"".join(bars)}</div>
+<h2>Conflicts</h2>
+{matrix}
+<h2>Logs</h2>
+{log_sections}
+<script type="application/json" id="run-data">{data}</script>
+</body></html>
+"""
+
+
+def _matrix(names: list[str], run: str, pairs: Mapping[tuple[str, str], Any]) -> str:
+    branch = {n: f"genesis/{run}/{n}" for n in names}
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for a in names:
+        cells = []
+        for b in names:
+            pair = pairs.get((branch[a], branch[b])) or pairs.get((branch[b], branch[a]))
+            if a == b or pair is None:
+                cells.append("<td></td>")
+            elif pair["clean"]:
+                cells.append('<td class="clean">clean</td>')
+            else:
+                kinds = ", ".join(sorted({c["kind"] for c in pair["conflicts"]}))
+                cells.append(f'<td class="conflict">{html.escape(kinds)}</td>')
+        rows.append(f"<tr><th>{html.escape(a)}</th>{''.join(cells)}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log."""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from genesis_par import plan
+from genesis_par.commands import report as report_cmd
+from genesis_par.commands import run as run_cmd
+from genesis_par.errors import EnvironmentProblem
+from tests.commands.test_run import py, run_json, write_plan
+
+
+def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('version = 1\n[[tasks]]\nid = "fix"\nagent = "aider"\nprompt = "fix it"\n')
+    loaded = plan.load(path)
+    assert loaded.tasks[0].command.argv[0] == "aider"
+    assert "{prompt}" in loaded.tasks[0].command.argv
+    env_path = os.environ["PATH"]
+    only_git = tmp_path / "bin"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    os.environ["PATH"] = str(only_git)
+    try:
+        with pytest.raises(EnvironmentProblem, match='agent "aider" .* is not installed') as info:
+            run_cmd.run(repo, path)
+    finally:
+        os.environ["PATH"] = env_path
+    assert info.value.exit_code == 4 and "aider-install" in str(info.value)
+    assert not (repo / ".genesis").exists()
+
+
+def test_a_plan_agent_table_overrides_a_preset(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'version = 1\n[agents.claude]\ncommand = ["my-claude", "{prompt}"]\n'
+        '[[tasks]]\nid = "a"\nagent = "claude"\nprompt = "x"\n'
+    )
+    assert plan.load(path).tasks[0].command.argv == ("my-claude", "{prompt}")
+
+
+@pytest.fixture
+def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    summary = tmp_path / "summary.md"
+    plan_path = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "good"
+        retries = 1
+        command = {py("import os, pathlib; p = pathlib.Path(os.environ['GENESIS_RUN'] + '.flag'); print('hello from good'); open('g.txt', 'w').write('g')")}
+
+        [[tasks]]
+        id = "bad"
+        command = {py("print('about to fail'); raise SystemExit(2)")}
+
+        [[tasks]]
+        id = "after"
+        depends_on = ["bad"]
+        command = "true"
+    """,
+        header='[run]\nname = "rep"\n',
+    )
+    code = run_cmd.run(
+        repo, plan_path, as_json=True, env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert code == 1
+    capsys.readouterr()
+    assert "## genesis-par run `rep`: failed" in summary.read_text()
+    return repo
+
+
+def test_junit_counts_failed_and_skipped(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report_cmd.run(finished_run, "rep", fmt="junit") == 0
+    root = ET.fromstring(capsys.readouterr().out.split("\n", 1)[1])
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["bad"].find("failure") is not None
+    assert cases["bad"].find("failure").get("type") == "exit"  # type: ignore[union-attr]
+    assert "about to fail" in (cases["bad"].findtext("system-out") or "")
+    assert cases["after"].find("skipped") is not None
+    assert cases["good"].find("failure") is None and cases["good"].find("skipped") is None
+
+
+def test_json_report_is_the_run_object(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report_cmd.run(finished_run, "rep", fmt="json") == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["version"] == 1 and obj["run"] == "rep" and obj["status"] == "failed"
+    assert [t["id"] for t in obj["tasks"]] == ["good", "bad", "after"]
+
+
+def test_html_report_has_one_bar_per_attempt(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.html"
+    assert report_cmd.run(finished_run, "rep", fmt="html", output=out) == 0
+    page = out.read_text()
+    assert (
+        len(re.findall(r'<div class="bar (ok|bad)"', page)) == 2
+    )  # good and bad ran; after skipped
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (apt-get install chromium) to render the page headless")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dom.returncode == 0 and dom.stdout.count('class="bar ') == 2
