@@ -14,7 +14,7 @@ from genesis_par import plan
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
-from tests.commands.test_run import py, run_json, write_plan
+from tests.commands.test_run import py, write_plan
 
 
 def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(
@@ -31,7 +31,7 @@ def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(
     (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
     os.environ["PATH"] = str(only_git)
     try:
-        with pytest.raises(EnvironmentProblem, match='agent "aider" .* is not installed') as info:
+        with pytest.raises(EnvironmentProblem, match=r'agent "aider" .* is not installed') as info:
             run_cmd.run(repo, path)
     finally:
         os.environ["PATH"] = env_path
