@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,6 @@ from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import formats, run_view
-from genesis_par.report.console import console
 from genesis_par.state import Store, run_lock
 
 EXIT_INTERRUPTED = 130
@@ -165,7 +165,7 @@ def _execute(
     fail_fast: bool,
     earlier: Mapping[str, TaskProgress] | None = None,
 ) -> RunProgress:
-    if console.is_terminal and not as_json:
+    if sys.stdout.isatty() and not as_json:  # FORCE_COLOR in CI still gets plain lines
         with run_view.LiveView(spec.run) as view:
             recorder = _Recorder(store, spec.run, None)
             tick = lambda p: view.tick(p.tasks.values())  # noqa: E731
