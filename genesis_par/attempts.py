@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ class TaskProgress:
     peak_rss_bytes: int = 0
     log: Path | None = None
     waiting: str | None = None
+    port: int = 0  # GENESIS_PORT: unique among the run's running tasks
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -72,6 +74,7 @@ class RunSpec:
     state_dir: Path
     git_env: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
@@ -92,7 +95,7 @@ def _prompt_file(spec: RunSpec, task: Task) -> str:
     return str(path)
 
 
-def _values(spec: RunSpec, task: Task, worktree: Path) -> dict[str, str]:
+def _values(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress) -> dict[str, str]:
     return {
         "run": spec.run,
         "task": task.id,
@@ -101,6 +104,7 @@ def _values(spec: RunSpec, task: Task, worktree: Path) -> dict[str, str]:
         "base": spec.base_commit,
         "prompt": task.prompt or "",
         "prompt_file": _prompt_file(spec, task),
+        "port": str(progress.port),
     }
 
 
@@ -123,7 +127,7 @@ def _message(spec: RunSpec, task: Task) -> str:
 def _save_attempt(spec: RunSpec, task: Task, worktree: Path, start: str, attempt: int) -> None:
     """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
     message = _message(spec, task) + f"Genesis-Attempt: {attempt}\n"
-    done = gitops.commit_all(worktree, message, start, spec.git_env)
+    done = gitops.commit_all(worktree, message, start, spec.git_env, spec.included)
     gitops.update_ref(worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}", done.commit)
 
 
@@ -147,9 +151,13 @@ def run_task(
         _fail(progress, "setup", f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
         return
-    values = _values(spec, task, worktree)
+    values = _values(spec, task, worktree, progress)
     env = {**spec.env, **templates.environment(values), **dict(task.env)}
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
+    _copy_included(spec, worktree)
+    if not reused and not _setup(spec, task, progress, worktree, values, env, first, cancel):
+        progress.duration_s = time.time() - progress.started_at
+        return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
             _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
@@ -162,6 +170,50 @@ def run_task(
         if outcome is None or outcome.failure == "cancelled":
             break
     progress.duration_s = time.time() - progress.started_at
+
+
+def _copy_included(spec: RunSpec, worktree: Path) -> None:
+    """Copy the .worktreeinclude files (.env, local config) from the main worktree."""
+    for name in spec.included:
+        source, target = spec.repo.root / name, worktree / name
+        if source.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _setup(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    attempt: int,
+    cancel: threading.Event,
+) -> bool:
+    """[run] setup, once in a new worktree; its output goes to the task's log."""
+    setup = spec.plan.run.setup
+    if setup is None:
+        return True
+    log = spec.log_path(task.id, attempt)
+    progress.log = log
+    outcome = proc.run(
+        templates.expand(setup, values),
+        cwd=worktree,
+        env=env,
+        log_path=log,
+        limits=proc.Limits(timeout_s=task.timeout_s),
+        cancel=cancel,
+        shell=setup.shell,
+    )
+    if outcome.failure is None:
+        return True
+    _fail(
+        progress,
+        "setup" if outcome.failure != "cancelled" else "cancelled",
+        f"setup `{setup.text}` failed ({_reason(outcome, task)})",
+    )
+    return False
 
 
 def _attempt(
@@ -243,6 +295,8 @@ def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
 
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
     assert progress.start_commit is not None
-    done = gitops.commit_all(worktree, _message(spec, task), progress.start_commit, spec.git_env)
+    done = gitops.commit_all(
+        worktree, _message(spec, task), progress.start_commit, spec.git_env, spec.included
+    )
     progress.commit, progress.changed = done.commit, done.changed
     progress.status, progress.failure, progress.reason = "succeeded", None, None

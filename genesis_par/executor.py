@@ -16,6 +16,7 @@ from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
 from genesis_par.plan import Task
 
 TICK_S = 0.2
+PORT_BASE = 41000  # GENESIS_PORT values: one per running task
 FINISHED = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 
@@ -149,9 +150,16 @@ def _launch(
         record(task.id, "failed", task_progress.fields())
         return
     task_progress.status, task_progress.start_commit = "starting", start.commit
+    task_progress.port = _free_port(progress)
     record(task.id, "starting", {"start_commit": start.commit})
     future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
     futures[future] = task.id
+
+
+def _free_port(progress: RunProgress) -> int:
+    """The lowest port no running task of the run holds."""
+    taken = {t.port for t in progress.tasks.values() if t.status in ("starting", "running")}
+    return next(p for p in range(PORT_BASE, PORT_BASE + 10_000) if p not in taken)
 
 
 def _skip_dependents(progress: RunProgress, tasks: dict[str, Task], record: Recorder) -> None:

@@ -161,14 +161,21 @@ class Committed(NamedTuple):
 
 
 def commit_all(
-    worktree: Path, message: str, start: str, env: Mapping[str, str] | None = None
+    worktree: Path,
+    message: str,
+    start: str,
+    env: Mapping[str, str] | None = None,
+    leave_out: Sequence[str] = (),
 ) -> Committed:
-    """Commit everything in worktree (untracked too, .gitignore respected), in three processes."""
+    """Commit everything in worktree (untracked too, .gitignore respected) but leave_out."""
     _run_git(["add", "--all"], worktree)
+    if leave_out:  # files copied in by .worktreeinclude (.env and the like) are never committed
+        _run_git(["reset", "--quiet", "--", *leave_out], worktree)
     done = _run_git(
         ["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env, check=False
     )
-    if done.returncode != 0 and "nothing to commit" not in done.stdout + done.stderr:
+    said = done.stdout + done.stderr
+    if done.returncode != 0 and not ("nothing to commit" in said or "nothing added" in said):
         raise GitError(f"git commit failed in {worktree}: {(done.stderr or done.stdout).strip()}")
     commit, tree, start_tree = _out(
         ["rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}"], worktree
@@ -532,3 +539,12 @@ def delete_branch(repo: Path, branch: str, expected: str) -> bool:
 def delete_ref(repo: Path, ref: str) -> None:
     """Delete a ref."""
     _run_git(["update-ref", "-d", ref], repo)
+
+
+def included_files(root: Path) -> list[str]:
+    """Untracked or ignored files of the main worktree matching its .worktreeinclude."""
+    include = root / ".worktreeinclude"
+    if not include.exists():
+        return []
+    args = ["ls-files", "-z", "--others", "--ignored", f"--exclude-from={include}"]
+    return [p for p in _out(args, root).split("\0") if p]

@@ -15,7 +15,7 @@ from genesis_par.errors import PlanError
 
 SUPPORTED_VERSIONS = (1,)
 DEFAULT_INTO = "genesis/{run}/integration"
-TEMPLATE_VARS = ("prompt", "prompt_file", "task", "run", "worktree", "branch", "base")
+TEMPLATE_VARS = ("prompt", "prompt_file", "task", "run", "worktree", "branch", "base", "port")
 
 
 class Priority(enum.IntEnum):
@@ -100,6 +100,7 @@ class RunSettings:
     base: str = "HEAD"
     max_parallel: int = 4
     strategy: Strategy = Strategy.CRITICAL_PATH
+    setup: Command | None = None  # run once in each new worktree before its first agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ TASK_KEYS = frozenset(
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy"})
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup"})
 MERGE_KEYS = frozenset({"into", "method", "check"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -311,7 +312,8 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     if max_parallel < 1:
         raise where.error(f"[run] max_parallel must be at least 1, not {max_parallel}")
     strategy = _enum(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
-    return RunSettings(name, base, max_parallel, strategy)
+    setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
+    return RunSettings(name, base, max_parallel, strategy, setup)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:

@@ -88,6 +88,7 @@ def resume(
                 state,
                 gitops.identity_env(repo.root),
                 env,
+                tuple(gitops.included_files(repo.root)),
             )
             progress = _execute(spec, store, as_json, False, earlier)
             return finish(spec, store, progress, where, Options(as_json=as_json))

@@ -113,7 +113,16 @@ def run(
             create_time=me.create_time,
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
-        spec = RunSpec(repo, plan, run_name, base, state_dir, gitops.identity_env(repo.root), env)
+        spec = RunSpec(
+            repo,
+            plan,
+            run_name,
+            base,
+            state_dir,
+            gitops.identity_env(repo.root),
+            env,
+            tuple(gitops.included_files(repo.root)),
+        )
         progress = _execute(spec, store, as_json, fail_fast)
         return finish(spec, store, progress, where, options)
 

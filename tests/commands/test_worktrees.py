@@ -164,3 +164,65 @@ def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: 
     finally:
         main.send_signal(signal.SIGINT)
         main.wait(timeout=30)
+
+
+def test_worktreeinclude_setup_and_port(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".worktreeinclude").write_text(".env\nlocal/\n")
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-q", "-m", "include")
+    (repo / ".env").write_text("SECRET=1\n")
+    (repo / "local").mkdir()
+    (repo / "local" / "settings.ini").write_text(
+        "[x]\n"
+    )  # untracked, not ignored: still never committed
+    setups = tmp_path / "setups"
+    setups.mkdir()
+    setup = py(
+        f"import os; open(os.path.join({str(setups)!r}, os.environ['GENESIS_TASK']), 'a').write('x')"
+    )
+    agent = py(
+        f"import os, shutil; assert open('.env').read().strip() == 'SECRET=1'; assert os.path.exists('local/settings.ini'); open(os.path.join({str(tmp_path)!r}, 'port-' + os.environ['GENESIS_TASK']), 'w').write(os.environ['GENESIS_PORT']); open('work.txt', 'w').write('w')"
+    )
+    plan = write_plan(
+        repo,
+        f"""
+        [run]
+        name = "inc"
+        max_parallel = 2
+        setup = {setup}
+
+        [[tasks]]
+        id = "a"
+        command = {agent}
+
+        [[tasks]]
+        id = "b"
+        retries = 1
+        command = {agent}
+    """,
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    assert {p.name: p.read_text() for p in setups.iterdir()} == {"a": "x", "b": "x"}
+    ports = {(tmp_path / f"port-{t}").read_text() for t in ("a", "b")}
+    assert len(ports) == 2 and all(p.isdigit() for p in ports)
+    for task in ("a", "b"):
+        files = git(repo, "ls-tree", "-r", "--name-only", f"genesis/inc/{task}").split()
+        assert "work.txt" in files and ".env" not in files and "local/settings.ini" not in files
+
+
+def test_failing_setup_fails_the_task_with_setup(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f'[run]\nname = "su"\nsetup = "echo preparing; exit 5"\n[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    (task,) = result["tasks"]
+    assert task["failure"] == "setup" and "exit 5" in task["reason"]
+    assert "preparing" in Path(task["log"]).read_text()
