@@ -143,7 +143,9 @@ def run_task(
     progress.started_at = time.time()
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
-        worktree, reused = worktrees.allocate(spec.repo, spec.run, task.id, progress.start_commit)
+        worktree, reused = worktrees.allocate(
+            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool
+        )
         if reused:  # an interrupted attempt's work is kept before the worktree is reset
             _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
             gitops.reset_worktree(worktree, progress.start_commit)

@@ -508,14 +508,16 @@ def save_to_ref(worktree: Path, ref: str) -> str:
     return commit
 
 
-def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> None:
-    """Move the worktree's files aside (same filesystem: instant), drop git's record, delete."""
+def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> Path:
+    """Move the worktree's files aside (same filesystem: instant) and drop git's record.
+
+    Returns the directory now holding the files, for the caller to delete (in the background)."""
     trash.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix="wt-", dir=trash))
     path.rename(aside / "files")
     with worktree_lock(common_dir):
         _run_git(["worktree", "prune"], repo)
-    shutil.rmtree(aside, ignore_errors=True)
+    return aside
 
 
 def prune_worktrees(repo: Path, common_dir: Path, dry_run: bool) -> list[str]:
@@ -548,3 +550,20 @@ def included_files(root: Path) -> list[str]:
         return []
     args = ["ls-files", "-z", "--others", "--ignored", f"--exclude-from={include}"]
     return [p for p in _out(args, root).split("\0") if p]
+
+
+def move_worktree(repo: Path, common_dir: Path, old: Path, new: Path, lock: bool = True) -> None:
+    """Move a worktree (git keeps its record right); lock=False when the caller holds the lock."""
+    with worktree_lock(common_dir) if lock else contextlib.nullcontext():
+        _run_git(["worktree", "move", str(old), str(new)], repo)
+
+
+def switch_worktree(worktree: Path, branch: str, start: str) -> None:
+    """Make a (pooled) worktree a fresh one: new branch at start, exact files, nothing else."""
+    _run_git(["checkout", "--quiet", "--force", "-B", branch, start], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+def detach(worktree: Path) -> None:
+    """Leave the worktree on no branch (so its branch can be deleted)."""
+    _run_git(["checkout", "--quiet", "--detach"], worktree)

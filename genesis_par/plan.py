@@ -101,6 +101,7 @@ class RunSettings:
     max_parallel: int = 4
     strategy: Strategy = Strategy.CRITICAL_PATH
     setup: Command | None = None  # run once in each new worktree before its first agent
+    pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ TASK_KEYS = frozenset(
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup"})
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
 MERGE_KEYS = frozenset({"into", "method", "check"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -313,7 +314,8 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
         raise where.error(f"[run] max_parallel must be at least 1, not {max_parallel}")
     strategy = _enum(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
-    return RunSettings(name, base, max_parallel, strategy, setup)
+    pool = _typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
+    return RunSettings(name, base, max_parallel, strategy, setup, pool)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:

@@ -103,6 +103,19 @@ def version_of(program: str, timeout_s: float = 5.0) -> str | None:
     return lines[0] if done.returncode == 0 and lines else None
 
 
+def delete_in_background(path: Path) -> None:
+    """Delete a directory tree in a detached process, so that the caller need not wait."""
+    # The shell exits at once; rm, orphaned, is nobody's child to wait for (no zombie).
+    subprocess.run(
+        ["/bin/sh", "-c", 'rm -rf -- "$1" &', "sh", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        check=False,
+    )
+
+
 def _tree(root: psutil.Process) -> list[psutil.Process]:
     import psutil
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genesis_par import gitops
-from genesis_par.errors import UsageError
+from genesis_par import gitops, proc
+from genesis_par.errors import GenesisError, UsageError
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
 EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository
@@ -49,7 +49,9 @@ def start_commit(
     return gitops.merge_commits(repo, dep_commits, "genesis-par: merge dependencies", env)
 
 
-def allocate(repo: gitops.RepoPaths, run: str, task: str, start: str) -> tuple[Path, bool]:
+def allocate(
+    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True
+) -> tuple[Path, bool]:
     """The task's worktree on its branch; True when it already existed (a resumed run)."""
     gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
@@ -58,10 +60,41 @@ def allocate(repo: gitops.RepoPaths, run: str, task: str, start: str) -> tuple[P
         return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
     if gitops.resolve_commit(repo.root, branch) is None:
-        gitops.add_worktree(repo.root, repo.common_dir, path, branch, start)
+        if not (pool and take_from_pool(repo, path, branch, start)):
+            gitops.add_worktree(repo.root, repo.common_dir, path, branch, start)
         return path, False
     gitops.add_worktree_on(repo.root, repo.common_dir, path, branch)
     return path, True
+
+
+POOL_DIR = Path(".genesis") / "pool"
+POOL_SIZE = 8  # clean worktrees kept for reuse; beyond that gc deletes
+
+
+def take_from_pool(repo: gitops.RepoPaths, path: Path, branch: str, start: str) -> bool:
+    """Reuse a pooled worktree at path on a new branch at start; False when the pool is empty."""
+    pool = repo.root / POOL_DIR
+    with gitops.worktree_lock(repo.common_dir):  # two tasks must not take the same one
+        entries = sorted(pool.iterdir()) if pool.exists() else []
+        if not entries:
+            return False
+        try:
+            gitops.move_worktree(repo.root, repo.common_dir, entries[0], path, lock=False)
+        except GenesisError:
+            return False
+    gitops.switch_worktree(path, branch, start)
+    return True
+
+
+def put_in_pool(repo: gitops.RepoPaths, path: Path, now: float) -> bool:
+    """Keep a clean, finished worktree for reuse (detached); False when the pool is full."""
+    pool = repo.root / POOL_DIR
+    pool.mkdir(parents=True, exist_ok=True)
+    if len(list(pool.iterdir())) >= POOL_SIZE:
+        return False
+    gitops.detach(path)
+    gitops.move_worktree(repo.root, repo.common_dir, path, pool / f"{int(now * 1000)}-{path.name}")
+    return True
 
 
 def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
@@ -242,9 +275,11 @@ def _clean_one(
             saved = _trash_ref(w, now)
             if not dry_run:
                 gitops.save_to_ref(w.path, saved)
-        if not dry_run:
+        if not dry_run and (saved or w.task == ".merge" or not put_in_pool(repo, w.path, now)):
             trash = repo.root / ".genesis" / "trash"
-            gitops.remove_worktree(repo.root, repo.common_dir, w.path, trash)
+            proc.delete_in_background(
+                gitops.remove_worktree(repo.root, repo.common_dir, w.path, trash)
+            )
     if w.task == ".merge" or not w.branch:
         return Action(w, True, False, "removed", saved=saved)
     return _drop_branch(repo, w, dry_run, force, now, saved)

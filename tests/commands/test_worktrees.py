@@ -46,7 +46,12 @@ def test_gc_after_a_fully_merged_run_removes_everything(
     assert result["kept"] == []
     assert git(repo, "branch", "--list", "genesis/g1/t*") == ""
     assert not any((repo / ".genesis" / "worktrees" / "g1").iterdir())
-    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    others = [
+        line
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ") and "/.genesis/pool/" not in line
+    ]
+    assert len(others) == 1  # the main worktree; clean ones wait in the pool for reuse
 
 
 def test_gc_keeps_dirty_untracked_and_unmerged_work_and_force_saves_it(
@@ -226,3 +231,35 @@ def test_failing_setup_fails_the_task_with_setup(
     (task,) = result["tasks"]
     assert task["failure"] == "setup" and "exit 5" in task["reason"]
     assert "preparing" in Path(task["log"]).read_text()
+
+
+def test_gc_pools_clean_worktrees_and_a_later_run_reuses_them_like_new(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text("*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore logs")
+    plan = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+        header='[run]\nname = "p1"\n',
+    )
+    assert run_json(repo, plan, capsys)[0] == 0
+    (repo / ".genesis" / "worktrees" / "p1" / "a" / "ignored.log").write_text("left over\n")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "base moves on")
+    gc_json(repo, capsys)
+    pooled = list((repo / ".genesis" / "pool").iterdir())
+    assert len(pooled) == 1
+    check = py(
+        "import os, subprocess; assert sorted(os.listdir('.')) == ['.git', '.gitignore', 'README.md'], os.listdir('.'); b = subprocess.run(['git', 'branch', '--show-current'], capture_output=True, text=True).stdout.strip(); assert b == 'genesis/p2/b', b; open('b.txt', 'w').write('b')"
+    )
+    plan2 = write_plan(
+        repo,
+        f'[[tasks]]\nid = "b"\ncommand = {check}\n',
+        name="p2.toml",
+        header='[run]\nname = "p2"\n',
+    )
+    code, result = run_json(repo, plan2, capsys)
+    assert code == 0, result
+    assert not list((repo / ".genesis" / "pool").iterdir())
+    assert git(repo, "rev-parse", "genesis/p2/b^") == git(repo, "rev-parse", "main")
