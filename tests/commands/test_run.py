@@ -375,3 +375,60 @@ def test_not_a_repository_and_bad_base_exit_4(tmp_path: Path) -> None:
     )
     assert out.returncode == 4 and '"nope" does not resolve' in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_dependencies_whose_results_conflict_fail_the_dependent_before_it_starts(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "x"
+        command = {py("open('same.txt', 'w').write('x')")}
+
+        [[tasks]]
+        id = "y"
+        command = {py("open('same.txt', 'w').write('y')")}
+
+        [[tasks]]
+        id = "z"
+        depends_on = ["x", "y"]
+        command = {py("open('never.txt', 'w')")}
+    """,
+    )
+    code, result = run_json(repo, plan, capsys, no_merge=True)
+    assert code == 1
+    z = tasks_by_id(result)["z"]
+    assert z["status"] == "failed" and z["failure"] == "setup" and "same.txt" in z["reason"]
+    assert z["attempts"] == 0
+
+
+def test_runs_from_inside_a_linked_worktree(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    linked = repo.parent / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    agent = py("open('a.txt', 'w')")
+    plan = write_plan(
+        repo, f'[[tasks]]\nid = "a"\ncommand = {agent}\n', header='[run]\nname = "lk"\n'
+    )
+    code, _ = run_json(linked, plan, capsys)
+    assert code == 0
+    assert (repo / ".genesis" / "worktrees" / "lk" / "a").exists()
+    assert (repo / ".git" / "genesis-par" / "state.db").exists()
+
+
+def test_git_older_than_2_38_is_refused(repo: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    (fake / "git").write_text(
+        f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "git version 2.30.1"; exit 0; fi\nexec {real} "$@"\n'
+    )
+    (fake / "git").chmod(0o755)
+    plan = write_plan(repo, '[[tasks]]\nid = "a"\ncommand = "true"\n')
+    env = genesis_env()
+    env["PATH"] = f"{fake}:{env['PATH']}"
+    out = subprocess.run(
+        [*genesis_cmd(), "run", str(plan)], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 4 and "too old" in out.stderr and "2.38" in out.stderr

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from genesis_par import proc
+
+
+def run(
+    tmp_path: Path, code: str, limits: proc.Limits, cancel: threading.Event | None = None
+) -> proc.Outcome:
+    return proc.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "logs" / "a.log",
+        limits=limits,
+        cancel=cancel or threading.Event(),
+    )
+
+
+def test_exit_code_log_and_a_missing_program(tmp_path: Path) -> None:
+    out = run(tmp_path, "print('hi'); raise SystemExit(3)", proc.Limits())
+    assert (out.exit_code, out.failure) == (3, "exit")
+    assert "hi" in (tmp_path / "logs" / "a.log").read_text()
+    missing = proc.run(
+        ["no-such-agent-x"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "m.log",
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+    )
+    assert (missing.exit_code, missing.failure) == (127, "exit")
+    assert "cannot start 'no-such-agent-x'" in (tmp_path / "m.log").read_text()
+
+
+def test_cpu_limit_stops_a_spinning_tree(tmp_path: Path) -> None:
+    out = run(tmp_path, "while True: pass", proc.Limits(cpu=0.3, timeout_s=30, grace_s=0.5))
+    assert out.failure == "cpu"
+
+
+def test_cancel_stops_an_agent_that_ignores_sigint(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    cancel = threading.Event()
+    code = (
+        f"import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        f"open({str(ready)!r}, 'w').close(); time.sleep(60)"
+    )
+    result: list[proc.Outcome] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run(tmp_path, code, proc.Limits(grace_s=0.5), cancel))
+    )
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    cancel.set()
+    worker.join(timeout=20)
+    assert result and result[0].failure == "cancelled"
+
+
+def test_alive_and_identity_name_one_process() -> None:
+    me = proc.identity()
+    assert me.pid == os.getpid() and proc.alive(me.pid, me.create_time)
+    assert not proc.alive(me.pid, me.create_time - 10)  # a reused pid is not the same process
+    assert proc.available_memory() > 0
+    assert psutil.Process().create_time() == me.create_time
