@@ -147,6 +147,7 @@ def run_task(
             spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool
         )
         if reused:  # an interrupted attempt's work is kept before the worktree is reset
+            _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
             _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
             gitops.reset_worktree(worktree, progress.start_commit)
     except GenesisError as e:
@@ -172,6 +173,14 @@ def run_task(
         if outcome is None or outcome.failure == "cancelled":
             break
     progress.duration_s = time.time() - progress.started_at
+
+
+def _clear_stale_locks(worktree: Path, branch: str) -> None:
+    """Remove .lock files a killed git left here, but only when no git process works here."""
+    stale = gitops.lock_files(worktree, branch)
+    if stale and not proc.git_running_in(worktree):
+        for lock in stale:
+            lock.unlink(missing_ok=True)
 
 
 def _copy_included(spec: RunSpec, worktree: Path) -> None:

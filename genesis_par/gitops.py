@@ -567,3 +567,15 @@ def switch_worktree(worktree: Path, branch: str, start: str) -> None:
 def detach(worktree: Path) -> None:
     """Leave the worktree on no branch (so its branch can be deleted)."""
     _run_git(["checkout", "--quiet", "--detach"], worktree)
+
+
+def lock_files(worktree: Path, branch: str) -> list[Path]:
+    """The .lock files a git process killed mid-way may have left for this worktree."""
+    git_dir = Path(_out(["rev-parse", "--path-format=absolute", "--git-dir"], worktree))
+    common = Path(_out(["rev-parse", "--path-format=absolute", "--git-common-dir"], worktree))
+    candidates = [
+        git_dir / "index.lock",
+        git_dir / "HEAD.lock",
+        common / "refs" / "heads" / f"{branch}.lock",
+    ]
+    return [p for p in candidates if p.exists()]

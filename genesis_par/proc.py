@@ -103,6 +103,17 @@ def version_of(program: str, timeout_s: float = 5.0) -> str | None:
     return lines[0] if done.returncode == 0 and lines else None
 
 
+def git_running_in(path: Path) -> bool:
+    """Whether a git process works in path (its cwd is there): its locks are not stale."""
+    import psutil
+
+    for p in psutil.process_iter(["name", "cwd"]):
+        name, cwd = p.info.get("name") or "", p.info.get("cwd") or ""
+        if name.startswith("git") and Path(cwd).is_relative_to(path):
+            return True
+    return False
+
+
 def delete_in_background(path: Path) -> None:
     """Delete a directory tree in a detached process, so that the caller need not wait."""
     # The shell exits at once; rm, orphaned, is nobody's child to wait for (no zombie).
