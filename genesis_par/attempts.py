@@ -38,6 +38,7 @@ class TaskProgress:
     log: Path | None = None
     waiting: str | None = None
     port: int = 0  # GENESIS_PORT: unique among the run's running tasks
+    agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -146,6 +147,10 @@ def run_task(
         worktree, reused = worktrees.allocate(
             spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool
         )
+        if reused and progress.agent_done:  # its agent finished before the interruption
+            _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
+            _finish_done_agent(spec, task, progress, worktree, cancel, record)
+            return
         if reused:  # an interrupted attempt's work is kept before the worktree is reset
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
             _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
@@ -172,6 +177,51 @@ def run_task(
         )
         if outcome is None or outcome.failure == "cancelled":
             break
+    progress.duration_s = time.time() - progress.started_at
+
+
+def _finish_done_agent(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    cancel: threading.Event,
+    record: Recorder,
+) -> None:
+    """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
+    values = _values(spec, task, worktree, progress)
+    env = {**spec.env, **templates.environment(values), **dict(task.env)}
+    progress.exit_code, progress.status = 0, "running"
+    record(
+        task.id,
+        "exited",
+        {
+            "n": progress.attempts,
+            "exit_code": 0,
+            "failure": None,
+            "peak_rss_bytes": progress.peak_rss_bytes,
+        },
+    )
+    if task.check is not None:
+        log = spec.log_path(task.id, progress.attempts)
+        check = proc.run(
+            templates.expand(task.check, values),
+            cwd=worktree,
+            env=env,
+            log_path=log,
+            limits=proc.Limits(timeout_s=task.timeout_s),
+            cancel=cancel,
+            shell=task.check.shell,
+        )
+        if check.failure is not None:
+            _fail(
+                progress,
+                "check" if check.failure == "exit" else check.failure,
+                f"check `{task.check.text}` failed ({_reason(check, task)})",
+            )
+            return
+    _succeed(spec, task, progress, worktree)
+    assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
 
 

@@ -212,11 +212,25 @@ class _Watch:
         return None
 
 
+def exit_file_for(log_path: Path) -> Path:
+    """Where the shim writes the agent's exit code the moment it exits (read by resume)."""
+    return log_path.with_suffix(".exit")
+
+
+def recorded_exit(log_path: Path) -> int | None:
+    """The exit code the shim wrote for the last process logged to log_path, if any."""
+    try:
+        return int(exit_file_for(log_path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _spawn(
     argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, shell: bool
 ) -> subprocess.Popen[bytes]:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
-    shim = [sys.executable, "-m", "genesis_par.proc", str(os.getpid()), "--", *command]
+    exit_file = str(exit_file_for(log_path))
+    shim = [sys.executable, "-m", "genesis_par.proc", str(os.getpid()), exit_file, "--", *command]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -331,9 +345,37 @@ def _kill_descendants(grace_s: float = 1.0) -> None:
             time.sleep(0.02)
 
 
-def _on_parent_death(signum: int, frame: FrameType | None) -> None:
-    _kill_descendants()
-    os._exit(137)
+FINISHING_GRACE_S = 2.5  # on genesis-par's death, an agent about to exit on its own may
+SHIM_POLL_S = 0.05
+
+
+def _write_exit(exit_file: str, code: int) -> None:
+    Path(exit_file + ".tmp").write_text(str(code))
+    os.replace(exit_file + ".tmp", exit_file)
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _reap_until(agent: int, deadline: float | None) -> int | None:
+    """Reap children (re-parented orphans too) until the agent exits or the deadline passes.
+
+    SIGUSR1 (genesis-par died) is blocked and taken with sigtimedwait, never by a handler,
+    so no exit status can be lost between a wait and a signal."""
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            while (found := os.waitpid(-1, os.WNOHANG))[0] > 0:
+                if found[0] == agent:
+                    return _exit_code(found[1])
+        except ChildProcessError:
+            return 0
+        if deadline is None and signal.sigtimedwait([signal.SIGUSR1], SHIM_POLL_S):
+            return None
+        if deadline is not None:
+            time.sleep(SHIM_POLL_S)
+    return None
 
 
 def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
@@ -341,10 +383,10 @@ def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
 
 
 def shim_main(argv: list[str]) -> int:
-    """Run the agent below this subreaper and return its exit code."""
-    parent = int(argv[0])
+    """Run the agent below this subreaper; its exit code, also written to the exit file."""
+    parent, exit_file = int(argv[0]), argv[1]
     command = argv[argv.index("--") + 1 :]
-    signal.signal(signal.SIGUSR1, _on_parent_death)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     signal.signal(signal.SIGINT, _let_agents_answer)
     signal.signal(signal.SIGTERM, _let_agents_answer)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -352,22 +394,25 @@ def shim_main(argv: list[str]) -> int:
     if os.getppid() != parent:  # the supervisor died before the death signal was armed
         return 137
     try:
-        agent = subprocess.Popen(command)
+        agent = subprocess.Popen(
+            command,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1}),
+        ).pid
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
         return 127
-    status = 0
-    while True:
-        try:
-            pid, status = os.wait()  # reaps re-parented orphans as well
-        except ChildProcessError:
-            break
-        if pid == agent.pid:
-            break
-    code = os.waitstatus_to_exitcode(status)
+    code = _reap_until(agent, None)
+    if code is None:  # genesis-par died: let a finishing agent finish, then stop the tree
+        code = _reap_until(agent, time.monotonic() + FINISHING_GRACE_S)
+        if code is not None:
+            _write_exit(exit_file, code)
+        _kill_descendants()
+        return 137
+    # Written before anything else: if genesis-par dies now, resume still knows the agent ended.
+    _write_exit(exit_file, code)
     if _descendants():
         _kill_descendants()  # what the agent left running does not outlive it
-    return 128 - code if code < 0 else code
+    return code
 
 
 if __name__ == "__main__":

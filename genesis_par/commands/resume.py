@@ -42,6 +42,9 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             branch=t["branch"],
             start_commit=t["start_commit"],
         )
+        interrupted = t["status"] in ("running", "cancelled")
+        if interrupted and t["log"] and proc.recorded_exit(Path(t["log"])) == 0:
+            progress.agent_done = True  # the agent finished; only its check and commit remain
         if t["status"] in keep:
             progress.status, progress.failure, progress.reason = (
                 t["status"],

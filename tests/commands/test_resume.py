@@ -74,7 +74,7 @@ def alive(pid: int) -> bool:
 def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
     repo: Path, tmp_path: Path
 ) -> None:
-    plan = counting_plan(repo, tmp_path, "k1")
+    plan = counting_plan(repo, tmp_path, "k1", sleep=4.0)  # longer than the finishing grace
     pids = tmp_path / "pids"
     main = start(repo, "run", str(plan))
     wait_for(lambda: len(list(pids.iterdir())) >= 2, "two agents to start")
