@@ -202,24 +202,10 @@ def _finish_done_agent(
             "peak_rss_bytes": progress.peak_rss_bytes,
         },
     )
-    if task.check is not None:
-        log = spec.log_path(task.id, progress.attempts)
-        check = proc.run(
-            templates.expand(task.check, values),
-            cwd=worktree,
-            env=env,
-            log_path=log,
-            limits=proc.Limits(timeout_s=task.timeout_s),
-            cancel=cancel,
-            shell=task.check.shell,
-        )
-        if check.failure is not None:
-            _fail(
-                progress,
-                "check" if check.failure == "exit" else check.failure,
-                f"check `{task.check.text}` failed ({_reason(check, task)})",
-            )
-            return
+    log = spec.log_path(task.id, progress.attempts)
+    limits = proc.Limits(timeout_s=task.timeout_s)
+    if _check(task, progress, worktree, values, env, log, limits, cancel) is not None:
+        return
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
@@ -324,28 +310,45 @@ def _attempt(
             "peak_rss_bytes": outcome.peak_rss_bytes,
         },
     )
-    if outcome.failure is None and task.check is not None:
-        check = proc.run(
-            templates.expand(task.check, values),
-            cwd=worktree,
-            env=env,
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.check.shell,
-        )
-        if check.failure is not None:
-            _fail(
-                progress,
-                "check" if check.failure == "exit" else check.failure,
-                f"check `{task.check.text}` failed ({_reason(check, task)})",
-            )
-            return check
+    if outcome.failure is None:
+        failed_check = _check(task, progress, worktree, values, env, log, limits, cancel)
+        if failed_check is not None:
+            return failed_check
     if outcome.failure is not None:
         _fail(progress, outcome.failure, _reason(outcome, task))
         return outcome
     _succeed(spec, task, progress, worktree)
     return None
+
+
+def _check(
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Path,
+    limits: proc.Limits,
+    cancel: threading.Event,
+) -> proc.Outcome | None:
+    """Run the task's check after its agent exited 0; the failing outcome, or None."""
+    if task.check is None:
+        return None
+    argv = templates.expand(task.check, values)
+    check = proc.run(
+        argv,
+        cwd=worktree,
+        env=env,
+        log_path=log,
+        limits=limits,
+        cancel=cancel,
+        shell=task.check.shell,
+    )
+    if check.failure is None:
+        return None
+    failure = "check" if check.failure == "exit" else check.failure
+    _fail(progress, failure, f"check `{task.check.text}` failed ({_reason(check, task)})")
+    return check
 
 
 def _fail(progress: TaskProgress, failure: str, reason: str) -> None:

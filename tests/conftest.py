@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def wait_for(condition: Callable[[], object], what: str, bound: float = 30.0) -> None:
+    """Poll condition until it holds; fail the test after bound seconds (never sleep for luck)."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {bound} s waiting for {what}"
+        time.sleep(0.02)
 
 
 def git(repo: Path, *args: str) -> str:

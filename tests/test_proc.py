@@ -3,12 +3,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
 
 from genesis_par import proc
+from tests.conftest import wait_for
 
 
 def run(
@@ -57,10 +57,7 @@ def test_cancel_stops_an_agent_that_ignores_sigint(tmp_path: Path) -> None:
         target=lambda: result.append(run(tmp_path, code, proc.Limits(grace_s=0.5), cancel))
     )
     worker.start()
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_for(ready.exists, "the agent to start")
     cancel.set()
     worker.join(timeout=20)
     assert result and result[0].failure == "cancelled"

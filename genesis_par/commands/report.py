@@ -8,7 +8,7 @@ from pathlib import Path
 from genesis_par.commands.common import pick_run, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import formats
-from genesis_par.report.console import console
+from genesis_par.report.console import console, emit
 from genesis_par.state import Store
 
 FORMATS = ("json", "junit", "markdown", "html")
@@ -46,7 +46,7 @@ def run(
     else:
         text = formats.html_report(result, attempts, last_logs)
     if output is None:
-        print(text)
+        emit(text)
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"wrote {output}")

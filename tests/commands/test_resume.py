@@ -4,21 +4,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.commands.test_run import py, write_plan
-from tests.conftest import genesis_cmd, genesis_env, git
-
-
-def wait_for(condition: object, what: str, bound: float = 30.0) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 
 
 def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1.5) -> Path:

@@ -6,14 +6,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from genesis_par.commands import run as run_cmd
-from tests.conftest import genesis_cmd, genesis_env, git
+from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 
 PY = sys.executable
 
@@ -315,11 +314,8 @@ def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while len(list(ready.iterdir())) < 3:
-        assert time.monotonic() < deadline, "agents did not start"
-        assert main.poll() is None, main.communicate()
-        time.sleep(0.05)
+    wait_for(lambda: len(list(ready.iterdir())) >= 3 or main.poll() is not None, "three agents")
+    assert main.poll() is None, main.communicate()
     main.send_signal(signal.SIGINT)
     out, err = main.communicate(timeout=30)
     assert main.returncode == 130, (out, err)

@@ -3,14 +3,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from genesis_par.commands import worktrees as wt_cmd
 from tests.commands.test_run import py, run_json, write_plan
-from tests.conftest import genesis_cmd, genesis_env, git
+from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 
 
 def writer(path: str, text: str) -> str:
@@ -151,10 +150,8 @@ def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: 
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert time.monotonic() < deadline and main.poll() is None
-            time.sleep(0.05)
+        wait_for(lambda: ready.exists() or main.poll() is not None, "the agent to start")
+        assert main.poll() is None
         out = subprocess.run(
             [*genesis_cmd(), "worktrees", "gc", "--force", "--json"],
             cwd=repo,
