@@ -63,13 +63,14 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("started", [1, 2, 3])  # kill while the first, second or third agent runs
 def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
-    repo: Path, tmp_path: Path
+    repo: Path, tmp_path: Path, started: int
 ) -> None:
     plan = counting_plan(repo, tmp_path, "k1", sleep=4.0)  # longer than the finishing grace
     pids = tmp_path / "pids"
     main = start(repo, "run", str(plan))
-    wait_for(lambda: len(list(pids.iterdir())) >= 2, "two agents to start")
+    wait_for(lambda: len(list(pids.iterdir())) >= started, f"{started} agents to start")
     main.send_signal(signal.SIGKILL)
     main.communicate(timeout=10)
     agent_pids = [int(p.name) for p in pids.iterdir()]
