@@ -157,13 +157,14 @@ def _may_skip(a: gitops.BranchDiff, b: gitops.BranchDiff) -> bool:
     """True only when the merge of a and b is certainly clean.
 
     Both sides must share their merge base with the target and no commit past it (so that base
-    is their own merge base), neither may delete or rename anything (no rename or directory-rename
-    detection can then pair paths across the sides), and no path may be touched by both sides
-    or be a directory of a path on the other side (file/directory).
+    is their own merge base); neither may empty a directory by deleting or renaming (checked by
+    the caller: that is what makes git detect a directory rename and move the other side's
+    files); and no path may be touched by both sides or be a directory of a path on the other
+    side (file/directory). Each change, renames included, then touches paths only one side did.
     """
     if a.merge_base is None or a.merge_base != b.merge_base or a.commits & b.commits:
         return False
-    if any(s in "DRC" for s, _ in (*a.changes, *b.changes)):
+    if any(s == "C" for s, _ in (*a.changes, *b.changes)):
         return False
     paths_a = {p for _, ps in a.changes for p in ps}
     paths_b = {p for _, ps in b.changes for p in ps}
@@ -172,6 +173,21 @@ def _may_skip(a: gitops.BranchDiff, b: gitops.BranchDiff) -> bool:
     dirs_a = {d for p in paths_a for d in _parents(p)}
     dirs_b = {d for p in paths_b for d in _parents(p)}
     return not (dirs_a & paths_b or dirs_b & paths_a)
+
+
+def _emptied_dirs(
+    repo: Path,
+    diffs: Mapping[str, gitops.BranchDiff],
+    commits: Mapping[str, str],
+    env: Mapping[str, str],
+) -> set[str]:
+    """Branches that delete or rename away the last file of some directory (one git process)."""
+    queries: list[tuple[str, str]] = []
+    for name, diff in diffs.items():
+        removed = {ps[0] for status, ps in diff.changes if status in "DR"}
+        queries += [(name, d) for d in {p.rpartition("/")[0] for p in removed} if d]
+    exists = gitops.trees_exist(repo, [f"{commits[name]}:{d}" for name, d in queries], env)
+    return {name for (name, _), found in zip(queries, exists, strict=True) if not found}
 
 
 def _parents(path: str) -> list[str]:
@@ -274,13 +290,15 @@ def _probe(
     report = Report(target, target_commit, branches)
     diffs = {b.name: gitops.branch_diff(repo, target_commit, b.commit, env) for b in branches}
     report.touched = {n: {p for _, ps in d.changes for p in ps} for n, d in diffs.items()}
+    unsafe = _emptied_dirs(repo, diffs, {b.name: b.commit for b in branches}, env)
     merges: list[tuple[str, str]] = []
     keys: list[tuple[str, str] | str] = []
     for b in branches:
         merges.append((target_commit, b.commit))
         keys.append(b.name)
     for a, b in itertools.combinations(branches, 2):
-        if _may_skip(diffs[a.name], diffs[b.name]):
+        safe = a.name not in unsafe and b.name not in unsafe
+        if safe and _may_skip(diffs[a.name], diffs[b.name]):
             report.pairs[(a.name, b.name)] = CLEAN
             report.skipped += 1
             continue

@@ -366,6 +366,20 @@ def resolve_many(repo: Path, refs: Sequence[str]) -> dict[str, str | None]:
     return found
 
 
+def trees_exist(repo: Path, specs: Sequence[str], env: Mapping[str, str]) -> list[bool]:
+    """For each `<commit>:<path>`, whether it names a tree, in one git process."""
+    if not specs:
+        return []
+    done = _run_git(
+        ["cat-file", "--batch-check=%(objecttype)"],
+        repo,
+        env=env,
+        input="".join(f"{s}\n" for s in specs),
+        check=False,
+    )
+    return [line == "tree" for line in done.stdout.splitlines()]
+
+
 class BranchDiff(NamedTuple):
     merge_base: str | None
     commits: frozenset[str]  # merge_base..tip

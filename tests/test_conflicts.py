@@ -271,10 +271,21 @@ def test_batch_and_skips_agree_with_one_merge_tree_per_pair(repo: Path) -> None:
     rng = random.Random(7)
     files = [f"src/m{i}.txt" for i in range(12)]
     write(repo, {f: "".join(f"line {j} of {f}\n" for j in range(8)) for f in files})
+    write(repo, {f"lib/k{i}.txt": f"lib file {i}\n" * 4 for i in range(3)})
     names = [f"b{i}" for i in range(8)]
     for name in names:
         random_branch(repo, rng, name, files)
+    # a whole directory renamed on one side and a file added to it on the other: disjoint
+    # paths, yet git moves the new file (a directory rename), so this pair must not be skipped
+    git(repo, "checkout", "-q", "-b", "mover", "main")
+    git(repo, "mv", "lib", "moved")
+    git(repo, "commit", "-q", "-m", "move lib")
+    git(repo, "checkout", "-q", "-b", "adder", "main")
+    write(repo, {"lib/new.txt": "new\n", "moved/new.txt": "in the way\n"})
+    git(repo, "checkout", "-q", "main")
+    names += ["mover", "adder"]
     report = conflicts.check(repo, names, "main")
+    assert not report.pairs[("mover", "adder")].clean
     for (a, b), result in report.pairs.items():
         done = subprocess.run(
             ["git", "merge-tree", "--write-tree", "--name-only", "-z", a, b],
