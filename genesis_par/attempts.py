@@ -140,6 +140,21 @@ def run_task(
     record: Recorder,
 ) -> None:
     """Run task to its end in its own worktree; progress holds the result."""
+    try:
+        _run_task(spec, task, progress, cancel, record)
+    except GenesisError as e:  # git failing under one task fails that task, not the run
+        _fail(progress, "setup", str(e))
+        if progress.started_at is not None:
+            progress.duration_s = time.time() - progress.started_at
+
+
+def _run_task(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    cancel: threading.Event,
+    record: Recorder,
+) -> None:
     assert progress.start_commit is not None
     progress.started_at = time.time()
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
