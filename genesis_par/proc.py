@@ -347,6 +347,7 @@ def _kill_descendants(grace_s: float = 1.0) -> None:
 
 FINISHING_GRACE_S = 2.5  # on genesis-par's death, an agent about to exit on its own may
 SHIM_POLL_S = 0.05
+_SHIM_SIGNALS = {signal.SIGUSR1, signal.SIGCHLD}  # blocked, and taken with sigtimedwait
 
 
 def _write_exit(exit_file: str, code: int) -> None:
@@ -371,8 +372,10 @@ def _reap_until(agent: int, deadline: float | None) -> int | None:
                     return _exit_code(found[1])
         except ChildProcessError:
             return 0
-        if deadline is None and signal.sigtimedwait([signal.SIGUSR1], SHIM_POLL_S):
-            return None
+        if deadline is None:
+            got = signal.sigtimedwait(_SHIM_SIGNALS, SHIM_POLL_S)  # SIGCHLD wakes us at once
+            if got is not None and got.si_signo == signal.SIGUSR1:
+                return None
         if deadline is not None:
             time.sleep(SHIM_POLL_S)
     return None
@@ -386,7 +389,7 @@ def shim_main(argv: list[str]) -> int:
     """Run the agent below this subreaper; its exit code, also written to the exit file."""
     parent, exit_file = int(argv[0]), argv[1]
     command = argv[argv.index("--") + 1 :]
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SHIM_SIGNALS)
     signal.signal(signal.SIGINT, _let_agents_answer)
     signal.signal(signal.SIGTERM, _let_agents_answer)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -396,7 +399,7 @@ def shim_main(argv: list[str]) -> int:
     try:
         agent = subprocess.Popen(
             command,
-            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1}),
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, _SHIM_SIGNALS),
         ).pid
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
