@@ -100,10 +100,10 @@ def execute(
                 _skip_dependents(progress, tasks, record)
                 if fail_fast and progress.with_status("failed"):
                     interrupts.cancel.set()
-            if not interrupts.cancel.is_set():
-                for task_id in _decide(schedule, spec, progress):
-                    _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
-            if not futures:
+            started = [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress)
+            for task_id in started:
+                _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
+            if not futures and not started:  # a task failing at launch may still skip others
                 break
             done, _ = wait(futures, timeout=TICK_S, return_when=FIRST_COMPLETED)
             for future in done:

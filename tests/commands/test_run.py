@@ -391,6 +391,11 @@ def test_dependencies_whose_results_conflict_fail_the_dependent_before_it_starts
         id = "z"
         depends_on = ["x", "y"]
         command = {py("open('never.txt', 'w')")}
+
+        [[tasks]]
+        id = "after-z"
+        depends_on = ["z"]
+        command = "true"
     """,
     )
     code, result = run_json(repo, plan, capsys, no_merge=True)
@@ -398,6 +403,7 @@ def test_dependencies_whose_results_conflict_fail_the_dependent_before_it_starts
     z = tasks_by_id(result)["z"]
     assert z["status"] == "failed" and z["failure"] == "setup" and "same.txt" in z["reason"]
     assert z["attempts"] == 0
+    assert tasks_by_id(result)["after-z"]["status"] == "skipped"
 
 
 def test_runs_from_inside_a_linked_worktree(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
