@@ -96,7 +96,8 @@ def _prompt_file(spec: RunSpec, task: Task) -> str:
     return str(path)
 
 
-def _values(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress) -> dict[str, str]:
+def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress) -> dict[str, str]:
+    """The template values (and GENESIS_* environment) of one task in one worktree."""
     return {
         "run": spec.run,
         "task": task.id,
@@ -157,6 +158,13 @@ def _run_task(
 ) -> None:
     assert progress.start_commit is not None
     progress.started_at = time.time()
+    fresh = not (worktrees.path_for(spec.repo.root, spec.run, task.id) / ".git").exists()
+    if task.best_of > 1 and fresh and progress.attempts == 0:
+        from genesis_par import best_of
+
+        best_of.run(spec, task, progress, cancel, record)
+        progress.duration_s = time.time() - progress.started_at
+        return
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
         worktree, reused = worktrees.allocate(
@@ -174,7 +182,7 @@ def _run_task(
         _fail(progress, "setup", f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
         return
-    values = _values(spec, task, worktree, progress)
+    values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **templates.environment(values), **dict(task.env)}
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     _copy_included(spec, worktree)
@@ -204,7 +212,7 @@ def _finish_done_agent(
     record: Recorder,
 ) -> None:
     """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
-    values = _values(spec, task, worktree, progress)
+    values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **templates.environment(values), **dict(task.env)}
     progress.exit_code, progress.status = 0, "running"
     record(

@@ -593,3 +593,13 @@ def lock_files(worktree: Path, branch: str) -> list[Path]:
         common / "refs" / "heads" / f"{branch}.lock",
     ]
     return [p for p in candidates if p.exists()]
+
+
+def diff_lines(repo: Path, old: str, new: str) -> int:
+    """Lines added plus removed between two commits."""
+    total = 0
+    for line in _out(["diff", "--numstat", old, new], repo).splitlines():
+        added, removed, _ = line.split("\t", 2)
+        total += int(added) if added.isdigit() else 1
+        total += int(removed) if removed.isdigit() else 0
+    return total

@@ -88,6 +88,7 @@ class Task:
     memory_bytes: int | None = None
     cpu: float | None = None
     retries: int = 0
+    best_of: int = 1  # candidates run in parallel; the best passing one becomes the branch
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
 
@@ -152,6 +153,7 @@ TASK_KEYS = frozenset(
         "retries",
         "check",
         "env",
+        "best_of",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
@@ -415,6 +417,9 @@ def _task(
     prompt, prompt_file = _prompt(merged, where, path.parent)
     if prompt is not None and agent_name is None:
         raise where.error("has a prompt but runs a command: a prompt needs an agent to receive it")
+    best_of = _typed(merged.get("best_of", 1), int, where, "best_of", "an integer")
+    if best_of < 1:
+        raise where.error(f"best_of must be at least 1, not {best_of}")
     retries = _typed(merged.get("retries", 0), int, where, "retries", "an integer")
     if retries < 0:
         raise where.error(f"retries must not be negative, not {retries}")
@@ -437,6 +442,7 @@ def _task(
         memory_bytes=parse_size(merged["memory"], where, "memory") if "memory" in merged else None,
         cpu=_positive_cpu(merged, where),
         retries=retries,
+        best_of=best_of,
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
     )

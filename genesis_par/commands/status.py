@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from genesis_par import gitops
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
 from genesis_par.errors import UsageError
 from genesis_par.report import status_view
@@ -13,14 +14,13 @@ from genesis_par.state import Store
 
 def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     """Show one run (the latest by default) and its tasks."""
-    _, state = state_dir(cwd)
+    repo, state = state_dir(cwd)
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
         tasks = store.tasks(record.name)
-        attempts = store.attempts(record.name)
-        saved = [a for a in attempts if a.failure or (a.exit_code not in (0, None))]
-        obj = status_view.status_json(record, effective_status(record), tasks, saved)
+        kept = gitops.ref_names(repo.root, f"refs/genesis/{record.name}/")
+        obj = status_view.status_json(record, effective_status(record), tasks, kept)
     if as_json:
         status_view.print_json(obj)
     else:

@@ -15,11 +15,11 @@ from rich.table import Table
 
 from genesis_par.report.console import console
 from genesis_par.report.run_view import STATUS_STYLE
-from genesis_par.state import AttemptRecord, RunRecord
+from genesis_par.state import RunRecord
 
 
 def status_json(
-    record: RunRecord, status: str, tasks: list[dict[str, Any]], saved: Sequence[AttemptRecord]
+    record: RunRecord, status: str, tasks: list[dict[str, Any]], kept: Sequence[str]
 ) -> dict[str, Any]:
     """The object of `status --json`: the run and the same task objects as `run --json`."""
     return {
@@ -30,16 +30,8 @@ def status_json(
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "tasks": tasks,
-        "saved_attempts": [
-            {
-                "task": a.task,
-                "attempt": a.n,
-                "ref": f"refs/genesis/{a.run}/{a.task}/attempt-{a.n}",
-                "failure": a.failure,
-                "log": a.log,
-            }
-            for a in saved
-        ],
+        # work kept aside: failed or interrupted attempts, losing best_of candidates
+        "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
     }
 
 
@@ -84,8 +76,8 @@ def print_status(obj: dict[str, Any]) -> None:
             escape(why),
         )
     console.print(table)
-    for saved in obj["saved_attempts"]:
-        console.print(f"  kept: {escape(saved['ref'])} ({saved['failure'] or 'failed'})")
+    for kept in obj["kept"]:
+        console.print(f"  kept: {escape(kept['ref'])}")
 
 
 def print_runs(rows: list[dict[str, Any]]) -> None:

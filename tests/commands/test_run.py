@@ -434,3 +434,37 @@ def test_git_older_than_2_38_is_refused(repo: Path, tmp_path: Path) -> None:
         [*genesis_cmd(), "run", str(plan)], cwd=repo, env=env, capture_output=True, text=True
     )
     assert out.returncode == 4 and "too old" in out.stderr and "2.38" in out.stderr
+
+
+def test_best_of_keeps_the_smallest_passing_candidate(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Three candidates: one fails its check, one writes a big change, one a small one.
+    counter = tmp_path / "n"
+    agent = py(f"""
+        import fcntl, os
+        with open({str(counter)!r}, 'a+') as f:
+            fcntl.flock(f, fcntl.LOCK_EX); f.seek(0); n = len(f.read()) + 1; f.write('x')
+        text = 'bad' if n == 1 else ('a' if n == 2 else ('line' + chr(10)) * 20)
+        open('out.txt', 'w').write(text)
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "pick"
+        best_of = 3
+        command = {agent}
+        check = "! grep -q bad out.txt"
+    """,
+        header='[run]\nname = "bo"\n',
+    )
+    code, result = run_json(repo, plan, capsys, no_merge=True)
+    assert code == 0, result
+    task = tasks_by_id(result)["pick"]
+    assert task["status"] == "succeeded" and task["attempts"] == 3
+    assert git(repo, "show", "genesis/bo/pick:out.txt") == "a"
+    kept = git(repo, "for-each-ref", "--format=%(refname)", "refs/genesis/bo/pick/").split()
+    assert len(kept) == 2 and all("candidate-" in r for r in kept)
+    assert not list((repo / ".genesis" / "worktrees" / "bo").glob("pick~*"))
+    assert (repo / ".genesis" / "worktrees" / "bo" / "pick" / "out.txt").read_text() == "a"
