@@ -9,6 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+import xmlschema
 
 from genesis_par import plan
 from genesis_par.commands import report as report_cmd
@@ -83,7 +84,10 @@ def test_junit_counts_failed_and_skipped(
     finished_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert report_cmd.run(finished_run, "rep", fmt="junit") == 0
-    root = ET.fromstring(capsys.readouterr().out.split("\n", 1)[1])
+    xml = capsys.readouterr().out
+    schema = xmlschema.XMLSchema(Path(__file__).resolve().parent.parent / "data" / "junit.xsd")
+    schema.validate(xml)  # raises with the offending element when the XML does not fit
+    root = ET.fromstring(xml.split("\n", 1)[1])
     suite = root.find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
