@@ -226,24 +226,6 @@ def identity_env(repo: Path) -> dict[str, str]:
 # --- merging ---
 
 
-class TreeMerge(NamedTuple):
-    clean: bool
-    tree: str  # the merged tree (with conflict markers when not clean)
-    paths: tuple[str, ...]  # conflicted paths
-
-
-def merge_tree(
-    repo: Path, ours: str, theirs: str, env: Mapping[str, str] | None = None
-) -> TreeMerge:
-    """What merging theirs into ours gives, as git's merge-ort says, touching no worktree."""
-    args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs]
-    done = _run_git(args, repo, env=env, check=False)
-    if done.returncode not in (0, 1):
-        raise GitError(f"git merge-tree failed in {repo}: {done.stderr.strip()}")
-    tree, *paths = [p for p in done.stdout.split("\0") if p]
-    return TreeMerge(done.returncode == 0, tree, tuple(sorted(set(paths))))
-
-
 def commit_tree(
     repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None
 ) -> str:

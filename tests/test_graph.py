@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from genesis_par import graph
-from genesis_par.plan import Command, Priority, Task
+from genesis_par.plan import Command, Priority, Task, load
 
 CMD = Command(("true",))
 
@@ -48,3 +50,13 @@ def test_ordered_takes_the_best_ready_task_first() -> None:
 
 def test_ordered_ignores_dependencies_outside_the_subset() -> None:
     assert graph.ordered([task("b", "a")], lambda t: (t.index,)) == ["b"]
+
+
+def test_priority_order_of_a_plan(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'version = 1\n[[tasks]]\nid = "a"\ncommand = "x"\npriority = "low"\n'
+        '[[tasks]]\nid = "b"\ncommand = "x"\npriority = "critical"\ndepends_on = ["a"]\n'
+        '[[tasks]]\nid = "c"\ncommand = "x"\n'
+    )
+    assert graph.priority_order(load(path)) == ["c", "a", "b"]
