@@ -25,11 +25,15 @@ def intro(repo: Path, plan: Path, as_json: bool) -> None:
 def outro(repo: Path, plan: Path, kept: bool, as_json: bool) -> None:
     """Where things are and what to try next."""
     out = err_console if as_json else console
-    if not kept:
-        out.print("\nThe demo repository was removed; keep it with `genesis-par demo --keep`.")
-        return
+    if kept:
+        where = f"The demo repository is kept at {escape(str(repo))} (plan: {escape(str(plan))})."
+    else:
+        where = (
+            f"The demo repository ({escape(str(repo))}) was removed: run "
+            "`genesis-par demo --keep` to keep it and look around."
+        )
     out.print(
-        f"\nThe demo repository is kept at {escape(str(repo))} (plan: {escape(str(plan))}).\n"
+        f"\n{where}\n"
         "Try next, from inside it:\n"
         "  genesis-par status demo          # each task, its attempts and why\n"
         "  genesis-par logs demo flaky-cli --attempt 1\n"
