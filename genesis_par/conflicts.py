@@ -288,7 +288,9 @@ def _probe(
     env: Mapping[str, str],
 ) -> Report:
     report = Report(target, target_commit, branches)
-    diffs = {b.name: gitops.branch_diff(repo, target_commit, b.commit, env) for b in branches}
+    tips = [b.commit for b in branches]
+    found = gitops.branch_diffs(repo, target_commit, tips, env)
+    diffs = {b.name: diff for b, diff in zip(branches, found, strict=True)}
     report.touched = {n: {p for _, ps in d.changes for p in ps} for n, d in diffs.items()}
     unsafe = _emptied_dirs(repo, diffs, {b.name: b.commit for b in branches}, env)
     merges: list[tuple[str, str]] = []

@@ -368,20 +368,83 @@ class BranchDiff(NamedTuple):
     changes: tuple[tuple[str, tuple[str, ...]], ...]  # (status letter, paths)
 
 
-def branch_diff(
-    repo: Path, target: str, tip: str, env: Mapping[str, str] | None = None
-) -> BranchDiff:
-    """What tip changed since it forked from target, in two processes, renames detected."""
-    listed = _out(["rev-list", "--boundary", tip, f"^{target}"], repo, env=env).split()
-    commits = frozenset(c for c in listed if not c.startswith("-"))
-    boundary = [c[1:] for c in listed if c.startswith("-")]
-    if not listed:
-        base: str | None = tip  # tip is already in target
-    else:
-        # One boundary commit is the fork point; several (merges from elsewhere) leave it unknown.
-        base = boundary[0] if len(boundary) == 1 else None
+def branch_diffs(
+    repo: Path, target: str, tips: Sequence[str], env: Mapping[str, str] | None = None
+) -> list[BranchDiff]:
+    """What each tip changed since it forked from target, renames detected: one `rev-list`
+    for every tip's commits, one `diff-tree --stdin` for every diff."""
+    if not tips:
+        return []
+    listed = _out(["rev-list", "--parents", *dict.fromkeys(tips), f"^{target}"], repo, env=env)
+    parents = {line[0]: line[1:] for line in map(str.split, listed.splitlines())}
+    forks = [_fork(tip, parents) for tip in tips]
+    known = [(tip, base) for tip, (base, _) in zip(tips, forks, strict=True) if base is not None]
+    changes = dict(zip(known, _diff_many(repo, known, env), strict=True))
+    return [
+        BranchDiff(
+            base,
+            commits,
+            changes[(tip, base)]
+            if base is not None
+            else _diff_from_merge_base(repo, target, tip, env),
+        )
+        for tip, (base, commits) in zip(tips, forks, strict=True)
+    ]
+
+
+def _fork(tip: str, parents: Mapping[str, list[str]]) -> tuple[str | None, frozenset[str]]:
+    """(fork point, commits since it) of tip, from the parents of every commit not in target.
+
+    The fork point is the one commit of target that the walk from tip reaches; several (merges
+    from elsewhere) or none (unrelated histories) leave it unknown."""
+    if tip not in parents:
+        return tip, frozenset()  # tip is already in target
+    seen, todo, boundary = {tip}, [tip], set()
+    while todo:
+        for parent in parents[todo.pop()]:
+            if parent not in parents:
+                boundary.add(parent)
+            elif parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return (boundary.pop() if len(boundary) == 1 else None), frozenset(seen)
+
+
+def _diff_many(
+    repo: Path, tips_and_bases: Sequence[tuple[str, str]], env: Mapping[str, str] | None
+) -> list[tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The name-status diff of each (tip, base), base to tip, in one git process."""
+    if not tips_and_bases:
+        return []
+    lines = "".join(f"{tip} {base}\n" for tip, base in tips_and_bases)
+    raw = _run_git(
+        ["diff-tree", "--stdin", "--always", "-r", "-M", "--name-status", "-z"],
+        repo,
+        env=env,
+        input=lines,
+    ).stdout
+    diffs: list[list[tuple[str, tuple[str, ...]]]] = []
+    tokens, i = raw.split("\0"), 0
+    while i < len(tokens) and tokens[i]:
+        if _is_object_id(tokens[i]):  # each (tip, base) starts with tip's id
+            diffs.append([])
+            i += 1
+            continue
+        count = 2 if tokens[i][0] in "RC" else 1
+        diffs[-1].append((tokens[i][0], tuple(tokens[i + 1 : i + 1 + count])))
+        i += 1 + count
+    return [tuple(d) for d in diffs]
+
+
+def _is_object_id(token: str) -> bool:
+    return len(token) in (40, 64) and all(c in "0123456789abcdef" for c in token)
+
+
+def _diff_from_merge_base(
+    repo: Path, target: str, tip: str, env: Mapping[str, str] | None
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     raw = _run_git(["diff", "--name-status", "-M", "-z", f"{target}...{tip}"], repo, env=env).stdout
-    return BranchDiff(base, commits, tuple(_parse_name_status(raw)))
+    return tuple(_parse_name_status(raw))
 
 
 def _parse_name_status(raw: str) -> list[tuple[str, tuple[str, ...]]]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import conflicts
+from genesis_par import conflicts, gitops
 from genesis_par.conflicts import Kind
 from genesis_par.errors import UsageError
-from tests.conftest import git
+from tests.conftest import branch, git
 
 Files = Mapping[str, "str | bytes | None"]
 
@@ -300,3 +300,48 @@ def test_batch_and_skips_agree_with_one_merge_tree_per_pair(repo: Path) -> None:
             assert expected <= set(result.paths), (a, b)
     assert any(not r.clean for r in report.pairs.values())
     assert any(r.clean for r in report.pairs.values())
+
+
+def test_batched_branch_diffs_match_one_diff_per_branch(repo: Path) -> None:
+    """One rev-list and one diff-tree for all branches give what two git calls per branch do,
+    whatever the branch's shape."""
+    first = git(repo, "rev-parse", "HEAD")
+    write(repo, {f"f{i}.txt": f"{i}\n" * 20 for i in range(4)})
+    fork = git(repo, "rev-parse", "HEAD")
+    branch(repo, "simple", {"f0.txt": "changed\n", "new.txt": "new\n"})
+    git(repo, "checkout", "-q", "-b", "renamer", "main")
+    git(repo, "mv", "f1.txt", "g1.txt")
+    git(repo, "commit", "-q", "-m", "rename")
+    git(repo, "checkout", "-q", "main")
+    branch(repo, "contained", {"f2.txt": "on main too\n"})
+    git(repo, "merge", "-q", "--ff-only", "contained")
+    branch(repo, "stacked", {"f3.txt": "on top\n"}, start="simple")
+    branch(repo, "from_old", {"old.txt": "x\n"}, start=first)
+    git(repo, "checkout", "-q", "-b", "merged_in", "simple")
+    git(repo, "merge", "-q", "--no-edit", "from_old")
+    git(repo, "checkout", "-q", "main")
+    write(repo, {"main.txt": "main moved on\n"})
+    names = ["simple", "renamer", "contained", "stacked", "from_old", "merged_in", "simple"]
+    tips = [git(repo, "rev-parse", n) for n in names]
+
+    found = gitops.branch_diffs(repo, "main", tips)
+
+    for tip, diff in zip(tips, found, strict=True):
+        listed = git(repo, "rev-list", "--boundary", tip, "^main").split()
+        assert diff.commits == {c for c in listed if not c.startswith("-")}
+        bases = git(repo, "merge-base", "--all", "main", tip).split()
+        assert diff.merge_base in (None, *bases) and len(bases) == 1
+        raw = git(repo, "diff", "--name-status", "-M", "-z", f"main...{tip}")
+        assert list(diff.changes) == gitops._parse_name_status(raw)
+    # one fork point is known exactly; a branch with two (a merge from elsewhere) is left unknown
+    assert [d.merge_base for d in found] == [
+        fork,
+        fork,
+        found[2].merge_base,
+        fork,
+        first,
+        None,
+        fork,
+    ]
+    assert found[1].changes == (("R", ("f1.txt", "g1.txt")),)
+    assert found[2].changes == () and found[2].commits == frozenset()
