@@ -11,10 +11,15 @@ import itertools
 import random
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from bench.common import GENESIS, git, init_repo, sh
 from genesis_par import conflicts
+
+T = TypeVar("T")
 
 
 def make_branches(repo: Path, n: int, files: list[str], rng: random.Random) -> list[str]:
@@ -47,9 +52,17 @@ def naive(repo: Path, names: list[str]) -> int:
     return conflicted
 
 
+def timed(into: list[float], work: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    result = work()
+    into.append(time.perf_counter() - start)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,30,60")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rng = random.Random(3)
     files = {
@@ -68,15 +81,13 @@ def main() -> None:
         )
         for n in map(int, args.sizes.split(",")):
             names = all_names[:n]
-            start = time.perf_counter()
-            report = conflicts.check(repo, names, "main")
-            core = time.perf_counter() - start
-            start = time.perf_counter()
-            sh([*GENESIS, "conflicts", "--json", "--into", "main", *names], cwd=repo)
-            cli = time.perf_counter() - start
-            start = time.perf_counter()
-            naive(repo, names)
-            loop = time.perf_counter() - start
+            times: dict[str, list[float]] = {"core": [], "cli": [], "loop": []}
+            for _ in range(args.repeat):  # interleaved, best of each: this disk's speed drifts
+                report = timed(times["core"], partial(conflicts.check, repo, names, "main"))
+                cli_args = [*GENESIS, "conflicts", "--json", "--into", "main", *names]
+                timed(times["cli"], partial(sh, cli_args, cwd=repo))
+                timed(times["loop"], partial(naive, repo, names))
+            core, cli, loop = (min(times[k]) for k in ("core", "cli", "loop"))
             bad = sum(not r.clean for r in report.pairs.values())
             pairs = n * (n - 1) // 2 + n
             print(

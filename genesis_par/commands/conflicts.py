@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from genesis_par import conflicts, gitops, worktrees
-from genesis_par.commands.common import pick_run, state_dir
+from genesis_par import conflicts, gitops
 from genesis_par.errors import UsageError
 from genesis_par.report import conflicts_view
-from genesis_par.state import Store
 
 EXIT_CONFLICTS = 3
 
 
 def _run_branches(cwd: Path, run: str | None) -> tuple[list[str], str, dict[str, Path]]:
     """A run's succeeded-or-running branches, its merge target, and their worktrees."""
+    # imported here: checking named branches (the common CI call) needs no run state
+    from genesis_par import worktrees
+    from genesis_par.commands.common import pick_run, state_dir
+    from genesis_par.state import Store
+
     repo, state = state_dir(cwd)
     if not (state / "state.db").exists():
         raise UsageError("no runs recorded here: name the branches to check, or start a run")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rich.markup import escape
-from rich.table import Table
-
 from genesis_par.conflicts import MergeResult, Report
-from genesis_par.report.console import console
 
 
 def _result_json(result: MergeResult) -> dict[str, object]:
@@ -43,6 +39,8 @@ def print_json(report: Report) -> None:
 
 
 def _cell(result: MergeResult) -> str:
+    from rich.markup import escape
+
     if result.clean:
         return "[green]clean[/]"
     kinds = sorted({c.kind.value for c in result.conflicts})
@@ -51,6 +49,12 @@ def _cell(result: MergeResult) -> str:
 
 def print_report(report: Report) -> None:
     """The pair matrix (each branch against the target first) and the conflicted files."""
+    # rich is imported here, not above: `conflicts --json` in CI never needs it
+    from rich.markup import escape
+    from rich.table import Table
+
+    from genesis_par.report.console import console
+
     names = [b.name for b in report.branches]
     table = Table(
         title=f"conflicts against {escape(report.target)} ({report.target_commit[:12]})",
