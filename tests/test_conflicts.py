@@ -213,7 +213,12 @@ def snapshot(repo: Path) -> tuple[str, ...]:
     )
 
 
-def test_probing_leaves_the_repository_unchanged(repo: Path) -> None:
+@pytest.mark.parametrize("ram_dir", ["/dev/shm", "/no/such/ram/dir"])
+def test_probing_leaves_the_repository_unchanged(
+    repo: Path, ram_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the throwaway objects go to RAM or (no roomy /dev/shm) to the temporary folder."""
+    monkeypatch.setattr(gitops, "RAM_DIR", Path(ram_dir))
     two_branches(
         repo,
         {"f.txt": "a\n", "g.txt": SIX},
