@@ -58,7 +58,7 @@ def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path)
         [[tasks]]
         id = "good"
         retries = 1
-        command = {py("import os, pathlib; p = pathlib.Path(os.environ['GENESIS_RUN'] + '.flag'); print('hello from good'); open('g.txt', 'w').write('g')")}
+        command = {py(f"import pathlib, sys; p = pathlib.Path({str(tmp_path / 'flag')!r}); print('hello from good'); open('g.txt', 'w').write('g'); sys.exit(0 if p.exists() else p.touch() or 1)")}
 
         [[tasks]]
         id = "bad"
@@ -114,17 +114,30 @@ def test_html_report_has_one_bar_per_attempt(
     out = tmp_path / "r.html"
     assert report_cmd.run(finished_run, "rep", fmt="html", output=out) == 0
     page = out.read_text()
-    assert (
-        len(re.findall(r'<div class="bar (ok|bad)"', page)) == 2
-    )  # good and bad ran; after skipped
+    # good failed once then succeeded, bad failed, after was skipped: three attempts
+    assert len(re.findall(r'<div class="bar (ok|bad)"', page)) == 3
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no Chromium here (apt-get install chromium) to render the page headless")
-    dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!doctype html><p>x</p><script>console.error('seen'); nope();</script>")
+    _, noise = render(chromium, broken)
+    assert len(noise) == 2, noise  # the console check sees errors when there are some
+    dom, console_lines = render(chromium, out)
+    assert console_lines == []
+    assert dom.count('class="bar ') == 3
+
+
+def render(chromium: str, page: Path) -> tuple[str, list[str]]:
+    """The page's DOM after its scripts ran, and every line it wrote to the browser console
+    (console calls and uncaught errors alike)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+    done = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert dom.returncode == 0 and dom.stdout.count('class="bar ') == 2
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
