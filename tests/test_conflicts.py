@@ -218,7 +218,7 @@ def test_probing_leaves_the_repository_unchanged(
     repo: Path, ram_dir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whether the throwaway objects go to RAM or (no roomy /dev/shm) to the temporary folder."""
-    monkeypatch.setattr(gitops, "RAM_DIR", Path(ram_dir))
+    monkeypatch.setattr(gitops.probe, "RAM_DIR", Path(ram_dir))
     two_branches(
         repo,
         {"f.txt": "a\n", "g.txt": SIX},
@@ -337,7 +337,7 @@ def test_batched_branch_diffs_match_one_diff_per_branch(repo: Path) -> None:
         bases = git(repo, "merge-base", "--all", "main", tip).split()
         assert diff.merge_base in (None, *bases) and len(bases) == 1
         raw = git(repo, "diff", "--name-status", "-M", "-z", f"main...{tip}")
-        assert list(diff.changes) == gitops._parse_name_status(raw)
+        assert list(diff.changes) == gitops.probe._parse_name_status(raw)
     # one fork point is known exactly; a branch with two (a merge from elsewhere) is left unknown
     assert [d.merge_base for d in found] == [
         fork,

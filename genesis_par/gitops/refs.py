@@ -1,0 +1,174 @@
+"""The repository and its refs: finding it, resolving, moving refs by compare-and-swap."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par.errors import EnvironmentProblem
+from genesis_par.gitops.run import MIN_GIT, _out, _run_git, identity_env
+
+
+class RepoPaths(NamedTuple):
+    root: Path  # the main worktree's root (worktrees and .genesis live here)
+    common_dir: Path  # the git common dir (state lives here, shared by all worktrees)
+
+
+def check_version(cwd: Path) -> None:
+    """Refuse git older than MIN_GIT."""
+    text = _out(["--version"], cwd)
+    found = re.search(r"(\d+)\.(\d+)", text)
+    if not found or (int(found[1]), int(found[2])) < MIN_GIT:
+        need = ".".join(map(str, MIN_GIT))
+        raise EnvironmentProblem(f"{text} is too old: genesis-par needs git {need} or newer")
+
+
+def discover(cwd: Path) -> RepoPaths:
+    """The repository that holds cwd, from any subfolder or linked worktree."""
+    done = _run_git(
+        ["rev-parse", "--path-format=absolute", "--git-common-dir", "--show-toplevel"],
+        cwd,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise EnvironmentProblem(
+            f"{cwd} is not inside a git repository: run genesis-par from a repository "
+            "(or `git init` one)"
+        )
+    common_text, *_ = done.stdout.splitlines()
+    common = Path(common_text)
+    # The main worktree's root: the parent of the common dir unless the repository is bare.
+    root = common.parent if common.name == ".git" else Path(done.stdout.splitlines()[-1])
+    return RepoPaths(root=root, common_dir=common)
+
+
+def resolve_commit(repo: Path, ref: str) -> str | None:
+    """The commit ref names, or None."""
+    done = _run_git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def ref_names(repo: Path, prefix: str) -> list[str]:
+    """Every ref under prefix (e.g. `refs/heads/genesis/run/`)."""
+    text = _out(["for-each-ref", "--format=%(refname)", prefix], repo)
+    return text.splitlines()
+
+
+def update_ref(repo: Path, ref: str, new: str, old: str | None = None) -> None:
+    """Compare-and-swap ref to new; old None means the ref must not exist yet."""
+    _run_git(["update-ref", ref, new, old or "0" * 40], repo)
+
+
+def ensure_excluded(common_dir: Path, pattern: str) -> None:
+    """Add pattern to info/exclude once."""
+    exclude = common_dir / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    text = exclude.read_text() if exclude.exists() else ""
+    if pattern not in text.splitlines():
+        sep = "" if not text or text.endswith("\n") else "\n"
+        exclude.write_text(f"{text}{sep}{pattern}\n")
+
+
+def commit_tree(
+    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None
+) -> str:
+    """A new commit of tree with these parents."""
+    args = ["commit-tree", tree, *(a for p in parents for a in ("-p", p)), "-m", message]
+    return _run_git(args, repo, env=env).stdout.strip()
+
+
+def tree_of(repo: Path, commit: str, env: Mapping[str, str] | None = None) -> str:
+    """The tree of a commit."""
+    return _run_git(["rev-parse", f"{commit}^{{tree}}"], repo, env=env).stdout.strip()
+
+
+def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
+    """Compare-and-swap; False (not an error) when ref no longer holds old."""
+    done = _run_git(["update-ref", ref, new, old or "0" * 40], repo, check=False)
+    return done.returncode == 0
+
+
+def commits_between(repo: Path, base: str, tip: str) -> list[str]:
+    """The commits of base..tip, oldest first, merges excluded."""
+    text = _out(["rev-list", "--reverse", "--no-merges", f"{base}..{tip}"], repo)
+    return text.splitlines()
+
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of a and b."""
+    done = _run_git(["merge-base", a, b], repo, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def resolve_many(repo: Path, refs: Sequence[str]) -> dict[str, str | None]:
+    """Each ref's commit (None for one that does not resolve), in one git process."""
+    if not refs:
+        return {}
+    found: dict[str, str | None] = {}
+    done = _run_git(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        repo,
+        input="".join(f"{r}^{{commit}}\n" for r in refs),
+        check=False,
+    )
+    for ref, line in zip(refs, done.stdout.splitlines(), strict=False):
+        sha, _, kind = line.partition(" ")
+        found[ref] = sha if kind == "commit" else None
+    return found
+
+
+def init_repo(path: Path, message: str) -> str:
+    """git init path on branch main and commit every file in it; the commit."""
+    _run_git(["init", "--quiet", "--initial-branch=main"], path)
+    _run_git(["add", "--all"], path)
+    _run_git(["commit", "--quiet", "--no-verify", "-m", message], path, env=identity_env(path))
+    return head(path)
+
+
+def first_parent_commits(repo: Path, base: str, tip: str) -> list[str]:
+    """The commits on tip's first-parent line since base, oldest first."""
+    return _out(["rev-list", "--reverse", "--first-parent", f"{base}..{tip}"], repo).split()
+
+
+def landed(repo: Path, branch: str, start: str, target: str) -> bool:
+    """Whether target holds branch's work: merged, or its changes present (squash, rebase)."""
+    if _run_git(["merge-base", "--is-ancestor", branch, target], repo, check=False).returncode == 0:
+        return True
+    changed = _out(["diff", "--name-only", "-z", start, branch], repo).split("\0")
+    paths = [p for p in changed if p]
+    if not paths:
+        return True
+    done = _run_git(["diff", "--quiet", branch, target, "--", *paths], repo, check=False)
+    return done.returncode == 0
+
+
+def delete_branch(repo: Path, branch: str, expected: str) -> bool:
+    """Delete a branch only if it still points at expected (compare-and-swap)."""
+    return (
+        _run_git(
+            ["update-ref", "-d", f"refs/heads/{branch}", expected], repo, check=False
+        ).returncode
+        == 0
+    )
+
+
+def delete_ref(repo: Path, ref: str) -> None:
+    """Delete a ref."""
+    _run_git(["update-ref", "-d", ref], repo)
+
+
+def diff_lines(repo: Path, old: str, new: str) -> int:
+    """Lines added plus removed between two commits."""
+    total = 0
+    for line in _out(["diff", "--numstat", old, new], repo).splitlines():
+        added, removed, _ = line.split("\t", 2)
+        total += int(added) if added.isdigit() else 1
+        total += int(removed) if removed.isdigit() else 0
+    return total
+
+
+def head(worktree: Path) -> str:
+    """The commit checked out in worktree."""
+    return _out(["rev-parse", "HEAD"], worktree)

@@ -1,0 +1,287 @@
+"""Worktrees: adding, committing in, switching, saving and removing them."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par.errors import GitError
+from genesis_par.gitops.refs import head
+from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
+
+
+@contextlib.contextmanager
+def worktree_lock(common_dir: Path) -> Iterator[None]:
+    """Serialize `git worktree add/remove/prune`: run at once, they race on git's files."""
+    lock_path = common_dir / "genesis-par" / "worktrees.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:
+    """Create branch at start (it must not exist) checked out in a new worktree at path."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "add", "--quiet", "-b", branch, str(path), start], repo)
+
+
+def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> None:
+    """A new worktree at path with an existing branch checked out (git prunes stale records)."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "prune"], repo)
+        _run_git(["worktree", "add", "--quiet", str(path), branch], repo)
+
+
+def reset_worktree(worktree: Path, commit: str) -> None:
+    """Put worktree back to commit: tracked files reset, untracked and ignored files removed."""
+    _run_git(["reset", "--quiet", "--hard", commit], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+class Committed(NamedTuple):
+    commit: str  # HEAD after committing
+    changed: bool  # HEAD's tree differs from the start commit's
+
+
+def commit_all(
+    worktree: Path,
+    message: str,
+    start: str,
+    env: Mapping[str, str] | None = None,
+    leave_out: Sequence[str] = (),
+) -> Committed:
+    """Commit everything in worktree (untracked too, .gitignore respected) but leave_out."""
+    _run_git(["add", "--all"], worktree)
+    if leave_out:  # files copied in by .worktreeinclude (.env and the like) are never committed
+        _run_git(["reset", "--quiet", "--", *leave_out], worktree)
+    done = _run_git(
+        ["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env, check=False
+    )
+    said = done.stdout + done.stderr
+    if done.returncode != 0 and not ("nothing to commit" in said or "nothing added" in said):
+        raise GitError(f"git commit failed in {worktree}: {(done.stderr or done.stdout).strip()}")
+    commit, tree, start_tree = _out(
+        ["rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}"], worktree
+    ).split()
+    return Committed(commit, tree != start_tree)
+
+
+class MergedStart(NamedTuple):
+    commit: str | None  # None when the dependencies' results conflict
+    conflicted: tuple[str, ...]
+
+
+def merge_commits(
+    repo: Path, commits: Sequence[str], message: str, env: Mapping[str, str] | None = None
+) -> MergedStart:
+    """One commit that merges commits together, built without touching any worktree or index."""
+    current = commits[0]
+    for other in commits[1:]:
+        done = _run_git(
+            ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", current, other],
+            repo,
+            check=False,
+        )
+        if done.returncode not in (0, 1):
+            raise GitError(f"git merge-tree failed in {repo}: {done.stderr.strip()}")
+        tree, *paths = [p for p in done.stdout.split("\0") if p]
+        if done.returncode == 1:
+            return MergedStart(None, tuple(sorted(set(paths))))
+        args = ["commit-tree", tree, "-p", current, "-p", other, "-m", message]
+        current = _run_git(args, repo, env=env).stdout.strip()
+    return MergedStart(current, ())
+
+
+def checkout_detached(worktree: Path, commit: str) -> None:
+    """Point a worktree (detached) at commit, its files matching exactly."""
+    _run_git(["checkout", "--quiet", "--force", "--detach", commit], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+def add_detached_worktree(repo: Path, common_dir: Path, path: Path, commit: str) -> None:
+    """A worktree at path with commit checked out, on no branch."""
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "add", "--quiet", "--detach", str(path), commit], repo)
+
+
+def checked_out_in(repo: Path, branch_ref: str) -> Path | None:
+    """The worktree that has branch_ref checked out, if any."""
+    text = _out(["worktree", "list", "--porcelain"], repo)
+    path: Path | None = None
+    for line in text.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line[len("worktree ") :])
+        elif line == f"branch {branch_ref}":
+            return path
+    return None
+
+
+def is_clean(worktree: Path) -> bool:
+    """No staged, unstaged or untracked (not ignored) changes."""
+    return _out(["status", "--porcelain", "--untracked-files=normal"], worktree) == ""
+
+
+def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
+    """Move the branch checked out in worktree from old to new with its files; False if it moved."""
+    if head(worktree) != old:
+        return False
+    return _run_git(["merge", "--quiet", "--ff-only", new], worktree, check=False).returncode == 0
+
+
+def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] | None) -> bool:
+    """Replay commits onto the worktree's HEAD; on a conflict abort and return False."""
+    if not commits:
+        return True
+    args = ["cherry-pick", "--allow-empty", "--keep-redundant-commits", *commits]
+    if _run_git(args, worktree, env=env, check=False).returncode == 0:
+        return True
+    _run_git(["cherry-pick", "--abort"], worktree, check=False)
+    return False
+
+
+def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
+    """A commit of the worktree's current files (untracked too), parent HEAD, built in a
+    temporary index so the worktree's own index is never touched."""
+    with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
+        index = Path(tmp) / "index"
+        own_index = Path(
+            _out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree)
+        )
+        if own_index.exists():
+            shutil.copyfile(own_index, index)
+        snap_env = {**env, "GIT_INDEX_FILE": str(index), **FALLBACK_IDENTITY}
+        _run_git(["add", "--all"], worktree, env=snap_env)
+        tree = _out(["write-tree"], worktree, env=snap_env)
+        parent = head(worktree)
+        return _run_git(
+            ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"],
+            worktree,
+            env=snap_env,
+        ).stdout.strip()
+
+
+def has_uncommitted(worktree: Path) -> bool:
+    """Tracked changes or untracked (not ignored) files."""
+    return not is_clean(worktree)
+
+
+def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Revert commits (merges against their first parent) in order; False on a conflict."""
+    for commit in commits:
+        parents = _out(["rev-list", "--parents", "-n", "1", commit], worktree).split()[1:]
+        args = ["revert", "--no-edit", *(["-m", "1"] if len(parents) > 1 else []), commit]
+        if _run_git(args, worktree, env=env, check=False).returncode != 0:
+            _run_git(["revert", "--abort"], worktree, check=False)
+            return False
+    return True
+
+
+class WorktreeEntry(NamedTuple):
+    path: Path
+    head: str | None
+    branch: str | None  # refs/heads/...
+    prunable: bool
+
+
+def worktrees(repo: Path) -> list[WorktreeEntry]:
+    """git's worktree records (`git worktree list --porcelain`)."""
+    entries: list[WorktreeEntry] = []
+    fields: dict[str, str] = {}
+    for line in [*_out(["worktree", "list", "--porcelain"], repo).splitlines(), ""]:
+        if line:
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        elif fields:
+            entries.append(
+                WorktreeEntry(
+                    Path(fields["worktree"]),
+                    fields.get("HEAD"),
+                    fields.get("branch"),
+                    "prunable" in fields,
+                )
+            )
+            fields = {}
+    return entries
+
+
+def save_to_ref(worktree: Path, ref: str) -> str:
+    """Keep everything in worktree (committed or not) under ref; the saved commit."""
+    with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
+        index = Path(tmp) / "index"
+        own = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
+        if own.exists():
+            shutil.copyfile(own, index)
+        env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
+        _run_git(["add", "--all"], worktree, env=env)
+        tree = _out(["write-tree"], worktree, env=env)
+        args = ["commit-tree", tree, "-p", head(worktree), "-m", f"genesis-par: saved {ref}"]
+        commit = _run_git(args, worktree, env=env).stdout.strip()
+    _run_git(["update-ref", ref, commit], worktree)
+    return commit
+
+
+def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> Path:
+    """Move the worktree's files aside (same filesystem: instant) and drop git's record.
+
+    Returns the directory now holding the files, for the caller to delete (in the background)."""
+    trash.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix="wt-", dir=trash))
+    path.rename(aside / "files")
+    with worktree_lock(common_dir):
+        _run_git(["worktree", "prune"], repo)
+    return aside
+
+
+def prune_worktrees(repo: Path, common_dir: Path, dry_run: bool) -> list[str]:
+    """git's stale worktree records, pruned unless dry_run; what was (or would be) pruned."""
+    with worktree_lock(common_dir):
+        args = ["worktree", "prune", "--verbose", *(["--dry-run"] if dry_run else [])]
+        done = _run_git(args, repo)
+    return [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+
+
+def included_files(root: Path) -> list[str]:
+    """Untracked or ignored files of the main worktree matching its .worktreeinclude."""
+    include = root / ".worktreeinclude"
+    if not include.exists():
+        return []
+    args = ["ls-files", "-z", "--others", "--ignored", f"--exclude-from={include}"]
+    return [p for p in _out(args, root).split("\0") if p]
+
+
+def move_worktree(repo: Path, common_dir: Path, old: Path, new: Path, lock: bool = True) -> None:
+    """Move a worktree (git keeps its record right); lock=False when the caller holds the lock."""
+    with worktree_lock(common_dir) if lock else contextlib.nullcontext():
+        _run_git(["worktree", "move", str(old), str(new)], repo)
+
+
+def switch_worktree(worktree: Path, branch: str, start: str) -> None:
+    """Make a (pooled) worktree a fresh one: new branch at start, exact files, nothing else."""
+    _run_git(["checkout", "--quiet", "--force", "-B", branch, start], worktree)
+    _run_git(["clean", "-ffdxq"], worktree)
+
+
+def detach(worktree: Path) -> None:
+    """Leave the worktree on no branch (so its branch can be deleted)."""
+    _run_git(["checkout", "--quiet", "--detach"], worktree)
+
+
+def lock_files(worktree: Path, branch: str) -> list[Path]:
+    """The .lock files a git process killed mid-way may have left for this worktree."""
+    git_dir = Path(_out(["rev-parse", "--path-format=absolute", "--git-dir"], worktree))
+    common = Path(_out(["rev-parse", "--path-format=absolute", "--git-common-dir"], worktree))
+    candidates = [
+        git_dir / "index.lock",
+        git_dir / "HEAD.lock",
+        common / "refs" / "heads" / f"{branch}.lock",
+    ]
+    return [p for p in candidates if p.exists()]
