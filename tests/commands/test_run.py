@@ -71,6 +71,29 @@ def test_tasks_commit_their_work_on_their_branches(
     assert git(repo, "status", "--porcelain") == ""
 
 
+@pytest.mark.parametrize("pythonpath", [None, "/somewhere/the/user/set"])
+def test_the_agents_environment_is_the_users_own(
+    repo: Path, capsys: pytest.CaptureFixture[str], pythonpath: str | None
+) -> None:
+    """genesis-par's own packages never leak onto the agent's Python path."""
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "a"
+        command = {py("import os; open('pp.txt', 'w').write(repr(os.environ.get('PYTHONPATH')))")}
+    """,
+        header='[run]\nname = "env"\n',
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    code = run_cmd.run(repo, plan, as_json=True, env=env)
+    capsys.readouterr()
+    assert code == 0
+    assert git(repo, "show", "genesis/env/a:pp.txt") == repr(pythonpath)
+
+
 def test_four_one_second_tasks_overlap_in_pairs(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
