@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from genesis_par.errors import PlanError
+from genesis_par.plan_values import (
+    Where,
+    check_branch_component,
+    check_keys,
+    did_you_mean,
+    enum_value,
+    parse_duration,
+    parse_size,
+    strings,
+    typed,
+)
 
 SUPPORTED_VERSIONS = (1,)
 DEFAULT_INTO = "genesis/{run}/integration"
@@ -133,7 +143,6 @@ class Plan:
 
 # --- loading and validation ---
 
-E = TypeVar("E", bound=enum.Enum)
 
 TASK_KEYS = frozenset(
     [
@@ -162,99 +171,10 @@ RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool
 MERGE_KEYS = frozenset({"into", "method", "check"})
 AGENT_KEYS = frozenset({"command"})
 
-_BRANCH_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
-class _Where:
-    """Builds error lines that name the file, the task and the key."""
-
-    def __init__(self, path: Path, task: str | None = None) -> None:
-        self.path, self.task = path, task
-
-    def error(self, message: str) -> PlanError:
-        where = f'{self.path.name}: task "{self.task}": ' if self.task else f"{self.path.name}: "
-        return PlanError(where + message)
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
-def _check_keys(
-    table: Mapping[str, Any], allowed: frozenset[str], where: _Where, what: str
-) -> None:
-    for key in table:
-        if key not in allowed:
-            hint = _did_you_mean(key, allowed) or f" (known keys: {', '.join(sorted(allowed))})"
-            raise where.error(f'unknown key "{key}" in {what}{hint}')
-
-
-def _typed(value: Any, kind: type | tuple[type, ...], where: _Where, key: str, expect: str) -> Any:
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise where.error(f"{key} must be {expect}, not {value!r}")
-    if not isinstance(value, kind):
-        raise where.error(f"{key} must be {expect}, not {type(value).__name__} {value!r}")
-    return value
-
-
-def check_branch_component(name: str, what: str, path: Path | None = None) -> None:
-    """Refuse a name that cannot be one component of a git branch name."""
-    bad = not _BRANCH_COMPONENT.fullmatch(name) or ".." in name or name.endswith((".lock", "."))
-    if bad:
-        prefix = f"{path.name}: " if path else ""
-        raise PlanError(
-            f"{prefix}{what} cannot be used in a git branch name: use letters, digits, "
-            "'.', '_' and '-', starting with a letter or digit"
-        )
-
-
-def parse_duration(value: Any, where: _Where, key: str) -> float:
-    """`90s`, `30m`, `1h30m` or a plain number of seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())) and any(m.groups()):
-        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-        seconds = h * 3600 + mi * 60 + s
-    else:
-        raise where.error(
-            f'{key} "{value}" is not a duration: write e.g. "90s", "30m", "1h30m" or seconds'
-        )
-    if seconds <= 0:
-        raise where.error(f"{key} must be positive, not {value!r}")
-    return seconds
-
-
-def parse_size(value: Any, where: _Where, key: str) -> int:
-    """`512MiB`, `4GiB`, `2GB` or a plain number of bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    elif isinstance(value, str) and (m := _SIZE.fullmatch(value.strip())):
-        size = int(float(m[1]) * _SIZE_UNITS[(m[2] or "b").lower()])
-    else:
-        raise where.error(
-            f'{key} "{value}" is not a size: write e.g. "512MiB", "4GiB", "2GB" or bytes'
-        )
-    if size <= 0:
-        raise where.error(f"{key} must be positive, not {value!r}")
-    return size
-
-
-def _command(value: Any, where: _Where, key: str) -> Command:
+def _command(value: Any, where: Where, key: str) -> Command:
     if isinstance(value, str) and value.strip():
         command = Command((value,), shell=True)
     elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
@@ -265,7 +185,7 @@ def _command(value: Any, where: _Where, key: str) -> Command:
         for match in _TEMPLATE.finditer(part):
             name = match[1]
             if name is not None and name not in TEMPLATE_VARS:
-                hint = _did_you_mean(name, TEMPLATE_VARS)
+                hint = did_you_mean(name, TEMPLATE_VARS)
                 raise where.error(
                     f"{key} uses unknown variable {{{name}}}{hint}; known: "
                     + ", ".join(f"{{{v}}}" for v in TEMPLATE_VARS)
@@ -274,22 +194,8 @@ def _command(value: Any, where: _Where, key: str) -> Command:
     return command
 
 
-def _enum(value: Any, kind: type[E], where: _Where, key: str) -> E:
-    choices = {m.value if isinstance(m.value, str) else m.name.lower(): m for m in kind}
-    if not isinstance(value, str) or value not in choices:
-        hint = _did_you_mean(str(value), choices)
-        raise where.error(f'{key} "{value}" is not one of {", ".join(choices)}{hint}')
-    return choices[value]
-
-
-def _strings(value: Any, where: _Where, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise where.error(f"{key} must be a list of strings")
-    return tuple(value)
-
-
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    where = _Where(path)
+    where = Where(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -303,41 +209,41 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def _run_settings(raw: Any, path: Path) -> RunSettings:
-    where = _Where(path)
-    table = _typed(raw, dict, where, "[run]", "a table")
-    _check_keys(table, RUN_KEYS, where, "[run]")
-    name = _typed(table.get("name", path.stem), str, where, "[run] name", "a string")
+    where = Where(path)
+    table = typed(raw, dict, where, "[run]", "a table")
+    check_keys(table, RUN_KEYS, where, "[run]")
+    name = typed(table.get("name", path.stem), str, where, "[run] name", "a string")
     check_branch_component(name, f'[run] name "{name}"', path)
-    base = _typed(table.get("base", "HEAD"), str, where, "[run] base", "a string")
-    max_parallel = _typed(
+    base = typed(table.get("base", "HEAD"), str, where, "[run] base", "a string")
+    max_parallel = typed(
         table.get("max_parallel", 4), int, where, "[run] max_parallel", "an integer"
     )
     if max_parallel < 1:
         raise where.error(f"[run] max_parallel must be at least 1, not {max_parallel}")
-    strategy = _enum(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
+    strategy = enum_value(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
-    pool = _typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
+    pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
     return RunSettings(name, base, max_parallel, strategy, setup, pool)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:
-    where = _Where(path)
-    table = _typed(raw, dict, where, "[merge]", "a table")
-    _check_keys(table, MERGE_KEYS, where, "[merge]")
-    into = _typed(table.get("into", DEFAULT_INTO), str, where, "[merge] into", "a string")
-    method = _enum(table.get("method", "merge"), MergeMethod, where, "[merge] method")
+    where = Where(path)
+    table = typed(raw, dict, where, "[merge]", "a table")
+    check_keys(table, MERGE_KEYS, where, "[merge]")
+    into = typed(table.get("into", DEFAULT_INTO), str, where, "[merge] into", "a string")
+    method = enum_value(table.get("method", "merge"), MergeMethod, where, "[merge] method")
     check = _command(table["check"], where, "[merge] check") if "check" in table else None
     return MergeSettings(into, method, check)
 
 
 def _agents(raw: Any, path: Path) -> dict[str, Agent]:
-    where = _Where(path)
-    table = _typed(raw, dict, where, "[agents]", "a table of agents")
+    where = Where(path)
+    table = typed(raw, dict, where, "[agents]", "a table of agents")
     agents = {}
     for name, body in table.items():
         what = f"[agents.{name}]"
-        _typed(body, dict, where, what, "a table")
-        _check_keys(body, AGENT_KEYS, where, what)
+        typed(body, dict, where, what, "a table")
+        check_keys(body, AGENT_KEYS, where, what)
         if "command" not in body:
             raise where.error(f'{what} has no command: add command = ["my-agent", "{{prompt}}"]')
         agents[name] = Agent(name, _command(body["command"], where, f"{what} command"))
@@ -354,14 +260,14 @@ def find_agent(name: str, agents: Mapping[str, Agent]) -> Agent | None:
     return preset.agent if preset else None
 
 
-def _prompt(raw: Mapping[str, Any], where: _Where, folder: Path) -> tuple[str | None, Path | None]:
+def _prompt(raw: Mapping[str, Any], where: Where, folder: Path) -> tuple[str | None, Path | None]:
     if "prompt" in raw and "prompt_file" in raw:
         raise where.error("has both prompt and prompt_file: keep one")
     if "prompt" in raw:
-        return _typed(raw["prompt"], str, where, "prompt", "a string"), None
+        return typed(raw["prompt"], str, where, "prompt", "a string"), None
     if "prompt_file" not in raw:
         return None, None
-    name = _typed(raw["prompt_file"], str, where, "prompt_file", "a string")
+    name = typed(raw["prompt_file"], str, where, "prompt_file", "a string")
     file = (folder / name).resolve()
     try:
         return file.read_text(encoding="utf-8"), file
@@ -369,16 +275,16 @@ def _prompt(raw: Mapping[str, Any], where: _Where, folder: Path) -> tuple[str | 
         raise where.error(f'prompt_file "{name}" not found (looked for {file})') from None
 
 
-def _env(raw: Any, where: _Where) -> tuple[tuple[str, str], ...]:
-    table = _typed(raw, dict, where, "env", "a table of strings")
+def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:
+    table = typed(raw, dict, where, "env", "a table of strings")
     for key, value in table.items():
         if not isinstance(value, str):
             raise where.error(f'env "{key}" must be a string, not {type(value).__name__} {value!r}')
     return tuple(sorted(table.items()))
 
 
-def _number(raw: Mapping[str, Any], key: str, where: _Where, default: float) -> float:
-    value = _typed(raw.get(key, default), (int, float), where, key, "a number")
+def _number(raw: Mapping[str, Any], key: str, where: Where, default: float) -> float:
+    value = typed(raw.get(key, default), (int, float), where, key, "a number")
     if value < 0:
         raise where.error(f"{key} must not be negative, not {value}")
     return float(value)
@@ -388,13 +294,13 @@ def _task(
     raw: Any, index: int, defaults: Mapping[str, Any], agents: Mapping[str, Agent], path: Path
 ) -> Task:
     if not isinstance(raw, dict):
-        raise _Where(path).error(f"tasks entry {index + 1} must be a table ([[tasks]])")
+        raise Where(path).error(f"tasks entry {index + 1} must be a table ([[tasks]])")
     if "id" not in raw:
-        raise _Where(path).error(f'tasks entry {index + 1} has no id: add id = "..."')
-    task_id = _typed(raw["id"], str, _Where(path), f"tasks entry {index + 1} id", "a string")
-    where = _Where(path, task_id)
+        raise Where(path).error(f'tasks entry {index + 1} has no id: add id = "..."')
+    task_id = typed(raw["id"], str, Where(path), f"tasks entry {index + 1} id", "a string")
+    where = Where(path, task_id)
     check_branch_component(task_id, f'task id "{task_id}"', path)
-    _check_keys(raw, TASK_KEYS, where, "the task")
+    check_keys(raw, TASK_KEYS, where, "the task")
     merged = {**defaults, **raw}
     if "agent" in raw and "command" in raw:
         raise where.error("has both agent and command: a task runs an agent or a command")
@@ -404,12 +310,12 @@ def _task(
         command = _command(merged["command"], where, "command")
         agent_name = None
     else:
-        agent_name = _typed(merged["agent"], str, where, "agent", "a string")
+        agent_name = typed(merged["agent"], str, where, "agent", "a string")
         agent = find_agent(agent_name, agents)
         if agent is None:
             from genesis_par.presets import PRESETS
 
-            hint = _did_you_mean(agent_name, [*agents, *PRESETS])
+            hint = did_you_mean(agent_name, [*agents, *PRESETS])
             raise where.error(
                 f'agent "{agent_name}" is not defined{hint}: add [agents.{agent_name}]'
             )
@@ -417,13 +323,13 @@ def _task(
     prompt, prompt_file = _prompt(merged, where, path.parent)
     if prompt is not None and agent_name is None:
         raise where.error("has a prompt but runs a command: a prompt needs an agent to receive it")
-    best_of = _typed(merged.get("best_of", 1), int, where, "best_of", "an integer")
+    best_of = typed(merged.get("best_of", 1), int, where, "best_of", "an integer")
     if best_of < 1:
         raise where.error(f"best_of must be at least 1, not {best_of}")
-    retries = _typed(merged.get("retries", 0), int, where, "retries", "an integer")
+    retries = typed(merged.get("retries", 0), int, where, "retries", "an integer")
     if retries < 0:
         raise where.error(f"retries must not be negative, not {retries}")
-    depends = _strings(raw.get("depends_on", []), where, "depends_on")
+    depends = strings(raw.get("depends_on", []), where, "depends_on")
     return Task(
         id=task_id,
         command=command,
@@ -432,10 +338,10 @@ def _task(
         prompt=prompt,
         prompt_file=prompt_file,
         depends_on=tuple(dict.fromkeys(depends)),
-        priority=_enum(merged.get("priority", "normal"), Priority, where, "priority"),
+        priority=enum_value(merged.get("priority", "normal"), Priority, where, "priority"),
         cost=_number(merged, "cost", where, 1.0),
-        paths=_strings(merged.get("paths", []), where, "paths"),
-        locks=_strings(merged.get("locks", []), where, "locks"),
+        paths=strings(merged.get("paths", []), where, "paths"),
+        locks=strings(merged.get("locks", []), where, "locks"),
         timeout_s=parse_duration(merged["timeout"], where, "timeout")
         if "timeout" in merged
         else None,
@@ -448,10 +354,10 @@ def _task(
     )
 
 
-def _positive_cpu(raw: Mapping[str, Any], where: _Where) -> float | None:
+def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:
     if "cpu" not in raw:
         return None
-    cpu = _typed(raw["cpu"], (int, float), where, "cpu", "a number of cores")
+    cpu = typed(raw["cpu"], (int, float), where, "cpu", "a number of cores")
     if cpu <= 0:
         raise where.error(f"cpu must be a positive number of cores, not {cpu}")
     return float(cpu)
@@ -467,15 +373,15 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
 def _check_graph(tasks: Sequence[Task], path: Path) -> None:
     ids = {t.id for t in tasks}
     for task in tasks:
-        where = _Where(path, task.id)
+        where = Where(path, task.id)
         for dep in task.depends_on:
             if dep == task.id:
                 raise where.error("depends_on names the task itself")
             if dep not in ids:
-                raise where.error(f'depends_on names unknown task "{dep}"{_did_you_mean(dep, ids)}')
+                raise where.error(f'depends_on names unknown task "{dep}"{did_you_mean(dep, ids)}')
     cycle = find_cycle({t.id: t.depends_on for t in tasks})
     if cycle:
-        raise _Where(path).error(f"dependency cycle: {' -> '.join(cycle)}")
+        raise Where(path).error(f"dependency cycle: {' -> '.join(cycle)}")
 
 
 def load(path: Path) -> Plan:
@@ -489,30 +395,30 @@ def loads(text: str, path: Path) -> Plan:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise _Where(path).error(f"invalid TOML: {e}") from None
+        raise Where(path).error(f"invalid TOML: {e}") from None
     return _validate(text, raw, path)
 
 
 def _validate(text: str, raw: dict[str, Any], path: Path) -> Plan:
-    where = _Where(path)
-    _check_keys(raw, TOP_KEYS, where, "the plan")
+    where = Where(path)
+    check_keys(raw, TOP_KEYS, where, "the plan")
     if "version" not in raw:
         raise where.error("missing version: add `version = 1` at the top")
     if raw["version"] not in SUPPORTED_VERSIONS or isinstance(raw["version"], bool):
         raise where.error(
             f"unsupported version {raw['version']!r}: this genesis-par reads version 1"
         )
-    defaults = _typed(raw.get("defaults", {}), dict, where, "[defaults]", "a table")
-    _check_keys(defaults, DEFAULT_KEYS, where, "[defaults]")
+    defaults = typed(raw.get("defaults", {}), dict, where, "[defaults]", "a table")
+    check_keys(defaults, DEFAULT_KEYS, where, "[defaults]")
     agents = _agents(raw.get("agents", {}), path)
-    entries = _typed(raw.get("tasks", []), list, where, "tasks", "an array of [[tasks]] tables")
+    entries = typed(raw.get("tasks", []), list, where, "tasks", "an array of [[tasks]] tables")
     if not entries:
         raise where.error("has no tasks: add at least one [[tasks]] with an id and a command")
     tasks = [_task(entry, i, defaults, agents, path) for i, entry in enumerate(entries)]
     seen: set[str] = set()
     for task in tasks:
         if task.id in seen:
-            raise _Where(path, task.id).error("duplicate task id: each id must be unique")
+            raise Where(path, task.id).error("duplicate task id: each id must be unique")
         seen.add(task.id)
     _check_graph(tasks, path)
     return Plan(

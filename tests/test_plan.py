@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import plan
+from genesis_par import plan, plan_values
 from genesis_par.errors import PlanError
 from genesis_par.plan import Command, MergeMethod, Priority, Strategy
 from tests.conftest import genesis_cmd, genesis_env
@@ -106,7 +106,9 @@ def test_run_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
     [("90s", 90), ("30m", 1800), ("1h30m", 5400), (45, 45), (2.5, 2.5), ("1h", 3600)],
 )
 def test_durations(value: object, seconds: float) -> None:
-    assert plan.parse_duration(value, plan._Where(Path("p.toml")), "timeout") == seconds
+    assert (
+        plan_values.parse_duration(value, plan_values.Where(Path("p.toml")), "timeout") == seconds
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +122,7 @@ def test_durations(value: object, seconds: float) -> None:
     ],
 )
 def test_sizes(value: object, size: int) -> None:
-    assert plan.parse_size(value, plan._Where(Path("p.toml")), "memory") == size
+    assert plan_values.parse_size(value, plan_values.Where(Path("p.toml")), "memory") == size
 
 
 TASK = '[[tasks]]\nid = "a"\ncommand = "true"\n'

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesis_par import gitops, landing, presets, proc, worktrees
+from genesis_par import gitops, landing, plan_values, presets, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import stop_orphans
@@ -26,7 +26,7 @@ EXIT_CONFLICTS = 3
 def _with_name(plan: Plan, name: str | None) -> Plan:
     if not name:
         return plan
-    plan_mod.check_branch_component(name, f'--name "{name}"')
+    plan_values.check_branch_component(name, f'--name "{name}"')
     return dataclasses.replace(plan, run=dataclasses.replace(plan.run, name=name))
 
 

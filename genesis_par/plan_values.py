@@ -1,0 +1,116 @@
+"""One raw TOML value in, a typed value out, or a PlanError naming the file, task and key."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from genesis_par.errors import PlanError
+
+E = TypeVar("E", bound=enum.Enum)
+
+_BRANCH_COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+class Where:
+    """Builds error lines that name the file, the task and the key."""
+
+    def __init__(self, path: Path, task: str | None = None) -> None:
+        self.path, self.task = path, task
+
+    def error(self, message: str) -> PlanError:
+        where = f'{self.path.name}: task "{self.task}": ' if self.task else f"{self.path.name}: "
+        return PlanError(where + message)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: Where, what: str) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f" (known keys: {', '.join(sorted(allowed))})"
+            raise where.error(f'unknown key "{key}" in {what}{hint}')
+
+
+def typed(value: Any, kind: type | tuple[type, ...], where: Where, key: str, expect: str) -> Any:
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise where.error(f"{key} must be {expect}, not {value!r}")
+    if not isinstance(value, kind):
+        raise where.error(f"{key} must be {expect}, not {type(value).__name__} {value!r}")
+    return value
+
+
+def check_branch_component(name: str, what: str, path: Path | None = None) -> None:
+    """Refuse a name that cannot be one component of a git branch name."""
+    bad = not _BRANCH_COMPONENT.fullmatch(name) or ".." in name or name.endswith((".lock", "."))
+    if bad:
+        prefix = f"{path.name}: " if path else ""
+        raise PlanError(
+            f"{prefix}{what} cannot be used in a git branch name: use letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
+
+
+def parse_duration(value: Any, where: Where, key: str) -> float:
+    """`90s`, `30m`, `1h30m` or a plain number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())) and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = h * 3600 + mi * 60 + s
+    else:
+        raise where.error(
+            f'{key} "{value}" is not a duration: write e.g. "90s", "30m", "1h30m" or seconds'
+        )
+    if seconds <= 0:
+        raise where.error(f"{key} must be positive, not {value!r}")
+    return seconds
+
+
+def parse_size(value: Any, where: Where, key: str) -> int:
+    """`512MiB`, `4GiB`, `2GB` or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.fullmatch(value.strip())):
+        size = int(float(m[1]) * _SIZE_UNITS[(m[2] or "b").lower()])
+    else:
+        raise where.error(
+            f'{key} "{value}" is not a size: write e.g. "512MiB", "4GiB", "2GB" or bytes'
+        )
+    if size <= 0:
+        raise where.error(f"{key} must be positive, not {value!r}")
+    return size
+
+
+def enum_value(value: Any, kind: type[E], where: Where, key: str) -> E:
+    choices = {m.value if isinstance(m.value, str) else m.name.lower(): m for m in kind}
+    if not isinstance(value, str) or value not in choices:
+        hint = did_you_mean(str(value), choices)
+        raise where.error(f'{key} "{value}" is not one of {", ".join(choices)}{hint}')
+    return choices[value]
+
+
+def strings(value: Any, where: Where, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(f"{key} must be a list of strings")
+    return tuple(value)
