@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -92,8 +91,11 @@ def _reap_until(agent: int, deadline: float | None) -> int | None:
             while (found := os.waitpid(-1, os.WNOHANG))[0] > 0:
                 if found[0] == agent:
                     return _exit_code(found[1])
-        except ChildProcessError:
-            return 0
+        except (
+            ChildProcessError
+        ):  # cannot happen while the agent is unreaped; never call it success
+            sys.stderr.write("genesis-par: the agent's exit status was lost\n")
+            return 255
         if deadline is None:
             got = signal.sigtimedwait(_SHIM_SIGNALS, SHIM_POLL_S)  # SIGCHLD wakes us at once
             if got is not None and got.si_signo == signal.SIGUSR1:
@@ -119,10 +121,9 @@ def main(argv: list[str]) -> int:
     if os.getppid() != parent:  # the supervisor died before the death signal was armed
         return 137
     try:
-        agent = subprocess.Popen(
-            command,
-            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, _SHIM_SIGNALS),
-        ).pid
+        # posix_spawn, not Popen: a dropped Popen reaps its child when collected, and the exit
+        # status the loop below waits for would be lost. The agent starts with no signal blocked.
+        agent = os.posix_spawnp(command[0], command, os.environ, setsigmask=())
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
         return 127

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sys
 import threading
@@ -38,6 +39,28 @@ def test_exit_code_log_and_a_missing_program(tmp_path: Path) -> None:
     )
     assert (missing.exit_code, missing.failure) == (127, "exit")
     assert "cannot start 'no-such-agent-x'" in (tmp_path / "m.log").read_text()
+
+
+def test_agents_that_exit_at_once_keep_their_exit_codes(tmp_path: Path) -> None:
+    """An agent that is gone before the shim looks must not read as success."""
+    commands = [["false"], ["sh", "-c", "exit 7"], ["true"], ["sh", "-c", "echo x; exit 5"]] * 10
+    results: dict[int, int | None] = {}
+
+    def one(i: int) -> None:
+        out = proc.run(
+            commands[i],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=tmp_path / "logs" / f"{i}.log",
+            limits=proc.Limits(),
+            cancel=threading.Event(),
+        )
+        results[i] = out.exit_code
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(len(commands))))
+    expected = {i: [1, 7, 0, 5][i % 4] for i in range(len(commands))}
+    assert results == expected
 
 
 def test_cpu_limit_stops_a_spinning_tree(tmp_path: Path) -> None:
