@@ -27,11 +27,24 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
     for node, deps in edges.items():
         dag.add_node(node)
         dag.add_edges_from((node, dep) for dep in deps)
-    try:
-        cycle = nx.find_cycle(dag)
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(dag):  # linear; nx.find_cycle alone is quadratic on chains
         return None
+    looped = next(
+        c
+        for c in nx.strongly_connected_components(dag)
+        if len(c) > 1 or any(dag.has_edge(n, n) for n in c)
+    )
+    start = next(node for node in edges if node in looped)
+    cycle = nx.find_cycle(dag.subgraph(looped), source=start)
     return [edge[0] for edge in cycle] + [cycle[0][0]]
+
+
+def path_text(path: list[str], keep: int = 6) -> str:
+    """`a -> b -> c` for a person: a long path keeps its ends and says how much it left out."""
+    if len(path) <= 2 * keep + 1:
+        return " -> ".join(path)
+    hidden = len(path) - 2 * keep
+    return " -> ".join([*path[:keep], f"({hidden:,} more)", *path[-keep:]])
 
 
 def levels(dag: nx.DiGraph[str], order: Mapping[str, int] | None = None) -> list[list[str]]:

@@ -363,11 +363,12 @@ def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:
     return float(cpu)
 
 
-def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
-    """A dependency cycle (imported late: networkx is only needed when the plan is loaded)."""
-    from genesis_par.graph import find_cycle as graph_find_cycle
+def cycle_text(edges: Mapping[str, Iterable[str]]) -> str | None:
+    """A dependency cycle as text (graph imported late: networkx is only needed here)."""
+    from genesis_par import graph
 
-    return graph_find_cycle(edges)
+    cycle = graph.find_cycle(edges)
+    return graph.path_text(cycle) if cycle else None
 
 
 def _check_graph(tasks: Sequence[Task], path: Path) -> None:
@@ -379,9 +380,9 @@ def _check_graph(tasks: Sequence[Task], path: Path) -> None:
                 raise where.error("depends_on names the task itself")
             if dep not in ids:
                 raise where.error(f'depends_on names unknown task "{dep}"{did_you_mean(dep, ids)}')
-    cycle = find_cycle({t.id: t.depends_on for t in tasks})
+    cycle = cycle_text({t.id: t.depends_on for t in tasks})
     if cycle:
-        raise Where(path).error(f"dependency cycle: {' -> '.join(cycle)}")
+        raise Where(path).error(f"dependency cycle: {cycle}")
 
 
 def load(path: Path) -> Plan:

@@ -60,3 +60,13 @@ def test_priority_order_of_a_plan(tmp_path: Path) -> None:
         '[[tasks]]\nid = "c"\ncommand = "x"\n'
     )
     assert graph.priority_order(load(path)) == ["c", "a", "b"]
+
+
+def test_a_long_cycle_is_found_fast_and_shown_short() -> None:
+    ring = {f"t{i}": [f"t{(i + 1) % 3000}"] for i in range(3000)}
+    cycle = graph.find_cycle(ring)
+    assert cycle is not None and len(cycle) == 3001 and cycle[0] == cycle[-1] == "t0"
+    assert graph.find_cycle({f"t{i}": [f"t{i - 1}"] if i else [] for i in range(3000)}) is None
+    text = graph.path_text(cycle)
+    assert text.startswith("t0 -> t1 -> ") and text.endswith("t2999 -> t0")
+    assert "(2,989 more)" in text

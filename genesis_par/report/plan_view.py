@@ -6,6 +6,7 @@ import json
 
 from rich.markup import escape
 
+from genesis_par import graph
 from genesis_par.report.console import console
 
 
@@ -53,7 +54,7 @@ def print_validate(summary: PlanSummary) -> None:
     console.print(f"ok: run {escape(summary.run)}")
     console.print(f"  tasks: {len(summary.level_of)}")
     console.print(f"  levels: {len(summary.levels)}")
-    console.print(f"  critical path: {escape(' -> '.join(summary.critical_path))}")
+    console.print(f"  critical path: {escape(graph.path_text(summary.critical_path))}")
 
 
 def graph_text(summary: PlanSummary) -> str:
@@ -69,7 +70,7 @@ def graph_text(summary: PlanSummary) -> str:
             lines.append(
                 f"  {mark} {task} [{summary.priority[task]}, cost {summary.cost[task]:g}]{after}"
             )
-    lines.append(f"critical path (*): {' -> '.join(summary.critical_path)}")
+    lines.append(f"critical path (*): {graph.path_text(summary.critical_path)}")
     return "\n".join(lines)
 
 
