@@ -183,7 +183,7 @@ def _run_task(
         progress.duration_s = time.time() - progress.started_at
         return
     values = values_for(spec, task, worktree, progress)
-    env = {**spec.env, **templates.environment(values), **dict(task.env)}
+    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     _copy_included(spec, worktree)
     if not reused and not _setup(spec, task, progress, worktree, values, env, first, cancel):
@@ -213,7 +213,7 @@ def _finish_done_agent(
 ) -> None:
     """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
     values = values_for(spec, task, worktree, progress)
-    env = {**spec.env, **templates.environment(values), **dict(task.env)}
+    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     progress.exit_code, progress.status = 0, "running"
     record(
         task.id,
@@ -267,10 +267,11 @@ def _setup(
         return True
     log = spec.log_path(task.id, attempt)
     progress.log = log
+    argv, run_env = templates.expand(setup, values, env)
     outcome = proc.run(
-        templates.expand(setup, values),
+        argv,
         cwd=worktree,
-        env=env,
+        env=run_env,
         log_path=log,
         limits=proc.Limits(timeout_s=task.timeout_s),
         cancel=cancel,
@@ -310,11 +311,11 @@ def _attempt(
     def started(s: proc.Started) -> None:
         record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
 
-    argv = templates.expand(task.command, values)
+    argv, run_env = templates.expand(task.command, values, env)
     outcome = proc.run(
         argv,
         cwd=worktree,
-        env=env,
+        env=run_env,
         log_path=log,
         limits=limits,
         cancel=cancel,
@@ -357,11 +358,11 @@ def _check(
     """Run the task's check after its agent exited 0; the failing outcome, or None."""
     if task.check is None:
         return None
-    argv = templates.expand(task.check, values)
+    argv, run_env = templates.expand(task.check, values, env)
     check = proc.run(
         argv,
         cwd=worktree,
-        env=env,
+        env=run_env,
         log_path=log,
         limits=limits,
         cancel=cancel,

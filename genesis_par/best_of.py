@@ -47,13 +47,14 @@ def _run_one(
     record: Recorder,
 ) -> None:
     values = {**values_for(spec, task, c.path, progress)}
-    env = {**spec.env, **templates.environment(values), **dict(task.env)}
+    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
+    argv, run_env = templates.expand(task.command, values, env)
     c.outcome = proc.run(
-        templates.expand(task.command, values),
+        argv,
         cwd=c.path,
-        env=env,
+        env=run_env,
         log_path=c.log,
         limits=limits,
         cancel=cancel,
@@ -70,10 +71,11 @@ def _run_one(
         },
     )
     if c.outcome.failure is None and task.check is not None:
+        check_argv, check_env = templates.expand(task.check, values, env)
         check = proc.run(
-            templates.expand(task.check, values),
+            check_argv,
             cwd=c.path,
-            env=env,
+            env=check_env,
             log_path=c.log,
             limits=limits,
             cancel=cancel,

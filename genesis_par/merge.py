@@ -133,11 +133,11 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
         "prompt": "",
         "prompt_file": "",
     }
-    argv = templates.expand(spec.check, values)
+    argv, env = templates.expand(spec.check, values, spec.env)
     outcome = proc.run(
         argv,
         cwd=spec.check_worktree,
-        env=dict(spec.env),
+        env=env,
         log_path=log,
         limits=proc.Limits(timeout_s=spec.check_timeout_s),
         cancel=threading.Event(),

@@ -227,7 +227,7 @@ def test_check_failure_fails_the_task(repo: Path, capsys: pytest.CaptureFixture[
 HOSTILE = "$(touch PWNED) `touch PWNED2`; touch PWNED3 \"q\" 'single'\nsecond line {task}"
 
 
-@pytest.mark.parametrize("form", ["list", "string"])
+@pytest.mark.parametrize("form", ["list", "string", "string, quoted"])
 def test_hostile_prompt_arrives_intact(
     repo: Path, tmp_path: Path, form: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,8 +235,10 @@ def test_hostile_prompt_arrives_intact(
     writer = f"import sys; open({str(out)!r}, 'w').write(sys.argv[1])"
     if form == "list":
         command = json.dumps([PY, "-c", writer, "{prompt}"])
-    else:
+    elif form == "string":
         command = json.dumps(f'{PY} -c "{writer}" {{prompt}}')
+    else:  # the quotes a person writes by habit must not open the door to the shell
+        command = json.dumps(f'{PY} -c "{writer}" "{{prompt}}"')
     plan = write_plan(
         repo,
         f"""

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from genesis_par import templates
+from genesis_par.plan import Command
+
+HOSTILE = "$(touch PWNED) `touch PWNED2`; touch PWNED3 \"q\" 'it''s' \\ $HOME\nline two {task}"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("printf %s {prompt}", HOSTILE),
+        ('printf %s "{prompt}"', HOSTILE),
+        ("printf %s '{prompt}'", HOSTILE),
+        ("printf %s 'before {prompt} after'", f"before {HOSTILE} after"),
+        ('printf %s "$(printf %s {prompt})"', HOSTILE),
+        ('printf %s "$(printf %s "{prompt}")"', HOSTILE),
+        ("printf %s {{literal}} {task}_x", "{literal}t1_x"),
+        ('printf %s "it\'s {task}" \'"{task}"\'', 'it\'s t1"t1"'),
+        ('printf %s \\"{task}', '"t1'),
+    ],
+)
+def test_shell_form_keeps_every_value_data_wherever_it_stands(
+    tmp_path: Path, script: str, expected: str
+) -> None:
+    values = {"prompt": HOSTILE, "task": "t1"}
+    argv, env = templates.expand(Command((script,), shell=True), values, {"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        ["/bin/sh", "-c", argv[0]], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+    assert not list(tmp_path.iterdir())  # nothing was run: no PWNED files
+
+
+def test_list_form_substitutes_into_each_argument() -> None:
+    command = Command(("agent", "--task={task}", "{prompt}", "{{x}}"))
+    argv, env = templates.expand(command, {"prompt": HOSTILE, "task": "t1"}, {"A": "1"})
+    assert argv == ["agent", "--task=t1", HOSTILE, "{x}"]
+    assert env == {"A": "1", "GENESIS_PROMPT": HOSTILE, "GENESIS_TASK": "t1"}
+
+
+def test_genesis_variables_win_over_the_users_environment() -> None:
+    _, env = templates.expand(Command(("x",)), {"prompt": "p"}, {"GENESIS_PROMPT": "other"})
+    assert env["GENESIS_PROMPT"] == "p"
