@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
 CPU_WINDOW_S = 3.0
+MEMORY_GRACE_S = 0.5
 
 _hurry = threading.Event()  # a second Ctrl-C: skip the grace
 
@@ -150,9 +151,10 @@ def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> None:
         for p in alive_now:
             with contextlib.suppress(psutil.Error):
                 p.send_signal(sig)
-        wait = 0.0 if _hurry.is_set() and sig != signal.SIGKILL else grace_s
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(_running(p) for p in _tree(root)):
+            if _hurry.is_set() and sig != signal.SIGKILL:
+                break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
 
 
@@ -276,7 +278,9 @@ def run(
             on_sample(rss)
             failure = watch.broken(time.monotonic(), rss, cpu_s)
         if failure:
-            stop_tree(root, limits.grace_s)
+            # over its memory the tree may grow fast: a short grace before SIGKILL
+            grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s
+            stop_tree(root, grace)
             child.wait()
             break
     code = child.returncode

@@ -86,6 +86,33 @@ def test_cancel_stops_an_agent_that_ignores_sigint(tmp_path: Path) -> None:
     assert result and result[0].failure == "cancelled"
 
 
+def test_a_second_ctrl_c_during_the_grace_skips_it(tmp_path: Path) -> None:
+    """hurry() while a stop already waits out its grace ends the wait (a second Ctrl-C)."""
+    interrupted = tmp_path / "interrupted"
+    cancel = threading.Event()
+    code = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"signal.signal(signal.SIGINT, lambda *a: open({str(interrupted)!r}, 'w').close())\n"
+        f"open({str(tmp_path / 'ready')!r}, 'w').close()\n"
+        "while True: time.sleep(0.1)\n"
+    )
+    result: list[proc.Outcome] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run(tmp_path, code, proc.Limits(grace_s=600), cancel))
+    )
+    worker.start()
+    try:
+        wait_for((tmp_path / "ready").exists, "the agent to start")
+        cancel.set()
+        wait_for(interrupted.exists, "the first stop step (SIGINT) to reach the agent")
+        proc.hurry()
+        worker.join(timeout=30)  # without hurry the two graces would take twenty minutes
+        assert not worker.is_alive() and result[0].failure == "cancelled"
+    finally:
+        proc._hurry.clear()
+
+
 def test_alive_and_identity_name_one_process() -> None:
     me = proc.identity()
     assert me.pid == os.getpid() and proc.alive(me.pid, me.create_time)
