@@ -36,13 +36,15 @@ def _root(
     """Run many coding agents in parallel on one git repository and bring their work back."""
 
 
-PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=False)]
+PlanArg = Annotated[Path, typer.Argument(help="The plan file.", show_default=False, metavar="PLAN")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command("init")
 def init_cmd(
-    path: Annotated[Path, typer.Argument(help="Where to write the plan.")] = Path("plan.toml"),
+    path: Annotated[Path, typer.Argument(help="Where to write the plan.", metavar="PATH")] = Path(
+        "plan.toml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter plan.toml."""
@@ -107,7 +109,9 @@ def run_cmd(
     raise typer.Exit(code)
 
 
-RunArg = Annotated[str | None, typer.Argument(help="Run name (default: the latest run).")]
+RunArg = Annotated[
+    str | None, typer.Argument(help="Run name (default: the latest run).", metavar="RUN")
+]
 
 
 @app.command("resume")
@@ -148,8 +152,8 @@ def runs_cmd(as_json: JsonOpt = False) -> None:
 
 @app.command("logs")
 def logs_cmd(
-    run: Annotated[str, typer.Argument(help="Run name.")],
-    task: Annotated[str, typer.Argument(help="Task id.")],
+    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
+    task: Annotated[str, typer.Argument(help="Task id.", metavar="TASK")],
     attempt: Annotated[int | None, typer.Option(help="Attempt number (default: last).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
 ) -> None:
@@ -162,7 +166,8 @@ def logs_cmd(
 @app.command("conflicts")
 def conflicts_cmd(
     branches: Annotated[
-        list[str] | None, typer.Argument(help="Branches to check (default: the latest run's).")
+        list[str] | None,
+        typer.Argument(help="Branches to check (default: the latest run's).", metavar="BRANCH"),
     ] = None,
     into: Annotated[str | None, typer.Option(help="Merge target to check against.")] = None,
     run: Annotated[str | None, typer.Option(help="Check this run's branches.")] = None,
@@ -221,7 +226,8 @@ def demo_cmd(
 @app.command("merge")
 def merge_cmd(
     branches: Annotated[
-        list[str] | None, typer.Argument(help="Branches to merge (default: the latest run's).")
+        list[str] | None,
+        typer.Argument(help="Branches to merge (default: the latest run's).", metavar="BRANCH"),
     ] = None,
     run: Annotated[str | None, typer.Option(help="Merge this run's branches.")] = None,
     into: Annotated[str | None, typer.Option(help="Target branch.")] = None,
@@ -300,8 +306,10 @@ def worktrees_gc(
 
 @worktrees_app.command("rm")
 def worktrees_rm(
-    run: Annotated[str, typer.Argument(help="Run name.")],
-    task: Annotated[str | None, typer.Argument(help="Task id (default: the whole run).")] = None,
+    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
+    task: Annotated[
+        str | None, typer.Argument(help="Task id (default: the whole run).", metavar="TASK")
+    ] = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,

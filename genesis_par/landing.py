@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import conflicts, gitops, merge, worktrees
+from genesis_par import conflicts, gitops, merge, plan_values, worktrees
 from genesis_par.errors import UsageError
 from genesis_par.plan import MergeMethod, Plan
 
@@ -35,6 +35,10 @@ def full_ref(name: str) -> str:
 
 def target(repo: gitops.RepoPaths, run: str, plan: Plan, into: str | None) -> Target:
     """The merge target; a checked-out branch only when named with --into and clean."""
+    if into is not None and not plan_values.is_branch_name(into):
+        raise UsageError(
+            f'--into "{into}" is not a valid branch name: {plan_values.REF_NAME_RULES}'
+        )
     ref = full_ref(into or plan.merge.into.replace("{run}", run))
     checked_out = gitops.checked_out_in(repo.root, ref)
     if checked_out is not None and into is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,7 +15,9 @@ from genesis_par.errors import PlanError
 from genesis_par.plan_values import (
     Where,
     check_branch_component,
+    check_env,
     check_keys,
+    check_ref_name,
     did_you_mean,
     enum_value,
     parse_duration,
@@ -231,6 +234,10 @@ def _merge_settings(raw: Any, path: Path) -> MergeSettings:
     table = typed(raw, dict, where, "[merge]", "a table")
     check_keys(table, MERGE_KEYS, where, "[merge]")
     into = typed(table.get("into", DEFAULT_INTO), str, where, "[merge] into", "a string")
+    for match in _TEMPLATE.finditer(into):
+        if match[1] is not None and match[1] != "run":
+            raise where.error(f"[merge] into uses unknown variable {{{match[1]}}}; known: {{run}}")
+    check_ref_name(into.replace("{run}", "run"), where, "[merge] into")
     method = enum_value(table.get("method", "merge"), MergeMethod, where, "[merge] method")
     check = _command(table["check"], where, "[merge] check") if "check" in table else None
     return MergeSettings(into, method, check)
@@ -271,22 +278,22 @@ def _prompt(raw: Mapping[str, Any], where: Where, folder: Path) -> tuple[str | N
     file = (folder / name).resolve()
     try:
         return file.read_text(encoding="utf-8"), file
+    except UnicodeDecodeError:
+        raise where.error(f'prompt_file "{name}" is not UTF-8 text ({file})') from None
     except OSError:
         raise where.error(f'prompt_file "{name}" not found (looked for {file})') from None
 
 
 def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:
     table = typed(raw, dict, where, "env", "a table of strings")
-    for key, value in table.items():
-        if not isinstance(value, str):
-            raise where.error(f'env "{key}" must be a string, not {type(value).__name__} {value!r}')
+    check_env(table, where)
     return tuple(sorted(table.items()))
 
 
 def _number(raw: Mapping[str, Any], key: str, where: Where, default: float) -> float:
     value = typed(raw.get(key, default), (int, float), where, key, "a number")
-    if value < 0:
-        raise where.error(f"{key} must not be negative, not {value}")
+    if not math.isfinite(value) or value < 0:
+        raise where.error(f"{key} must be a finite number, not negative, not {value}")
     return float(value)
 
 
@@ -358,7 +365,7 @@ def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:
     if "cpu" not in raw:
         return None
     cpu = typed(raw["cpu"], (int, float), where, "cpu", "a number of cores")
-    if cpu <= 0:
+    if not math.isfinite(cpu) or cpu <= 0:
         raise where.error(f"cpu must be a positive number of cores, not {cpu}")
     return float(cpu)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -60,15 +61,62 @@ def typed(value: Any, kind: type | tuple[type, ...], where: Where, key: str, exp
     return value
 
 
+MAX_NAME = 100  # run names and task ids become file names and branch name components
+
+
 def check_branch_component(name: str, what: str, path: Path | None = None) -> None:
-    """Refuse a name that cannot be one component of a git branch name."""
+    """Refuse a name that cannot be one component of a git branch name (or a file name)."""
+    prefix = f"{path.name}: " if path else ""
     bad = not _BRANCH_COMPONENT.fullmatch(name) or ".." in name or name.endswith((".lock", "."))
     if bad:
-        prefix = f"{path.name}: " if path else ""
         raise PlanError(
             f"{prefix}{what} cannot be used in a git branch name: use letters, digits, "
             "'.', '_' and '-', starting with a letter or digit"
         )
+    if len(name) > MAX_NAME:
+        raise PlanError(f"{prefix}{what[:40]}... is {len(name)} characters: keep it to {MAX_NAME}")
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|//|@\{")
+
+
+REF_NAME_RULES = 'no spaces, "..", "~^:?*[\\", no part starting with "." or ending with ".lock"'
+
+
+def is_branch_name(name: str) -> bool:
+    """What `git check-ref-format --branch` accepts (a full refs/heads/ name too)."""
+    parts = name.removeprefix("refs/heads/").split("/")
+    return not (
+        not name
+        or _REF_FORBIDDEN.search(name)
+        or name.startswith("/")
+        or name.endswith(("/", ".", ".lock"))
+        or name in ("@", "HEAD")
+        or any(not part or part.startswith(".") or part.endswith(".lock") for part in parts)
+    )
+
+
+def check_ref_name(name: str, where: Where, key: str) -> None:
+    """Refuse a name git would not take as a branch."""
+    if not is_branch_name(name):
+        raise where.error(f'{key} "{name}" is not a valid branch name: {REF_NAME_RULES}')
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env(table: Mapping[str, Any], where: Where) -> None:
+    """Environment variable names a shell can use, and string values without NUL."""
+    for key, value in table.items():
+        if not _ENV_NAME.fullmatch(key):
+            raise where.error(
+                f'env name "{key}" is not a variable name: use letters, digits and "_", '
+                "not starting with a digit"
+            )
+        if not isinstance(value, str):
+            raise where.error(f'env "{key}" must be a string, not {type(value).__name__} {value!r}')
+        if "\0" in value:
+            raise where.error(f'env "{key}" contains a NUL character')
 
 
 def parse_duration(value: Any, where: Where, key: str) -> float:
@@ -82,8 +130,8 @@ def parse_duration(value: Any, where: Where, key: str) -> float:
         raise where.error(
             f'{key} "{value}" is not a duration: write e.g. "90s", "30m", "1h30m" or seconds'
         )
-    if seconds <= 0:
-        raise where.error(f"{key} must be positive, not {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise where.error(f"{key} must be positive and finite, not {value!r}")
     return seconds
 
 

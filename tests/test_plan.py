@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -200,6 +201,17 @@ BAD = [
     ("version = 1\n" + TASK + "cpu = 0\n", "cpu must be a positive number"),
     ("version = 1\n[[tasks]]\nid = 'a'\ncommand = []\n", "command must be a non-empty string"),
     ("version = 1\ntasks = 3\n", "tasks must be an array"),
+    ("version = 1\n" + TASK + "timeout = nan\n", "timeout must be positive and finite"),
+    ("version = 1\n" + TASK + "timeout = inf\n", "timeout must be positive and finite"),
+    ("version = 1\n" + TASK + "cost = inf\n", "cost must be a finite number"),
+    ("version = 1\n" + TASK + "env = { 'A=B' = 'x' }\n", 'env name "A=B" is not a variable'),
+    ("version = 1\n" + TASK + "env = { '' = 'x' }\n", 'env name "" is not a variable'),
+    ("version = 1\n[[tasks]]\nid = '" + "x" * 300 + "'\ncommand = 'x'\n", "keep it to 100"),
+    ("version = 1\n[run]\nname = '" + "r" * 101 + "'\n" + TASK, "keep it to 100"),
+    ("version = 1\n[merge]\ninto = 'int/{runn}'\n" + TASK, "unknown variable {runn}"),
+    ("version = 1\n[merge]\ninto = 'int..x y'\n" + TASK, 'into "int..x y" is not a valid'),
+    ("version = 1\n[merge]\ninto = 'a/.b'\n" + TASK, "is not a valid branch name"),
+    ("version = 1\n[merge]\ninto = 'x.lock'\n" + TASK, "is not a valid branch name"),
 ]
 
 
@@ -214,6 +226,21 @@ def test_bad_plans_get_one_line_naming_the_problem(
     assert message.startswith("plan.toml: ") or "no such plan file" in message
     assert expected in message
     assert "\n" not in message
+
+
+def test_a_prompt_file_that_is_not_text(tmp_path: Path) -> None:
+    (tmp_path / "bin.md").write_bytes(b"\xff\xfe\x00")
+    text = "version = 1\n[agents.c]\ncommand = 'c'\n[[tasks]]\nid = 'a'\nagent = 'c'\n"
+    with pytest.raises(
+        PlanError, match=re.escape('task "a": prompt_file "bin.md" is not UTF-8 text')
+    ):
+        plan.load(write(tmp_path, text + "prompt_file = 'bin.md'\n"))
+
+
+def test_a_good_merge_target_passes(tmp_path: Path) -> None:
+    for into in ("main", "refs/heads/team/int-{run}", "genesis/{run}/integration"):
+        p = plan.load(write(tmp_path, f"version = 1\n[merge]\ninto = '{into}'\n" + TASK))
+        assert p.merge.into == into
 
 
 def test_missing_plan_file(tmp_path: Path) -> None:

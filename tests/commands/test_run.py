@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from genesis_par.commands import run as run_cmd
+from genesis_par.errors import UsageError
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 
 PY = sys.executable
@@ -493,3 +494,15 @@ def test_best_of_keeps_the_smallest_passing_candidate(
     assert len(kept) == 2 and all("candidate-" in r for r in kept)
     assert not list((repo / ".genesis" / "worktrees" / "bo").glob("pick~*"))
     assert (repo / ".genesis" / "worktrees" / "bo" / "pick" / "out.txt").read_text() == "a"
+
+
+def test_a_bad_into_is_refused_before_any_task_runs(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran = tmp_path / "ran"
+    command = py(f"open({str(ran)!r}, 'w')")
+    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {command}\n')
+    with pytest.raises(UsageError, match=r'--into "int\.\.x y" is not a valid branch name'):
+        run_cmd.run(repo, plan, as_json=True, into="int..x y")
+    assert not ran.exists()
+    assert git(repo, "branch", "--list", "genesis/*") == ""
