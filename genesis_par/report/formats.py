@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -158,7 +159,7 @@ def html_report(
     matrix = _matrix(names, result["run"], pairs)
     log_sections = "".join(
         f"<details><summary>{html.escape(name)} ({html.escape(status.get(name, ''))})</summary>"
-        f"<pre>{html.escape(text)}</pre></details>"
+        f"<pre>{html.escape(printable(text))}</pre></details>"
         for name, text in logs.items()
     )
     data = html.escape(json.dumps(result))
@@ -208,6 +209,15 @@ def _matrix(names: list[str], run: str, pairs: Mapping[tuple[str, str], Any]) ->
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def printable(text: str) -> str:
+    """A log as text any XML or HTML reader takes: colour codes and control characters out."""
+    return _NOT_XML.sub("", _ANSI.sub("", text))
+
+
 def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log."""
-    return "\n".join(text.splitlines()[-lines:])
+    """The last lines of a log, printable."""
+    return printable("\n".join(text.splitlines()[-lines:]))

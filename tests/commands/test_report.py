@@ -49,6 +49,10 @@ def test_a_plan_agent_table_overrides_a_preset(tmp_path: Path) -> None:
     assert plan.load(path).tasks[0].command.argv == ("my-claude", "{prompt}")
 
 
+# an agent's colours and control characters must not break the XML or HTML reports
+COLOURED_FAILURE = r"print('\x1b[31mabout to fail\x1b[0m\x01\x1b]0;title\x07'); raise SystemExit(2)"
+
+
 @pytest.fixture
 def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
     summary = tmp_path / "summary.md"
@@ -62,7 +66,7 @@ def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
         [[tasks]]
         id = "bad"
-        command = {py("print('about to fail'); raise SystemExit(2)")}
+        command = {py(COLOURED_FAILURE)}
 
         [[tasks]]
         id = "after"
