@@ -193,6 +193,7 @@ def _run_task(
         if attempt > first:
             _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
             gitops.reset_worktree(worktree, progress.start_commit)
+            _copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
         outcome = _attempt(

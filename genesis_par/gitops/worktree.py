@@ -42,9 +42,10 @@ def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> No
 
 
 def reset_worktree(worktree: Path, commit: str) -> None:
-    """Put worktree back to commit: tracked files reset, untracked and ignored files removed."""
+    """Put worktree back to commit for another attempt: tracked files reset, untracked files
+    removed; ignored files (dependencies, build output, .env) kept as the set-up left them."""
     _run_git(["reset", "--quiet", "--hard", commit], worktree)
-    _run_git(["clean", "-ffdxq"], worktree)
+    _run_git(["clean", "-ffdq"], worktree)
 
 
 class Committed(NamedTuple):

@@ -260,3 +260,55 @@ def test_gc_pools_clean_worktrees_and_a_later_run_reuses_them_like_new(
     assert code == 0, result
     assert not list((repo / ".genesis" / "pool").iterdir())
     assert git(repo, "rev-parse", "genesis/p2/b^") == git(repo, "rev-parse", "main")
+
+
+def test_a_retry_keeps_included_files_and_what_setup_built(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A retry starts from the start commit without the failed attempt's files, yet with the
+    .worktreeinclude files and the (ignored) output of the setup, which does not run again."""
+    (repo / ".gitignore").write_text(".env\nbuild/\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-q", "-m", "include")
+    (repo / ".env").write_text("SECRET=1\n")
+    setups = tmp_path / "setups"
+    setup = py(
+        f"import os; os.makedirs('build'); open('build/out', 'w').write('built'); "
+        f"open({str(setups)!r}, 'a').write('x')"
+    )
+    flag = tmp_path / "first-attempt-done"
+    agent = py(f"""
+        import os, pathlib, sys
+        assert open('.env').read() == 'SECRET=1\\n' and open('build/out').read() == 'built'
+        assert not os.path.exists('junk.txt')
+        if not os.path.exists({str(flag)!r}):
+            open({str(flag)!r}, 'w').close()
+            os.remove('.env'); open('junk.txt', 'w').write('left by attempt 1')
+            sys.exit(1)
+        open('work.txt', 'w').write('w')
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [run]
+        name = "retry"
+        pool = false
+        setup = {setup}
+
+        [[tasks]]
+        id = "a"
+        retries = 1
+        command = {agent}
+    """,
+    )
+    code, result = run_json(repo, plan, capsys)
+    task = result["tasks"][0]  # type: ignore[index]
+    assert code == 0 and task["attempts"] == 2, result
+    assert setups.read_text() == "x"
+    assert git(repo, "ls-tree", "-r", "--name-only", "genesis/retry/a").split() == [
+        ".gitignore",
+        ".worktreeinclude",
+        "README.md",
+        "work.txt",
+    ]
