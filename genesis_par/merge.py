@@ -51,6 +51,7 @@ class QueueResult:
     merged: list[str] = field(default_factory=list)
     unmerged: list[Unmerged] = field(default_factory=list)
     created: bool = False
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def _land_one(
             return tip
         if _publish(spec, new, tip):
             result.merged.append(c.task.id)
+            result.steps.append((tip, new))
             return new
         # The target moved under us: probe again against its new tip, never force.
         tip = gitops.resolve_commit(repo, spec.into_ref) or tip

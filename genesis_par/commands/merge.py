@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,7 +76,8 @@ def run(
                 from genesis_par.report.run_view import landing_json
 
                 q = home.queue
-                store.record_merge(record.name, q.into, q.before, q.after, landing_json(home))
+                data = {**landing_json(home), "steps": q.steps}
+                store.record_merge(record.name, q.into, q.before, q.after, data)
     merge_view.show(home, dry_run, as_json)
     return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
 
@@ -162,41 +164,73 @@ def rollback(
         merges = store.merges(record.name)
         if not merges:
             raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
-        into, before = merges[0][0], merges[0][1]
-        after = merges[-1][2]
+        into, before, after = merges[0][0], merges[0][1], merges[-1][2]
+        steps = [tuple(step) for m in merges for step in m[3].get("steps", [(m[1], m[2])])]
         current = gitops.resolve_commit(repo.root, into)
         if current == before:
             raise UsageError(f"{into} is already at {before[:12]}: nothing to roll back")
-        if current != after and not revert:
+        checked_out = gitops.checked_out_in(repo.root, into)
+        if checked_out is not None and not gitops.is_clean(checked_out):
             raise UsageError(
-                f"{into} moved since the run merged (now {str(current)[:12]}, the run left "
-                f"{after[:12]}): not resetting it; pass --revert to add revert commits instead"
+                f"{into} is checked out in {checked_out} with uncommitted changes: commit or "
+                "stash them first"
             )
-        if current == after:
-            if not gitops.try_update_ref(repo.root, into, before, after):
+        if not revert:
+            _check_resettable(into, before, after, str(current), steps)
+            if not _move(repo, into, checked_out, after, before):
                 raise UsageError(f"{into} moved while rolling back: run rollback again")
             new = before
         else:
-            new = _revert(repo, record.name, into, before, after, str(current))
+            new = _revert(repo, record.name, into, checked_out, steps, str(current))
         store.record_event(
             record.name, None, "rollback", {"into": into, "from": current, "to": new}
         )
-    merge_view.show_rollback(into, str(current), new, revert and new != before, as_json)
+    merge_view.show_rollback(into, str(current), new, revert, as_json)
     return 0
 
 
+def _check_resettable(
+    into: str, before: str, after: str, current: str, steps: Sequence[tuple[str, ...]]
+) -> None:
+    """Resetting is only safe when the target holds nothing but the run's own merges."""
+    if current != after:
+        raise UsageError(
+            f"{into} moved since the run merged (now {current[:12]}, the run left "
+            f"{after[:12]}): not resetting it; pass --revert to add revert commits instead"
+        )
+    chained = all(a[1] == b[0] for a, b in itertools.pairwise(steps))
+    if not steps or steps[0][0] != before or steps[-1][1] != after or not chained:
+        raise UsageError(
+            f"{into} holds commits made between the run's merges by someone else: resetting "
+            "would drop them; pass --revert to revert only the run's merges"
+        )
+
+
+def _move(repo: gitops.RepoPaths, into: str, checked_out: Path | None, old: str, new: str) -> bool:
+    """Compare-and-swap the target; a checked-out target moves its worktree's files too."""
+    if checked_out is None:
+        return gitops.try_update_ref(repo.root, into, new, old)
+    return gitops.try_reset_checked_out(checked_out, old, new)
+
+
 def _revert(
-    repo: gitops.RepoPaths, run: str, into: str, before: str, after: str, current: str
+    repo: gitops.RepoPaths,
+    run: str,
+    into: str,
+    checked_out: Path | None,
+    steps: Sequence[tuple[str, ...]],
+    current: str,
 ) -> str:
+    """Revert commits for the run's own merges (newest first) on top of the target."""
     wt = worktrees.merge_worktree(repo, run, current)
     gitops.checkout_detached(wt, current)
-    commits = gitops.first_parent_commits(repo.root, before, after)
+    commits = [c for old, new in steps for c in gitops.first_parent_commits(repo.root, old, new)]
     env = gitops.identity_env(repo.root)
     if not gitops.revert(wt, list(reversed(commits)), env):
         raise UsageError(
             f"reverting the run's merges on {into} conflicts with later commits: revert by hand"
         )
     new = gitops.head(wt)
-    if not gitops.try_update_ref(repo.root, into, new, current):
+    if not _move(repo, into, checked_out, current, new):
         raise UsageError(f"{into} moved while rolling back: run rollback again")
     return new

@@ -151,7 +151,8 @@ def finish(
         )
         if home.queue is not None:
             q = home.queue
-            store.record_merge(spec.run, q.into, q.before, q.after, run_view.landing_json(home))
+            data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
+            store.record_merge(spec.run, q.into, q.before, q.after, data)
     status, code = outcome(progress, home)
     result = run_view.run_json(progress, home, status)
     store.set_result(spec.run, result)

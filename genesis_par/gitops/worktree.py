@@ -138,6 +138,14 @@ def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
     return _run_git(["merge", "--quiet", "--ff-only", new], worktree, check=False).returncode == 0
 
 
+def try_reset_checked_out(worktree: Path, old: str, new: str) -> bool:
+    """Move the branch checked out in worktree from old to new, any direction, with its files
+    (`reset --keep`); False if the branch was not at old or local changes are in the way."""
+    if head(worktree) != old:
+        return False
+    return _run_git(["reset", "--quiet", "--keep", new], worktree, check=False).returncode == 0
+
+
 def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] | None) -> bool:
     """Replay commits onto the worktree's HEAD; on a conflict abort and return False."""
     if not commits:

@@ -222,6 +222,13 @@ def test_a_target_moved_during_the_queue_is_not_overwritten(
     tip = git(repo, "rev-parse", "genesis/m7/integration")
     assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "a.txt", "hand.txt"]
     assert "by hand" in git(repo, "log", "--format=%s", tip)
+    # rolling back must not drop the commit someone else made between the run's merges
+    with pytest.raises(UsageError, match="holds commits made between the run's merges"):
+        merge_cmd.rollback(repo, "m7")
+    assert git(repo, "rev-parse", "genesis/m7/integration") == tip
+    assert merge_cmd.rollback(repo, "m7", revert=True) == 0
+    reverted = git(repo, "rev-parse", "genesis/m7/integration")
+    assert git(repo, "ls-tree", "--name-only", reverted).split() == ["README.md", "hand.txt"]
 
 
 def test_checked_out_target_needs_into_and_then_updates_the_worktree(
@@ -240,9 +247,15 @@ def test_checked_out_target_needs_into_and_then_updates_the_worktree(
         name="p2.toml",
         header='[run]\nname = "m9"\n',
     )
+    before = git(repo, "rev-parse", "main")
     code, result = run_json(repo, plan2, capsys, into="main")
     assert code == 0, result
     assert (repo / "a.txt").read_text() == "a"
+    assert git(repo, "status", "--porcelain") == ""
+    # rollback moves the checked-out branch and its files back together
+    assert merge_cmd.rollback(repo, "m9") == 0
+    assert git(repo, "rev-parse", "main") == before
+    assert not (repo / "a.txt").exists()
     assert git(repo, "status", "--porcelain") == ""
 
 
