@@ -11,7 +11,7 @@ import enum
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genesis_par import gitops
@@ -308,16 +308,41 @@ def _probe(
         keys.append((a.name, b.name))
     results = parse_batch(gitops.merge_tree_batch(repo, merges, env), len(merges))
     by_name = {b.name: b for b in branches}
-    for key, result in zip(keys, results, strict=True):
+    for key, (ours, theirs), result in zip(keys, merges, results, strict=True):
         if isinstance(key, str):
-            by_name[key].against_target = result
+            labels = {ours: target, theirs: key}
+            by_name[key].against_target = relabel(result, labels)
         else:
-            report.pairs[key] = result
+            report.pairs[key] = relabel(result, {ours: key[0], theirs: key[1]})
     order = {b.name: i for i, b in enumerate(branches)}
     report.pairs = dict(
         sorted(report.pairs.items(), key=lambda kv: (order[kv[0][0]], order[kv[0][1]]))
     )
     return report
+
+
+def relabel(result: MergeResult, labels: Mapping[str, str]) -> MergeResult:
+    """Name each side as git would had it been given names, not commits: `path~branch` (a `/`
+    in the name becomes `_`) and the names in messages."""
+    if result.clean:
+        return result
+
+    def named(path: str) -> str:
+        for commit, name in labels.items():
+            if path.endswith("~" + commit):
+                return path[: -len(commit)] + name.replace("/", "_")
+        return path
+
+    def told(message: str) -> str:
+        for commit, name in labels.items():
+            message = message.replace(commit, name)
+        return message
+
+    conflicts = tuple(
+        replace(c, path=named(c.path), paths=tuple(map(named, c.paths)), message=told(c.message))
+        for c in result.conflicts
+    )
+    return replace(result, conflicts=conflicts)
 
 
 def merge_one(

@@ -350,3 +350,33 @@ def test_batched_branch_diffs_match_one_diff_per_branch(repo: Path) -> None:
     ]
     assert found[1].changes == (("R", ("f1.txt", "g1.txt")),)
     assert found[2].changes == () and found[2].commits == frozenset()
+
+
+def test_sides_are_named_as_git_names_them(repo: Path) -> None:
+    """Paths moved aside (`fd~two`) and messages name the branches, as `git merge-tree
+    a b` does when given names, though the tool merges commits."""
+    write(repo, {"fd": "a file\n", "other.txt": "x\n"})
+    branch(repo, "feature/dir", {"fd": None, "fd/inside.txt": "now a directory\n"})
+    branch(repo, "two", {"fd": "edited\n"})
+    branch(repo, "three", {"other.txt": None})
+    branch(repo, "four", {"other.txt": "changed\n"})
+    report = conflicts.check(repo, ["feature/dir", "two", "three", "four"], "main")
+    for a, b in [("feature/dir", "two"), ("three", "four")]:
+        done = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "-z", a, b],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        ours = report.pairs[(a, b)]
+        assert not ours.clean
+        assert [(c.paths, c.message) for c in ours.conflicts] == [
+            (c.paths, c.message) for c in _parse_single(done.stdout)
+        ]
+    moved = report.pairs[("feature/dir", "two")].conflicts[0]
+    assert moved.path == "fd" and "fd~two" in moved.paths  # the path a person knows comes first
+
+
+def _parse_single(raw: str) -> tuple[conflicts.Conflict, ...]:
+    """Conflicts of one `git merge-tree --write-tree -z` (no --stdin: no status token)."""
+    return conflicts.parse_batch("0\0" + raw, 1)[0].conflicts
