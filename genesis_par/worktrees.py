@@ -130,6 +130,7 @@ class Worktree:
     start: str | None = None
     target: str | None = None
     finished_at: float | None = None
+    run_alive: bool = False  # its run is still supervised: gc leaves the whole run alone
 
 
 class Action(NamedTuple):
@@ -233,6 +234,7 @@ def _describe(
         start=t.get("start_commit") if t else None,
         target=view.target if view else None,
         finished_at=view.finished_at if view else None,
+        run_alive=view is not None and view.alive,
     )
     if path.exists() and record is not None and not record.prunable:
         w.dirty = gitops.has_uncommitted(path)
@@ -260,6 +262,8 @@ def _clean_one(
 ) -> Action:
     if w.state == "running":
         return Action(w, False, False, "an agent is running in it", kept=True)
+    if w.run_alive:
+        return Action(w, False, False, "its run is still going", kept=True)
     if w.state == "prunable":
         return Action(w, True, False, "stale git record pruned")
     if w.head is None and w.state == "orphaned":

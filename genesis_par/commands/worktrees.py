@@ -48,7 +48,8 @@ def list_(cwd: Path, *, as_json: bool = False) -> int:
     """Every worktree and branch the tool made."""
     repo, state = state_dir(cwd)
     items = worktrees.inventory(repo, _views(repo, state))
-    worktrees_view.show_list(items, as_json)
+    trash = gitops.ref_names(repo.root, worktrees.TRASH_REFS + "/")
+    worktrees_view.show_list(items, trash, as_json)
     return 0
 
 

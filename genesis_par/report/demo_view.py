@@ -32,9 +32,10 @@ def outro(repo: Path, plan: Path, kept: bool, as_json: bool) -> None:
             f"The demo repository ({escape(str(repo))}) was removed: run "
             "`genesis-par demo --keep` to keep it and look around."
         )
+    inside = "from inside it" if kept else "in a kept one (`genesis-par demo --keep`)"
     out.print(
         f"\n{where}\n"
-        "Try next, from inside it:\n"
+        f"Try next, {inside}:\n"
         "  genesis-par status demo          # each task, its attempts and why\n"
         "  genesis-par logs demo flaky-cli --attempt 1\n"
         "  genesis-par conflicts --run demo # who collides with whom\n"

@@ -34,11 +34,24 @@ def worktree_json(w: Worktree) -> dict[str, object]:
     }
 
 
-def show_list(items: Sequence[Worktree], as_json: bool) -> None:
-    """A table of worktrees."""
+def restore_command(ref: str) -> str:
+    """The git command that brings work saved in a trash ref back as a branch."""
+    run, task = ref.split("/")[3:5]
+    return f"git branch restored-{run}-{task} {ref}"
+
+
+def show_list(items: Sequence[Worktree], trash: Sequence[str], as_json: bool) -> None:
+    """A table of worktrees, then the work gc --force saved in the trash."""
     if as_json:
-        print(json.dumps({"worktrees": [worktree_json(w) for w in items]}, indent=2))
+        saved = [{"ref": r, "restore": restore_command(r)} for r in trash]
+        print(
+            json.dumps({"worktrees": [worktree_json(w) for w in items], "trash": saved}, indent=2)
+        )
         return
+    if trash:
+        console.print(f"work saved by gc --force ({len(trash)}, kept 30 days):")
+        for ref in trash:
+            console.print(f"  {escape(ref)}: restore with `{escape(restore_command(ref))}`")
     if not items:
         console.print("no worktrees made by genesis-par here")
         return
@@ -100,15 +113,18 @@ def show_gc(
         name = f"{a.worktree.run}/{a.worktree.task}"
         if not a.kept:
             console.print(f"  {verb} {escape(name)}: {escape(a.reason)}")
+        elif a.removed:  # the worktree went (to the pool), its branch stayed
+            console.print(f"  {verb} {escape(name)}'s worktree; [yellow]{escape(a.reason)}[/]")
         else:
             console.print(f"  [yellow]kept[/] {escape(name)}: {escape(a.reason)}")
         if a.saved:
             console.print(
                 f"    work saved in {escape(a.saved)}; restore with "
-                f"`git branch restored-{escape(a.worktree.task.lstrip('.'))} {escape(a.saved)}`"
+                f"`{escape(restore_command(a.saved))}`"
             )
     for line in pruned:
-        console.print(f"  pruned {escape(line)}")
+        what = line.removeprefix("Removing ")  # git's own words, in the tense of a real prune
+        console.print(f"  {'would prune' if dry_run else 'pruned'} {escape(what)}")
     for ref in expired:
         console.print(f"  {'would drop' if dry_run else 'dropped'} expired {escape(ref)}")
     if not actions and not pruned and not expired:

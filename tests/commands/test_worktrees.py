@@ -100,6 +100,14 @@ def test_gc_keeps_dirty_untracked_and_unmerged_work_and_force_saves_it(
     assert git(repo, "show", f"{saved['untracked']}:new.txt") == "new file"
     assert git(repo, "show", f"{saved['loser']}:shared.txt") == "second"
     assert git(repo, "branch", "--list", "genesis/g2/*").split() == ["genesis/g2/integration"]
+    # the trash is listed with the command that restores each piece, and that command works
+    assert wt_cmd.list_(repo, as_json=True) == 0
+    trash = {t["ref"]: t["restore"] for t in json.loads(capsys.readouterr().out)["trash"]}
+    assert set(trash) == set(saved.values())
+    restore = trash[saved["edit"]].split()
+    assert restore[:2] == ["git", "branch"]
+    git(repo, *restore[1:])
+    assert git(repo, "show", f"{restore[2]}:e.txt") == "edited after the run"
 
 
 def test_squash_landed_branch_is_recognised(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,9 +147,13 @@ def test_orphaned_directory_and_prunable_record_are_cleaned(
 def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     agent = py(f"import time; open({str(ready)!r}, 'w').close(); time.sleep(60)")
+    quick = py("open('quick.txt', 'w').write('done')")
     plan = write_plan(
-        repo, f'[[tasks]]\nid = "busy"\ncommand = {agent}\n', header='[run]\nname = "g4"\n'
+        repo,
+        f'[[tasks]]\nid = "busy"\ncommand = {agent}\n[[tasks]]\nid = "quick"\ncommand = {quick}\n',
+        header='[run]\nname = "g4"\n',
     )
+    base = git(repo, "rev-parse", "HEAD")
     main = subprocess.Popen(
         [*genesis_cmd(), "run", str(plan)],
         cwd=repo,
@@ -151,6 +163,17 @@ def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: 
     )
     try:
         wait_for(lambda: ready.exists() or main.poll() is not None, "the agent to start")
+
+        def quick_committed() -> bool:
+            tip = subprocess.run(
+                ["git", "rev-parse", "-q", "--verify", "genesis/g4/quick"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            return tip not in ("", base)
+
+        wait_for(quick_committed, "the quick task to finish while the other runs")
         assert main.poll() is None
         out = subprocess.run(
             [*genesis_cmd(), "worktrees", "gc", "--force", "--json"],
@@ -161,8 +184,12 @@ def test_a_worktree_with_a_running_agent_is_never_touched(repo: Path, tmp_path: 
         )
         assert out.returncode == 0, out.stderr
         kept = json.loads(out.stdout)["kept"]
-        assert [(k["task"], k["reason"]) for k in kept] == [("busy", "an agent is running in it")]
+        assert sorted((k["task"], k["reason"]) for k in kept) == [
+            ("busy", "an agent is running in it"),
+            ("quick", "its run is still going"),  # finished, but its run is not
+        ]
         assert (repo / ".genesis" / "worktrees" / "g4" / "busy").exists()
+        assert (repo / ".genesis" / "worktrees" / "g4" / "quick" / "quick.txt").exists()
     finally:
         main.send_signal(signal.SIGINT)
         main.wait(timeout=30)
