@@ -20,7 +20,10 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         record = pick_run(store, run)
         tasks = store.tasks(record.name)
         kept = gitops.ref_names(repo.root, f"refs/genesis/{record.name}/")
-        obj = status_view.status_json(record, effective_status(record), tasks, kept)
+        result = store.result(record.name) or {}
+        obj = status_view.status_json(
+            record, effective_status(record), tasks, kept, result.get("merge")
+        )
     if as_json:
         status_view.print_json(obj)
     else:

@@ -27,6 +27,7 @@ STATUS_STYLE = {
     "failed": "red",
     "skipped": "yellow",
     "cancelled": "magenta",
+    "interrupted": "magenta",  # status of a task whose supervisor died
 }
 FINISHED = ("succeeded", "failed", "skipped", "cancelled")
 JSON_VERSION = 1  # of the `run --json` object; docs/json.md

@@ -19,9 +19,20 @@ from genesis_par.state import RunRecord
 
 
 def status_json(
-    record: RunRecord, status: str, tasks: list[dict[str, Any]], kept: Sequence[str]
+    record: RunRecord,
+    status: str,
+    tasks: list[dict[str, Any]],
+    kept: Sequence[str],
+    merge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The object of `status --json`: the run and the same task objects as `run --json`."""
+    """The object of `status --json`: the run and the same task objects as `run --json`.
+
+    In a run whose supervisor died, a task recorded as running or pending is `interrupted`."""
+    if status == "interrupted":
+        tasks = [
+            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
+            for t in tasks
+        ]
     return {
         "run": record.name,
         "status": status,
@@ -32,6 +43,7 @@ def status_json(
         "tasks": tasks,
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
+        "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
     }
 
 
@@ -76,8 +88,22 @@ def print_status(obj: dict[str, Any]) -> None:
             escape(why),
         )
     console.print(table)
+    merge = obj["merge"]
+    if merge:
+        merged = ", ".join(merge["merged"]) or "nothing"
+        console.print(f"merged into {escape(merge['into'])}: {escape(merged)}")
+        for u in merge["unmerged"]:
+            detail = "; ".join(
+                f"{c['path']} ({c['kind']}) with {c['with']}" for c in u["conflicts"]
+            )
+            extra = f": {detail}" if detail else (f": log {u['log']}" if u.get("log") else "")
+            console.print(
+                f"  [yellow]unmerged[/] {escape(u['task'])}: {escape(u['reason'] + extra)}"
+            )
     for kept in obj["kept"]:
         console.print(f"  kept: {escape(kept['ref'])}")
+    if obj["status"] == "interrupted":
+        console.print(f"continue it with `genesis-par resume {escape(obj['run'])}`")
 
 
 def print_runs(rows: list[dict[str, Any]]) -> None:

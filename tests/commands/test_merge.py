@@ -7,6 +7,7 @@ import pytest
 
 from genesis_par.commands import demo
 from genesis_par.commands import merge as merge_cmd
+from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
 from tests.conftest import commit, git
@@ -77,6 +78,13 @@ def test_same_lines_one_lands_the_other_is_unmerged_with_exit_3(
     }
     pair = result["conflicts"]["pairs"][0]
     assert pair["clean"] is False and pair["conflicts"][0]["kind"] == "content"
+    # status tells the same story later: what merged, what did not and why
+    assert status_cmd.status(repo, as_json=True) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["merge"]["unmerged"] == result["merge"]["unmerged"]
+    assert status_cmd.status(repo) == 0
+    text = capsys.readouterr().out
+    assert "unmerged second: conflicts: shared.txt (content) with first" in text
 
 
 def test_a_merge_that_breaks_the_check_is_backed_out(

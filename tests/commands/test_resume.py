@@ -77,6 +77,8 @@ def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
     wait_for(lambda: not any(alive(p) for p in agent_pids), "agents to die", bound=5.0)
     status = json.loads(gp(repo, "status", "k1", "--json").stdout)
     assert status["status"] == "interrupted"
+    assert "interrupted" in {t["status"] for t in status["tasks"]}
+    assert not {"running", "pending"} & {t["status"] for t in status["tasks"]}
     # a git killed mid-way leaves an index.lock: resume clears it when no git holds it
     (repo / ".git" / "worktrees" / "t0" / "index.lock").write_text("")
     done = gp(repo, "resume", "k1", "--json")
