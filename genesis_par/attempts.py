@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import gitops, proc, templates, worktrees
+from genesis_par import gitops, plan_values, proc, templates, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.plan import Plan, Task
 
@@ -114,7 +114,7 @@ def _reason(outcome: proc.Outcome, task: Task) -> str:
     if outcome.failure == "timeout":
         return f"timed out after {task.timeout_s:g}s"
     if outcome.failure == "memory":
-        return f"went over its memory limit of {task.memory_bytes} bytes"
+        return f"went over its memory limit of {plan_values.format_size(task.memory_bytes or 0)}"
     if outcome.failure == "cpu":
         return f"used more than {task.cpu:g} cores"
     if outcome.failure == "cancelled":

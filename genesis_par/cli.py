@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -331,4 +332,8 @@ def main() -> None:
         from genesis_par.report.console import err_console
 
         err_console.print(f"[red]error:[/] {escape(str(e))}")
+        if "--json" in sys.argv[1:]:  # a CI step reading stdout gets an object, not nothing
+            import json
+
+            print(json.dumps({"ok": False, "error": str(e), "exit_code": e.exit_code}))
         raise SystemExit(e.exit_code) from None

@@ -135,6 +135,14 @@ def parse_duration(value: Any, where: Where, key: str) -> float:
     return seconds
 
 
+def format_size(size: int) -> str:
+    """`200 MiB`, `1.5 GiB`: a size as a person writes it in a plan."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        if size >= _SIZE_UNITS[unit.lower()]:
+            return f"{size / _SIZE_UNITS[unit.lower()]:.4g} {unit}"
+    return f"{size} bytes"
+
+
 def parse_size(value: Any, where: Where, key: str) -> int:
     """`512MiB`, `4GiB`, `2GB` or a plain number of bytes."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 from genesis_par import __version__
 from tests.conftest import genesis_cmd, genesis_env
@@ -25,3 +27,18 @@ def test_unknown_option_is_a_usage_error() -> None:
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
+
+
+def test_an_error_under_json_still_prints_one_object(tmp_path: Path) -> None:
+    """A CI step parsing stdout gets an object naming the error, not an empty string."""
+    out = subprocess.run(
+        [*genesis_cmd(), "run", str(tmp_path / "plan.toml"), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=genesis_env(),
+    )
+    assert out.returncode in (2, 4)
+    obj = json.loads(out.stdout)
+    assert obj["ok"] is False and obj["exit_code"] == out.returncode and obj["error"]
+    assert "Traceback" not in out.stderr and obj["error"] in out.stderr
