@@ -309,6 +309,7 @@ def _task(
     check_branch_component(task_id, f'task id "{task_id}"', path)
     check_keys(raw, TASK_KEYS, where, "the task")
     merged = {**defaults, **raw}
+    where = Where(path, task_id, frozenset(defaults) - frozenset(raw))
     if "agent" in raw and "command" in raw:
         raise where.error("has both agent and command: a task runs an agent or a command")
     if "agent" not in merged and "command" not in merged:

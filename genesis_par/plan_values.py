@@ -33,11 +33,21 @@ _SIZE_UNITS = {
 class Where:
     """Builds error lines that name the file, the task and the key."""
 
-    def __init__(self, path: Path, task: str | None = None) -> None:
+    def __init__(
+        self, path: Path, task: str | None = None, inherited: frozenset[str] = frozenset()
+    ) -> None:
         self.path, self.task = path, task
+        self.inherited = inherited  # keys the task took from [defaults]
 
     def error(self, message: str) -> PlanError:
-        where = f'{self.path.name}: task "{self.task}": ' if self.task else f"{self.path.name}: "
+        """`plan.toml: task "a": <message>`; a key the task inherited is blamed on [defaults]."""
+        key = message.split(" ", 1)[0]
+        if self.task and key in self.inherited:
+            where = f'{self.path.name}: [defaults] (for task "{self.task}"): '
+        elif self.task:
+            where = f'{self.path.name}: task "{self.task}": '
+        else:
+            where = f"{self.path.name}: "
         return PlanError(where + message)
 
 

@@ -202,6 +202,14 @@ BAD = [
     ("version = 1\n[[tasks]]\nid = 'a'\ncommand = []\n", "command must be a non-empty string"),
     ("version = 1\ntasks = 3\n", "tasks must be an array"),
     ("version = 1\n" + TASK + "timeout = nan\n", "timeout must be positive and finite"),
+    (
+        "version = 1\n[defaults]\ntimeout = 'soon'\n" + TASK,
+        'plan.toml: [defaults] (for task "a"): timeout "soon" is not a duration',
+    ),
+    (
+        "version = 1\n[defaults]\ntimeout = 'soon'\n" + TASK + "timeout = 'x'\n",
+        'task "a": timeout "x"',
+    ),
     ("version = 1\n" + TASK + "timeout = inf\n", "timeout must be positive and finite"),
     ("version = 1\n" + TASK + "cost = inf\n", "cost must be a finite number"),
     ("version = 1\n" + TASK + "env = { 'A=B' = 'x' }\n", 'env name "A=B" is not a variable'),
