@@ -98,6 +98,33 @@ def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signals", [["SIGTERM"], ["SIGINT", "SIGINT"]])
+def test_sigterm_or_a_double_ctrl_c_then_resume_finishes_the_run(
+    repo: Path, tmp_path: Path, signals: list[str]
+) -> None:
+    """SIGTERM, or Ctrl-C twice, is one Ctrl-C: agents stopped, exit 130; resume finishes."""
+    plan = counting_plan(repo, tmp_path, "k3", sleep=3.0)
+    pids = tmp_path / "pids"
+    main = start(repo, "run", str(plan))
+    wait_for(lambda: len(list(pids.iterdir())) >= 2, "two agents to start")
+    for name in signals:
+        main.send_signal(getattr(signal, name))
+    _, err = main.communicate(timeout=30)
+    assert main.returncode == 130, err
+    assert "Traceback" not in err
+    agent_pids = [int(p.name) for p in pids.iterdir()]
+    assert not any(alive(p) for p in agent_pids)
+    status = json.loads(gp(repo, "status", "k3", "--json").stdout)
+    assert status["status"] == "interrupted"
+    assert {t["status"] for t in status["tasks"]} <= {"cancelled", "pending", "interrupted"}
+    done = gp(repo, "resume", "k3", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"] * 4
+    counts = {p.name: p.read_text() for p in (tmp_path / "counts").iterdir()}
+    assert counts == {f"t{i}": "1" for i in range(4)}
+
+
+@pytest.mark.slow
 def test_two_resumes_at_once_one_runs_the_other_exits_2(repo: Path, tmp_path: Path) -> None:
     plan = counting_plan(repo, tmp_path, "k2", n=2, sleep=30)
     pids = tmp_path / "pids"
