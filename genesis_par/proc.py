@@ -224,10 +224,16 @@ def exit_file_for(log_path: Path) -> Path:
 
 def recorded_exit(log_path: Path) -> int | None:
     """The exit code the shim wrote for the last process logged to log_path, if any."""
+    return _recorded(log_path)[0]
+
+
+def _recorded(log_path: Path) -> tuple[int | None, int]:
+    """(exit code, peak resident bytes) from the shim's exit file; (None, 0) if none."""
     try:
-        return int(exit_file_for(log_path).read_text())
+        code, peak = exit_file_for(log_path).read_text().split()
+        return int(code), int(peak)
     except (OSError, ValueError):
-        return None
+        return None, 0
 
 
 def _spawn(
@@ -235,6 +241,7 @@ def _spawn(
 ) -> subprocess.Popen[bytes]:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     exit_file = str(exit_file_for(log_path))
+    Path(exit_file).unlink(missing_ok=True)  # an earlier process's (setup, agent) is not ours
     shim = [sys.executable, "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid()), exit_file, "--"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -285,9 +292,10 @@ def run(
             break
     code = child.returncode
     duration = time.monotonic() - began
+    peak = max(watch.peak, _recorded(log_path)[1])
     if failure:
-        return Outcome(None, failure, watch.peak, duration)
-    return Outcome(code, None if code == 0 else "exit", watch.peak, duration)
+        return Outcome(None, failure, peak, duration)
+    return Outcome(code, None if code == 0 else "exit", peak, duration)
 
 
 def _exited(child: subprocess.Popen[bytes], wait_s: float) -> bool:

@@ -71,8 +71,9 @@ SHIM_POLL_S = 0.05
 _SHIM_SIGNALS = {signal.SIGUSR1, signal.SIGCHLD}  # blocked, and taken with sigtimedwait
 
 
-def _write_exit(exit_file: str, code: int) -> None:
-    Path(exit_file + ".tmp").write_text(str(code))
+def _write_exit(exit_file: str, ended: tuple[int, int]) -> None:
+    """`<exit code> <peak resident bytes>`, replaced atomically."""
+    Path(exit_file + ".tmp").write_text(f"{ended[0]} {ended[1]}")
     os.replace(exit_file + ".tmp", exit_file)
 
 
@@ -81,21 +82,22 @@ def _exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _reap_until(agent: int, deadline: float | None) -> int | None:
-    """Reap children (re-parented orphans too) until the agent exits or the deadline passes.
+def _reap_until(agent: int, deadline: float | None) -> tuple[int, int] | None:
+    """Reap children (re-parented orphans too) until the agent exits or the deadline passes;
+    the agent's exit code and peak resident memory (the kernel's count, right even for an
+    agent too short for the supervisor to sample).
 
     SIGUSR1 (genesis-par died) is blocked and taken with sigtimedwait, never by a handler,
     so no exit status can be lost between a wait and a signal."""
     while deadline is None or time.monotonic() < deadline:
         try:
-            while (found := os.waitpid(-1, os.WNOHANG))[0] > 0:
+            while (found := os.wait4(-1, os.WNOHANG))[0] > 0:
                 if found[0] == agent:
-                    return _exit_code(found[1])
-        except (
-            ChildProcessError
-        ):  # cannot happen while the agent is unreaped; never call it success
+                    return _exit_code(found[1]), found[2].ru_maxrss * 1024  # KiB on Linux
+        except ChildProcessError:
+            # cannot happen before the agent is reaped: never call a lost status success
             sys.stderr.write("genesis-par: the agent's exit status was lost\n")
-            return 255
+            return 255, 0
         if deadline is None:
             got = signal.sigtimedwait(_SHIM_SIGNALS, SHIM_POLL_S)  # SIGCHLD wakes us at once
             if got is not None and got.si_signo == signal.SIGUSR1:
@@ -127,18 +129,18 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
         return 127
-    code = _reap_until(agent, None)
-    if code is None:  # genesis-par died: let a finishing agent finish, then stop the tree
-        code = _reap_until(agent, time.monotonic() + FINISHING_GRACE_S)
-        if code is not None:
-            _write_exit(exit_file, code)
+    ended = _reap_until(agent, None)
+    if ended is None:  # genesis-par died: let a finishing agent finish, then stop the tree
+        ended = _reap_until(agent, time.monotonic() + FINISHING_GRACE_S)
+        if ended is not None:
+            _write_exit(exit_file, ended)
         _kill_descendants()
         return 137
     # Written before anything else: if genesis-par dies now, resume still knows the agent ended.
-    _write_exit(exit_file, code)
+    _write_exit(exit_file, ended)
     if _descendants():
         _kill_descendants()  # what the agent left running does not outlive it
-    return code
+    return ended[0]
 
 
 if __name__ == "__main__":

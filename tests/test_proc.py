@@ -63,6 +63,17 @@ def test_agents_that_exit_at_once_keep_their_exit_codes(tmp_path: Path) -> None:
     assert results == expected
 
 
+def test_a_short_agent_still_has_its_peak_memory(tmp_path: Path) -> None:
+    """Over before the first sample, yet its peak is known (the kernel's, via the shim)."""
+    out = run(
+        tmp_path,
+        "x = bytearray(64 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])",
+        proc.Limits(),
+    )
+    assert out.exit_code == 0
+    assert out.peak_rss_bytes >= 64 * 1024 * 1024
+
+
 def test_cpu_limit_stops_a_spinning_tree(tmp_path: Path) -> None:
     out = run(tmp_path, "while True: pass", proc.Limits(cpu=0.3, timeout_s=30, grace_s=0.5))
     assert out.failure == "cpu"
