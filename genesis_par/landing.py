@@ -68,8 +68,11 @@ def bring_home(
     state_dir: Path,
     git_env: Mapping[str, str],
     env: Mapping[str, str],
+    starts: Mapping[str, str] | None = None,
 ) -> Landing:
-    """Probe the succeeded tasks' commits (task -> commit), then land what merges safely."""
+    """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
+
+    starts: the commit each task started from, so squash and rebase land its own change only."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
     tip = gitops.resolve_commit(repo.root, where.ref)
     report = conflicts.check(repo.root, list(branches.values()), tip or base_commit)
@@ -83,6 +86,7 @@ def bring_home(
             branches[t],
             succeeded[t],
             frozenset(task_of[b] for b in report.conflicting(branches[t])),
+            (starts or {}).get(t),
         )
         for t in succeeded
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par import conflicts, gitops, graph, proc, templates
+from genesis_par.conflicts import MergeResult
 from genesis_par.plan import Command, MergeMethod, Task
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
@@ -20,6 +21,7 @@ class Candidate(NamedTuple):
     branch: str
     commit: str
     conflicts_with: frozenset[str]  # other candidates it conflicts with, from the pairwise probe
+    start: str | None = None  # the commit the task started from (its dependencies' results)
 
 
 class Unmerged(NamedTuple):
@@ -102,6 +104,22 @@ def _message(spec: QueueSpec, c: Candidate) -> str:
     )
 
 
+def _probe(spec: QueueSpec, tip: str, c: Candidate, scratch: Mapping[str, str]) -> MergeResult:
+    """Merge c onto tip, as its method will land it.
+
+    `merge` keeps the task's history, so git's own merge base is right. `squash` and `rebase`
+    land only the task's own change (start..commit), like a cherry-pick: the merge is against a
+    stand-in for tip whose one parent is the task's start, which makes start the merge base even
+    when the task's dependencies landed as new (squashed or replayed) commits."""
+    repo = spec.repo.root
+    if spec.method is MergeMethod.MERGE or c.start is None:
+        return conflicts.merge_one(repo, tip, c.commit, scratch)
+    env = {**spec.git_env, **scratch}
+    tree = gitops.tree_of(repo, tip, scratch)
+    stand_in = gitops.commit_tree(repo, tree, [c.start], "genesis-par: merge probe", env)
+    return conflicts.merge_one(repo, stand_in, c.commit, scratch)
+
+
 def _combine(spec: QueueSpec, tip: str, c: Candidate, tree: str) -> str | None:
     """The commit that lands c on tip; None when a rebase hits a conflict."""
     repo = spec.repo.root
@@ -110,7 +128,7 @@ def _combine(spec: QueueSpec, tip: str, c: Candidate, tree: str) -> str | None:
     if spec.method is MergeMethod.SQUASH:
         return gitops.commit_tree(repo, tree, [tip], _message(spec, c), spec.git_env)
     assert spec.check_worktree is not None
-    base = gitops.merge_base(repo, tip, c.commit) or tip
+    base = c.start or gitops.merge_base(repo, tip, c.commit) or tip  # replay its own commits only
     gitops.checkout_detached(spec.check_worktree, tip)
     if not gitops.cherry_pick(
         spec.check_worktree, gitops.commits_between(repo, base, c.commit), spec.git_env
@@ -205,7 +223,7 @@ def _land_one(
     """Land one candidate; the new tip. A scratch object dir (dry run) publishes nothing."""
     repo = spec.repo.root
     for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
-        probe = conflicts.merge_one(repo, tip, c.commit, scratch)
+        probe = _probe(spec, tip, c, scratch)
         if probe.clean and probe.tree == gitops.tree_of(repo, tip, scratch):
             result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
             return tip

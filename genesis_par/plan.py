@@ -297,6 +297,20 @@ def _number(raw: Mapping[str, Any], key: str, where: Where, default: float) -> f
     return float(value)
 
 
+MAX_PROMPT_ARG = 100_000  # bytes; Linux refuses one argument or variable over 128 KiB
+
+
+def _check_prompt_fits(prompt: str | None, command: Command, where: Where) -> None:
+    """A prompt passed as {prompt} must fit in one command-line argument."""
+    size = len((prompt or "").encode())
+    uses_prompt = any("{prompt}" in part for part in command.argv)
+    if uses_prompt and size > MAX_PROMPT_ARG:
+        raise where.error(
+            f"its prompt is {size:,} bytes, too long for {{prompt}} on a command line (at most "
+            f"{MAX_PROMPT_ARG:,}): give the agent {{prompt_file}} instead"
+        )
+
+
 def _task(
     raw: Any, index: int, defaults: Mapping[str, Any], agents: Mapping[str, Agent], path: Path
 ) -> Task:
@@ -331,6 +345,7 @@ def _task(
     prompt, prompt_file = _prompt(merged, where, path.parent)
     if prompt is not None and agent_name is None:
         raise where.error("has a prompt but runs a command: a prompt needs an agent to receive it")
+    _check_prompt_fits(prompt, command, where)
     best_of = typed(merged.get("best_of", 1), int, where, "best_of", "an integer")
     if best_of < 1:
         raise where.error(f"best_of must be at least 1, not {best_of}")

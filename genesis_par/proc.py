@@ -272,7 +272,12 @@ def run(
     import psutil
 
     began = time.monotonic()
-    child = _spawn(argv, cwd, env, log_path, shell)
+    try:
+        child = _spawn(argv, cwd, env, log_path, shell)
+    except OSError as e:  # E2BIG (arguments or environment too long), a bad working directory
+        with log_path.open("a") as log:
+            log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
+        return Outcome(126, "exit", 0, 0.0)
     root = psutil.Process(child.pid)
     on_start(Started(child.pid, root.create_time()))
     watch = _Watch(limits, began)

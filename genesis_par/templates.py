@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from genesis_par.plan import Command
+from genesis_par.plan import MAX_PROMPT_ARG, Command
 
 _VARIABLE = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
 
@@ -27,8 +27,13 @@ def expand(
 
 
 def environment(values: Mapping[str, str]) -> dict[str, str]:
-    """The same values as GENESIS_* variables."""
-    return {f"GENESIS_{name.upper()}": value for name, value in values.items()}
+    """The same values as GENESIS_* variables; a prompt too long for one variable (Linux
+    refuses over 128 KiB) is left to GENESIS_PROMPT_FILE."""
+    return {
+        f"GENESIS_{name.upper()}": value
+        for name, value in values.items()
+        if len(value.encode()) <= MAX_PROMPT_ARG
+    }
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:

@@ -203,6 +203,11 @@ BAD = [
     ("version = 1\ntasks = 3\n", "tasks must be an array"),
     ("version = 1\n" + TASK + "timeout = nan\n", "timeout must be positive and finite"),
     (
+        "version = 1\n[agents.c]\ncommand = ['c', '{prompt}']\n[[tasks]]\nid = 'a'\nagent = 'c'\n"
+        f"prompt = '{'x' * 200_000}'\n",
+        "its prompt is 200,000 bytes, too long for {prompt} on a command line",
+    ),
+    (
         "version = 1\n[defaults]\ntimeout = 'soon'\n" + TASK,
         'plan.toml: [defaults] (for task "a"): timeout "soon" is not a duration',
     ),

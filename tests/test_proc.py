@@ -74,6 +74,20 @@ def test_a_short_agent_still_has_its_peak_memory(tmp_path: Path) -> None:
     assert out.peak_rss_bytes >= 64 * 1024 * 1024
 
 
+def test_an_agent_that_cannot_start_fails_instead_of_crashing(tmp_path: Path) -> None:
+    """An environment too big for execve (E2BIG) is the attempt's failure, said in its log."""
+    out = proc.run(
+        [sys.executable, "-c", "pass"],
+        cwd=tmp_path,
+        env={**os.environ, "HUGE": "x" * 300_000},
+        log_path=tmp_path / "big.log",
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+    )
+    assert (out.exit_code, out.failure) == (126, "exit")
+    assert "Argument list too long" in (tmp_path / "big.log").read_text()
+
+
 def test_cpu_limit_stops_a_spinning_tree(tmp_path: Path) -> None:
     out = run(tmp_path, "while True: pass", proc.Limits(cpu=0.3, timeout_s=30, grace_s=0.5))
     assert out.failure == "cpu"

@@ -53,11 +53,11 @@ def run(
         with Store.open(state) as store:
             record = pick_run(store, run_name)
             plan = _recorded_plan(record)
-            succeeded = {
-                str(t["id"]): str(t["commit"])
-                for t in store.tasks(record.name)
-                if t["status"] == "succeeded" and t["commit"]
-            }
+            done = [
+                t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"
+            ]
+            succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
+            starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
             where = landing.target(repo, record.name, plan, into)
             home = landing.bring_home(
                 repo,
@@ -71,6 +71,7 @@ def run(
                 state_dir=state,
                 git_env=git_env,
                 env=env,
+                starts=starts,
             )
             if home.queue is not None and not dry_run:
                 from genesis_par.report.run_view import landing_json

@@ -148,6 +148,7 @@ def finish(
             state_dir=spec.state_dir,
             git_env=spec.git_env,
             env=spec.env,
+            starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
         )
         if home.queue is not None:
             q = home.queue
@@ -163,8 +164,11 @@ def finish(
         run_view.print_summary(progress, home, status)
     summary_file = spec.env.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # in GitHub Actions the job page shows the run's summary
-        with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(formats.markdown(result) + "\n")
+        try:
+            with open(summary_file, "a", encoding="utf-8") as handle:
+                handle.write(formats.markdown(result) + "\n")
+        except OSError as e:  # the summary is a courtesy: it never changes the run's outcome
+            run_view.note(f"could not append to GITHUB_STEP_SUMMARY ({summary_file}): {e.strerror}")
     return code
 
 

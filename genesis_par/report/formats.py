@@ -18,10 +18,23 @@ def _tasks(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(result.get("tasks", []))
 
 
+def _unmerged(result: Mapping[str, Any]) -> dict[str, str]:
+    """Succeeded tasks the merge queue left out, each with why in one line."""
+    out = {}
+    for u in (result.get("merge") or {}).get("unmerged", []):
+        detail = "; ".join(
+            f"{c['path']} ({c['kind']}) with {c['with']}" for c in u.get("conflicts", [])
+        )
+        out[u["task"]] = f"not merged: {u['reason']}" + (f": {detail}" if detail else "")
+    return out
+
+
 def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
-    """One testsuite, one testcase per task: failed and cancelled are failures, skipped skips."""
+    """One testsuite, one testcase per task: failed, cancelled and unmerged are failures (the
+    run's exit code says so too), skipped skips."""
     tasks = _tasks(result)
-    failures = sum(t["status"] in ("failed", "cancelled") for t in tasks)
+    unmerged = _unmerged(result)
+    failures = sum(t["status"] in ("failed", "cancelled") or t["id"] in unmerged for t in tasks)
     skipped = sum(t["status"] == "skipped" for t in tasks)
     total_time = sum(t.get("duration_s") or 0.0 for t in tasks)
     suites = ET.Element(
@@ -58,6 +71,9 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
             failure.text = reason
         elif t["status"] == "skipped":
             ET.SubElement(case, "skipped", message=reason)
+        elif t["id"] in unmerged:
+            failure = ET.SubElement(case, "failure", message=unmerged[t["id"]], type="unmerged")
+            failure.text = unmerged[t["id"]]
         tail = logs.get(t["id"])
         if tail:
             ET.SubElement(case, "system-out").text = tail
@@ -74,13 +90,14 @@ def markdown(result: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     icons = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "cancelled": "⛔"}
+    unmerged = _unmerged(result)
     for t in _tasks(result):
         duration = f"{t['duration_s']:.1f}s" if t.get("duration_s") is not None else ""
-        why = (t.get("reason") or "").replace("|", "\\|")
-        lines.append(
-            f"| `{t['id']}` | {icons.get(t['status'], '')} {t['status']} | "
-            f"{t.get('attempts') or ''} | {duration} | {why} |"
-        )
+        status = f"{icons.get(t['status'], '')} {t['status']}"
+        if t["id"] in unmerged:
+            status += ", ⚠️ not merged"
+        why = (t.get("reason") or unmerged.get(t["id"], "")).replace("|", "\\|")
+        lines.append(f"| `{t['id']}` | {status} | {t.get('attempts') or ''} | {duration} | {why} |")
     merge = result.get("merge")
     if merge:
         lines += [
@@ -162,7 +179,9 @@ def html_report(
         f"<pre>{html.escape(printable(text))}</pre></details>"
         for name, text in logs.items()
     )
-    data = html.escape(json.dumps(result))
+    # inside <script> nothing is entity-decoded: keep the JSON as is, only `<` escaped
+    data = json.dumps(result).replace("<", "\\u003c")
+    merge_section = _merge_html(result)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>genesis-par run {html.escape(result["run"])}</title>
@@ -174,13 +193,15 @@ body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
   white-space: nowrap; border-radius: 3px; padding: 0 4px; box-sizing: border-box; color: #fff; }}
 .ok {{ background: #2a7; }} .bad {{ background: #c33; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
-.clean {{ background: #dfd; }} .conflict {{ background: #fcc; }}
+.clean {{ background: #dfd; }} .conflict {{ background: #fcc; }} .unmerged {{ color: #a50; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; }}
 </style></head><body>
 <h1>genesis-par run <code>{html.escape(result["run"])}</code>: {html.escape(result["status"])}</h1>
 <h2>Timeline</h2>
 <p>One bar per attempt, by worker slot, over {span:.1f} s; green succeeded, red failed.</p>
 <div class="timeline" id="timeline">{"".join(bars)}</div>
+<h2>Merge</h2>
+{merge_section}
 <h2>Conflicts</h2>
 {matrix}
 <h2>Logs</h2>
@@ -188,6 +209,20 @@ pre {{ background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; }}
 <script type="application/json" id="run-data">{data}</script>
 </body></html>
 """
+
+
+def _merge_html(result: Mapping[str, Any]) -> str:
+    merge = result.get("merge")
+    if not merge:
+        return "<p>The merge queue did not run (<code>--no-merge</code>, or nothing succeeded).</p>"
+    merged = ", ".join(f"<code>{html.escape(m)}</code>" for m in merge["merged"]) or "nothing"
+    items = "".join(
+        f'<li class="unmerged"><code>{html.escape(task)}</code> {html.escape(why)}</li>'
+        for task, why in _unmerged(result).items()
+    )
+    return f"<p>Merged into <code>{html.escape(merge['into'])}</code>: {merged}</p>" + (
+        f"<ul>{items}</ul>" if items else ""
+    )
 
 
 def _matrix(names: list[str], run: str, pairs: Mapping[tuple[str, str], Any]) -> str:

@@ -278,3 +278,40 @@ def test_demo_runs_the_whole_flow(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert unmerged["fix-legacy"]["conflicts"][0]["kind"] == "modify/delete"
     assert unmerged["break-add"]["reason"] == "merge check failed"
     assert {"add-mul", "write-usage", "write-index", "flaky-cli"} <= set(result["merge"]["merged"])
+
+
+@pytest.mark.parametrize("method", ["squash", "rebase", "merge"])
+def test_a_dependent_task_lands_after_its_dependency_with_every_method(
+    repo: Path, capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    """squash and rebase land the dependency as new commits; the dependent's own change must
+    still land on top, not collide with the dependency's original commits."""
+    lib = writer("feature.py", "def f():\n    return 1\n")
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        method = "{method}"
+
+        [[tasks]]
+        id = "other"
+        priority = "high"
+        command = {writer("other.txt", "first to land")}
+
+        [[tasks]]
+        id = "lib"
+        command = {lib}
+
+        [[tasks]]
+        id = "use"
+        depends_on = ["lib"]
+        command = {py("import pathlib; p = pathlib.Path('feature.py'); p.write_text(p.read_text().replace('1', '2'))")}
+    """,
+        header=f'[run]\nname = "dep-{method}"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result["merge"]  # type: ignore[index]
+    assert result["merge"]["merged"] == ["other", "lib", "use"]  # type: ignore[index]
+    tip = f"genesis/dep-{method}/integration"
+    assert git(repo, "show", f"{tip}:feature.py") == "def f():\n    return 2"
+    assert git(repo, "show", f"{tip}:other.txt") == "first to land"

@@ -145,3 +145,51 @@ def render(chromium: str, page: Path) -> tuple[str, list[str]]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_an_unwritable_step_summary_is_a_note_not_a_crash(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_path = write_plan(repo, '[[tasks]]\nid = "a"\ncommand = "true"\n')
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "such" / "dir" / "s.md")}
+    assert run_cmd.run(repo, plan_path, as_json=True, env=env) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "succeeded"
+    assert "could not append to GITHUB_STEP_SUMMARY" in captured.err
+
+
+def test_reports_show_work_left_unmerged(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task that succeeded but was not merged (a conflict) fails in JUnit, is flagged in the
+    Markdown table and listed in the HTML; the HTML's embedded data is valid JSON."""
+    plan_path = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "first"
+        priority = "high"
+        command = {py("open('README.md', 'w').write('first </script> <b>')")}
+
+        [[tasks]]
+        id = "second"
+        command = {py("open('README.md', 'w').write('second')")}
+    """,
+        header='[run]\nname = "um"\n',
+    )
+    assert run_cmd.run(repo, plan_path, as_json=True) == 3
+    capsys.readouterr()
+    assert report_cmd.run(repo, "um", fmt="junit") == 0
+    suite = ET.fromstring(capsys.readouterr().out.split("\n", 1)[1]).find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    failure = next(c for c in suite.iter("testcase") if c.get("name") == "second").find("failure")
+    assert failure is not None and failure.get("type") == "unmerged"
+    assert "README.md (content) with first" in (failure.get("message") or "")
+    assert report_cmd.run(repo, "um", fmt="markdown") == 0
+    assert "| `second` | ✅ succeeded, ⚠️ not merged |" in capsys.readouterr().out
+    out = tmp_path / "um.html"
+    assert report_cmd.run(repo, "um", fmt="html", output=out) == 0
+    page = out.read_text()
+    assert '<li class="unmerged"><code>second</code> not merged: conflicts' in page
+    data = page.split('<script type="application/json" id="run-data">')[1].split("</script>")[0]
+    assert json.loads(data)["merge"]["merged"] == ["first"]  # as a browser would read it

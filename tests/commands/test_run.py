@@ -507,3 +507,26 @@ def test_a_bad_into_is_refused_before_any_task_runs(
         run_cmd.run(repo, plan, as_json=True, into="int..x y")
     assert not ran.exists()
     assert git(repo, "branch", "--list", "genesis/*") == ""
+
+
+def test_a_prompt_too_long_for_the_environment_reaches_the_agent_as_a_file(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo.parent / "big.md").write_text("- step one\n" + "x" * 200_000)
+    got = tmp_path / "got"
+    reader = f"import os, sys; open({str(got)!r}, 'w').write(str(('GENESIS_PROMPT' in os.environ, len(open(sys.argv[1]).read()))))"
+    plan = write_plan(
+        repo,
+        f"""
+        [agents.reader]
+        command = {json.dumps([PY, "-c", reader, "{prompt_file}"])}
+
+        [[tasks]]
+        id = "big"
+        agent = "reader"
+        prompt_file = "big.md"
+    """,
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    assert got.read_text() == str((False, 200_011))
