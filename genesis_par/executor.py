@@ -96,11 +96,16 @@ def execute(
         ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool,
     ):
         while True:
+            # a task is in flight until its thread ends, even while it waits to retry after a
+            # failed attempt: it keeps its scope and locks, and its dependents are not skipped
+            in_flight = set(futures.values())
             if not interrupts.cancel.is_set():
-                _skip_dependents(progress, tasks, record)
-                if fail_fast and progress.with_status("failed"):
+                _skip_dependents(progress, tasks, record, in_flight)
+                if fail_fast and progress.with_status("failed") - in_flight:
                     interrupts.cancel.set()
-            started = [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress)
+            started = (
+                [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress, in_flight)
+            )
             for task_id in started:
                 _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
             if not futures and not started:  # a task failing at launch may still skip others
@@ -118,12 +123,14 @@ def execute(
     return progress
 
 
-def _decide(schedule: scheduler.Schedule, spec: RunSpec, progress: RunProgress) -> list[str]:
+def _decide(
+    schedule: scheduler.Schedule, spec: RunSpec, progress: RunProgress, in_flight: set[str]
+) -> list[str]:
     decision = schedule.decide(
         spec.plan.run.max_parallel,
-        succeeded=progress.with_status("succeeded"),
-        running=progress.with_status("running", "starting"),
-        finished=progress.with_status(*FINISHED),
+        succeeded=progress.with_status("succeeded") - in_flight,
+        running=progress.with_status("running", "starting") | in_flight,
+        finished=progress.with_status(*FINISHED) - in_flight,
         available_memory=proc.available_memory(),
     )
     for task_id, task_progress in progress.tasks.items():
@@ -162,8 +169,14 @@ def _free_port(progress: RunProgress) -> int:
     return next(p for p in range(PORT_BASE, PORT_BASE + 10_000) if p not in taken)
 
 
-def _skip_dependents(progress: RunProgress, tasks: dict[str, Task], record: Recorder) -> None:
-    finished = {t.id: t.status for t in progress.tasks.values() if t.status in FINISHED}
+def _skip_dependents(
+    progress: RunProgress, tasks: dict[str, Task], record: Recorder, in_flight: set[str]
+) -> None:
+    finished = {
+        t.id: t.status
+        for t in progress.tasks.values()
+        if t.status in FINISHED and t.id not in in_flight
+    }
     skips = scheduler.to_skip(list(tasks.values()), finished)
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]

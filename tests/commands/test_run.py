@@ -530,3 +530,60 @@ def test_a_prompt_too_long_for_the_environment_reaches_the_agent_as_a_file(
     code, result = run_json(repo, plan, capsys)
     assert code == 0, result
     assert got.read_text() == str((False, 200_011))
+
+
+def test_a_task_waiting_to_retry_keeps_its_scope_and_its_dependents(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Between a failed attempt and the retry, a task with an overlapping scope must not start,
+    and the flaky task's dependents must not be skipped."""
+    times, flag = tmp_path / "times", tmp_path / "failed-once"
+
+    def agent(name: str, fail_first: bool) -> str:
+        fail = (
+            f"if not os.path.exists({str(flag)!r}): open({str(flag)!r}, 'w').close(); sys.exit(1)"
+        )
+        return py(f"""
+            import os, sys, time
+            open({str(times)!r}, 'a').write('{name} start ' + repr(time.monotonic()) + chr(10))
+            time.sleep(0.3)
+            open({str(times)!r}, 'a').write('{name} end ' + repr(time.monotonic()) + chr(10))
+            {fail if fail_first else "pass"}
+        """)
+
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "flaky"
+        retries = 1
+        paths = ["src/**"]
+        command = {agent("flaky", True)}
+
+        [[tasks]]
+        id = "overlapping"
+        paths = ["src/x.py"]
+        command = {agent("overlapping", False)}
+
+        [[tasks]]
+        id = "after"
+        depends_on = ["flaky"]
+        command = {agent("after", False)}
+    """,
+        header='[run]\nname = "keep"\nmax_parallel = 2\nstrategy = "fifo"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    tasks = tasks_by_id(result)
+    assert tasks["flaky"]["attempts"] == 2 and tasks["after"]["status"] == "succeeded"
+    spans: dict[str, list[tuple[float, float]]] = {}
+    open_at: dict[str, float] = {}
+    for line in times.read_text().splitlines():
+        name, what, at = line.split()
+        if what == "start":
+            open_at[name] = float(at)
+        else:
+            spans.setdefault(name, []).append((open_at.pop(name), float(at)))
+    for start, end in spans["flaky"]:
+        (o_start, o_end) = spans["overlapping"][0]
+        assert end <= o_start or o_end <= start, (spans["flaky"], spans["overlapping"])
