@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import posixpath
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -311,6 +312,17 @@ def _check_prompt_fits(prompt: str | None, command: Command, where: Where) -> No
         )
 
 
+def _scopes(raw: Any, where: Where) -> tuple[str, ...]:
+    """`paths` globs, relative to the repository root: `./src/**` is `src/**`."""
+    globs = []
+    for glob in strings(raw, where, "paths"):
+        clean = posixpath.normpath(glob) if glob else ""
+        if not clean or clean.startswith(("/", "../")) or clean == "..":
+            raise where.error(f'paths "{glob}" must be a glob inside the repository, like "src/**"')
+        globs.append("**" if clean == "." else clean)
+    return tuple(globs)
+
+
 def _task(
     raw: Any, index: int, defaults: Mapping[str, Any], agents: Mapping[str, Agent], path: Path
 ) -> Task:
@@ -363,7 +375,7 @@ def _task(
         depends_on=tuple(dict.fromkeys(depends)),
         priority=enum_value(merged.get("priority", "normal"), Priority, where, "priority"),
         cost=_number(merged, "cost", where, 1.0),
-        paths=strings(merged.get("paths", []), where, "paths"),
+        paths=_scopes(merged.get("paths", []), where),
         locks=strings(merged.get("locks", []), where, "locks"),
         timeout_s=parse_duration(merged["timeout"], where, "timeout")
         if "timeout" in merged

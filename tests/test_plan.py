@@ -250,6 +250,14 @@ def test_a_prompt_file_that_is_not_text(tmp_path: Path) -> None:
         plan.load(write(tmp_path, text + "prompt_file = 'bin.md'\n"))
 
 
+def test_paths_are_relative_to_the_repository_root(tmp_path: Path) -> None:
+    text = "version = 1\n" + TASK + "paths = ['./src/**', 'a/./b/*.py', '.', 'docs/']\n"
+    assert plan.load(write(tmp_path, text)).tasks[0].paths == ("src/**", "a/b/*.py", "**", "docs")
+    for bad in ("/etc/x", "../up/**", ".."):
+        with pytest.raises(PlanError, match="must be a glob inside the repository"):
+            plan.load(write(tmp_path, "version = 1\n" + TASK + f"paths = ['{bad}']\n"))
+
+
 def test_a_good_merge_target_passes(tmp_path: Path) -> None:
     for into in ("main", "refs/heads/team/int-{run}", "genesis/{run}/integration"):
         p = plan.load(write(tmp_path, f"version = 1\n[merge]\ninto = '{into}'\n" + TASK))

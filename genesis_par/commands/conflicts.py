@@ -49,7 +49,8 @@ def run(
         raise UsageError("name branches or --run, not both")
     worktree_map: dict[str, Path] = {}
     if branches:
-        names, target = list(branches), into or "HEAD"
+        # HEAD is the user's own: in a linked worktree, not the main worktree's
+        names, target = list(branches), into or gitops.current_target(cwd)
     else:
         names, run_target, worktree_map = _run_branches(cwd, run_name)
         target = into or run_target

@@ -31,25 +31,30 @@ def _with_name(plan: Plan, name: str | None) -> Plan:
 
 
 def check_agents(plan: Plan) -> None:
-    """Fail fast, before any worktree, when an agent a task needs is not installed."""
+    """Fail fast, before any worktree, when agents the tasks need are not installed (all of
+    them named at once, so they are not found one run at a time)."""
+    missing: dict[str, str] = {}  # agent -> what to say of it
     for task in plan.tasks:
-        if task.agent is None:
+        if task.agent is None or task.agent in missing:
             continue
         agent = plan_mod.find_agent(task.agent, plan.agents)
         if agent is not None and presets.executable(agent) and not presets.installed(agent):
-            raise EnvironmentProblem(
+            missing[task.agent] = (
                 f'agent "{task.agent}" (task "{task.id}") is not installed: no '
                 f'"{presets.executable(agent)}" on PATH; install it with '
                 f"`{presets.install_hint(task.agent)}`, or set [agents.{task.agent}] command"
             )
+    if missing:
+        raise EnvironmentProblem("; ".join(missing.values()))
 
 
-def _pin_base(repo: gitops.RepoPaths, plan: Plan) -> str:
-    commit = gitops.resolve_commit(repo.root, plan.run.base)
+def _pin_base(cwd: Path, plan: Plan) -> str:
+    """The base as a commit, resolved where the user is: in a linked worktree HEAD is its own."""
+    commit = gitops.resolve_commit(cwd, plan.run.base)
     if commit is None:
         raise EnvironmentProblem(
             f'{plan.path}: [run] base "{plan.run.base}" does not resolve to a commit in '
-            f"{repo.root}: name an existing branch, tag or commit"
+            f"{cwd}: name an existing branch, tag or commit"
         )
     return commit
 
@@ -93,7 +98,7 @@ def run(
     plan = _with_name(plan_mod.load(plan_path), name)
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
-    base = _pin_base(repo, plan)
+    base = _pin_base(cwd, plan)
     check_agents(plan)
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)

@@ -172,3 +172,9 @@ def diff_lines(repo: Path, old: str, new: str) -> int:
 def head(worktree: Path) -> str:
     """The commit checked out in worktree."""
     return _out(["rev-parse", "HEAD"], worktree)
+
+
+def current_target(worktree: Path) -> str:
+    """The branch checked out in worktree (its short name), or the commit of a detached HEAD."""
+    done = _run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], worktree, check=False)
+    return done.stdout.strip() or head(worktree)

@@ -587,3 +587,26 @@ def test_a_task_waiting_to_retry_keeps_its_scope_and_its_dependents(
     for start, end in spans["flaky"]:
         (o_start, o_end) = spans["overlapping"][0]
         assert end <= o_start or o_end <= start, (spans["flaky"], spans["overlapping"])
+
+
+def test_from_a_linked_worktree_head_is_that_worktrees(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(linked))
+    (linked / "feat.txt").write_text("only on feature\n")
+    git(linked, "add", "feat.txt")
+    git(linked, "commit", "-q", "-m", "feature work")
+    check = py("import os, sys; sys.exit(0 if os.path.exists('feat.txt') else 9)")
+    plan = write_plan(repo, f'[[tasks]]\nid = "sees"\ncommand = {check}\n')
+    code, result = run_json(linked, plan, capsys)
+    assert code == 0, result
+    assert result["base"] == git(linked, "rev-parse", "HEAD")
+    assert run_cmd.run(linked, plan, as_json=True, name="again") == 0
+    capsys.readouterr()
+    from genesis_par.commands import conflicts as conflicts_cmd
+
+    assert conflicts_cmd.run(linked, ["genesis/again/sees"], as_json=True) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == "feature"
+    assert report["target_commit"] == git(linked, "rev-parse", "HEAD")
