@@ -76,6 +76,14 @@ def commit_all(
     return Committed(commit, tree != start_tree)
 
 
+def attach_branch(worktree: Path, branch: str, commit: str) -> None:
+    """Have branch at commit and checked out in worktree, as it was before the agent switched
+    branch or detached HEAD (the work is committed, so nothing in the worktree changes)."""
+    done = _run_git(["symbolic-ref", "--quiet", "HEAD"], worktree, check=False)
+    if done.stdout.strip() != f"refs/heads/{branch}":
+        _run_git(["checkout", "--quiet", "-B", branch, commit], worktree)
+
+
 class MergedStart(NamedTuple):
     commit: str | None  # None when the dependencies' results conflict
     conflicted: tuple[str, ...]

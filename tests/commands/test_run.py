@@ -610,3 +610,27 @@ def test_from_a_linked_worktree_head_is_that_worktrees(
     report = json.loads(capsys.readouterr().out)
     assert report["target"] == "feature"
     assert report["target_commit"] == git(linked, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "moves", ["git checkout -q -b elsewhere", "git checkout -q --detach"], ids=["branch", "detach"]
+)
+def test_work_lands_on_the_task_branch_even_if_the_agent_moved_head(
+    repo: Path, capsys: pytest.CaptureFixture[str], moves: str
+) -> None:
+    script = f"{moves} && echo one > one.txt && git add one.txt && git commit -qm mine && echo two > two.txt"
+    plan = write_plan(
+        repo,
+        f'[[tasks]]\nid = "mover"\ncommand = {json.dumps(script)}\n',
+        header='[run]\nname = "mv"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    task = tasks_by_id(result)["mover"]
+    assert git(repo, "rev-parse", "genesis/mv/mover") == task["commit"]
+    assert git(repo, "ls-tree", "--name-only", "genesis/mv/mover").split() == [
+        "README.md",
+        "one.txt",
+        "two.txt",
+    ]
+    assert "mine" in git(repo, "log", "--format=%s", "genesis/mv/mover")
