@@ -6,6 +6,7 @@ import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from genesis_par import gitops, landing, merge, worktrees
 from genesis_par import plan as plan_mod
@@ -79,6 +80,7 @@ def run(
                 q = home.queue
                 data = {**landing_json(home), "steps": q.steps}
                 store.record_merge(record.name, q.into, q.before, q.after, data)
+                _update_result(store, record.name, data, unmerged=bool(q.unmerged))
     merge_view.show(home, dry_run, as_json)
     return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
 
@@ -155,6 +157,18 @@ def _land_branches(
     return landing.Landing(report, queue, {b: b for b in names})
 
 
+def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bool) -> None:
+    """A later `merge` becomes the run's merge in status and reports, and sets its status."""
+    result = store.result(run)
+    if result is None:
+        return
+    result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
+    if result["status"] in ("succeeded", "conflicts"):
+        result["status"] = "conflicts" if unmerged else "succeeded"
+        store.finish_run(run, result["status"])
+    store.set_result(run, result)
+
+
 def rollback(
     cwd: Path, run_name: str | None = None, *, revert: bool = False, as_json: bool = False
 ) -> int:
@@ -186,6 +200,10 @@ def rollback(
         store.record_event(
             record.name, None, "rollback", {"into": into, "from": current, "to": new}
         )
+        result = store.result(record.name)
+        if result and result.get("merge"):  # status and report say the merges were undone
+            result["merge"] = {**result["merge"], "rolled_back_to": new}
+            store.set_result(record.name, result)
     merge_view.show_rollback(into, str(current), new, revert, as_json)
     return 0
 

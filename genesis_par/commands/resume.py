@@ -10,8 +10,9 @@ from typing import Any
 from genesis_par import gitops, landing, proc
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
-from genesis_par.commands.common import pick_run, state_dir, stop_orphans
+from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
 from genesis_par.commands.run import Options, _execute, check_agents, finish
+from genesis_par.errors import UsageError
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
 
@@ -74,6 +75,13 @@ def resume(
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
+        status = effective_status(record)
+        if status in ("succeeded", "failed", "conflicts") and not retry_failed:
+            raise UsageError(
+                f'run "{record.name}" finished ({status}): nothing to resume. '
+                f"`genesis-par merge --run {record.name}` lands its work again; "
+                "`resume --retry-failed` runs its failed and skipped tasks again"
+            )
         with run_lock(state, record.name):
             plan = _plan(record, plan_path)
             check_agents(plan)

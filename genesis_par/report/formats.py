@@ -105,6 +105,10 @@ def markdown(result: Mapping[str, Any]) -> str:
             f"**Merged into `{merge['into']}`** ({len(merge['merged'])}): "
             + (", ".join(f"`{m}`" for m in merge["merged"]) or "none"),
         ]
+        if merge.get("rolled_back_to"):
+            lines.append(
+                f"- **rolled back**: `{merge['into']}` is at `{merge['rolled_back_to'][:12]}`"
+            )
         for u in merge["unmerged"]:
             detail = "; ".join(
                 f"`{c['path']}` ({c['kind']}, with `{c['with']}`)" for c in u.get("conflicts", [])

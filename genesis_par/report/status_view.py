@@ -92,6 +92,10 @@ def print_status(obj: dict[str, Any]) -> None:
     if merge:
         merged = ", ".join(merge["merged"]) or "nothing"
         console.print(f"merged into {escape(merge['into'])}: {escape(merged)}")
+        if merge.get("rolled_back_to"):
+            console.print(
+                f"  [yellow]rolled back[/]: the target is at {merge['rolled_back_to'][:12]}"
+            )
         for u in merge["unmerged"]:
             detail = "; ".join(
                 f"{c['path']} ({c['kind']}) with {c['with']}" for c in u["conflicts"]

@@ -7,6 +7,7 @@ import pytest
 
 from genesis_par.commands import demo
 from genesis_par.commands import merge as merge_cmd
+from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
@@ -170,7 +171,17 @@ def test_dry_run_changes_nothing_then_merge_and_rollback(
     done = json.loads(capsys.readouterr().out)
     tip = git(repo, "rev-parse", "genesis/m5/integration")
     assert tip == done["merge"]["after"]
+    # the later merge is the run's merge now: status says so
+    assert status_cmd.status(repo, "m5", as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["merge"]["merged"] == ["a", "b"]
     assert merge_cmd.rollback(repo, "m5") == 0
+    assert git(repo, "rev-parse", "genesis/m5/integration") == done["merge"]["before"]
+    capsys.readouterr()
+    assert status_cmd.status(repo, "m5") == 0
+    assert "rolled back" in capsys.readouterr().out
+    # a finished run has nothing to resume: it says so instead of merging again
+    with pytest.raises(UsageError, match='run "m5" finished \\(succeeded\\): nothing to resume'):
+        resume_cmd.resume(repo, "m5")
     assert git(repo, "rev-parse", "genesis/m5/integration") == done["merge"]["before"]
 
 
