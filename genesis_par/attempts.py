@@ -201,6 +201,9 @@ def _run_task(
         )
         if outcome is None or outcome.failure == "cancelled":
             break
+    if progress.status == "failed":  # kept like the earlier attempts; the worktree stays as is
+        ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
+        gitops.save_to_ref(worktree, ref, leave_out=spec.included)
     progress.duration_s = time.time() - progress.started_at
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-from genesis_par import proc, scheduler, worktrees
+from genesis_par import conflicts, proc, scheduler, worktrees
 from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
 from genesis_par.plan import Task
 
@@ -138,6 +138,18 @@ def _decide(
     return decision.start
 
 
+def _clashing_dependencies(spec: RunSpec, task: Task) -> str:
+    """Every file on which the task's dependencies' results conflict, and between whom."""
+    branches = [worktrees.branch_name(spec.run, d) for d in task.depends_on]
+    report = conflicts.check(spec.repo.root, branches, spec.base_commit)
+    prefix = worktrees.branch_name(spec.run, "")
+    clashes = [
+        f"{path} ({', '.join(kinds)} between {' and '.join(b.removeprefix(prefix) for b in names)})"
+        for path, names, kinds in report.files()
+    ]
+    return "its dependencies' results conflict with each other: " + "; ".join(clashes)
+
+
 def _launch(
     spec: RunSpec,
     task: Task,
@@ -151,9 +163,8 @@ def _launch(
     dep_commits = [progress.tasks[d].commit or "" for d in task.depends_on]
     start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
     if start.commit is None:
-        task_progress.status, task_progress.failure = "failed", "setup"
-        files = ", ".join(start.conflicted)
-        task_progress.reason = f"its dependencies' results conflict with each other in {files}"
+        task_progress.status, task_progress.failure = "failed", "dependencies"
+        task_progress.reason = _clashing_dependencies(spec, task)
         record(task.id, "failed", task_progress.fields())
         return
     task_progress.status, task_progress.start_commit = "starting", start.commit

@@ -230,8 +230,9 @@ def worktrees(repo: Path) -> list[WorktreeEntry]:
     return entries
 
 
-def save_to_ref(worktree: Path, ref: str) -> str:
-    """Keep everything in worktree (committed or not) under ref; the saved commit."""
+def save_to_ref(worktree: Path, ref: str, leave_out: Sequence[str] = ()) -> str:
+    """Keep everything in worktree (committed or not) but leave_out under ref, without touching
+    the worktree or its index; the saved commit."""
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
         own = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
@@ -239,6 +240,8 @@ def save_to_ref(worktree: Path, ref: str) -> str:
             shutil.copyfile(own, index)
         env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
         _run_git(["add", "--all"], worktree, env=env)
+        if leave_out:  # .worktreeinclude files (.env) are never saved
+            _run_git(["reset", "--quiet", "--", *leave_out], worktree, env=env)
         tree = _out(["write-tree"], worktree, env=env)
         args = ["commit-tree", tree, "-p", head(worktree), "-m", f"genesis-par: saved {ref}"]
         commit = _run_git(args, worktree, env=env).stdout.strip()

@@ -129,7 +129,7 @@ def markdown(result: Mapping[str, Any]) -> str:
 
 def _conflicted_files(result: Mapping[str, Any]) -> dict[str, tuple[set[str], set[str]]]:
     files: dict[str, tuple[set[str], set[str]]] = {}
-    for pair in result.get("conflicts", {}).get("pairs", []):
+    for pair in (result.get("conflicts") or {}).get("pairs", []):
         for c in pair["conflicts"]:
             branches, kinds = files.setdefault(c["path"], (set(), set()))
             branches.update((pair["a"], pair["b"]))
@@ -176,7 +176,7 @@ def html_report(
         )
     rows = max((slot for _, slot in placed), default=0) + 1
     names = [t["id"] for t in _tasks(result)]
-    pairs = {(p["a"], p["b"]): p for p in result.get("conflicts", {}).get("pairs", [])}
+    pairs = {(p["a"], p["b"]): p for p in (result.get("conflicts") or {}).get("pairs", [])}
     matrix = _matrix(names, result["run"], pairs)
     log_sections = "".join(
         f"<details><summary>{html.escape(name)} ({html.escape(status.get(name, ''))})</summary>"

@@ -145,6 +145,8 @@ def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dic
         "status": status,
         "base": progress.base_commit,
         "tasks": [t.fields() for t in progress.tasks.values()],
+        "conflicts": None,  # null when the probe did not run (interrupted, --fail-fast)
+        "merge": None,  # null when the queue did not run (--no-merge, nothing succeeded)
     }
     if landing is not None:
         obj.update(landing_json(landing))

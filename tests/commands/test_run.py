@@ -428,7 +428,10 @@ def test_dependencies_whose_results_conflict_fail_the_dependent_before_it_starts
     code, result = run_json(repo, plan, capsys, no_merge=True)
     assert code == 1
     z = tasks_by_id(result)["z"]
-    assert z["status"] == "failed" and z["failure"] == "setup" and "same.txt" in z["reason"]
+    assert z["status"] == "failed" and z["failure"] == "dependencies"
+    assert z["reason"] == (
+        "its dependencies' results conflict with each other: same.txt (add/add between x and y)"
+    )
     assert z["attempts"] == 0
     assert tasks_by_id(result)["after-z"]["status"] == "skipped"
 
@@ -634,3 +637,19 @@ def test_work_lands_on_the_task_branch_even_if_the_agent_moved_head(
         "two.txt",
     ]
     assert "mine" in git(repo, "log", "--format=%s", "genesis/mv/mover")
+
+
+def test_the_last_failed_attempt_is_kept_and_its_worktree_left_as_it_is(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        '[[tasks]]\nid = "w"\ncommand = "echo work > w.txt; exit 1"\n',
+        header='[run]\nname = "lf"\n',
+    )
+    code, _ = run_json(repo, plan, capsys)
+    assert code == 1
+    assert git(repo, "show", "refs/genesis/lf/w/attempt-1:w.txt") == "work"
+    worktree = repo / ".genesis" / "worktrees" / "lf" / "w"
+    assert git(worktree, "status", "--porcelain") == "?? w.txt"  # left for inspection
+    assert git(repo, "rev-parse", "genesis/lf/w") == git(repo, "rev-parse", "main")
