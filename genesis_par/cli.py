@@ -85,7 +85,9 @@ def graph_cmd(
 @app.command("run")
 def run_cmd(
     plan: PlanArg,
-    name: Annotated[str | None, typer.Option(help="Run name (default: [run] name).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Run name (default: the plan's \\[run] name).")
+    ] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop every task at the first failure.")] = False,
     no_merge: Annotated[
         bool, typer.Option("--no-merge", help="Stop after the conflict report.")
