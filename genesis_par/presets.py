@@ -1,6 +1,8 @@
 """Built-in agents: how each coding agent runs headless, and how to install it.
 
-Flags checked against each agent's own documentation; the sources are in docs/agents.md.
+Flags checked against each agent's own documentation; the sources are in docs/agents.md. The
+prompt is never where an option could be read: after `--`, or glued to its option with `=`, so
+a prompt that starts with `-` (a Markdown list in a prompt file) stays the prompt.
 """
 
 from __future__ import annotations
@@ -26,20 +28,19 @@ PRESETS: Mapping[str, Preset] = {
     for p in (
         _preset(
             "claude",
-            ("claude", "-p", "{prompt}", "--permission-mode", "acceptEdits"),
+            ("claude", "-p", "--permission-mode", "acceptEdits", "--", "{prompt}"),
             "npm install -g @anthropic-ai/claude-code",
         ),
         _preset(
             "codex",
-            ("codex", "exec", "--sandbox", "workspace-write", "{prompt}"),
+            ("codex", "exec", "--sandbox", "workspace-write", "--", "{prompt}"),
             "npm install -g @openai/codex",
         ),
         _preset(
             "aider",
             (
                 "aider",
-                "--message",
-                "{prompt}",
+                "--message={prompt}",
                 "--yes-always",
                 "--no-auto-commits",
                 "--no-gitignore",
@@ -50,10 +51,10 @@ PRESETS: Mapping[str, Preset] = {
         ),
         _preset(
             "gemini",
-            ("gemini", "-p", "{prompt}", "--approval-mode", "yolo"),
+            ("gemini", "--approval-mode", "yolo", "--prompt={prompt}"),
             "npm install -g @google/gemini-cli",
         ),
-        _preset("opencode", ("opencode", "run", "{prompt}"), "npm install -g opencode-ai"),
+        _preset("opencode", ("opencode", "run", "--", "{prompt}"), "npm install -g opencode-ai"),
         _preset(
             "cursor-agent",
             ("cursor-agent", "-p", "--force", "{prompt}"),

@@ -48,3 +48,15 @@ def test_list_form_substitutes_into_each_argument() -> None:
 def test_genesis_variables_win_over_the_users_environment() -> None:
     _, env = templates.expand(Command(("x",)), {"prompt": "p"}, {"GENESIS_PROMPT": "other"})
     assert env["GENESIS_PROMPT"] == "p"
+
+
+def test_presets_never_put_the_prompt_where_an_option_is_read() -> None:
+    """A prompt starting with `-` (a Markdown list) must reach the agent as its prompt."""
+    from genesis_par.presets import PRESETS
+
+    prompt = "- first item\n- second item"
+    for name in ("claude", "codex", "aider", "gemini", "opencode"):
+        argv, _ = templates.expand(PRESETS[name].agent.command, {"prompt": prompt}, {})
+        at = next(i for i, a in enumerate(argv) if a.endswith(prompt))
+        glued = argv[at] != prompt and argv[at].startswith("--") and "=" in argv[at]
+        assert glued or argv[at - 1] == "--", (name, argv)

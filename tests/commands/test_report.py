@@ -25,7 +25,7 @@ def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(
     path.write_text('version = 1\n[[tasks]]\nid = "fix"\nagent = "aider"\nprompt = "fix it"\n')
     loaded = plan.load(path)
     assert loaded.tasks[0].command.argv[0] == "aider"
-    assert "{prompt}" in loaded.tasks[0].command.argv
+    assert "--message={prompt}" in loaded.tasks[0].command.argv
     env_path = os.environ["PATH"]
     only_git = tmp_path / "bin"
     only_git.mkdir()
