@@ -49,7 +49,7 @@ class TaskProgress:
             "reason": self.reason,
             "attempts": self.attempts,
             "exit_code": self.exit_code,
-            "branch": self.branch,
+            "branch": self.branch if self.start_commit else None,  # null: never started
             "commit": self.commit,
             "changed": self.changed,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),

@@ -53,6 +53,11 @@ def logs(
     with Store.open(state) as store:
         record = pick_run(store, run)
         attempts = store.attempts(record.name, task)
+        known = {str(t["id"]) for t in store.tasks(record.name)}
+        while follow and not attempts and task in known and effective_status(record) == "running":
+            time.sleep(0.3)  # --follow on a task still waiting to start: wait for its attempt
+            attempts = store.attempts(record.name, task)
+            record = pick_run(store, record.name)
         if not attempts:
             ids = ", ".join(t["id"] for t in store.tasks(record.name))
             raise UsageError(f'run "{record.name}" has no attempt of task "{task}" (tasks: {ids})')

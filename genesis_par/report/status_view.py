@@ -37,7 +37,7 @@ def status_json(
         "run": record.name,
         "status": status,
         "base": record.base_commit,
-        "into": record.into_ref,
+        "into": record.into_ref.removeprefix("refs/heads/"),  # as `merge.into` names it
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "tasks": tasks,

@@ -173,6 +173,10 @@ def test_failed_task_skips_its_dependents_only(
     assert tasks["bad"]["exit_code"] == 3
     assert tasks["after"]["status"] == "skipped"
     assert tasks["after"]["reason"] == 'dependency "bad" failed'
+    assert tasks["after"]["branch"] is None  # never started: no branch to point at
+    assert tasks["bad"]["branch"] == git(
+        repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/*/*/bad"
+    )
     assert tasks["later"]["status"] == "skipped"
     assert tasks["free"]["status"] == "succeeded"
     assert result["status"] == "failed"
