@@ -390,6 +390,6 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
     done = gitops.commit_all(
         worktree, _message(spec, task), progress.start_commit, spec.git_env, spec.included
     )
-    gitops.attach_branch(worktree, worktrees.branch_name(spec.run, task.id), done.commit)
+    gitops.attach_branch(worktree, worktrees.branch_name(spec.run, task.id), done)
     progress.commit, progress.changed = done.commit, done.changed
     progress.status, progress.failure, progress.reason = "succeeded", None, None
