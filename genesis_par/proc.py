@@ -242,7 +242,10 @@ def _spawn(
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     exit_file = str(exit_file_for(log_path))
     Path(exit_file).unlink(missing_ok=True)  # an earlier process's (setup, agent) is not ours
-    shim = [sys.executable, "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid()), exit_file, "--"]
+    # -I -S: the shim's own Python ignores PYTHON* variables and site-packages (it needs
+    # neither, and starts faster); the agent still gets the environment as it is
+    shim = [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid())]
+    shim += [exit_file, "--"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
