@@ -12,7 +12,6 @@ from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
 from genesis_par.commands.run import Options, _execute, check_agents, finish
-from genesis_par.errors import UsageError
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
 
@@ -60,6 +59,9 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
     return earlier
 
 
+FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
+
+
 def resume(
     cwd: Path,
     run: str | None = None,
@@ -76,12 +78,15 @@ def resume(
         stop_orphans(store)
         record = pick_run(store, run)
         status = effective_status(record)
-        if status in ("succeeded", "failed", "conflicts") and not retry_failed:
-            raise UsageError(
-                f'run "{record.name}" finished ({status}): nothing to resume. '
+        if status in FINISHED_EXIT and not retry_failed:  # resuming twice changes nothing
+            run_view.note(
+                f'run "{record.name}" already finished ({status}): nothing to resume. '
                 f"`genesis-par merge --run {record.name}` lands its work again; "
                 "`resume --retry-failed` runs its failed and skipped tasks again"
             )
+            if as_json:
+                run_view.print_json(store.result(record.name) or {"run": record.name})
+            return FINISHED_EXIT[status]
         with run_lock(state, record.name):
             plan = _plan(record, plan_path)
             check_agents(plan)
