@@ -124,11 +124,13 @@ def parse_batch(raw: str, count: int) -> list[MergeResult]:
 
 
 def _messages(tokens: list[str], i: int) -> tuple[list[Conflict], int]:
-    conflicts = []
+    conflicts: list[Conflict] = []
     while tokens[i]:
-        if not tokens[i].isdigit():  # free text git prints among messages (submodule advice)
+        if not tokens[i].isdigit():
+            # Free text (git's advice on submodule conflicts) comes last and takes the place of
+            # the empty token that ends the messages; skip that token too if a git prints one.
             i += 1
-            continue
+            return conflicts, i + (i < len(tokens) and tokens[i] == "")
         n = int(tokens[i])
         paths = tuple(tokens[i + 1 : i + 1 + n])
         git_type, message = tokens[i + 1 + n], tokens[i + 2 + n].rstrip("\n")
@@ -335,6 +337,7 @@ def relabel(result: MergeResult, labels: Mapping[str, str]) -> MergeResult:
 
     def told(message: str) -> str:
         for commit, name in labels.items():
+            message = message.replace("~" + commit, "~" + name.replace("/", "_"))
             message = message.replace(commit, name)
         return message
 

@@ -12,7 +12,7 @@ import pytest
 from genesis_par import conflicts, gitops
 from genesis_par.conflicts import Kind
 from genesis_par.errors import UsageError
-from tests.conftest import branch, git
+from tests.conftest import branch, commit, git
 
 Files = Mapping[str, "str | bytes | None"]
 
@@ -164,6 +164,41 @@ def test_submodule_conflict(repo: Path) -> None:
     git(repo, "checkout", "-q", "main")
     result = conflicts.check(repo, ["a", "b"], "main").pairs[("a", "b")]
     assert {(c.path, c.kind) for c in result.conflicts} == {("sub", Kind.SUBMODULE)}
+
+
+def test_merges_after_a_submodule_conflict_in_one_batch_are_read_right(
+    repo: Path, tmp_path: Path
+) -> None:
+    """git prints advice after a submodule conflict in place of the messages' end: every
+    later merge of the same `--stdin` batch must still be read as git says."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    git(sub, "init", "-q", "-b", "main")
+    shas = [commit(sub, {"s": f"{i}\n"}) for i in range(3)]
+    write(repo, {"f": "".join(f"{i}\n" for i in range(30))})
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{shas[0]},sub")
+    git(repo, "commit", "-qm", "sub")
+    for name, sha in (("s1", shas[1]), ("s2", shas[2])):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        git(repo, "update-index", "--cacheinfo", f"160000,{sha},sub")
+        git(repo, "commit", "-qm", name)
+    git(repo, "checkout", "-q", "main")
+    branch(repo, "gone", {"f": None})
+    branch(repo, "one", {"f": "one\n" + "".join(f"{i}\n" for i in range(1, 30))})
+    branch(repo, "two", {"f": "two\n" + "".join(f"{i}\n" for i in range(1, 30))})
+    names = ["s1", "s2", "gone", "one", "two"]
+    report = conflicts.check(repo, names, "main")
+    for (a, b), result in report.pairs.items():
+        done = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "--name-only", "-z", a, b],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        assert result.clean == (done.returncode == 0), (a, b)
+        assert result.clean == (not result.conflicts), (a, b)
+    assert not report.pairs[("one", "two")].clean
+    assert not report.pairs[("gone", "one")].clean
 
 
 RECORDED = (
