@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import shutil
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ def path_for(root: Path, run: str, task: str) -> Path:
 def refuse_taken_name(repo: gitops.RepoPaths, run: str) -> None:
     """A run name whose branches or worktrees already exist cannot be used again."""
     taken = gitops.ref_names(repo.root, f"refs/heads/genesis/{run}/")
-    if taken or (repo.root / WORKTREES_DIR / run).exists():
+    folder = repo.root / WORKTREES_DIR / run
+    if taken or (folder.exists() and any(folder.iterdir())):
         raise UsageError(
             f'run "{run}" already has branches or worktrees ({len(taken)} branches under '
             f"genesis/{run}/): choose a new name with --name, or clean it up with "
@@ -90,10 +92,16 @@ def put_in_pool(repo: gitops.RepoPaths, path: Path, now: float) -> bool:
     """Keep a clean, finished worktree for reuse (detached); False when the pool is full."""
     pool = repo.root / POOL_DIR
     pool.mkdir(parents=True, exist_ok=True)
-    if len(list(pool.iterdir())) >= POOL_SIZE:
-        return False
+    if len(list(pool.iterdir())) >= POOL_SIZE or gitops.is_sparse(path):
+        return False  # a sparse checkout would reach the next task with files missing
     gitops.detach(path)
-    gitops.move_worktree(repo.root, repo.common_dir, path, pool / f"{int(now * 1000)}-{path.name}")
+    name = f"{int(now * 1000)}-{path.parent.name}-{path.name}"
+    target = pool / name
+    for k in itertools.count(1):  # two runs' tasks of one name, pooled in the same millisecond
+        if not target.exists():
+            break
+        target = pool / f"{name}-{k}"
+    gitops.move_worktree(repo.root, repo.common_dir, path, target)
     return True
 
 
@@ -247,14 +255,19 @@ def _describe(
 def _landed(repo: gitops.RepoPaths, w: Worktree) -> bool | None:
     if not (w.branch and w.start and w.target) or not gitops.resolve_commit(repo.root, w.branch):
         return None
-    return gitops.landed(repo.root, w.branch, w.start, w.target)
+    return gitops.landed(repo.root, w.branch, w.target)
 
 
 def clean(
     repo: gitops.RepoPaths, items: Sequence[Worktree], *, dry_run: bool, force: bool, now: float
 ) -> list[Action]:
     """Remove what provably loses nothing (with force: save it first); say why for the rest."""
-    return [_clean_one(repo, w, dry_run, force, now) for w in items]
+    actions = [_clean_one(repo, w, dry_run, force, now) for w in items]
+    if not dry_run:  # a run folder left empty would keep its name taken
+        for run in {w.path.parent for w in items}:
+            with contextlib.suppress(OSError):
+                run.rmdir()
+    return actions
 
 
 def _clean_one(
@@ -277,8 +290,10 @@ def _clean_one(
                     w, False, False, f"{why}: commit them, or --force to save and drop", kept=True
                 )
             saved = _trash_ref(w, now)
-            if not dry_run:
-                gitops.save_to_ref(w.path, saved)
+            if not dry_run:  # off its branch, the branch's tip is kept in the same commit
+                tip = gitops.resolve_commit(repo.root, w.branch) if w.branch else None
+                also = [tip] if tip and not w.on_branch else []
+                gitops.save_to_ref(w.path, saved, leave_out=(), also_keep=also)
         if not dry_run and (saved or w.task == ".merge" or not put_in_pool(repo, w.path, now)):
             trash = repo.root / ".genesis" / "trash"
             proc.delete_in_background(
@@ -295,9 +310,15 @@ def _plain_directory(w: Worktree, dry_run: bool, force: bool) -> Action:
         return Action(
             w, False, False, "not a git worktree and not empty: look, or --force", kept=True
         )
-    if not dry_run:
-        shutil.rmtree(w.path)
-    return Action(w, True, False, "removed (not a git worktree)")
+    if not any(w.path.iterdir()):
+        if not dry_run:
+            w.path.rmdir()
+        return Action(w, True, False, "removed (an empty directory)")
+    aside = w.path.parents[2] / "saved" / f"{w.run}-{w.task}-{int(time.time())}"
+    if not dry_run:  # not git's: nothing to save it in, so it is moved aside, never deleted
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        w.path.rename(aside)
+    return Action(w, True, False, f"moved aside to {aside} (not a git worktree)")
 
 
 def _drop_branch(
@@ -319,9 +340,10 @@ def _drop_branch(
                 kept=True,
                 saved=saved,
             )
-        saved = saved or _trash_ref(w, now)
-        if not dry_run:
-            gitops.update_ref(repo.root, saved, tip)
+        if saved is None:  # a worktree saved above already holds the branch's tip
+            saved = _trash_ref(w, now)
+            if not dry_run:
+                gitops.update_ref(repo.root, saved, tip)
     if not dry_run:
         gitops.delete_branch(repo.root, w.branch, tip)
     what = "removed with its branch (landed)" if w.landed else "dropped, work saved"

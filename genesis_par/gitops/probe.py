@@ -164,3 +164,13 @@ def _parse_name_status(raw: str) -> list[tuple[str, tuple[str, ...]]]:
         changes.append((status, tuple(tokens[i + 1 : i + 1 + count])))
         i += 1 + count
     return changes
+
+
+def landed(repo: Path, branch: str, target: str) -> bool:
+    """Whether target already holds branch's work, however it landed (merged, squashed,
+    rebased, or alongside other work on the same files): merging it would change nothing."""
+    if _run_git(["merge-base", "--is-ancestor", branch, target], repo, check=False).returncode == 0:
+        return True
+    with scratch_objects(repo) as env:
+        status, tree = merge_tree_batch(repo, [(target, branch)], env).split("\0")[:2]
+    return status == "1" and tree == _out(["rev-parse", f"{target}^{{tree}}"], repo)

@@ -132,18 +132,6 @@ def first_parent_commits(repo: Path, base: str, tip: str) -> list[str]:
     return _out(["rev-list", "--reverse", "--first-parent", f"{base}..{tip}"], repo).split()
 
 
-def landed(repo: Path, branch: str, start: str, target: str) -> bool:
-    """Whether target holds branch's work: merged, or its changes present (squash, rebase)."""
-    if _run_git(["merge-base", "--is-ancestor", branch, target], repo, check=False).returncode == 0:
-        return True
-    changed = _out(["diff", "--name-only", "-z", start, branch], repo).split("\0")
-    paths = [p for p in changed if p]
-    if not paths:
-        return True
-    done = _run_git(["diff", "--quiet", branch, target, "--", *paths], repo, check=False)
-    return done.returncode == 0
-
-
 def delete_branch(repo: Path, branch: str, expected: str) -> bool:
     """Delete a branch only if it still points at expected (compare-and-swap)."""
     return (

@@ -188,8 +188,28 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
 
 
 def has_uncommitted(worktree: Path) -> bool:
-    """Tracked changes or untracked (not ignored) files."""
-    return not is_clean(worktree)
+    """Tracked changes or untracked (not ignored) files, or files git status does not show
+    (skip-worktree, assume-unchanged) whose content differs from what is committed."""
+    if not is_clean(worktree):
+        return True
+    hidden = [f for f in _hidden_files(worktree) if (worktree / f).is_file()]  # not sparse ones
+    if not hidden:
+        return False
+    done = _run_git(["hash-object", "--", *hidden], worktree, check=False)
+    committed = _run_git(["rev-parse", *(f"HEAD:{f}" for f in hidden)], worktree, check=False)
+    return done.returncode != 0 or done.stdout.split() != committed.stdout.split()
+
+
+def _hidden_files(worktree: Path) -> list[str]:
+    """Files marked skip-worktree (S) or assume-unchanged (lower-case tag) in the index."""
+    listed = _out(["ls-files", "-v", "-z"], worktree).split("\0")
+    return [e[2:] for e in listed if e[:1] == "S" or e[:1].islower()]
+
+
+def is_sparse(worktree: Path) -> bool:
+    """Whether worktree uses a sparse checkout (some tracked files absent on purpose)."""
+    done = _run_git(["config", "--bool", "core.sparseCheckout"], worktree, check=False)
+    return done.stdout.strip() == "true"
 
 
 def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bool:
@@ -231,20 +251,28 @@ def worktrees(repo: Path) -> list[WorktreeEntry]:
     return entries
 
 
-def save_to_ref(worktree: Path, ref: str, leave_out: Sequence[str] = ()) -> str:
-    """Keep everything in worktree (committed or not) but leave_out under ref, without touching
-    the worktree or its index; the saved commit."""
+def save_to_ref(
+    worktree: Path, ref: str, leave_out: Sequence[str] = (), also_keep: Sequence[str] = ()
+) -> str:
+    """Keep everything in worktree (committed or not; files hidden by skip-worktree too) but
+    leave_out under ref, without touching the worktree or its index; the saved commit.
+    also_keep: commits made extra parents, so they stay reachable from ref."""
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
         own = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
         if own.exists():
             shutil.copyfile(own, index)
         env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
+        hidden = _hidden_files(worktree)
+        if hidden:  # else `add` would pass over their changes
+            flags = ["--no-skip-worktree", "--no-assume-unchanged"]
+            _run_git(["update-index", *flags, "--", *hidden], worktree, env=env)
         _run_git(["add", "--all"], worktree, env=env)
         if leave_out:  # .worktreeinclude files (.env) are never saved
             _run_git(["reset", "--quiet", "--", *leave_out], worktree, env=env)
         tree = _out(["write-tree"], worktree, env=env)
-        args = ["commit-tree", tree, "-p", head(worktree), "-m", f"genesis-par: saved {ref}"]
+        parents = [arg for c in (head(worktree), *also_keep) for arg in ("-p", c)]
+        args = ["commit-tree", tree, *parents, "-m", f"genesis-par: saved {ref}"]
         commit = _run_git(args, worktree, env=env).stdout.strip()
     _run_git(["update-ref", ref, commit], worktree)
     return commit

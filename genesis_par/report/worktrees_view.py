@@ -36,8 +36,8 @@ def worktree_json(w: Worktree) -> dict[str, object]:
 
 def restore_command(ref: str) -> str:
     """The git command that brings work saved in a trash ref back as a branch."""
-    run, task = ref.split("/")[3:5]
-    return f"git branch restored-{run}-{task} {ref}"
+    run, task, when = ref.split("/")[3:6]
+    return f"git branch restored-{run}-{task}-{when} {ref}"  # unique: a task may be saved twice
 
 
 def show_list(items: Sequence[Worktree], trash: Sequence[str], as_json: bool) -> None:

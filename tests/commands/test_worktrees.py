@@ -44,7 +44,7 @@ def test_gc_after_a_fully_merged_run_removes_everything(
     result = gc_json(repo, capsys)
     assert result["kept"] == []
     assert git(repo, "branch", "--list", "genesis/g1/t*") == ""
-    assert not any((repo / ".genesis" / "worktrees" / "g1").iterdir())
+    assert not (repo / ".genesis" / "worktrees" / "g1").exists()  # so the name is free again
     others = [
         line
         for line in git(repo, "worktree", "list", "--porcelain").splitlines()
@@ -339,3 +339,107 @@ def test_a_retry_keeps_included_files_and_what_setup_built(
         "README.md",
         "work.txt",
     ]
+
+
+def test_force_saves_a_dirty_worktree_on_an_unlanded_branch_and_a_plain_folder(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "shared.txt").write_text("base\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "first"
+        priority = "high"
+        command = {writer("shared.txt", "first")}
+
+        [[tasks]]
+        id = "loser"
+        command = {writer("shared.txt", "second")}
+    """,
+        header='[run]\nname = "g9"\n',
+    )
+    assert run_json(repo, plan, capsys)[0] == 3
+    trees = repo / ".genesis" / "worktrees"
+    (trees / "g9" / "loser" / "wip.txt").write_text("not committed\n")
+    junk = trees / "zz" / "junk"
+    junk.mkdir(parents=True)
+    (junk / "notes.txt").write_text("precious\n")
+    dry = gc_json(repo, capsys, force=True, dry_run=True)
+    forced = gc_json(repo, capsys, force=True)
+    assert sorted(r["task"] for r in dry["removed"]) == sorted(r["task"] for r in forced["removed"])
+    saved = next(r["saved"] for r in forced["removed"] if r["task"] == "loser")
+    assert git(repo, "show", f"{saved}:wip.txt") == "not committed"
+    assert git(repo, "show", f"{saved}:shared.txt") == "second"
+    assert git(repo, "branch", "--list", "genesis/g9/loser") == ""
+    moved = next(r["what"] for r in forced["removed"] if r["task"] == "junk")
+    aside = Path(moved.split("moved aside to ")[1].split(" (")[0])
+    assert (aside / "notes.txt").read_text() == "precious\n" and not junk.exists()
+
+
+def test_landed_however_it_landed_and_only_then(repo: Path) -> None:
+    """Squashed together with other work on the same file: landed. A rename whose deletion
+    never reached the target: not landed."""
+    from genesis_par import gitops
+
+    git(repo, "commit", "-q", "--allow-empty", "-m", "x")
+    (repo / "a.txt").write_text("".join(f"{i}\n" for i in range(30)))
+    (repo / "util.txt").write_text("util\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "files")
+    lines = [f"{i}\n" for i in range(30)]
+    for name, line in (("top", 0), ("bottom", 29)):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        edited = lines.copy()
+        edited[line] = f"{name}\n"
+        (repo / "a.txt").write_text("".join(edited))
+        git(repo, "commit", "-qam", name)
+    git(repo, "checkout", "-q", "-b", "renamer", "main")
+    git(repo, "mv", "util.txt", "helpers.txt")
+    git(repo, "commit", "-qm", "rename")
+    git(repo, "checkout", "-q", "-b", "target", "main")
+    both = lines.copy()
+    both[0], both[29] = "top\n", "bottom\n"
+    (repo / "a.txt").write_text("".join(both))
+    (repo / "helpers.txt").write_text("util\n")  # the new name arrived, the old one stayed
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "squashed both, half the rename")
+    git(repo, "checkout", "-q", "main")
+    assert gitops.landed(repo, "top", "target") and gitops.landed(repo, "bottom", "target")
+    assert not gitops.landed(repo, "renamer", "target")
+
+
+def test_pooling_hides_nothing_and_nests_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A change hidden by skip-worktree is uncommitted work; a sparse worktree is not pooled;
+    two runs' tasks of one name go to two pool entries; a cleaned run's name is free again."""
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "b")
+    body = f'[[tasks]]\nid = "x1"\ncommand = {writer("x1.txt", "x")}\n'
+    for run in ("p1", "p2", "p3"):
+        run_plan = write_plan(repo, body, name=f"{run}.toml", header=f'[run]\nname = "{run}"\n')
+        assert run_json(repo, run_plan, capsys)[0] == 0
+    sparse = repo / ".genesis" / "worktrees" / "p3" / "x1"
+    git(sparse, "sparse-checkout", "set", "--no-cone", "/x1.txt")
+    hidden = repo / ".genesis" / "worktrees" / "p1" / "x1"
+    git(hidden, "update-index", "--skip-worktree", "b.txt")
+    (hidden / "b.txt").write_text("changed where git status does not look\n")
+    kept = gc_json(repo, capsys)["kept"]
+    assert [(k["run"], k["reason"].split(":")[0]) for k in kept] == [("p1", "uncommitted changes")]
+    git(hidden, "update-index", "--no-skip-worktree", "b.txt")
+    git(hidden, "checkout", "--", "b.txt")
+    assert gc_json(repo, capsys)["kept"] == []
+    pool = sorted(p.name for p in (repo / ".genesis" / "pool").iterdir())
+    assert len(pool) == 2 and not any("p3" in p for p in pool)  # the sparse one was removed
+    assert all(not (repo / ".genesis" / "pool" / p / "x1").exists() for p in pool)
+    assert not (repo / ".genesis" / "worktrees" / "p1").exists()
+    assert (
+        run_json(
+            repo, write_plan(repo, body, name="again.toml", header='[run]\nname = "p1x"\n'), capsys
+        )[0]
+        == 0
+    )
