@@ -166,13 +166,20 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
 
 
 def _conflicts_with(
-    result: conflicts.MergeResult, merged: Sequence[str], touched: Callable[[str], set[str]]
+    result: conflicts.MergeResult,
+    candidate: Candidate,
+    merged: Sequence[str],
+    touched: Callable[[str], set[str]],
 ) -> tuple[tuple[str, str, str], ...]:
-    """Name, for each conflict, a merged task that changed its path too (else the target)."""
+    """Name, for each conflict, every merged task that conflicts with this one (by the pairwise
+    probe) and changed its path too; with none, the conflict is with the target's own work."""
     named = []
     for c in result.conflicts:
-        other = next((m for m in merged if set(c.paths or (c.path,)) & touched(m)), "target")
-        named.append((c.path, c.kind.value, other))
+        paths = set(c.paths or (c.path,))
+        others = [m for m in merged if m in candidate.conflicts_with and paths & touched(m)] or [
+            "target"
+        ]
+        named += [(c.path, c.kind.value, other) for other in others]
     return tuple(named)
 
 
@@ -200,7 +207,12 @@ def land(
         # A dry run writes its trial merges into a throwaway object directory.
         objects = stack.enter_context(gitops.scratch_objects(repo)) if dry_run else {}
         for task_id, _ in result.order:
-            tip = _land_one(spec, by_id[task_id], tip, result, touched, objects)
+            c = by_id[task_id]
+            left_out = [d for d in c.task.depends_on if d in {u.task for u in result.unmerged}]
+            if left_out:  # its branch holds that work too: merging it would land it anyway
+                result.unmerged.append(Unmerged(task_id, f"dependency {left_out[0]} not merged"))
+                continue
+            tip = _land_one(spec, c, tip, result, touched, objects)
     result.after = tip
     return result
 
@@ -228,7 +240,7 @@ def _land_one(
             result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
             return tip
         if not probe.clean:
-            named = _conflicts_with(probe, result.merged, touched)
+            named = _conflicts_with(probe, c, result.merged, touched)
             result.unmerged.append(Unmerged(c.task.id, "conflicts", named))
             return tip
         if scratch:

@@ -326,3 +326,63 @@ def test_a_dependent_task_lands_after_its_dependency_with_every_method(
     tip = f"genesis/dep-{method}/integration"
     assert git(repo, "show", f"{tip}:feature.py") == "def f():\n    return 2"
     assert git(repo, "show", f"{tip}:other.txt") == "first to land"
+
+
+def test_a_dependent_of_unmerged_work_is_not_merged_and_blame_goes_where_it_belongs(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """C holds A's work: with A backed out by the merge check, C must not bring it in anyway.
+    A conflict with the target's own later commit is named as with the target."""
+    (repo / "shared.txt").write_text("".join(f"{i}\n" for i in range(10)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "shared")
+    git(repo, "branch", "release")
+    git(repo, "checkout", "-q", "release")
+    lines = [f"{i}\n" for i in range(10)]
+    lines[5] = "release\n"
+    (repo / "shared.txt").write_text("".join(lines))
+    git(repo, "commit", "-qam", "release moved on")
+    git(repo, "checkout", "-q", "main")
+    check = py(
+        "import os, sys; sys.exit(1 if os.path.exists('a.txt') and not os.path.exists('c.txt') else 0)"
+    )
+
+    def edit(line: int, text: str) -> str:
+        code = "p = 'shared.txt'; l = open(p).readlines(); l[{}] = {!r}; open(p, 'w').writelines(l)"
+        return py(code.format(line, text + "\n"))
+
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = {check}
+
+        [[tasks]]
+        id = "A"
+        priority = "high"
+        command = {writer("a.txt", "a")}
+
+        [[tasks]]
+        id = "C"
+        depends_on = ["A"]
+        command = {writer("c.txt", "c")}
+
+        [[tasks]]
+        id = "y"
+        command = {edit(1, "y")}
+
+        [[tasks]]
+        id = "z"
+        command = {edit(5, "z")}
+    """,
+        header='[run]\nname = "dep-unmerged"\n',
+    )
+    code, result = run_json(repo, plan, capsys, into="release")
+    assert code == 3, result
+    unmerged = {u["task"]: u for u in result["merge"]["unmerged"]}  # type: ignore[index]
+    assert unmerged["A"]["reason"] == "merge check failed"
+    assert unmerged["C"]["reason"] == "dependency A not merged"
+    assert unmerged["z"]["conflicts"] == [
+        {"path": "shared.txt", "kind": "content", "with": "target"}
+    ]
+    assert "a.txt" not in git(repo, "ls-tree", "--name-only", "release").split()
