@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -324,8 +325,15 @@ def worktrees_rm(
     raise typer.Exit(code)
 
 
+def _as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: run the app, turn a GenesisError into one line and its exit code."""
+    # SIGTERM (a cancelled CI job) ends like Ctrl-C wherever it lands: exit 130, agent trees
+    # stopped (the executor handles it itself while agents run)
+    signal.signal(signal.SIGTERM, _as_interrupt)
     try:
         app()
     except GenesisError as e:

@@ -106,6 +106,7 @@ def bring_home(
         git_env=git_env,
         env=env,
         checked_out=where.checked_out,
+        check_timeout_s=plan.merge.timeout_s,
     )
     touched = report.touched
     landing.queue = merge.land(spec, candidates, lambda t: touched.get(branches[t], set()), dry_run)

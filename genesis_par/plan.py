@@ -126,6 +126,7 @@ class MergeSettings:
     into: str = DEFAULT_INTO
     method: MergeMethod = MergeMethod.MERGE
     check: Command | None = None
+    timeout_s: float | None = None  # of each run of the merge check
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,7 @@ TASK_KEYS = frozenset(
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
 RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
-MERGE_KEYS = frozenset({"into", "method", "check"})
+MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
 AGENT_KEYS = frozenset({"command"})
 
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -241,7 +242,9 @@ def _merge_settings(raw: Any, path: Path) -> MergeSettings:
     check_ref_name(into.replace("{run}", "run"), where, "[merge] into")
     method = enum_value(table.get("method", "merge"), MergeMethod, where, "[merge] method")
     check = _command(table["check"], where, "[merge] check") if "check" in table else None
-    return MergeSettings(into, method, check)
+    timeout = table.get("timeout")
+    timeout_s = None if timeout is None else parse_duration(timeout, where, "[merge] timeout")
+    return MergeSettings(into, method, check, timeout_s)
 
 
 def _agents(raw: Any, path: Path) -> dict[str, Agent]:

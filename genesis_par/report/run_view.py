@@ -18,6 +18,7 @@ from genesis_par.executor import RunProgress
 from genesis_par.landing import Landing
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console
+from genesis_par.report.formats import printable
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -50,7 +51,8 @@ def last_line(log: Path | None, limit: int = 60) -> str:
     with log.open("rb") as handle:
         handle.seek(max(0, log.stat().st_size - 4096))
         lines = [line for line in handle.read().decode(errors="replace").splitlines() if line]
-    text = lines[-1] if lines else ""
+    # an agent's colours and control codes must not act on the user's terminal
+    text = printable(lines[-1]).replace("\r", "").replace("\t", " ") if lines else ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -105,9 +107,10 @@ def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | No
     if kind == "attempt":
         return f"{stamp} {task}: attempt {data['n']} started (log {data['log']})"
     if kind == "exited":
-        failure = data.get("failure")
+        failure, code = data.get("failure"), data.get("exit_code")
         what = f"failed ({failure})" if failure else "exited 0"
-        return f"{stamp} {task}: attempt {data['n']} {what}, exit code {data['exit_code']}"
+        said = f", exit code {code}" if failure and code is not None else ""
+        return f"{stamp} {task}: attempt {data['n']} {what}{said}"
     if kind in ("succeeded", "failed", "skipped", "cancelled"):
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")

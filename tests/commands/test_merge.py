@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from genesis_par.commands import demo
@@ -11,7 +14,7 @@ from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
-from tests.conftest import commit, git
+from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
 
 
 def writer(path: str, text: str) -> str:
@@ -386,3 +389,57 @@ def test_a_dependent_of_unmerged_work_is_not_merged_and_blame_goes_where_it_belo
         {"path": "shared.txt", "kind": "content", "with": "target"}
     ]
     assert "a.txt" not in git(repo, "ls-tree", "--name-only", "release").split()
+
+
+def test_a_hanging_merge_check_is_stopped_at_its_timeout(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = "sleep 600"
+        timeout = "1s"
+
+        [[tasks]]
+        id = "a"
+        command = {writer("a.txt", "a")}
+    """,
+        header='[run]\nname = "hang"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 3
+    (unmerged,) = result["merge"]["unmerged"]  # type: ignore[index]
+    assert unmerged["task"] == "a" and unmerged["reason"] == "merge check failed"
+
+
+def test_sigterm_during_the_merge_queue_exits_130_and_stops_the_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    ready = tmp_path / "check-started"
+    check = py(
+        f"import os, time; open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    )
+    plan = write_plan(
+        repo,
+        f'[merge]\ncheck = {check}\n[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n',
+    )
+    main = subprocess.Popen(
+        [*genesis_cmd(), "run", str(plan)],
+        cwd=repo,
+        env=genesis_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: (ready.exists() and ready.read_text()) or main.poll() is not None, "the check")
+    main.send_signal(signal.SIGTERM)
+    _, err = main.communicate(timeout=30)
+    assert main.returncode == 130, err
+    assert "Traceback" not in err
+    pid = int(ready.read_text())
+    wait_for(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
+        "check to stop",
+        bound=10,
+    )

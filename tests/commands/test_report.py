@@ -193,3 +193,11 @@ def test_reports_show_work_left_unmerged(
     assert '<li class="unmerged"><code>second</code> not merged: conflicts' in page
     data = page.split('<script type="application/json" id="run-data">')[1].split("</script>")[0]
     assert json.loads(data)["merge"]["merged"] == ["first"]  # as a browser would read it
+
+
+def test_the_live_view_shows_an_agents_last_line_without_its_control_codes(tmp_path: Path) -> None:
+    from genesis_par.report import run_view
+
+    log = tmp_path / "a.log"
+    log.write_text("first\n\x1b[2J\x1b[H\x1b]0;title\x07\x1b[31mred\x1b[0m\tdone\r\n")
+    assert run_view.last_line(log) == "red done"
