@@ -48,6 +48,19 @@ def check_agents(plan: Plan) -> None:
         raise EnvironmentProblem("; ".join(missing.values()))
 
 
+def _warn_about_memory(plan: Plan) -> None:
+    """A memory limit above what the machine has can never be a real bound: say so."""
+    import psutil
+
+    total = psutil.virtual_memory().total
+    for task in plan.tasks:
+        if task.memory_bytes and task.memory_bytes > total:
+            run_view.note(
+                f'task "{task.id}": memory = {plan_values.format_size(task.memory_bytes)} is more '
+                f"than this machine has ({plan_values.format_size(total)}), so it bounds nothing"
+            )
+
+
 def _pin_base(cwd: Path, plan: Plan) -> str:
     """The base as a commit, resolved where the user is: in a linked worktree HEAD is its own."""
     commit = gitops.resolve_commit(cwd, plan.run.base)
@@ -100,6 +113,7 @@ def run(
     gitops.check_version(repo.root)
     base = _pin_base(cwd, plan)
     check_agents(plan)
+    _warn_about_memory(plan)
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, into)

@@ -191,6 +191,8 @@ def print_summary(progress: RunProgress, home: Landing | None, status: str) -> N
                 console.print(f"    log: {escape(str(task.log))}")
     if home is not None:
         print_landing(home)
+    if status == "interrupted":
+        console.print(f"continue it with `genesis-par resume {escape(progress.run)}`")
 
 
 def print_landing(home: Landing) -> None:

@@ -350,6 +350,7 @@ def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> N
     main.send_signal(signal.SIGINT)
     out, err = main.communicate(timeout=30)
     assert main.returncode == 130, (out, err)
+    assert "continue it with `genesis-par resume" in out
     for p in ready.iterdir():
         pid = int(p.name)
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -657,3 +658,11 @@ def test_the_last_failed_attempt_is_kept_and_its_worktree_left_as_it_is(
     worktree = repo / ".genesis" / "worktrees" / "lf" / "w"
     assert git(worktree, "status", "--porcelain") == "?? w.txt"  # left for inspection
     assert git(repo, "rev-parse", "genesis/lf/w") == git(repo, "rev-parse", "main")
+
+
+def test_a_memory_limit_beyond_the_machine_is_pointed_out(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(repo, '[[tasks]]\nid = "big"\nmemory = "1000TiB"\ncommand = "true"\n')
+    assert run_cmd.run(repo, plan, as_json=True) == 0
+    assert 'task "big": memory = 1000 TiB is more than this machine has' in capsys.readouterr().err
