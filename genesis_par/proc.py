@@ -91,6 +91,13 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def total_memory() -> int:
+    """The machine's memory, in bytes."""
+    import psutil
+
+    return int(psutil.virtual_memory().total)
+
+
 def version_of(program: str, timeout_s: float = 5.0) -> str | None:
     """The first line `program --version` prints, or None if it fails or hangs."""
     try:

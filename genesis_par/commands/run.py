@@ -50,9 +50,7 @@ def check_agents(plan: Plan) -> None:
 
 def _warn_about_memory(plan: Plan) -> None:
     """A memory limit above what the machine has can never be a real bound: say so."""
-    import psutil
-
-    total = psutil.virtual_memory().total
+    total = proc.total_memory()
     for task in plan.tasks:
         if task.memory_bytes and task.memory_bytes > total:
             run_view.note(
