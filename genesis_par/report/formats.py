@@ -22,11 +22,16 @@ def _unmerged(result: Mapping[str, Any]) -> dict[str, str]:
     """Succeeded tasks the merge queue left out, each with why in one line."""
     out = {}
     for u in (result.get("merge") or {}).get("unmerged", []):
-        detail = "; ".join(
-            f"{c['path']} ({c['kind']}) with {c['with']}" for c in u.get("conflicts", [])
-        )
+        detail = conflicts_text(u)
         out[u["task"]] = f"not merged: {u['reason']}" + (f": {detail}" if detail else "")
     return out
+
+
+def conflicts_text(unmerged: Mapping[str, Any]) -> str:
+    """`path (kind) with task; ...` for one unmerged task of a run's JSON."""
+    return "; ".join(
+        f"{c['path']} ({c['kind']}) with {c['with']}" for c in unmerged.get("conflicts", [])
+    )
 
 
 def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genesis_par.report.console import console
+from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE
 from genesis_par.state import RunRecord
 
@@ -97,9 +98,7 @@ def print_status(obj: dict[str, Any]) -> None:
                 f"  [yellow]rolled back[/]: the target is at {merge['rolled_back_to'][:12]}"
             )
         for u in merge["unmerged"]:
-            detail = "; ".join(
-                f"{c['path']} ({c['kind']}) with {c['with']}" for c in u["conflicts"]
-            )
+            detail = conflicts_text(u)
             extra = f": {detail}" if detail else (f": log {u['log']}" if u.get("log") else "")
             console.print(
                 f"  [yellow]unmerged[/] {escape(u['task'])}: {escape(u['reason'] + extra)}"
