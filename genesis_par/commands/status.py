@@ -9,6 +9,7 @@ from genesis_par import gitops
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
 from genesis_par.errors import UsageError
 from genesis_par.report import status_view
+from genesis_par.report.words import plural
 from genesis_par.state import Store
 
 
@@ -65,7 +66,10 @@ def logs(
             attempts[-1] if attempt is None else next((a for a in attempts if a.n == attempt), None)
         )
         if chosen is None:
-            raise UsageError(f'task "{task}" has attempts 1..{len(attempts)}, not {attempt}')
+            raise UsageError(
+                f'task "{task}" has {plural(len(attempts), "attempt")} (1..{len(attempts)}), '
+                f"not {attempt}: pick one with --attempt N"
+            )
         log = Path(chosen.log or "")
         offset = status_view.print_log(log, 0)
         while follow and chosen.finished_at is None and effective_status(record) == "running":

@@ -17,8 +17,9 @@ from genesis_par.attempts import TaskProgress
 from genesis_par.executor import RunProgress
 from genesis_par.landing import Landing
 from genesis_par.report.conflicts_view import report_json
-from genesis_par.report.console import console, err_console
+from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
+from genesis_par.report.words import plural
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -60,8 +61,10 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
     """The live view: one row a task and a progress bar for the run."""
     rows = list(rows)
     table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
-    for column in ("task", "status", "try", "elapsed", "memory", "last log line / why"):
-        table.add_column(column, no_wrap=column != "last log line / why")
+    name_column(table, "task")
+    for column in ("status", "try", "elapsed", "memory"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last log line / why")
     for row in rows:
         style = STATUS_STYLE.get(row.status, "")
         if row.status in ("running", "starting"):
@@ -201,7 +204,9 @@ def print_landing(home: Landing) -> None:
     if q is None:
         files = home.report.files()
         if files:
-            console.print(f"[red]{len(files)} conflicted file(s)[/] (not merged: --no-merge):")
+            console.print(
+                f"[red]{plural(len(files), 'conflicted file')}[/] (not merged: --no-merge):"
+            )
             for path, branches, kinds in files:
                 console.print(
                     f"  {escape(path)}: {', '.join(kinds)} between {escape(', '.join(branches))}"
