@@ -174,15 +174,32 @@ def runs_cmd(as_json: JsonOpt = False) -> None:
 
 @app.command("logs")
 def logs_cmd(
-    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
-    task: Annotated[str, typer.Argument(help="Task id.", metavar="TASK")],
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run name (default: the latest run).", metavar="RUN", show_default=False
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (`logs TASK` reads the latest run's).", metavar="TASK"),
+    ] = None,
     attempt: Annotated[int | None, typer.Option(help="Attempt number (default: last).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+    merge_check: Annotated[
+        bool,
+        typer.Option("--merge-check", help="The merge check's log after this task's merge."),
+    ] = False,
 ) -> None:
-    """Print a task's log."""
+    """Print a task's log: `logs TASK` (latest run) or `logs RUN TASK`."""
     from genesis_par.commands import status
 
-    raise typer.Exit(status.logs(Path.cwd(), run, task, attempt=attempt, follow=follow))
+    if task is None:  # one name: the task, in the latest run
+        run, task = None, run
+    code = status.logs(
+        Path.cwd(), run, task, attempt=attempt, follow=follow, merge_check=merge_check
+    )
+    raise typer.Exit(code)
 
 
 @app.command("conflicts")
