@@ -164,12 +164,39 @@ def status_cmd(run: RunArg = None, as_json: JsonOpt = False) -> None:
     raise typer.Exit(status.status(Path.cwd(), run, as_json=as_json))
 
 
-@app.command("runs")
-def runs_cmd(as_json: JsonOpt = False) -> None:
-    """List the recorded runs, newest first."""
+runs_app = typer.Typer(help="The recorded runs: list them, or forget one (rm).")
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the recorded runs, newest first (`runs rm RUN` forgets one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from genesis_par.commands import status
 
     raise typer.Exit(status.runs(Path.cwd(), as_json=as_json))
+
+
+@runs_app.command("rm")
+def runs_rm(
+    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
+    branches: Annotated[
+        bool,
+        typer.Option(
+            "--branches", help="Also remove its worktrees and branches, by worktrees rm's rules."
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --branches: drop unmerged or dirty work (saved first)."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forget a finished or interrupted run: its records and logs. Branches stay unless asked."""
+    from genesis_par.commands import runs
+
+    raise typer.Exit(runs.rm(Path.cwd(), run, branches=branches, force=force, as_json=as_json))
 
 
 @app.command("logs")

@@ -6,7 +6,13 @@ import time
 from pathlib import Path
 
 from genesis_par import gitops, merge
-from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
+from genesis_par.commands.common import (
+    effective_run,
+    effective_status,
+    pick_run,
+    state_dir,
+    stop_orphans,
+)
 from genesis_par.errors import UsageError
 from genesis_par.report import status_view
 from genesis_par.report.words import plural
@@ -19,12 +25,10 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
-        tasks = store.tasks(record.name)
+        status_now, tasks = effective_run(store, record)
         kept = gitops.ref_names(repo.root, f"refs/genesis/{record.name}/")
         result = store.result(record.name) or {}
-        obj = status_view.status_json(
-            record, effective_status(record), tasks, kept, result.get("merge")
-        )
+        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
     if as_json:
         status_view.print_json(obj)
     else:
@@ -36,9 +40,8 @@ def runs(cwd: Path, *, as_json: bool = False) -> int:
     """List the recorded runs, newest first."""
     _, state = state_dir(cwd)
     with Store.open(state) as store:
-        rows = [
-            status_view.run_row(r, effective_status(r), store.tasks(r.name)) for r in store.runs()
-        ]
+        stop_orphans(store)  # like status: a run found interrupted leaves no agent running
+        rows = [status_view.run_row(r, *effective_run(store, r)) for r in store.runs()]
     if as_json:
         status_view.print_json({"runs": rows})
     else:

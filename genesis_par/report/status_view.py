@@ -26,14 +26,7 @@ def status_json(
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The object of `status --json`: the run and the same task objects as `run --json`.
-
-    In a run whose supervisor died, a task recorded as running or pending is `interrupted`."""
-    if status == "interrupted":
-        tasks = [
-            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
-            for t in tasks
-        ]
+    """The object of `status --json`: the run and the same task objects as `run --json`."""
     return {
         "run": record.name,
         "status": status,
