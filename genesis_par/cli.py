@@ -280,13 +280,18 @@ def demo_cmd(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Build the demo here (kept) instead of a temp dir.")
     ] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the demo repository.")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Remove the demo repository at the end (CI).")
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", hidden=True, help="Kept by default now; still accepted.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole flow on a throwaway repository with scripted agents (needs nothing else)."""
     from genesis_par.commands import demo
 
-    raise typer.Exit(demo.run(directory, keep=keep, as_json=as_json))
+    raise typer.Exit(demo.run(directory, clean=clean and not keep, as_json=as_json))
 
 
 @app.command("merge")
