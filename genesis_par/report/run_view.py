@@ -69,8 +69,10 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
         style = STATUS_STYLE.get(row.status, "")
         if row.status in ("running", "starting"):
             note = last_line(row.log)
+        elif row.status in FINISHED:  # why it ended; what it waited for no longer matters
+            note = row.reason or ""
         else:
-            note = row.waiting or row.reason or ""
+            note = row.waiting or ""
         running = row.status in ("running", "starting")
         table.add_row(
             escape(row.id),
@@ -80,9 +82,16 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
             _size(row.rss_bytes) if running else "",
             escape(note),
         )
-    done = sum(row.status in FINISHED for row in rows)
-    bar = ProgressBar(total=max(len(rows), 1), completed=done, width=40)
-    return Group(table, bar, f"{done}/{len(rows)} tasks finished")
+    return Group(table, *_footer(rows))
+
+
+def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
+    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled."""
+    cancelled = sum(row.status == "cancelled" for row in rows)
+    done = sum(row.status in FINISHED for row in rows) - cancelled
+    bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
+    line = f"{done} of {plural(len(rows), 'task')} finished"
+    return bar, line + (f", {cancelled} cancelled" if cancelled else "")
 
 
 class LiveView:

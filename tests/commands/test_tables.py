@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import struct
-import subprocess
-import termios
 from pathlib import Path
 
 import pytest
@@ -17,7 +11,8 @@ from genesis_par.cli import app
 from genesis_par.commands import run as run_cmd
 from genesis_par.report.words import plural
 from tests.commands.test_run import py, write_plan
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_cmd
+from tests.terminal import run_in_terminal
 
 RUN = "a-fairly-long-run-name-for-the-tables"
 TASKS = [
@@ -38,29 +33,6 @@ def clashing_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     assert run_cmd.run(repo, plan, as_json=True, no_merge=True) == 3
     capsys.readouterr()
     return repo
-
-
-def _in_a_terminal(argv: list[str], cwd: Path, columns: int) -> str:
-    """What argv prints to a real terminal (a pty) this many columns wide."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {k: v for k, v in genesis_env().items() if k not in ("COLUMNS", "LINES")}
-    with subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal
-    ) as child:
-        os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed its side of the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        child.wait(timeout=60)
-    os.close(controller)
-    return b"".join(chunks).decode()
 
 
 @pytest.mark.parametrize("columns", ["80", "160"])
@@ -87,7 +59,8 @@ def test_piped_tables_print_whole_names(
 
 def test_a_terminal_shows_what_tells_branches_apart(clashing_run: Path) -> None:
     """In a 120-column terminal the shared genesis/<run>/ goes to the header, the names stay."""
-    output = _in_a_terminal([*genesis_cmd(), "conflicts", "--run", RUN], clashing_run, 120)
+    code, output = run_in_terminal([*genesis_cmd(), "conflicts", "--run", RUN], clashing_run, 120)
+    assert code == 3, output
     assert f"branch (genesis/{RUN}/…)" in output.replace("\r\n", "\n")
     for i, task in enumerate(TASKS, start=1):
         assert f"{i}. {task}" in output
