@@ -26,7 +26,8 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         stop_orphans(store)
         record = pick_run(store, run)
         status_now, tasks = effective_run(store, record)
-        kept = gitops.ref_names(repo.root, f"refs/genesis/{record.name}/")
+        starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
+        kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
         obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
     if as_json:
@@ -34,6 +35,20 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     else:
         status_view.print_status(obj)
     return 0
+
+
+def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> list[str]:
+    """The run's kept refs (failed attempts, losing candidates) whose tree differs from their
+    task's start: an attempt that changed nothing is kept by git but not worth a line."""
+    refs = gitops.ref_names(repo, f"refs/genesis/{run}/")
+    task_of = {ref: ref.split("/")[3] for ref in refs}
+    bases = sorted({s for s in (starts.get(t) for t in task_of.values()) if s})
+    trees = gitops.trees_of(repo, [*refs, *bases])
+    return [
+        ref
+        for ref in refs
+        if trees[ref] is None or trees[ref] != trees.get(starts.get(task_of[ref]) or "")
+    ]
 
 
 def runs(cwd: Path, *, as_json: bool = False) -> int:

@@ -158,3 +158,31 @@ def test_runs_rm_forgets_a_run_and_keeps_its_branches(
     assert "forgot run merged" in gone.output
     assert git(repo, "for-each-ref", "refs/heads/genesis/merged/talk") == ""
     assert not (repo / ".genesis" / "worktrees" / "merged" / "talk").exists()
+
+
+def test_status_lists_only_kept_refs_that_hold_work(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed attempt that changed nothing is kept by git, not listed as work kept aside."""
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "idle"
+        retries = 1
+        command = {py("raise SystemExit(1)")}
+
+        [[tasks]]
+        id = "busy"
+        command = {py("open('half.txt', 'w').write('half done'); raise SystemExit(1)")}
+    """,
+        header='[run]\nname = "kept"\n',
+    )
+    assert run_cmd.run(repo, plan, as_json=True) == 1
+    capsys.readouterr()
+    every = git(repo, "for-each-ref", "--format=%(refname)", "refs/genesis/kept/").splitlines()
+    assert len(every) == 3  # idle's two attempts and busy's one: none is dropped
+    monkeypatch.chdir(repo)
+    shown = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert shown["kept"] == [{"task": "busy", "ref": "refs/genesis/kept/busy/attempt-1"}]
+    assert git(repo, "show", "refs/genesis/kept/busy/attempt-1:half.txt") == "half done"
