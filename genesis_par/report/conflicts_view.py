@@ -68,12 +68,12 @@ def print_report(report: Report) -> None:
     names = [b.name for b in report.branches]
     # a terminal has room for what tells the branches apart, not for their shared prefix
     prefix = common_run_prefix(names) if in_terminal() else ""
-    table = Table(
-        title=f"conflicts against {escape(report.target)} ({report.target_commit[:12]})",
-        title_justify="left",
-    )
+    shown = report.target.removeprefix("refs/heads/")  # as a person names the branch
+    # a line of its own, not the table's title, which rich pads with spaces to the table's width
+    console.print(f"conflicts against {escape(shown)} ({report.target_commit[:12]})")
+    table = Table()
     name_column(table, f"branch ({escape(prefix)}…)" if prefix else "branch")
-    target = report.target_commit[:12] if report.target == report.target_commit else report.target
+    target = report.target_commit[:12] if report.target == report.target_commit else shown
     name_column(table, f"vs {escape(target)}")
     for i, _ in enumerate(names[1:], start=1):
         table.add_column(str(i + 1))
