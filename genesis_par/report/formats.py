@@ -42,13 +42,13 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
     failures = sum(t["status"] in ("failed", "cancelled") or t["id"] in unmerged for t in tasks)
     skipped = sum(t["status"] == "skipped" for t in tasks)
     total_time = sum(t.get("duration_s") or 0.0 for t in tasks)
+    # junit-10.xsd (Jenkins, Surefire) allows no `skipped` on <testsuites>: only on <testsuite>
     suites = ET.Element(
         "testsuites",
         name="genesis-par",
         tests=str(len(tasks)),
         failures=str(failures),
         errors="0",
-        skipped=str(skipped),
         time=f"{total_time:.3f}",
     )
     suite = ET.SubElement(
