@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 import posixpath
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +20,11 @@ from genesis_par.plan_values import (
     check_branch_component,
     check_env,
     check_keys,
+    check_no_nul,
     check_ref_name,
     did_you_mean,
     enum_value,
+    format_size,
     parse_duration,
     parse_size,
     strings,
@@ -187,6 +191,7 @@ def _command(value: Any, where: Where, key: str) -> Command:
     else:
         raise where.error(f"{key} must be a non-empty string (run by the shell) or list of strings")
     for part in command.argv:
+        check_no_nul(part, where, key)
         for match in _TEMPLATE.finditer(part):
             name = match[1]
             if name is not None and name not in TEMPLATE_VARS:
@@ -199,12 +204,48 @@ def _command(value: Any, where: Where, key: str) -> Command:
     return command
 
 
+MAX_INPUT_FILE = 8 * 2**20  # bytes of a plan or a prompt file: far above any real one
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class NotReadable(Exception):
+    """A file that must not be read: not a regular file, or over the size limit."""
+
+
+def read_input(path: Path, limit: int = MAX_INPUT_FILE) -> bytes:
+    """A file a user named, read only if it is a regular file of at most limit bytes: /dev/zero,
+    a FIFO or a huge log would otherwise be read until memory runs out (or block forever).
+    Raises OSError (missing, no permission) or NotReadable with the reason."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # never wait on a FIFO
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+            raise NotReadable(f"is {kind}, not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise NotReadable(f"is larger than {format_size(limit)}, the most genesis-par reads")
+    return data
+
+
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
     where = Where(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input(path).decode("utf-8")
     except FileNotFoundError:
         raise PlanError(f"{path}: no such plan file (create one with `genesis-par init`)") from None
+    except NotReadable as e:
+        raise PlanError(f"{path}: the plan {e}: name a plan file (TOML text)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{path}: cannot read the plan: {e}") from None
     try:
@@ -220,6 +261,7 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     name = typed(table.get("name", path.stem), str, where, "[run] name", "a string")
     check_branch_component(name, f'[run] name "{name}"', path)
     base = typed(table.get("base", "HEAD"), str, where, "[run] base", "a string")
+    check_no_nul(base, where, "[run] base")
     max_parallel = typed(
         table.get("max_parallel", 4), int, where, "[run] max_parallel", "an integer"
     )
@@ -275,17 +317,24 @@ def _prompt(raw: Mapping[str, Any], where: Where, folder: Path) -> tuple[str | N
     if "prompt" in raw and "prompt_file" in raw:
         raise where.error("has both prompt and prompt_file: keep one")
     if "prompt" in raw:
-        return typed(raw["prompt"], str, where, "prompt", "a string"), None
+        prompt = typed(raw["prompt"], str, where, "prompt", "a string")
+        check_no_nul(prompt, where, "prompt")
+        return prompt, None
     if "prompt_file" not in raw:
         return None, None
     name = typed(raw["prompt_file"], str, where, "prompt_file", "a string")
+    check_no_nul(name, where, "prompt_file")
     file = (folder / name).resolve()
     try:
-        return file.read_text(encoding="utf-8"), file
+        text = read_input(file).decode("utf-8")
     except UnicodeDecodeError:
         raise where.error(f'prompt_file "{name}" is not UTF-8 text ({file})') from None
+    except NotReadable as e:
+        raise where.error(f'prompt_file "{name}" {e} ({file})') from None
     except OSError:
         raise where.error(f'prompt_file "{name}" not found (looked for {file})') from None
+    check_no_nul(text, where, f'prompt_file "{name}"')
+    return text, file
 
 
 def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:

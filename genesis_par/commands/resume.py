@@ -24,12 +24,20 @@ def _plan(record: RunRecord, plan_path: Path | None) -> plan_mod.Plan:
     if plan_path is not None:
         return plan_mod.load(plan_path)
     recorded = Path(record.plan_path)
-    if recorded.exists() and recorded.read_text() != record.plan_text:
+    if recorded.exists() and _text_of(recorded) != record.plan_text:
         run_view.note(
             f"{recorded} changed since the run started; resuming with the plan recorded then "
             "(pass --plan to use the file as it is now)"
         )
     return plan_mod.loads(record.plan_text, recorded)
+
+
+def _text_of(path: Path) -> str | None:
+    """The plan file as it is now; None when it cannot (or must not) be read."""
+    try:
+        return plan_mod.read_input(path).decode("utf-8", errors="replace")
+    except (OSError, plan_mod.NotReadable):
+        return None
 
 
 def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskProgress]:

@@ -666,3 +666,14 @@ def test_a_memory_limit_beyond_the_machine_is_pointed_out(
     plan = write_plan(repo, '[[tasks]]\nid = "big"\nmemory = "1000TiB"\ncommand = "true"\n')
     assert run_cmd.run(repo, plan, as_json=True) == 0
     assert 'task "big": memory = 1000 TiB is more than this machine has' in capsys.readouterr().err
+
+
+def test_a_worktreeinclude_that_is_not_a_small_regular_file_is_refused_before_the_run(
+    repo: Path,
+) -> None:
+    os.mkfifo(repo / ".worktreeinclude")  # git would wait on it forever
+    plan = write_plan(repo, '[[tasks]]\nid = "a"\ncommand = "true"\n')
+    with pytest.raises(UsageError, match=r"\.worktreeinclude must be a regular file of at most"):
+        run_cmd.run(repo, plan)
+    assert git(repo, "branch", "--list", "genesis/*") == ""
+    assert not (repo / ".git" / "genesis-par" / "state.db").exists()
