@@ -201,6 +201,15 @@ def _command(value: Any, where: Where, key: str) -> Command:
                     + ", ".join(f"{{{v}}}" for v in TEMPLATE_VARS)
                     + " (write {{ and }} for literal braces)"
                 )
+    if command.shell:
+        from genesis_par.templates import unexpandable  # it imports this module
+
+        name = unexpandable(command.argv[0])
+        if name:
+            raise where.error(
+                f"{key} puts {name} in a quoted here-document (<<'EOF'), where the shell "
+                "expands nothing: write its delimiter unquoted (<<EOF)"
+            )
     return command
 
 

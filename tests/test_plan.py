@@ -244,6 +244,10 @@ BAD = [
         'agent = "c"\nprompt_file = "a\\u0000b"\n',
         'task "a": prompt_file contains a NUL',
     ),
+    (
+        "version = 1\n[[tasks]]\nid = 'a'\ncommand = \"cat <<'EOF'\\n{task}\\nEOF\"\n",
+        "command puts {task} in a quoted here-document (<<'EOF'), where the shell expands nothing",
+    ),
 ]
 
 

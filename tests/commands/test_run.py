@@ -741,3 +741,27 @@ def test_an_unexpected_error_in_one_task_fails_that_task_and_the_run_goes_on(
     )
     assert tasks["u"]["status"] == "succeeded"
     assert git(repo, "show", "genesis/boom/integration:u.txt") == "u"
+
+
+def test_a_string_agent_command_with_an_apostrophe_in_a_comment_gets_the_prompt(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompt = 'it\'s "$(rm -rf ~)" `x`\nsecond line'
+    write = f'{PY} -c \'import sys; open("got.txt", "w").write(sys.argv[1])\''
+    command = json.dumps(f"# the agent's own comment\n{write} {{prompt}}")
+    plan = write_plan(
+        repo,
+        f"""
+        [agents.a]
+        command = {command}
+
+        [[tasks]]
+        id = "t"
+        agent = "a"
+        prompt = {json.dumps(prompt)}
+    """,
+        header='[run]\nname = "apos"\n',
+    )
+    code, _ = run_json(repo, plan, capsys)
+    assert code == 0
+    assert git(repo, "show", "genesis/apos/t:got.txt") == prompt
