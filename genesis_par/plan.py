@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 import posixpath
 import re
-import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par.errors import PlanError
+from genesis_par.inputs import NotReadable, read_input
 from genesis_par.plan_values import (
     Where,
     check_branch_component,
@@ -24,7 +23,6 @@ from genesis_par.plan_values import (
     check_ref_name,
     did_you_mean,
     enum_value,
-    format_size,
     parse_duration,
     parse_size,
     strings,
@@ -211,40 +209,6 @@ def _command(value: Any, where: Where, key: str) -> Command:
                 "expands nothing: write its delimiter unquoted (<<EOF)"
             )
     return command
-
-
-MAX_INPUT_FILE = 8 * 2**20  # bytes of a plan or a prompt file: far above any real one
-
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-class NotReadable(Exception):
-    """A file that must not be read: not a regular file, or over the size limit."""
-
-
-def read_input(path: Path, limit: int = MAX_INPUT_FILE) -> bytes:
-    """A file a user named, read only if it is a regular file of at most limit bytes: /dev/zero,
-    a FIFO or a huge log would otherwise be read until memory runs out (or block forever).
-    Raises OSError (missing, no permission) or NotReadable with the reason."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # never wait on a FIFO
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
-            raise NotReadable(f"is {kind}, not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise NotReadable(f"is larger than {format_size(limit)}, the most genesis-par reads")
-    return data
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:

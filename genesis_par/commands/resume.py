@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, landing, proc
+from genesis_par import gitops, inputs, landing, proc
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
@@ -35,8 +35,8 @@ def _plan(record: RunRecord, plan_path: Path | None) -> plan_mod.Plan:
 def _text_of(path: Path) -> str | None:
     """The plan file as it is now; None when it cannot (or must not) be read."""
     try:
-        return plan_mod.read_input(path).decode("utf-8", errors="replace")
-    except (OSError, plan_mod.NotReadable):
+        return inputs.read_input(path).decode("utf-8", errors="replace")
+    except (OSError, inputs.NotReadable):
         return None
 
 
