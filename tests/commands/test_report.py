@@ -260,3 +260,38 @@ def test_a_log_replaced_by_a_fifo_does_not_hang_the_report(
     os.mkfifo(log)  # an agent can do this to its own log; nobody will ever write to it
     assert report_cmd.run(finished_run, "rep", fmt="html") == 0
     assert "<h2>Logs</h2>" in capsys.readouterr().out
+
+
+def test_the_live_view_and_logs_never_block_on_a_log_replaced_by_a_fifo(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesis_par.commands import status as status_cmd
+    from genesis_par.report import run_view
+
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    log.unlink()
+    os.mkfifo(log)  # nobody will ever write to it
+    assert run_view.last_line(log) == ""
+    assert status_cmd.logs(finished_run, "rep", "bad") == 0
+
+
+def test_logs_streams_a_huge_log(finished_run: Path) -> None:
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    with log.open("ab") as handle:
+        handle.truncate(200 * 2**20)  # sparse: no disk
+        handle.write(b"the end\n")
+    with subprocess.Popen(
+        [*genesis_cmd(), "logs", "rep", "bad"],
+        cwd=finished_run,
+        env=genesis_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        assert child.stdout is not None
+        size = 0
+        while chunk := child.stdout.read(2**20):
+            size, last = size + len(chunk), chunk
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0 and size == log.stat().st_size and last.endswith(b"the end\n")
+    assert usage.ru_maxrss * 1024 < 120 * 2**20
