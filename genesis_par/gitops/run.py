@@ -32,10 +32,13 @@ def _run_git(
             text=True,
             check=False,
         )
-    except FileNotFoundError:
-        raise EnvironmentProblem(
-            "git is not installed or not on PATH: install git 2.38 or newer"
-        ) from None
+    except OSError as e:
+        if e.filename != cwd:  # not the folder: git itself could not be started
+            raise EnvironmentProblem(
+                "git is not installed or not on PATH: install git 2.38 or newer"
+            ) from None
+        # a folder an agent removed, replaced or made unreadable (chmod 000)
+        raise GitError(f"git {args[0]} cannot run in {cwd}: {e.strerror}") from None
     if check and done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise GitError(f"git {args[0]} failed in {cwd}: {detail[-1] if detail else 'no output'}")

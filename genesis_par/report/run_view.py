@@ -47,7 +47,7 @@ def _size(n: int | float | None) -> str:
 
 def last_line(log: Path | None, limit: int = 60) -> str:
     """The last non-empty line of a log, shortened."""
-    if log is None or not log.exists():
+    if log is None or not log.is_file():  # a FIFO an agent put there would block the view
         return ""
     with log.open("rb") as handle:
         handle.seek(max(0, log.stat().st_size - 4096))

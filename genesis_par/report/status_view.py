@@ -120,11 +120,12 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
 
 def print_log(log: Path, offset: int) -> int:
     """Write the log from offset to stdout; the new offset."""
-    if not log.exists():
+    if not log.is_file():  # not there yet, or a FIFO an agent put there, which would block
         return offset
     with log.open("rb") as handle:
         handle.seek(offset)
-        data = handle.read()
-    sys.stdout.buffer.write(data)
+        while data := handle.read(2**20):  # a chunk at a time: a log can be bigger than memory
+            sys.stdout.buffer.write(data)
+            offset += len(data)
     sys.stdout.flush()
-    return offset + len(data)
+    return offset
