@@ -86,12 +86,13 @@ def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 
 def test_junit_counts_failed_and_skipped(
-    finished_run: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: Path, capsys: pytest.CaptureFixture[str], junit_xsd: Path
 ) -> None:
     assert report_cmd.run(finished_run, "rep", fmt="junit") == 0
     xml = capsys.readouterr().out
-    schema = xmlschema.XMLSchema(Path(__file__).resolve().parent.parent / "data" / "junit-10.xsd")
-    schema.validate(xml)  # raises with the offending element when the XML does not fit
+    xmlschema.XMLSchema(junit_xsd).validate(
+        xml
+    )  # raises with the offending element when the XML does not fit
     root = ET.fromstring(xml.split("\n", 1)[1])
     suite = root.find("testsuite")
     assert suite is not None
@@ -220,7 +221,9 @@ def _report_in_a_child(repo: Path, fmt: str, out: Path) -> int:
 
 
 @pytest.mark.parametrize("fmt", ["json", "junit", "html"])
-def test_a_huge_log_is_never_read_whole(finished_run: Path, tmp_path: Path, fmt: str) -> None:
+def test_a_huge_log_is_never_read_whole(
+    finished_run: Path, tmp_path: Path, fmt: str, request: pytest.FixtureRequest
+) -> None:
     """200 MB of log (sparse: no disk) once took 400+ MB of memory even for JSON; the reports
     show its end, capped, with a note saying where the whole log is."""
     log = Path(json.loads(_show_json(finished_run))["bad"])
@@ -232,9 +235,7 @@ def test_a_huge_log_is_never_read_whole(finished_run: Path, tmp_path: Path, fmt:
     text = out.read_text()
     assert len(text) < 200_000
     if fmt == "junit":
-        xmlschema.XMLSchema(
-            Path(__file__).resolve().parent.parent / "data" / "junit-10.xsd"
-        ).validate(text)
+        xmlschema.XMLSchema(request.getfixturevalue("junit_xsd")).validate(text)
         assert f"[genesis-par: the last 40 lines; the whole log: {log}]\nline 19960\n" in text
         assert "line 19999</system-out>" in text and "line 19959\n" not in text
     if fmt == "html":
