@@ -20,6 +20,7 @@ def _run_branches(cwd: Path, run: str | None) -> tuple[list[str], str, dict[str,
     from genesis_par.state import Store
 
     repo, state = state_dir(cwd)
+    worktrees.check_layout(repo)
     if not (state / "state.db").exists():
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
     with Store.open(state) as store:

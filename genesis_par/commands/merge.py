@@ -46,6 +46,7 @@ def run(
     """Merge a run's succeeded branches (or the named ones) onto the target; 3 if any is left."""
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
     chosen = _method(method)
     git_env = gitops.identity_env(repo.root)
     if branches:
