@@ -85,11 +85,26 @@ class MergeResult:
     clean: bool
     tree: str = ""
     conflicts: tuple[Conflict, ...] = ()
+    conflicted: tuple[str, ...] = ()  # the paths git leaves conflicted (`--name-only`)
 
     @property
     def paths(self) -> list[str]:
-        """Every path named by a conflict."""
-        return sorted({p for c in self.conflicts for p in (c.path, *c.paths)})
+        """Every path named by a conflict or left conflicted."""
+        return sorted({p for c in self.conflicts for p in (c.path, *c.paths)} | {*self.conflicted})
+
+    def kinds_by_path(self) -> dict[str, set[str]]:
+        """Each conflicted path, with the kinds of the messages that name it.
+
+        git's list of conflicted paths is the measure: a rename/rename leaves both new names
+        conflicted, a file/symlink clash the `PATH~SIDE` one side moved to; each message's own
+        path is there too (a directory rename conflict may leave nothing in the index)."""
+        found: dict[str, set[str]] = {}
+        for c in self.conflicts:
+            found.setdefault(c.path, set()).add(c.kind.value)
+        for path in self.conflicted:
+            kinds = {c.kind.value for c in self.conflicts if path in (c.path, *c.paths)}
+            found.setdefault(path, set()).update(kinds or {Kind.OTHER.value})
+        return found
 
 
 CLEAN = MergeResult(True)
@@ -114,12 +129,15 @@ def parse_batch(raw: str, count: int) -> list[MergeResult]:
     for _ in range(count):
         status, tree = tokens[i], tokens[i + 1]
         i += 2
-        if status == "0":  # conflicted file info, ended by an empty token
+        conflicted: dict[str, None] = {}
+        if status == "0":  # conflicted file info (`<mode> <object> <stage>\t<path>`), then ""
             while tokens[i]:
+                conflicted[tokens[i].partition("\t")[2]] = None
                 i += 1
             i += 1
         conflicts, i = _messages(tokens, i)
-        results.append(MergeResult(status == "1", tree, tuple(_dedupe(conflicts))))
+        found = tuple(_dedupe(conflicts))
+        results.append(MergeResult(status == "1", tree, found, tuple(conflicted)))
     return results
 
 
@@ -238,10 +256,10 @@ class Report:
         pairs = [((a, b), r) for (a, b), r in self.pairs.items()]
         pairs += [((b.name, self.target), b.against_target) for b in self.branches]
         for names, result in pairs:
-            for c in result.conflicts:
-                branches, kinds = by_path.setdefault(c.path, (set(), set()))
+            for path, found in result.kinds_by_path().items():
+                branches, kinds = by_path.setdefault(path, (set(), set()))
                 branches.update(names)
-                kinds.add(c.kind.value)
+                kinds.update(found)
         return [(p, sorted(bs), sorted(ks)) for p, (bs, ks) in sorted(by_path.items())]
 
 
@@ -345,7 +363,7 @@ def relabel(result: MergeResult, labels: Mapping[str, str]) -> MergeResult:
         replace(c, path=named(c.path), paths=tuple(map(named, c.paths)), message=told(c.message))
         for c in result.conflicts
     )
-    return replace(result, conflicts=conflicts)
+    return replace(result, conflicts=conflicts, conflicted=tuple(map(named, result.conflicted)))
 
 
 def merge_one(

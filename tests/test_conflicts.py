@@ -20,8 +20,9 @@ Files = Mapping[str, "str | bytes | None"]
 def write(repo: Path, files: Files) -> None:
     for name, text in files.items():
         path = repo / name
+        if text is None or path.is_symlink():
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         if text is None:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(text, bytes):
@@ -415,3 +416,52 @@ def test_sides_are_named_as_git_names_them(repo: Path) -> None:
 def _parse_single(raw: str) -> tuple[conflicts.Conflict, ...]:
     """Conflicts of one `git merge-tree --write-tree -z` (no --stdin: no status token)."""
     return conflicts.parse_batch("0\0" + raw, 1)[0].conflicts
+
+
+SHAPES = [
+    *[(c[0], c[1], c[2], c[3]) for c in CASES],
+    ("symlink/directory", {}, {"l": "->x"}, {"l/inside.txt": "dir\n"}),
+    ("symlink targets", {"l": "->x"}, {"l": None, "m": "->y"}, {"l": None, "n": "->z"}),
+    ("symlink edited both ways", {"l": "->x"}, {"l": "->y"}, {"l": "->z"}),
+    (
+        "rename/rename and edit",
+        {"f.txt": SIX},
+        {"f.txt": None, "g.txt": SIX + "f\n"},
+        {"f.txt": None, "h.txt": SIX},
+    ),
+    ("rename/add", {"f.txt": SIX}, {"f.txt": None, "g.txt": SIX}, {"g.txt": "other\nthing\n"}),
+    (
+        "two renamed onto one",
+        {"f.txt": SIX, "g.txt": "1\n2\n3\n4\n"},
+        {"f.txt": None, "n.txt": SIX},
+        {"g.txt": None, "n.txt": "1\n2\n3\n4\n"},
+    ),
+    (
+        "file/directory both ways",
+        {"p": "f\n"},
+        {"p": None, "p/a": "a\n"},
+        {"p": "g\n", "q/b": "b\n"},
+    ),
+    ("delete/rename into dir", MANY, MOVE_D, {"d/f0.txt": "changed\n" * 5}),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "ours", "theirs"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_every_path_git_leaves_conflicted_is_named_with_a_kind(
+    repo: Path, name: str, base: Files, ours: Files, theirs: Files
+) -> None:
+    """`files` (the list by path of `conflicts`) holds every path `git merge-tree --name-only`
+    lists as conflicted: a rename/rename's two new names, the `PATH~SIDE` git moved a side to."""
+    two_branches(repo, base, ours, theirs)
+    done = subprocess.run(
+        ["git", "merge-tree", "--write-tree", "--name-only", "-z", "a", "b"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    tokens = done.stdout.split("\0")[1:]
+    listed = set(tokens[: tokens.index("")]) if done.returncode == 1 else set()
+    report = conflicts.check(repo, ["a", "b"], "main")
+    files = {path: kinds for path, _, kinds in report.files()}
+    assert listed <= set(files), (name, listed - set(files))
+    assert all(files[p] and files[p] != ["other"] for p in listed), files
