@@ -89,11 +89,13 @@ def bring_home(
     starts: the commit each task started from, so squash and rebase land its own change only."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
     tip = gitops.resolve_commit(repo.root, where.ref)
-    report = conflicts.check(repo.root, list(branches.values()), tip or base_commit)
+    known = {branches[t]: commit for t, commit in succeeded.items()}
+    report = conflicts.check(repo.root, list(branches.values()), tip or base_commit, known=known)
     landing = Landing(report, branches=branches)
     if not merge_now or not succeeded:
         return landing
     task_of = {b: t for t, b in branches.items()}
+    broken = {task_of[b]: why for b, why in report.broken.items()}  # left unmerged, with why
     candidates = [
         merge.Candidate(
             plan.task(t),
@@ -103,6 +105,7 @@ def bring_home(
             (starts or {}).get(t),
         )
         for t in succeeded
+        if t not in broken
     ]
     method = method or plan.merge.method
     needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE
@@ -123,5 +126,7 @@ def bring_home(
         check_timeout_s=plan.merge.timeout_s,
     )
     touched = report.touched
-    landing.queue = merge.land(spec, candidates, lambda t: touched.get(branches[t], set()), dry_run)
+    landing.queue = merge.land(
+        spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
+    )
     return landing

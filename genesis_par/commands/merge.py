@@ -136,6 +136,7 @@ def _land_branches(
     candidates = [
         merge.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
         for b in names
+        if b not in report.broken
     ]
     spec = merge.QueueSpec(
         repo=repo,
@@ -154,7 +155,8 @@ def _land_branches(
         env=env,
         checked_out=where.checked_out,
     )
-    queue = merge.land(spec, candidates, lambda b: report.touched.get(b, set()), dry_run)
+    touched = report.touched
+    queue = merge.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
     return landing.Landing(report, queue, {b: b for b in names})
 
 
