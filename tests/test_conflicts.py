@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par import conflicts, gitops
+from genesis_par.commands import conflicts as conflicts_cmd
 from genesis_par.conflicts import Kind
 from genesis_par.errors import UsageError
 from tests.conftest import branch, commit, git
@@ -465,3 +467,45 @@ def test_every_path_git_leaves_conflicted_is_named_with_a_kind(
     files = {path: kinds for path, _, kinds in report.files()}
     assert listed <= set(files), (name, listed - set(files))
     assert all(files[p] and files[p] != ["other"] for p in listed), files
+
+
+def test_uncommitted_work_is_reported_on_the_commit_it_is_based_on(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The snapshot of uncommitted files is a throwaway: the report names the worktree's HEAD,
+    a commit that exists in the repository, and marks the branch uncommitted."""
+    two_branches(repo, {"f.txt": "a\n"}, {"other.txt": "x\n"}, {"f.txt": "theirs\n"})
+    wt = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", str(wt), "a")
+    (wt / "f.txt").write_text("ours, not committed\n")
+    report = conflicts.check(repo, ["a", "b"], "main", {"a": wt})
+    ours = report.branches[0]
+    assert ours.uncommitted and ours.commit == git(repo, "rev-parse", "a")
+    assert not report.pairs[("a", "b")].clean
+    from genesis_par.report import conflicts_view
+
+    conflicts_view.print_json(report)
+    shown = json.loads(capsys.readouterr().out)["branches"][0]
+    assert shown["uncommitted"] is True and shown["commit"] == git(repo, "rev-parse", "a")
+    assert git(repo, "cat-file", "-t", shown["commit"]) == "commit"
+
+
+NOT_UTF8 = b"caf\xe9.txt"
+
+
+def test_a_file_name_that_is_not_utf8_is_probed_and_shown(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths are bytes to git: such a name is probed, kept exact in JSON (os.fsencode of the
+    string gives the bytes back) and shown with `\\xNN` in text, never a traceback."""
+    name = os.fsdecode(NOT_UTF8)
+    two_branches(repo, {name: "a\n"}, {name: "b\n"}, {name: "c\n"})
+    report = conflicts.check(repo, ["a", "b"], "main")
+    assert [p for p, _, _ in report.files()] == [name]
+    assert conflicts_cmd.run(repo, ["a", "b"], into="main", as_json=True) == 3
+    out = capsys.readouterr().out
+    assert out.isascii()
+    (entry,) = json.loads(out)["files"]
+    assert os.fsencode(entry["path"]) == NOT_UTF8 and entry["kinds"] == ["content"]
+    assert conflicts_cmd.run(repo, ["a", "b"], into="main") == 3
+    assert "caf\\xe9.txt: content between a, b" in capsys.readouterr().out

@@ -36,7 +36,6 @@ TWO = f'[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n'
     [
         ("refs/tags/v0", "is not a branch"),
         ("refs/heads/HEAD", "is not a valid branch name"),
-        ("HEAD", "is not a valid branch name"),
         ("refs/remotes/origin/main", "is not a branch"),
         ("genesis/{run}/a", 'is the branch of task "a"'),
         ("genesis/{run}", "clashes with the run's task branches"),
