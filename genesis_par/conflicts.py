@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genesis_par import gitops
-from genesis_par.errors import UsageError
+from genesis_par.errors import GitError, UsageError
 
 
 class Kind(enum.Enum):
@@ -342,7 +342,17 @@ def _probe(
 ) -> Report:
     report = Report(target, target_commit, branches)
     healthy = [b for b in branches if not b.broken]
-    found = gitops.branch_diffs(repo, target_commit, [b.tip for b in healthy], env)
+    try:
+        found = gitops.branch_diffs(repo, target_commit, [b.tip for b in healthy], env)
+    except GitError:  # some history git cannot walk: name those, probe the rest
+        bad = gitops.unreadable(repo, target_commit, [b.tip for b in healthy], env)
+        if not bad:
+            raise
+        for b in healthy:
+            if b.tip in bad:
+                b.broken = f"its history cannot be read ({bad[b.tip]}): git cannot merge it"
+        healthy = [b for b in healthy if not b.broken]
+        found = gitops.branch_diffs(repo, target_commit, [b.tip for b in healthy], env)
     for b, diff in zip(healthy, found, strict=True):
         if not diff.related:
             b.broken = _unrelated(b.name, target)

@@ -166,8 +166,20 @@ ORPHAN = (
 )
 
 
-def test_an_agent_making_an_unrelated_history_leaves_only_its_task_unmerged(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+MISSING_PARENT = (
+    "c=$(printf 'tree %s\\nparent %s\\nauthor a <a@b> 1 +0000\\ncommitter a <a@b> 1 +0000\\n\\nx\\n' "
+    "$(git rev-parse HEAD^{{tree}}) 1111111111111111111111111111111111111111 | "
+    "git hash-object -t commit -w --stdin) && git reset -q --soft $c && echo x > rootless.txt"
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "why"),
+    [(ORPHAN, "an unrelated history"), (MISSING_PARENT, "cannot be read")],
+    ids=["unrelated", "missing-parent"],
+)
+def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
+    repo: Path, capsys: pytest.CaptureFixture[str], script: str, why: str
 ) -> None:
     main_before = git(repo, "rev-parse", "main")
     plan = write_plan(
@@ -179,7 +191,7 @@ def test_an_agent_making_an_unrelated_history_leaves_only_its_task_unmerged(
 
         [[tasks]]
         id = "rogue"
-        command = {json.dumps(ORPHAN)}
+        command = {json.dumps(script)}
 
         [[tasks]]
         id = "other"
@@ -192,7 +204,7 @@ def test_an_agent_making_an_unrelated_history_leaves_only_its_task_unmerged(
     merge = result["merge"]
     assert sorted(merge["merged"]) == ["good", "other"]
     (unmerged,) = merge["unmerged"]
-    assert unmerged["task"] == "rogue" and "unrelated" in unmerged["reason"]
+    assert unmerged["task"] == "rogue" and why in unmerged["reason"]
     assert git(repo, "ls-tree", "--name-only", "genesis/un/integration").split() == [
         "README.md",
         "good.txt",
@@ -203,7 +215,7 @@ def test_an_agent_making_an_unrelated_history_leaves_only_its_task_unmerged(
     assert conflicts_cmd.run(repo, run_name="un", as_json=True) == 3
     report = json.loads(capsys.readouterr().out)
     rogue = next(b for b in report["branches"] if b["name"] == "genesis/un/rogue")
-    assert "unrelated" in rogue["broken"]
+    assert why in rogue["broken"]
     assert merge_cmd.run(repo, run_name="un", dry_run=True, as_json=True) == 3
     dry = json.loads(capsys.readouterr().out)
     assert [u["task"] for u in dry["merge"]["unmerged"]] == ["rogue"]
@@ -277,3 +289,18 @@ def test_a_branch_deleted_while_its_agent_runs_leaves_that_task_unmerged(
     assert conflicts_cmd.run(repo, run_name="mid", as_json=True) == 3
     capsys.readouterr()
     assert merge_cmd.run(repo, run_name="mid", dry_run=True, as_json=True) == 3
+
+
+def test_a_run_whose_only_task_broke_its_history_exits_3_with_the_reason(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo,
+        f'[[tasks]]\nid = "rogue"\ncommand = {json.dumps(MISSING_PARENT)}\n',
+        header='[run]\nname = "one"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 3, result
+    (unmerged,) = result["merge"]["unmerged"]
+    assert "Could not read 1111111111111111111111111111111111111111" in unmerged["reason"]
+    assert result["merge"]["merged"] == []

@@ -13,6 +13,7 @@ from genesis_par.gitops.probe import (
     merge_tree_batch,
     scratch_objects,
     trees_exist,
+    unreadable,
 )
 from genesis_par.gitops.refs import (
     RepoPaths,
@@ -130,6 +131,7 @@ __all__ = [
     "try_fast_forward",
     "try_reset_checked_out",
     "try_update_ref",
+    "unreadable",
     "update_ref",
     "worktree_lock",
     "worktree_snapshot",

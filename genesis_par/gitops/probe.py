@@ -99,6 +99,21 @@ def branch_diffs(
     ]
 
 
+def unreadable(
+    repo: Path, target: str, tips: Sequence[str], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tip -> git's complaint, for each tip whose history since target git cannot walk (a
+    commit whose parent is missing). One git process per tip: only asked once a batch failed."""
+    found = {}
+    for tip in dict.fromkeys(tips):
+        done = _run_git(["rev-list", "--quiet", tip, f"^{target}"], repo, env=env, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            said = next((line for line in lines if not line.startswith("fatal")), "unreadable")
+            found[tip] = said.removeprefix("error: ")
+    return found
+
+
 def _fork(tip: str, parents: Mapping[str, list[str]]) -> tuple[str | None, frozenset[str], bool]:
     """(fork point, commits since it, related) of tip, from the parents of every commit not in
     target.
