@@ -304,3 +304,17 @@ def test_a_run_whose_only_task_broke_its_history_exits_3_with_the_reason(
     (unmerged,) = result["merge"]["unmerged"]
     assert "Could not read 1111111111111111111111111111111111111111" in unmerged["reason"]
     assert result["merge"]["merged"] == []
+
+
+def test_gc_never_follows_a_link_an_agent_put_under_genesis(repo: Path, tmp_path: Path) -> None:
+    """A run folder that is a symlink (an agent can write anywhere the user can) is not
+    walked: gc --force moves nothing of what it points to."""
+    outside = tmp_path / "home-stuff"
+    (outside / "project").mkdir(parents=True)
+    (outside / "project" / "notes.txt").write_text("mine\n")
+    (repo / ".genesis" / "worktrees").mkdir(parents=True)
+    (repo / ".genesis" / "worktrees" / "evil").symlink_to(outside)
+    done = cli(repo, "worktrees", "gc", "--force")
+    assert done.returncode == 0, done.stderr
+    assert (outside / "project" / "notes.txt").read_text() == "mine\n"
+    assert not (repo / ".genesis" / "saved").exists()
