@@ -319,17 +319,17 @@ def _branch(name: str, commit: str, worktree: Path | None, env: Mapping[str, str
 
 
 def _gone(name: str, last: str | None) -> BranchReport:
-    why = f"its branch {name} no longer names a commit (deleted or replaced by someone else)"
+    why = f"its branch {name} is gone (deleted by someone else, an agent perhaps)"
     if last:
-        why += f"; its work is commit {last[:12]}: `git branch -f {name} {last[:12]}` restores it"
+        why += f"; its work is commit {last[:12]}: `git branch {name} {last[:12]}` restores it"
     return BranchReport(name, last or "", False, broken=why)
 
 
 def _unrelated(name: str, target: str) -> str:
     shown = target[:12] if _OBJECT_ID.fullmatch(target) else target
     return (
-        f"its history shares no commit with {shown} (an unrelated history, made on its branch): "
-        f"git cannot merge it; look at it with `git log {name}`"
+        f"its history shares no commit with {shown}: git cannot merge an unrelated history; "
+        f"look at it with `git log {name}`"
     )
 
 
