@@ -36,6 +36,7 @@ from genesis_par.gitops.refs import (
     resolve_many,
     tracked,
     tree_of,
+    trees_of,
     try_update_ref,
     update_ref,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "tracked",
     "tree_of",
     "trees_exist",
+    "trees_of",
     "try_fast_forward",
     "try_reset_checked_out",
     "try_update_ref",
