@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genesis_par import gitops
-from genesis_par.errors import UsageError
+from genesis_par.errors import GitError, UsageError
 
 
 class Kind(enum.Enum):
@@ -85,14 +85,30 @@ class MergeResult:
     clean: bool
     tree: str = ""
     conflicts: tuple[Conflict, ...] = ()
+    conflicted: tuple[str, ...] = ()  # the paths git leaves conflicted (`--name-only`)
 
     @property
     def paths(self) -> list[str]:
-        """Every path named by a conflict."""
-        return sorted({p for c in self.conflicts for p in (c.path, *c.paths)})
+        """Every path named by a conflict or left conflicted."""
+        return sorted({p for c in self.conflicts for p in (c.path, *c.paths)} | {*self.conflicted})
+
+    def kinds_by_path(self) -> dict[str, set[str]]:
+        """Each conflicted path, with the kinds of the messages that name it.
+
+        git's list of conflicted paths is the measure: a rename/rename leaves both new names
+        conflicted, a file/symlink clash the `PATH~SIDE` one side moved to; each message's own
+        path is there too (a directory rename conflict may leave nothing in the index)."""
+        found: dict[str, set[str]] = {}
+        for c in self.conflicts:
+            found.setdefault(c.path, set()).add(c.kind.value)
+        for path in self.conflicted:
+            kinds = {c.kind.value for c in self.conflicts if path in (c.path, *c.paths)}
+            found.setdefault(path, set()).update(kinds or {Kind.OTHER.value})
+        return found
 
 
 CLEAN = MergeResult(True)
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _MOVED_ASIDE = re.compile(r"~[0-9a-f]{7,64}$")
 
 
@@ -114,12 +130,15 @@ def parse_batch(raw: str, count: int) -> list[MergeResult]:
     for _ in range(count):
         status, tree = tokens[i], tokens[i + 1]
         i += 2
-        if status == "0":  # conflicted file info, ended by an empty token
+        conflicted: dict[str, None] = {}
+        if status == "0":  # conflicted file info (`<mode> <object> <stage>\t<path>`), then ""
             while tokens[i]:
+                conflicted[tokens[i].partition("\t")[2]] = None
                 i += 1
             i += 1
         conflicts, i = _messages(tokens, i)
-        results.append(MergeResult(status == "1", tree, tuple(_dedupe(conflicts))))
+        found = tuple(_dedupe(conflicts))
+        results.append(MergeResult(status == "1", tree, found, tuple(conflicted)))
     return results
 
 
@@ -204,8 +223,15 @@ def _parents(path: str) -> list[str]:
 class BranchReport:
     name: str
     commit: str
-    uncommitted: bool
+    uncommitted: bool  # commit is then the one the worktree's files are based on (its HEAD)
     against_target: MergeResult = CLEAN
+    probed: str = ""  # the commit merged when not commit: a snapshot of uncommitted files
+    broken: str | None = None  # why it cannot be merged at all (gone, an unrelated history)
+
+    @property
+    def tip(self) -> str:
+        """The commit the probe merges."""
+        return self.probed or self.commit
 
 
 @dataclass
@@ -219,10 +245,15 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        """No conflict anywhere."""
-        return all(b.against_target.clean for b in self.branches) and all(
+        """No conflict anywhere, and no branch that cannot be merged at all."""
+        return all(b.against_target.clean and not b.broken for b in self.branches) and all(
             r.clean for r in self.pairs.values()
         )
+
+    @property
+    def broken(self) -> dict[str, str]:
+        """Branch -> why it cannot be merged at all."""
+        return {b.name: b.broken for b in self.branches if b.broken}
 
     def conflicting(self, name: str) -> set[str]:
         """The branches that name conflicts with."""
@@ -238,10 +269,10 @@ class Report:
         pairs = [((a, b), r) for (a, b), r in self.pairs.items()]
         pairs += [((b.name, self.target), b.against_target) for b in self.branches]
         for names, result in pairs:
-            for c in result.conflicts:
-                branches, kinds = by_path.setdefault(c.path, (set(), set()))
+            for path, found in result.kinds_by_path().items():
+                branches, kinds = by_path.setdefault(path, (set(), set()))
                 branches.update(names)
-                kinds.add(c.kind.value)
+                kinds.update(found)
         return [(p, sorted(bs), sorted(ks)) for p, (bs, ks) in sorted(by_path.items())]
 
 
@@ -250,36 +281,56 @@ def check(
     branches: Sequence[str],
     target: str,
     worktrees: Mapping[str, Path] | None = None,
+    known: Mapping[str, str | None] | None = None,
 ) -> Report:
     """Every pair of branches and every branch against target, as merge-ort says.
 
     A branch listed in worktrees is probed with its worktree's current files when they hold
-    uncommitted work (marked uncommitted)."""
+    uncommitted work (marked uncommitted). known: the commit the tool last recorded for each
+    of a run's branches (None: none yet); such a branch that is gone is reported broken, where
+    a branch the user names that does not exist is refused. A branch whose history shares no
+    commit with target is reported broken too: one agent's doing never stops the others."""
     if len(set(branches)) != len(branches):
         raise UsageError("a branch is named twice: name each branch once")
     commits = gitops.resolve_many(repo, [target, *branches])
     if commits[target] is None:
         raise UsageError(f'target "{target}" does not name a commit: check --into')
     for name in branches:
-        if commits[name] is None:
+        if commits[name] is None and name not in (known or {}):
             raise UsageError(
                 f'branch "{name}" does not name a commit: check the name '
                 "(`git branch --list` shows them)"
             )
     with gitops.scratch_objects(repo) as env:
         reports = [
-            _branch(repo, name, commits[name] or "", (worktrees or {}).get(name), env)
+            _branch(name, commit, (worktrees or {}).get(name), env)
+            if (commit := commits[name])
+            else _gone(name, (known or {}).get(name))
             for name in branches
         ]
         return _probe(repo, target, commits[target] or "", reports, env)
 
 
-def _branch(
-    repo: Path, name: str, commit: str, worktree: Path | None, env: Mapping[str, str]
-) -> BranchReport:
+def _branch(name: str, commit: str, worktree: Path | None, env: Mapping[str, str]) -> BranchReport:
     if worktree is not None and worktree.exists() and gitops.has_uncommitted(worktree):
-        return BranchReport(name, gitops.worktree_snapshot(worktree, env), True)
+        snapshot, head = gitops.worktree_snapshot(worktree, env)
+        return BranchReport(name, head, True, probed=snapshot)
     return BranchReport(name, commit, False)
+
+
+def _gone(name: str, last: str | None) -> BranchReport:
+    why = f"its branch {name} is gone (deleted by someone else, an agent perhaps)"
+    if last:
+        why += f"; its work is commit {last[:12]}: `git branch {name} {last[:12]}` restores it"
+    return BranchReport(name, last or "", False, broken=why)
+
+
+def _unrelated(name: str, target: str) -> str:
+    shown = target[:12] if _OBJECT_ID.fullmatch(target) else target
+    return (
+        f"its history shares no commit with {shown}: git cannot merge an unrelated history; "
+        f"look at it with `git log {name}`"
+    )
 
 
 def _probe(
@@ -290,15 +341,29 @@ def _probe(
     env: Mapping[str, str],
 ) -> Report:
     report = Report(target, target_commit, branches)
-    tips = [b.commit for b in branches]
-    found = gitops.branch_diffs(repo, target_commit, tips, env)
-    diffs = {b.name: diff for b, diff in zip(branches, found, strict=True)}
+    healthy = [b for b in branches if not b.broken]
+    try:
+        found = gitops.branch_diffs(repo, target_commit, [b.tip for b in healthy], env)
+    except GitError:  # some history git cannot walk: name those, probe the rest
+        bad = gitops.unreadable(repo, target_commit, [b.tip for b in healthy], env)
+        if not bad:
+            raise
+        for b in healthy:
+            if b.tip in bad:
+                b.broken = f"its history cannot be read ({bad[b.tip]}): git cannot merge it"
+        healthy = [b for b in healthy if not b.broken]
+        found = gitops.branch_diffs(repo, target_commit, [b.tip for b in healthy], env)
+    for b, diff in zip(healthy, found, strict=True):
+        if not diff.related:
+            b.broken = _unrelated(b.name, target)
+    diffs = {b.name: d for b, d in zip(healthy, found, strict=True) if d.related}
+    branches = [b for b in healthy if not b.broken]
     report.touched = {n: {p for _, ps in d.changes for p in ps} for n, d in diffs.items()}
-    unsafe = _emptied_dirs(repo, diffs, {b.name: b.commit for b in branches}, env)
+    unsafe = _emptied_dirs(repo, diffs, {b.name: b.tip for b in branches}, env)
     merges: list[tuple[str, str]] = []
     keys: list[tuple[str, str] | str] = []
     for b in branches:
-        merges.append((target_commit, b.commit))
+        merges.append((target_commit, b.tip))
         keys.append(b.name)
     for a, b in itertools.combinations(branches, 2):
         safe = a.name not in unsafe and b.name not in unsafe
@@ -306,7 +371,7 @@ def _probe(
             report.pairs[(a.name, b.name)] = CLEAN
             report.skipped += 1
             continue
-        merges.append((a.commit, b.commit))
+        merges.append((a.tip, b.tip))
         keys.append((a.name, b.name))
     results = parse_batch(gitops.merge_tree_batch(repo, merges, env), len(merges))
     by_name = {b.name: b for b in branches}
@@ -345,7 +410,7 @@ def relabel(result: MergeResult, labels: Mapping[str, str]) -> MergeResult:
         replace(c, path=named(c.path), paths=tuple(map(named, c.paths)), message=told(c.message))
         for c in result.conflicts
     )
-    return replace(result, conflicts=conflicts)
+    return replace(result, conflicts=conflicts, conflicted=tuple(map(named, result.conflicted)))
 
 
 def merge_one(

@@ -138,10 +138,10 @@ def _decide(
     return decision.start
 
 
-def _clashing_dependencies(spec: RunSpec, task: Task) -> str:
+def _clashing_dependencies(spec: RunSpec, task: Task, progress: RunProgress) -> str:
     """Every file on which the task's dependencies' results conflict, and between whom."""
-    branches = [worktrees.branch_name(spec.run, d) for d in task.depends_on]
-    report = conflicts.check(spec.repo.root, branches, spec.base_commit)
+    known = {worktrees.branch_name(spec.run, d): progress.tasks[d].commit for d in task.depends_on}
+    report = conflicts.check(spec.repo.root, list(known), spec.base_commit, known=known)
     prefix = worktrees.branch_name(spec.run, "")
     clashes = [
         f"{path} ({', '.join(kinds)} between {' and '.join(b.removeprefix(prefix) for b in names)})"
@@ -164,7 +164,7 @@ def _launch(
     start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
     if start.commit is None:
         task_progress.status, task_progress.failure = "failed", "dependencies"
-        task_progress.reason = _clashing_dependencies(spec, task)
+        task_progress.reason = _clashing_dependencies(spec, task, progress)
         record(task.id, "failed", task_progress.fields())
         return
     task_progress.status, task_progress.start_commit = "starting", start.commit

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genesis_par import conflicts, gitops, merge, plan_values, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.plan import MergeMethod, Plan
+from genesis_par.plan import MergeMethod, Plan, target_clash
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,26 @@ def full_ref(name: str) -> str:
 
 
 def target(repo: gitops.RepoPaths, run: str, plan: Plan, into: str | None) -> Target:
-    """The merge target; a checked-out branch only when named with --into and clean."""
-    if into is not None and not plan_values.is_branch_name(into):
+    """The merge target; a checked-out branch only when named with --into and clean.
+
+    It must be a branch that is no task's and leaves the run's namespace free: `--into` and
+    `--name` are checked here, the plan's own [merge] into when it was loaded."""
+    name = into or plan.merge.into.replace("{run}", run)
+    what = f'--into "{into}"' if into is not None else f'[merge] into "{name}"'
+    problem = plan_values.branch_problem(name)
+    clash = target_clash(name, run, (t.id for t in plan.tasks))
+    if problem:
+        raise UsageError(f"{what} {problem}")
+    if clash:
+        raise UsageError(f"{what} {clash[1]}: name another branch")
+    ref = full_ref(name)
+    short = ref.removeprefix("refs/heads/")
+    if gitops.existing_refs(repo.root, [f"refs/tags/{short}"]) and not gitops.resolve_commit(
+        repo.root, ref
+    ):
         raise UsageError(
-            f'--into "{into}" is not a valid branch name: {plan_values.REF_NAME_RULES}'
+            f'{what}: "{short}" is a tag, not a branch: genesis-par never moves tags; name a branch'
         )
-    ref = full_ref(into or plan.merge.into.replace("{run}", run))
     checked_out = gitops.checked_out_in(repo.root, ref)
     if checked_out is not None and into is None:
         raise UsageError(
@@ -75,11 +89,13 @@ def bring_home(
     starts: the commit each task started from, so squash and rebase land its own change only."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
     tip = gitops.resolve_commit(repo.root, where.ref)
-    report = conflicts.check(repo.root, list(branches.values()), tip or base_commit)
+    known = {branches[t]: commit for t, commit in succeeded.items()}
+    report = conflicts.check(repo.root, list(branches.values()), tip or base_commit, known=known)
     landing = Landing(report, branches=branches)
     if not merge_now or not succeeded:
         return landing
     task_of = {b: t for t, b in branches.items()}
+    broken = {task_of[b]: why for b, why in report.broken.items()}  # left unmerged, with why
     candidates = [
         merge.Candidate(
             plan.task(t),
@@ -89,6 +105,7 @@ def bring_home(
             (starts or {}).get(t),
         )
         for t in succeeded
+        if t not in broken
     ]
     method = method or plan.merge.method
     needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE
@@ -109,5 +126,7 @@ def bring_home(
         check_timeout_s=plan.merge.timeout_s,
     )
     touched = report.touched
-    landing.queue = merge.land(spec, candidates, lambda t: touched.get(branches[t], set()), dry_run)
+    landing.queue = merge.land(
+        spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
+    )
     return landing

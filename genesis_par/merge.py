@@ -193,8 +193,12 @@ def land(
     candidates: Sequence[Candidate],
     touched: Callable[[str], set[str]] = lambda task: set(),
     dry_run: bool = False,
+    unmergeable: Mapping[str, str] | None = None,
 ) -> QueueResult:
-    """Land every candidate it can on the target, in order; never force a ref."""
+    """Land every candidate it can on the target, in order; never force a ref.
+
+    unmergeable: tasks left out from the start (task -> why: a branch gone or with an unrelated
+    history), so that their dependents are left out too."""
     repo = spec.repo.root
     before = gitops.resolve_commit(repo, spec.into_ref)
     result = QueueResult(
@@ -203,6 +207,7 @@ def land(
         before or spec.start,
         order=order(candidates),
         created=before is None,
+        unmerged=[Unmerged(task, why) for task, why in (unmergeable or {}).items()],
     )
     if before is None and not dry_run:
         gitops.update_ref(repo, spec.into_ref, spec.start, None)

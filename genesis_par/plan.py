@@ -262,6 +262,39 @@ def _merge_settings(raw: Any, path: Path) -> MergeSettings:
     return MergeSettings(into, method, check, timeout_s)
 
 
+TASK_BRANCH = "genesis/{run}/{task}"  # worktrees.branch_name builds the same
+
+
+def target_clash(into: str, run: str, task_ids: Iterable[str]) -> tuple[str, str] | None:
+    """(task, why) when the merge target into (`{run}` expanded) is a task's branch or clashes
+    with the run's branch namespace (git cannot hold both `a` and `a/b` as branches)."""
+    short = into.removeprefix("refs/heads/")
+    for task in task_ids:
+        branch = TASK_BRANCH.format(run=run, task=task)
+        if short == branch:
+            return task, f'is the branch of task "{task}"'
+        if short.startswith(branch + "/") or branch.startswith(short + "/"):
+            return task, f"clashes with the run's task branches (genesis/{run}/<task>)"
+    return None
+
+
+def _check_target(plan: Plan, path: Path) -> None:
+    """[merge] into, for the plan's own run name, is a branch of its own."""
+    into = plan.merge.into.replace("{run}", plan.run.name)
+    clash = target_clash(into, plan.run.name, (t.id for t in plan.tasks))
+    if clash is None:
+        return
+    task, why = clash
+    if plan.merge.into == DEFAULT_INTO:
+        raise Where(path, task).error(
+            f"its branch {TASK_BRANCH.format(run=plan.run.name, task=task)} is the merge "
+            "target ([merge] into): rename the task, or set [merge] into"
+        )
+    raise Where(path).error(
+        f'[merge] into "{into}" {why}: name another branch, like "integration/{{run}}"'
+    )
+
+
 def _agents(raw: Any, path: Path) -> dict[str, Agent]:
     where = Where(path)
     table = typed(raw, dict, where, "[agents]", "a table of agents")
@@ -482,7 +515,7 @@ def _validate(text: str, raw: dict[str, Any], path: Path) -> Plan:
             raise Where(path, task.id).error("duplicate task id: each id must be unique")
         seen.add(task.id)
     _check_graph(tasks, path)
-    return Plan(
+    plan = Plan(
         path=path.resolve(),
         text=text,
         run=_run_settings(raw.get("run", {}), path),
@@ -491,3 +524,5 @@ def _validate(text: str, raw: dict[str, Any], path: Path) -> Plan:
         agents=agents,
         version=raw["version"],
     )
+    _check_target(plan, path)
+    return plan

@@ -90,26 +90,50 @@ def check_branch_component(name: str, what: str, path: Path | None = None) -> No
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|//|@\{")
 
 
-REF_NAME_RULES = 'no spaces, "..", "~^:?*[\\", no part starting with "." or ending with ".lock"'
+REF_NAME_RULES = (
+    'no spaces, "..", "~^:?*[\\", no part starting with "." or ending with ".lock", '
+    'not starting with "-", not HEAD'
+)
+
+
+_PSEUDO_REF = re.compile(r"[A-Z_]*HEAD")  # HEAD, FETCH_HEAD, ORIG_HEAD: git reads these first
 
 
 def is_branch_name(name: str) -> bool:
-    """What `git check-ref-format --branch` accepts (a full refs/heads/ name too)."""
-    parts = name.removeprefix("refs/heads/").split("/")
+    """What `git check-ref-format --branch` accepts of the short name (a full refs/heads/
+    name too), less the names git would read as something else: HEAD and its kin, `-x`."""
+    short = name.removeprefix("refs/heads/")
+    parts = short.split("/")
     return not (
-        not name
-        or _REF_FORBIDDEN.search(name)
-        or name.startswith("/")
-        or name.endswith(("/", ".", ".lock"))
-        or name in ("@", "HEAD")
+        not short
+        or _REF_FORBIDDEN.search(short)
+        or short.startswith(("/", "-"))
+        or short.endswith(("/", ".", ".lock"))
+        or short == "@"
+        or _PSEUDO_REF.fullmatch(short)
         or any(not part or part.startswith(".") or part.endswith(".lock") for part in parts)
     )
 
 
+def branch_problem(name: str) -> str | None:
+    """Why name cannot be a branch the tool creates and moves, or None."""
+    if name.startswith("refs/") and not name.startswith("refs/heads/"):
+        return (
+            "is not a branch (a tag or another kind of ref): name a branch, like "
+            '"genesis/{run}/integration" or "refs/heads/NAME"'
+        )
+    if not is_branch_name(name):
+        return f"is not a valid branch name: {REF_NAME_RULES}"
+    if name.removeprefix("refs/heads/").startswith("refs/"):
+        return 'is ambiguous (a branch whose name starts with "refs/"): name it plainly'
+    return None
+
+
 def check_ref_name(name: str, where: Where, key: str) -> None:
     """Refuse a name git would not take as a branch."""
-    if not is_branch_name(name):
-        raise where.error(f'{key} "{name}" is not a valid branch name: {REF_NAME_RULES}')
+    problem = branch_problem(name)
+    if problem:
+        raise where.error(f'{key} "{name}" {problem}')
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

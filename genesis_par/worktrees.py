@@ -29,6 +29,38 @@ def path_for(root: Path, run: str, task: str) -> Path:
     return root / WORKTREES_DIR / run / task
 
 
+OWN_ENTRIES = frozenset({"worktrees", "pool", "trash", "saved"})  # all genesis-par puts there
+
+
+def check_layout(repo: gitops.RepoPaths) -> None:
+    """Refuse a `.genesis` that is not genesis-par's own folder: through a symlink (tracked in
+    a cloned repository, or made by an agent) worktrees, the trash and what gc moves aside
+    would land wherever it points."""
+    folder = repo.root / ".genesis"
+    if folder.is_symlink():
+        raise UsageError(
+            f"{folder} is a symlink: genesis-par keeps worktrees only in a real .genesis folder "
+            "of its own; remove the link (`git rm .genesis` if it is tracked) and run again"
+        )
+    if not folder.exists():
+        return
+    odd = (
+        [folder.name]
+        if not folder.is_dir()
+        else [
+            p.name
+            for p in sorted(folder.iterdir())
+            if p.name not in OWN_ENTRIES or p.is_symlink() or not p.is_dir()
+        ]
+    )
+    if odd or gitops.tracked(repo.root, ".genesis"):
+        held = f"it holds {odd[0]}" if odd else "git tracks files in it"
+        raise UsageError(
+            f"{folder} is not genesis-par's own folder ({held}): genesis-par needs .genesis "
+            "for its worktrees; move that folder away (or `git rm -r .genesis`) and run again"
+        )
+
+
 def refuse_taken_name(repo: gitops.RepoPaths, run: str) -> None:
     """A run name whose branches or worktrees already exist cannot be used again."""
     taken = gitops.ref_names(repo.root, f"refs/heads/genesis/{run}/")
@@ -178,9 +210,9 @@ def _task_dirs(base: Path) -> list[Path]:
     return [
         p
         for run in sorted(base.iterdir())
-        if run.is_dir()
+        if run.is_dir() and not run.is_symlink()  # never follow a link out of .genesis
         for p in sorted(run.iterdir())
-        if p.is_dir()
+        if p.is_dir() and not p.is_symlink()
     ]
 
 

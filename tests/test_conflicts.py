@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par import conflicts, gitops
+from genesis_par.commands import conflicts as conflicts_cmd
 from genesis_par.conflicts import Kind
 from genesis_par.errors import UsageError
 from tests.conftest import branch, commit, git
@@ -20,8 +22,9 @@ Files = Mapping[str, "str | bytes | None"]
 def write(repo: Path, files: Files) -> None:
     for name, text in files.items():
         path = repo / name
+        if text is None or path.is_symlink():
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         if text is None:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(text, bytes):
@@ -415,3 +418,94 @@ def test_sides_are_named_as_git_names_them(repo: Path) -> None:
 def _parse_single(raw: str) -> tuple[conflicts.Conflict, ...]:
     """Conflicts of one `git merge-tree --write-tree -z` (no --stdin: no status token)."""
     return conflicts.parse_batch("0\0" + raw, 1)[0].conflicts
+
+
+SHAPES = [
+    *[(c[0], c[1], c[2], c[3]) for c in CASES],
+    ("symlink/directory", {}, {"l": "->x"}, {"l/inside.txt": "dir\n"}),
+    ("symlink targets", {"l": "->x"}, {"l": None, "m": "->y"}, {"l": None, "n": "->z"}),
+    ("symlink edited both ways", {"l": "->x"}, {"l": "->y"}, {"l": "->z"}),
+    (
+        "rename/rename and edit",
+        {"f.txt": SIX},
+        {"f.txt": None, "g.txt": SIX + "f\n"},
+        {"f.txt": None, "h.txt": SIX},
+    ),
+    ("rename/add", {"f.txt": SIX}, {"f.txt": None, "g.txt": SIX}, {"g.txt": "other\nthing\n"}),
+    (
+        "two renamed onto one",
+        {"f.txt": SIX, "g.txt": "1\n2\n3\n4\n"},
+        {"f.txt": None, "n.txt": SIX},
+        {"g.txt": None, "n.txt": "1\n2\n3\n4\n"},
+    ),
+    (
+        "file/directory both ways",
+        {"p": "f\n"},
+        {"p": None, "p/a": "a\n"},
+        {"p": "g\n", "q/b": "b\n"},
+    ),
+    ("delete/rename into dir", MANY, MOVE_D, {"d/f0.txt": "changed\n" * 5}),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "ours", "theirs"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_every_path_git_leaves_conflicted_is_named_with_a_kind(
+    repo: Path, name: str, base: Files, ours: Files, theirs: Files
+) -> None:
+    """`files` (the list by path of `conflicts`) holds every path `git merge-tree --name-only`
+    lists as conflicted: a rename/rename's two new names, the `PATH~SIDE` git moved a side to."""
+    two_branches(repo, base, ours, theirs)
+    done = subprocess.run(
+        ["git", "merge-tree", "--write-tree", "--name-only", "-z", "a", "b"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    tokens = done.stdout.split("\0")[1:]
+    listed = set(tokens[: tokens.index("")]) if done.returncode == 1 else set()
+    report = conflicts.check(repo, ["a", "b"], "main")
+    files = {path: kinds for path, _, kinds in report.files()}
+    assert listed <= set(files), (name, listed - set(files))
+    assert all(files[p] and files[p] != ["other"] for p in listed), files
+
+
+def test_uncommitted_work_is_reported_on_the_commit_it_is_based_on(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The snapshot of uncommitted files is a throwaway: the report names the worktree's HEAD,
+    a commit that exists in the repository, and marks the branch uncommitted."""
+    two_branches(repo, {"f.txt": "a\n"}, {"other.txt": "x\n"}, {"f.txt": "theirs\n"})
+    wt = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", str(wt), "a")
+    (wt / "f.txt").write_text("ours, not committed\n")
+    report = conflicts.check(repo, ["a", "b"], "main", {"a": wt})
+    ours = report.branches[0]
+    assert ours.uncommitted and ours.commit == git(repo, "rev-parse", "a")
+    assert not report.pairs[("a", "b")].clean
+    from genesis_par.report import conflicts_view
+
+    conflicts_view.print_json(report)
+    shown = json.loads(capsys.readouterr().out)["branches"][0]
+    assert shown["uncommitted"] is True and shown["commit"] == git(repo, "rev-parse", "a")
+    assert git(repo, "cat-file", "-t", shown["commit"]) == "commit"
+
+
+NOT_UTF8 = b"caf\xe9.txt"
+
+
+def test_a_file_name_that_is_not_utf8_is_probed_and_shown(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths are bytes to git: such a name is probed, kept exact in JSON (os.fsencode of the
+    string gives the bytes back) and shown with `\\xNN` in text, never a traceback."""
+    name = os.fsdecode(NOT_UTF8)
+    two_branches(repo, {name: "a\n"}, {name: "b\n"}, {name: "c\n"})
+    report = conflicts.check(repo, ["a", "b"], "main")
+    assert [p for p, _, _ in report.files()] == [name]
+    assert conflicts_cmd.run(repo, ["a", "b"], into="main", as_json=True) == 3
+    out = capsys.readouterr().out
+    assert out.isascii()
+    (entry,) = json.loads(out)["files"]
+    assert os.fsencode(entry["path"]) == NOT_UTF8 and entry["kinds"] == ["content"]
+    assert conflicts_cmd.run(repo, ["a", "b"], into="main") == 3
+    assert "caf\\xe9.txt: content between a, b" in capsys.readouterr().out

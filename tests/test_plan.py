@@ -248,6 +248,19 @@ BAD = [
         "version = 1\n[[tasks]]\nid = 'a'\ncommand = \"cat <<'EOF'\\n{task}\\nEOF\"\n",
         "command puts {task} in a quoted here-document (<<'EOF'), where the shell expands nothing",
     ),
+    ("version = 1\n[merge]\ninto = 'refs/tags/v0'\n" + TASK, '"refs/tags/v0" is not a branch'),
+    ("version = 1\n[merge]\ninto = 'refs/heads/HEAD'\n" + TASK, "is not a valid branch name"),
+    ("version = 1\n[merge]\ninto = 'ORIG_HEAD'\n" + TASK, "is not a valid branch name"),
+    ("version = 1\n[merge]\ninto = '-x'\n" + TASK, "is not a valid branch name"),
+    ("version = 1\n[merge]\ninto = 'refs/heads/refs/x'\n" + TASK, "is ambiguous"),
+    ("version = 1\n[merge]\ninto = 'genesis/{run}/a'\n" + TASK, 'is the branch of task "a"'),
+    ("version = 1\n[merge]\ninto = 'genesis/plan'\n" + TASK, "clashes with the run's task"),
+    ("version = 1\n[merge]\ninto = 'genesis'\n" + TASK, "clashes with the run's task"),
+    ("version = 1\n[merge]\ninto = 'genesis/{run}/a/b'\n" + TASK, "clashes with the run's"),
+    (
+        "version = 1\n[[tasks]]\nid = 'integration'\ncommand = 'true'\n",
+        'task "integration": its branch genesis/plan/integration is the merge target',
+    ),
 ]
 
 
@@ -282,7 +295,15 @@ def test_paths_are_relative_to_the_repository_root(tmp_path: Path) -> None:
 
 
 def test_a_good_merge_target_passes(tmp_path: Path) -> None:
-    for into in ("main", "refs/heads/team/int-{run}", "genesis/{run}/integration"):
+    for into in (
+        "main",
+        "refs/heads/team/int-{run}",
+        "genesis/{run}/integration",
+        "genesis/{run}/ab",
+        "genesis/other/a",
+        "a/HEAD",
+        "@x",
+    ):
         p = plan.load(write(tmp_path, f"version = 1\n[merge]\ninto = '{into}'\n" + TASK))
         assert p.merge.into == into
 

@@ -12,14 +12,18 @@ from genesis_par.report import conflicts_view
 EXIT_CONFLICTS = 3
 
 
-def _run_branches(cwd: Path, run: str | None) -> tuple[list[str], str, dict[str, Path]]:
-    """A run's succeeded-or-running branches, its merge target, and their worktrees."""
+def _run_branches(
+    cwd: Path, run: str | None
+) -> tuple[list[str], str, dict[str, Path], dict[str, str | None]]:
+    """A run's succeeded-or-running branches, its merge target, their worktrees, and the
+    commit recorded for each (a branch gone since is reported, not refused)."""
     # imported here: checking named branches (the common CI call) needs no run state
     from genesis_par import worktrees
     from genesis_par.commands.common import pick_run, state_dir
     from genesis_par.state import Store
 
     repo, state = state_dir(cwd)
+    worktrees.check_layout(repo)
     if not (state / "state.db").exists():
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
     with Store.open(state) as store:
@@ -31,7 +35,8 @@ def _run_branches(cwd: Path, run: str | None) -> tuple[list[str], str, dict[str,
     trees = {
         str(t["branch"]): worktrees.path_for(repo.root, record.name, str(t["id"])) for t in tasks
     }
-    return names, target, trees
+    known = {str(t["branch"]): t["commit"] for t in tasks}
+    return names, target, trees, known
 
 
 def run(
@@ -48,13 +53,14 @@ def run(
     if branches and run_name:
         raise UsageError("name branches or --run, not both")
     worktree_map: dict[str, Path] = {}
+    known: dict[str, str | None] | None = None
     if branches:
         # HEAD is the user's own: in a linked worktree, not the main worktree's
         names, target = list(branches), into or gitops.current_target(cwd)
     else:
-        names, run_target, worktree_map = _run_branches(cwd, run_name)
+        names, run_target, worktree_map, known = _run_branches(cwd, run_name)
         target = into or run_target
-    report = conflicts.check(repo.root, names, target, worktree_map)
+    report = conflicts.check(repo.root, names, target, worktree_map, known)
     if as_json:
         conflicts_view.print_json(report)
     else:

@@ -46,6 +46,7 @@ def run(
     """Merge a run's succeeded branches (or the named ones) onto the target; 3 if any is left."""
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
     chosen = _method(method)
     git_env = gitops.identity_env(repo.root)
     if branches:
@@ -135,6 +136,7 @@ def _land_branches(
     candidates = [
         merge.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
         for b in names
+        if b not in report.broken
     ]
     spec = merge.QueueSpec(
         repo=repo,
@@ -153,7 +155,8 @@ def _land_branches(
         env=env,
         checked_out=where.checked_out,
     )
-    queue = merge.land(spec, candidates, lambda b: report.touched.get(b, set()), dry_run)
+    touched = report.touched
+    queue = merge.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
     return landing.Landing(report, queue, {b: b for b in names})
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, inputs, landing, proc
+from genesis_par import gitops, inputs, landing, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
@@ -82,6 +82,7 @@ def resume(
     """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)

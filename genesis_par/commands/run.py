@@ -109,6 +109,7 @@ def run(
     plan = _with_name(plan_mod.load(plan_path), name)
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
     base = _pin_base(cwd, plan)
     check_agents(plan)
     _warn_about_memory(plan)

@@ -47,6 +47,7 @@ def rm(
         with run_lock(state, name):  # a `resume` starting now must not lose its records
             actions: list[worktrees.Action] = []
             if branches:
+                worktrees.check_layout(repo)
                 items = worktrees.inventory(repo, [_run_view(repo, store, record)])
                 mine = [w for w in items if w.run == name]
                 actions = worktrees.clean(repo, mine, dry_run=False, force=force, now=time.time())

@@ -47,6 +47,7 @@ def _views(repo: gitops.RepoPaths, state: Path) -> list[worktrees.RunView]:
 def list_(cwd: Path, *, as_json: bool = False) -> int:
     """Every worktree and branch the tool made."""
     repo, state = state_dir(cwd)
+    worktrees.check_layout(repo)
     items = worktrees.inventory(repo, _views(repo, state))
     trash = gitops.ref_names(repo.root, worktrees.TRASH_REFS + "/")
     worktrees_view.show_list(items, trash, as_json)
@@ -108,6 +109,7 @@ def _clean(
     must_match: str | None = None,
 ) -> int:
     repo, state = state_dir(cwd)
+    worktrees.check_layout(repo)
     min_age = parse_age(older_than) if older_than else None
     items = [w for w in worktrees.inventory(repo, _views(repo, state)) if wanted(w)]
     if must_match and not items:

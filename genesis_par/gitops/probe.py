@@ -48,9 +48,9 @@ def merge_tree_batch(repo: Path, pairs: Sequence[tuple[str, str]], env: Mapping[
     if not pairs:
         return ""
     lines = "".join(f"{a} {b}\n" for a, b in pairs)
-    done = _run_git(
-        ["merge-tree", "--write-tree", "-z", "--stdin"], repo, env=env, input=lines, check=False
-    )
+    # unrelated histories: without the flag one such pair ends the whole batch (exit 128)
+    args = ["merge-tree", "--write-tree", "-z", "--allow-unrelated-histories", "--stdin"]
+    done = _run_git(args, repo, env=env, input=lines, check=False)
     if done.returncode not in (0, 1):
         raise GitError(f"git merge-tree --stdin failed in {repo}: {done.stderr.strip()}")
     return done.stdout
@@ -74,6 +74,7 @@ class BranchDiff(NamedTuple):
     merge_base: str | None
     commits: frozenset[str]  # merge_base..tip
     changes: tuple[tuple[str, tuple[str, ...]], ...]  # (status letter, paths)
+    related: bool = True  # False: tip shares no commit with target (an unrelated history)
 
 
 def branch_diffs(
@@ -86,27 +87,41 @@ def branch_diffs(
     listed = _out(["rev-list", "--parents", *dict.fromkeys(tips), f"^{target}"], repo, env=env)
     parents = {line[0]: line[1:] for line in map(str.split, listed.splitlines())}
     forks = [_fork(tip, parents) for tip in tips]
-    known = [(tip, base) for tip, (base, _) in zip(tips, forks, strict=True) if base is not None]
+    known = [(tip, base) for tip, (base, _, _) in zip(tips, forks, strict=True) if base is not None]
     changes = dict(zip(known, _diff_many(repo, known, env), strict=True))
     return [
-        BranchDiff(
-            base,
-            commits,
-            changes[(tip, base)]
-            if base is not None
-            else _diff_from_merge_base(repo, target, tip, env),
+        BranchDiff(base, commits, changes[(tip, base)], True)
+        if base is not None
+        else BranchDiff(
+            None, commits, _diff_from_merge_base(repo, target, tip, env) if related else (), related
         )
-        for tip, (base, commits) in zip(tips, forks, strict=True)
+        for tip, (base, commits, related) in zip(tips, forks, strict=True)
     ]
 
 
-def _fork(tip: str, parents: Mapping[str, list[str]]) -> tuple[str | None, frozenset[str]]:
-    """(fork point, commits since it) of tip, from the parents of every commit not in target.
+def unreadable(
+    repo: Path, target: str, tips: Sequence[str], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tip -> git's complaint, for each tip whose history since target git cannot walk (a
+    commit whose parent is missing). One git process per tip: only asked once a batch failed."""
+    found = {}
+    for tip in dict.fromkeys(tips):
+        done = _run_git(["rev-list", "--quiet", tip, f"^{target}"], repo, env=env, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            said = next((line for line in lines if not line.startswith("fatal")), "unreadable")
+            found[tip] = said.removeprefix("error: ")
+    return found
+
+
+def _fork(tip: str, parents: Mapping[str, list[str]]) -> tuple[str | None, frozenset[str], bool]:
+    """(fork point, commits since it, related) of tip, from the parents of every commit not in
+    target.
 
     The fork point is the one commit of target that the walk from tip reaches; several (merges
-    from elsewhere) or none (unrelated histories) leave it unknown."""
+    from elsewhere) leave it unknown, none means an unrelated history."""
     if tip not in parents:
-        return tip, frozenset()  # tip is already in target
+        return tip, frozenset(), True  # tip is already in target
     seen, todo, boundary = {tip}, [tip], set()
     while todo:
         for parent in parents[todo.pop()]:
@@ -115,7 +130,7 @@ def _fork(tip: str, parents: Mapping[str, list[str]]) -> tuple[str | None, froze
             elif parent not in seen:
                 seen.add(parent)
                 todo.append(parent)
-    return (boundary.pop() if len(boundary) == 1 else None), frozenset(seen)
+    return (boundary.pop() if len(boundary) == 1 else None), frozenset(seen), bool(boundary)
 
 
 def _diff_many(

@@ -37,11 +37,20 @@ def discover(cwd: Path) -> RepoPaths:
             f"{cwd} is not inside a git repository: run genesis-par from a repository "
             "(or `git init` one)"
         )
-    common_text, *_ = done.stdout.splitlines()
-    common = Path(common_text)
+    lines = done.stdout.removesuffix("\n").split("\n")
+    if len(lines) != 2 or any(_UNSAFE_PATH.search(line) for line in lines):
+        raise EnvironmentProblem(
+            f"the repository path {done.stdout.strip()!r} holds a newline, a control character "
+            "or bytes that are not UTF-8: genesis-par cannot use it safely; move or rename "
+            "the repository to a plain path"
+        )
+    common = Path(lines[0])
     # The main worktree's root: the parent of the common dir unless the repository is bare.
-    root = common.parent if common.name == ".git" else Path(done.stdout.splitlines()[-1])
+    root = common.parent if common.name == ".git" else Path(lines[1])
     return RepoPaths(root=root, common_dir=common)
+
+
+_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f\udc80-\udcff]")
 
 
 def resolve_commit(repo: Path, ref: str) -> str | None:
@@ -54,6 +63,19 @@ def ref_names(repo: Path, prefix: str) -> list[str]:
     """Every ref under prefix (e.g. `refs/heads/genesis/run/`)."""
     text = _out(["for-each-ref", "--format=%(refname)", prefix], repo)
     return text.splitlines()
+
+
+def existing_refs(repo: Path, refs: Sequence[str]) -> set[str]:
+    """Which of these full ref names exist (one git process)."""
+    if not refs:
+        return set()
+    text = _out(["for-each-ref", "--format=%(refname)", "--", *refs], repo)
+    return set(text.splitlines()) & set(refs)
+
+
+def tracked(repo: Path, folder: str) -> bool:
+    """Whether git tracks any file under folder (relative to the repository root)."""
+    return bool(_out(["ls-files", "-z", "--", f":(top,literal){folder}"], repo))
 
 
 def update_ref(repo: Path, ref: str, new: str, old: str | None = None) -> None:

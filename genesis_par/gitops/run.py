@@ -29,7 +29,10 @@ def _run_git(
             env=full_env,
             input=input,
             capture_output=True,
-            text=True,
+            # paths are bytes to git: a name that is not UTF-8 survives as surrogates (and
+            # goes back to git as the same bytes) instead of failing to decode
+            encoding="utf-8",
+            errors="surrogateescape",
             check=False,
         )
     except OSError as e:

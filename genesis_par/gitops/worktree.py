@@ -98,7 +98,17 @@ def merge_commits(
     current = commits[0]
     for other in commits[1:]:
         done = _run_git(
-            ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", current, other],
+            # a dependency with an unrelated history (an agent's doing) must not end the run
+            [
+                "merge-tree",
+                "--write-tree",
+                "--name-only",
+                "--no-messages",
+                "--allow-unrelated-histories",
+                "-z",
+                current,
+                other,
+            ],
             repo,
             check=False,
         )
@@ -167,9 +177,9 @@ def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] |
     return False
 
 
-def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
-    """A commit of the worktree's current files (untracked too), parent HEAD, built in a
-    temporary index so the worktree's own index is never touched."""
+def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> tuple[str, str]:
+    """(a commit of the worktree's current files (untracked too), HEAD: its parent), built in
+    a temporary index so the worktree's own index is never touched."""
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
         own_index = Path(
@@ -181,11 +191,12 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
         _run_git(["add", "--all"], worktree, env=snap_env)
         tree = _out(["write-tree"], worktree, env=snap_env)
         parent = head(worktree)
-        return _run_git(
+        snapshot = _run_git(
             ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"],
             worktree,
             env=snap_env,
         ).stdout.strip()
+        return snapshot, parent
 
 
 def has_uncommitted(worktree: Path) -> bool:

@@ -22,6 +22,7 @@ def report_json(report: Report) -> dict[str, object]:
                 "name": b.name,
                 "commit": b.commit,
                 "uncommitted": b.uncommitted,
+                "broken": b.broken,
                 "against_target": _result_json(b.against_target),
             }
             for b in report.branches
@@ -35,8 +36,14 @@ def report_json(report: Report) -> dict[str, object]:
 
 
 def print_json(report: Report) -> None:
-    """`conflicts --json`."""
+    """`conflicts --json`; a path that is not UTF-8 keeps each odd byte as an escaped lone
+    surrogate (`\\udcXX`, as os.fsdecode gives it): the output stays ASCII and exact."""
     print(json.dumps(report_json(report), indent=2))
+
+
+def printable_path(path: str) -> str:
+    """A path for a person: bytes that are not UTF-8 as `\\xNN` (printing them would fail)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _cell(result: MergeResult) -> str:
@@ -85,17 +92,22 @@ def print_report(report: Report) -> None:
         for other in names[1:]:
             key = (branch.name, other)
             cells.append(_cell(report.pairs[key]) if key in report.pairs else "")
-        table.add_row(label, _cell(branch.against_target), *cells)
+        against = "[red]cannot merge[/]" if branch.broken else _cell(branch.against_target)
+        table.add_row(label, against, *cells)
     print_table(table)
+    for name, why in report.broken.items():
+        console.print(f"[red]{escape(name)} cannot be merged[/]: {escape(why)}")
     files = report.files()
-    if not files:
+    if not files and not report.broken:
         console.print(
             "[green]no conflicts[/]: every branch merges cleanly with every other "
             "and with the target"
         )
         return
-    console.print(f"[red]{plural(len(files), 'conflicted file')}[/]:")
+    if files:
+        console.print(f"[red]{plural(len(files), 'conflicted file')}[/]:")
     for path, branches, kinds in files:
         console.print(
-            f"  {escape(path)}: {escape(', '.join(kinds))} between {escape(', '.join(branches))}"
+            f"  {escape(printable_path(path))}: {escape(', '.join(kinds))} "
+            f"between {escape(', '.join(branches))}"
         )

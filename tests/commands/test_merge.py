@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -443,3 +445,40 @@ def test_sigterm_during_the_merge_queue_exits_130_and_stops_the_check(
         "check to stop",
         bound=10,
     )
+
+
+def test_agents_writing_a_file_name_that_is_not_utf8_get_a_report_not_a_traceback(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths are bytes to git: the probe, the queue and both outputs keep such a name exact."""
+    name = b"caf\xe9.txt"
+    write = "import sys; open(b'caf\\xe9.txt', 'w').write(sys.argv[1])"
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "one"
+        priority = "high"
+        command = {json.dumps([sys.executable, "-c", write, "one"])}
+
+        [[tasks]]
+        id = "two"
+        command = {json.dumps([sys.executable, "-c", write, "two"])}
+        """,
+        header='[run]\nname = "bytes"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 3, result
+    assert result["merge"]["merged"] == ["one"]
+    (unmerged,) = result["merge"]["unmerged"]
+    assert [os.fsencode(c["path"]) for c in unmerged["conflicts"]] == [name]
+    done = subprocess.run(
+        [*genesis_cmd(), "conflicts", "--run", "bytes"],
+        cwd=repo,
+        env=genesis_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "caf\\xe9.txt" in done.stdout
