@@ -6,6 +6,7 @@ worktrees; probe.py checks merges and diffs without touching anything.
 
 from __future__ import annotations
 
+from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
 from genesis_par.gitops.probe import (
     BranchDiff,
     branch_diffs,
@@ -75,8 +76,11 @@ __all__ = [
     "MIN_GIT",
     "BranchDiff",
     "Committed",
+    "Fence",
     "MergedStart",
     "RepoPaths",
+    "Scope",
+    "Verdict",
     "WorktreeEntry",
     "add_detached_worktree",
     "add_worktree",
@@ -98,6 +102,7 @@ __all__ = [
     "discover",
     "ensure_excluded",
     "first_parent_commits",
+    "guard",
     "has_uncommitted",
     "head",
     "identity_env",
