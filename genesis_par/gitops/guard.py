@@ -115,6 +115,18 @@ class Fence:
                 other.overlapped.add(s.task)
                 self.overlapped.add(other.scope.task)
             others.add(self)
+        try:
+            self._prepare()
+        except BaseException:
+            self._leave()
+            raise
+
+    def _leave(self) -> None:
+        with _lock:
+            _active.get(self.scope.repo.common_dir, set()).discard(self)
+
+    def _prepare(self) -> None:
+        s = self.scope
         s.folder.mkdir(parents=True, exist_ok=True)
         (s.folder / "refs.log").write_text("")
         refs = all_refs(s.repo.root)
@@ -146,8 +158,7 @@ class Fence:
             files.update(new_files(s.repo, self._before.files))
             self._judge(_Snapshot(_users(s, all_refs(s.repo.root)), files))
         finally:
-            with _lock:
-                _active.get(s.repo.common_dir, set()).discard(self)
+            self._leave()
         if self.verdict.notes:
             with s.log.open("a") as log:
                 log.writelines(f"genesis-par: {note}\n" for note in self.verdict.notes)
@@ -280,14 +291,16 @@ def _restore_link(scope: Scope, link: bytes | None) -> list[str]:
     dot_git = scope.worktree / ".git"
     if link is None or (dot_git.is_file() and dot_git.read_bytes() == link):
         return []
-    if dot_git.exists() or dot_git.is_symlink():
-        kept = scope.folder / "escaped" / "worktree.git"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(kept, ignore_errors=True)
-        shutil.move(dot_git, kept)
+    kept = scope.folder / "escaped" / "worktree.git"
+    try:
+        if dot_git.exists() or dot_git.is_symlink():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(dot_git, kept)
+            dot_git.write_bytes(link)
+            return [f"its agent replaced {dot_git}: put back, what it made moved to {kept}"]
         dot_git.write_bytes(link)
-        return [f"its agent replaced {dot_git}: put back, its version moved to {kept}"]
-    dot_git.write_bytes(link)
+    except OSError as e:
+        return [f"its agent removed or replaced {dot_git}, which could not be put back: {e}"]
     return [f"its agent removed {dot_git}: put back"]
 
 

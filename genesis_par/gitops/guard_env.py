@@ -75,7 +75,7 @@ while read -r old new ref; do
     "$branch") case "$new" in *[!0]*) ;; *) verdict=refused ;; esac ;;
     "$space"*) ;;
     refs/heads/genesis/*) verdict=refused ;;
-    refs/heads/*) if grep -qxF -- "$ref" "$existing"; then verdict=refused; else verdict=made; fi ;;
+    refs/heads/*) grep -qxF -- "$ref" "$existing"; [ $? = 1 ] && verdict=made || verdict=refused ;;
     HEAD|refs/bisect/*|refs/worktree/*|refs/rewritten/*) mine || verdict=refused ;;
     */*|*[!A-Z_]*) verdict=refused ;;
     *) mine || verdict=refused ;;  # ORIG_HEAD and the other pseudorefs
