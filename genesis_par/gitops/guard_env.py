@@ -184,7 +184,8 @@ def agent_env(
     ceiling = str(worktree.resolve().parent)
     inherited = base.get("GIT_CEILING_DIRECTORIES")
     env["GIT_CEILING_DIRECTORIES"] = f"{ceiling}:{inherited}" if inherited else ceiling
-    pairs = [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/.path", include)]
+    # `*` stops at `/`: the worktrees, not the repositories of their submodules
+    pairs = [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/*.path", include)]
     pairs += [(f"includeIf.gitdir:{_pattern(b)}.path", off_limits) for b in blocked]
     env["GIT_CONFIG_COUNT"] = str(len(pairs))
     for k, (key, value) in enumerate(pairs):
