@@ -17,6 +17,7 @@ from genesis_par.errors import GenesisError
 from genesis_par.plan import Plan, Task
 
 BACKOFF_S = 0.5
+FINAL = ("escaped", "history")  # an agent that reached outside its task is not run again
 
 
 @dataclass
@@ -110,6 +111,23 @@ def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress
         "prompt_file": _prompt_file(spec, task),
         "port": str(progress.port),
     }
+
+
+def fence_for(
+    spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path, label: str, log: Path
+) -> gitops.Scope:
+    """What one process of the task may touch (see gitops.guard)."""
+    return gitops.Scope(
+        spec.repo,
+        spec.run,
+        task.id,
+        worktree,
+        progress.start_commit,
+        spec.state_dir,
+        label,
+        log,
+        spec.env,
+    )
 
 
 def _reason(outcome: proc.Outcome, task: Task) -> str:
@@ -215,7 +233,7 @@ def _run_task(
         outcome = _attempt(
             spec, task, progress, attempt, worktree, values, env, limits, cancel, record
         )
-        if outcome is None or outcome.failure == "cancelled":
+        if outcome is None or outcome.failure == "cancelled" or progress.failure in FINAL:
             break
     if progress.status == "failed":  # kept like the earlier attempts; the worktree stays as is
         ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
@@ -247,7 +265,7 @@ def _finish_done_agent(
     )
     log = spec.log_path(task.id, progress.attempts)
     limits = proc.Limits(timeout_s=task.timeout_s)
-    if _check(task, progress, worktree, values, env, log, limits, cancel) is not None:
+    if _check(spec, task, progress, worktree, values, env, log, limits, cancel) is not None:
         return
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
@@ -288,15 +306,19 @@ def _setup(
     log = spec.log_path(task.id, attempt)
     progress.log = log
     argv, run_env = templates.expand(setup, values, env)
-    outcome = proc.run(
-        argv,
-        cwd=worktree,
-        env=run_env,
-        log_path=log,
-        limits=proc.Limits(timeout_s=task.timeout_s),
-        cancel=cancel,
-        shell=setup.shell,
-    )
+    with gitops.guard(fence_for(spec, task, progress, worktree, f"setup.{attempt}", log)) as fence:
+        outcome = proc.run(
+            argv,
+            cwd=worktree,
+            env=fence.env(run_env),
+            log_path=log,
+            limits=proc.Limits(timeout_s=task.timeout_s),
+            cancel=cancel,
+            shell=setup.shell,
+        )
+    if fence.verdict.failure:
+        _fail(progress, fence.verdict.failure, f"setup: {fence.verdict.reason}")
+        return False
     if outcome.failure is None:
         return True
     _fail(
@@ -332,17 +354,18 @@ def _attempt(
         record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
 
     argv, run_env = templates.expand(task.command, values, env)
-    outcome = proc.run(
-        argv,
-        cwd=worktree,
-        env=run_env,
-        log_path=log,
-        limits=limits,
-        cancel=cancel,
-        shell=task.command.shell,
-        on_start=started,
-        on_sample=sample,
-    )
+    with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
+        outcome = proc.run(
+            argv,
+            cwd=worktree,
+            env=fence.env(run_env),
+            log_path=log,
+            limits=limits,
+            cancel=cancel,
+            shell=task.command.shell,
+            on_start=started,
+            on_sample=sample,
+        )
     progress.exit_code = outcome.exit_code
     record(
         task.id,
@@ -354,8 +377,11 @@ def _attempt(
             "peak_rss_bytes": outcome.peak_rss_bytes,
         },
     )
+    if fence.verdict.failure:
+        _fail(progress, fence.verdict.failure, fence.verdict.reason or "")
+        return outcome
     if outcome.failure is None:
-        failed_check = _check(task, progress, worktree, values, env, log, limits, cancel)
+        failed_check = _check(spec, task, progress, worktree, values, env, log, limits, cancel)
         if failed_check is not None:
             return failed_check
     if outcome.failure is not None:
@@ -366,6 +392,7 @@ def _attempt(
 
 
 def _check(
+    spec: RunSpec,
     task: Task,
     progress: TaskProgress,
     worktree: Path,
@@ -379,15 +406,20 @@ def _check(
     if task.check is None:
         return None
     argv, run_env = templates.expand(task.check, values, env)
-    check = proc.run(
-        argv,
-        cwd=worktree,
-        env=run_env,
-        log_path=log,
-        limits=limits,
-        cancel=cancel,
-        shell=task.check.shell,
-    )
+    label = f"check.{progress.attempts}"
+    with gitops.guard(fence_for(spec, task, progress, worktree, label, log)) as fence:
+        check = proc.run(
+            argv,
+            cwd=worktree,
+            env=fence.env(run_env),
+            log_path=log,
+            limits=limits,
+            cancel=cancel,
+            shell=task.check.shell,
+        )
+    if fence.verdict.failure:
+        _fail(progress, fence.verdict.failure, f"check: {fence.verdict.reason}")
+        return check
     if check.failure is None:
         return None
     failure = "check" if check.failure == "exit" else check.failure

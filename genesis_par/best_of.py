@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genesis_par import gitops, proc, templates, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, values_for
+from genesis_par.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
 from genesis_par.plan import Task
 
 
@@ -29,12 +29,13 @@ class Candidate:
     changed: bool = False
     diff_lines: int = 0
     finished_at: float = 0.0
+    escape: gitops.Verdict | None = None  # its agent or check reached outside the task
 
     @property
     def passed(self) -> bool:
         """The agent exited 0 and the check (if any) passed."""
         ok = self.outcome is not None and self.outcome.failure is None
-        return ok and not self.check_failed and self.commit is not None
+        return ok and not self.check_failed and self.commit is not None and not self.escape
 
 
 def _run_one(
@@ -51,15 +52,17 @@ def _run_one(
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
     argv, run_env = templates.expand(task.command, values, env)
-    c.outcome = proc.run(
-        argv,
-        cwd=c.path,
-        env=run_env,
-        log_path=c.log,
-        limits=limits,
-        cancel=cancel,
-        shell=task.command.shell,
-    )
+    with gitops.guard(fence_for(spec, task, progress, c.path, f"candidate-{c.k}", c.log)) as fence:
+        c.outcome = proc.run(
+            argv,
+            cwd=c.path,
+            env=fence.env(run_env),
+            log_path=c.log,
+            limits=limits,
+            cancel=cancel,
+            shell=task.command.shell,
+        )
+    c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
     record(
         task.id,
         "exited",
@@ -72,16 +75,19 @@ def _run_one(
     )
     if c.outcome.failure is None and task.check is not None:
         check_argv, check_env = templates.expand(task.check, values, env)
-        check = proc.run(
-            check_argv,
-            cwd=c.path,
-            env=check_env,
-            log_path=c.log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.check.shell,
-        )
+        label = f"candidate-{c.k}.check"
+        with gitops.guard(fence_for(spec, task, progress, c.path, label, c.log)) as fence:
+            check = proc.run(
+                check_argv,
+                cwd=c.path,
+                env=fence.env(check_env),
+                log_path=c.log,
+                limits=limits,
+                cancel=cancel,
+                shell=task.check.shell,
+            )
         c.check_failed = check.failure is not None
+        c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
     message = (
         f"genesis-par: {task.id} (candidate {c.k})\n\nGenesis-Run: {spec.run}\n"
         f"Genesis-Task: {task.id}\n"
@@ -117,6 +123,8 @@ def run(
     passing = sorted(
         (c for c in candidates if c.passed), key=lambda c: (c.diff_lines, c.finished_at)
     )
+    if any(c.escape for c in candidates):  # one agent of the task reached out: the task fails
+        passing = []
     if passing:
         _crown(spec, task, progress, passing[0])
     else:
@@ -149,6 +157,13 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
 def _all_failed(progress: TaskProgress, candidates: list[Candidate]) -> None:
     first = candidates[0]
     progress.status = "failed"
+    escaped = next((c for c in candidates if c.escape), None)
+    if escaped is not None and escaped.escape is not None:
+        progress.failure = escaped.escape.failure
+        progress.reason = f"candidate {escaped.k}: {escaped.escape.reason}"
+        progress.exit_code = escaped.outcome.exit_code if escaped.outcome else None
+        progress.log = escaped.log
+        return
     if first.outcome is not None and first.outcome.failure not in (None, "exit"):
         progress.failure = first.outcome.failure
     else:

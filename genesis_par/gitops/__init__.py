@@ -6,6 +6,7 @@ worktrees; probe.py checks merges and diffs without touching anything.
 
 from __future__ import annotations
 
+from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
 from genesis_par.gitops.probe import (
     BranchDiff,
     branch_diffs,
@@ -79,8 +80,11 @@ __all__ = [
     "MIN_GIT",
     "BranchDiff",
     "Committed",
+    "Fence",
     "MergedStart",
     "RepoPaths",
+    "Scope",
+    "Verdict",
     "WorktreeEntry",
     "add_detached_worktree",
     "add_worktree",
@@ -103,6 +107,7 @@ __all__ = [
     "ensure_excluded",
     "existing_refs",
     "first_parent_commits",
+    "guard",
     "has_uncommitted",
     "head",
     "identity_env",

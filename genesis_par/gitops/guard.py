@@ -1,0 +1,348 @@
+"""The fence around each agent process: what its git may do, and what it did outside.
+
+Before the process: the repository's refs outside genesis-par's namespaces (one
+`for-each-ref`), the task's own branch, the main worktree's HEAD and index, and the files
+that steer the user's later git commands (config, hooks, info/, the global config). After:
+the refs its git tried to move outside its namespace (refused by the hook, logged) are named
+and their new values kept under `refs/genesis/<run>/<task>/escaped/`; files it changed are
+put back and its version kept beside the log; its own branch deleted, or moved to history
+without its start commit, is put back. Changes no hook saw (the user's own commits, most
+likely) are never undone: they are noted in the log. See docs/isolation.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genesis_par.gitops import guard_env
+from genesis_par.gitops.guard_files import (
+    FileState,
+    config_keys,
+    differences,
+    new_files,
+    put_back,
+    read_files,
+    watched_files,
+)
+from genesis_par.gitops.refs import RepoPaths
+from genesis_par.gitops.run import _out, _run_git
+
+OWN_NAMESPACES = ("refs/genesis/", "refs/heads/genesis/")
+ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One guarded process of one task."""
+
+    repo: RepoPaths
+    run: str
+    task: str
+    worktree: Path
+    start: str | None  # the task's start commit: its branch must keep it in its history
+    state_dir: Path
+    label: str  # names this process's files: "2" (attempt), "setup.1", "check.2", ...
+    log: Path  # notes for the user are appended here
+    user_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def branch_ref(self) -> str:
+        """refs/heads/genesis/<run>/<task>."""
+        return f"refs/heads/genesis/{self.run}/{self.task}"
+
+    @property
+    def space(self) -> str:
+        """The task's own ref namespace, refs/genesis/<run>/<task>/."""
+        return f"refs/genesis/{self.run}/{self.task}/"
+
+    @property
+    def folder(self) -> Path:
+        """Where the hook, its log and the agent's escaped file versions live."""
+        return self.state_dir / "guard" / self.run / f"{self.task}.{self.label}"
+
+
+@dataclass
+class Verdict:
+    failure: str | None = None  # "escaped" | "history" | None
+    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Snapshot:
+    def __init__(self, refs: dict[str, str], files: dict[Path, FileState | None]) -> None:
+        self.refs, self.files = refs, files
+
+
+_lock = threading.Lock()
+_active: dict[Path, set[Fence]] = {}  # the fences up now, per repository
+
+
+class Fence:
+    """One guarded process: env() for it, verdict after it."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.verdict = Verdict()
+        self.overlapped: set[str] = set()  # tasks whose guarded processes ran at the same time
+        self._blocked: list[Path] = []
+        self._before = _Snapshot({}, {})
+        self._link: bytes | None = None  # the worktree's .git file
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The process's environment: base fenced in (see guard_env)."""
+        s = self.scope
+        return guard_env.agent_env(
+            base,
+            s.worktree,
+            s.repo.common_dir,
+            s.folder / "include.config",
+            s.state_dir / "guard" / "off-limits.config",
+            self._blocked,
+        )
+
+    def begin(self) -> None:
+        """Write the hook and snapshot what the process must not change."""
+        s = self.scope
+        with _lock:
+            others = _active.setdefault(s.repo.common_dir, set())
+            for other in others:
+                other.overlapped.add(s.task)
+                self.overlapped.add(other.scope.task)
+            others.add(self)
+        try:
+            self._prepare()
+        except BaseException:
+            self._leave()
+            raise
+
+    def _leave(self) -> None:
+        with _lock:
+            _active.get(self.scope.repo.common_dir, set()).discard(self)
+
+    def _prepare(self) -> None:
+        s = self.scope
+        s.folder.mkdir(parents=True, exist_ok=True)
+        (s.folder / "refs.log").write_text("")
+        refs = all_refs(s.repo.root)
+        heads = "".join(f"{ref}\n" for ref in refs if ref.startswith("refs/heads/"))
+        (s.folder / "existing").write_text(heads)
+        gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
+        guard_env.write_hooks(
+            s.folder / "hooks",
+            s.folder / "refs.log",
+            s.folder / "existing",
+            task=s.task,
+            branch_ref=s.branch_ref,
+            space=s.space,
+            own_gitdir=gitdir,
+            user_hooks=guard_env.user_hooks_dir(s.worktree, s.repo.common_dir),
+        )
+        guard_env.write_include(s.folder / "include.config", s.folder / "hooks")
+        (s.state_dir / "guard" / "off-limits.config").write_text(guard_env.OFF_LIMITS)
+        self._blocked = guard_env.blocked_gitdirs(s.repo.common_dir, gitdir)
+        with contextlib.suppress(OSError):
+            self._link = (s.worktree / ".git").read_bytes()
+        self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
+
+    def end(self) -> None:
+        """Compare, put back, and say what the process touched."""
+        s = self.scope
+        try:
+            files = read_files(list(self._before.files))
+            files.update(new_files(s.repo, self._before.files))
+            self._judge(_Snapshot(_users(s, all_refs(s.repo.root)), files))
+        finally:
+            self._leave()
+        if self.verdict.notes:
+            with s.log.open("a") as log:
+                log.writelines(f"genesis-par: {note}\n" for note in self.verdict.notes)
+
+    def _judge(self, after: _Snapshot) -> None:
+        s, before, notes = self.scope, self._before, self.verdict.notes
+        notes += _restore_link(s, self._link)
+        escaped = _logged(s, "prepared", "refused")
+        mine = escaped.pop(s.branch_ref, None)
+        made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
+        notes += _set_aside(s, made, after.refs)
+        touched = [_describe_refused(ref, new) for ref, new in escaped.items()]
+        _keep(s, {ref: new for ref, new in escaped.items() if new != ZERO})
+        touched += self._files(before.files, after.files)
+        history = _own_branch(s, before.refs.get(s.branch_ref), after.refs.get(s.branch_ref))
+        if mine is not None and history is None:
+            history = (
+                f"tried to delete its branch {s.branch_ref.removeprefix('refs/heads/')} (refused)"
+            )
+        for ref in sorted(set(before.refs) | set(after.refs)):
+            old, new = before.refs.get(ref), after.refs.get(ref)
+            if old != new and ref != s.branch_ref and ref not in escaped and ref not in made:
+                notes.append(
+                    f"{ref} changed while task {s.task} ran ({_short(old)} -> {_short(new)}), by "
+                    "no git command of its agent that genesis-par saw (the user's own work?): "
+                    "left as it is"
+                )
+        if touched:
+            self.verdict.failure = "escaped"
+            self.verdict.reason = "its git touched the user's repository: " + ", ".join(touched)
+            if escaped:
+                self.verdict.reason += f"; what it tried is kept under {s.space}escaped/"
+            if history:
+                self.verdict.reason += f"; and it {history}"
+        elif history:
+            self.verdict.failure, self.verdict.reason = "history", f"its agent {history}"
+
+    def _files(
+        self, before: dict[Path, FileState | None], after: dict[Path, FileState | None]
+    ) -> list[str]:
+        """Put changed files back; what to blame this task for (nothing when others ran too)."""
+        s = self.scope
+        blamed: list[str] = []
+        for path, what in differences(before, after):
+            name = _display(s.repo, path)
+            if path == s.repo.common_dir / "HEAD" or path.name == "index":
+                self.verdict.notes.append(
+                    f"{name} changed while task {s.task} ran, by no git command of its agent that "
+                    "genesis-par saw (the user's own checkout?): left as it is"
+                )
+                continue
+            inside = path.is_relative_to(s.repo.common_dir)
+            kept = s.folder / "escaped" / (name if inside else f"global/{path.name}")
+            done = put_back(path, before.get(path), after.get(path), kept)
+            is_config = path.name.endswith("config") or path.name == "config.worktree"
+            keys = config_keys(before.get(path), after.get(path)) if is_config else ""
+            detail = f"{what} {name}{f' ({keys})' if keys else ''}"
+            detail += f"; put back, its version kept in {kept}" if done else f"; {done.why}"
+            if self.overlapped:
+                others = ", ".join(sorted(self.overlapped))
+                self.verdict.notes.append(
+                    f"{detail} (tasks {others} ran at the same time, so no one task is blamed)"
+                )
+            else:
+                blamed.append(detail)
+        return blamed
+
+
+@contextlib.contextmanager
+def guard(scope: Scope) -> Iterator[Fence]:
+    """Fence one process in: `with guard(scope) as fence: proc.run(..., env=fence.env(e))`."""
+    fence = Fence(scope)
+    fence.begin()
+    try:
+        yield fence
+    finally:
+        fence.end()
+
+
+def all_refs(repo: Path) -> dict[str, str]:
+    """Every ref and its value, in one git process."""
+    text = _out(["for-each-ref", "--format=%(objectname) %(refname)"], repo)
+    return {ref: sha for sha, _, ref in (line.partition(" ") for line in text.splitlines())}
+
+
+def _users(scope: Scope, refs: Mapping[str, str]) -> dict[str, str]:
+    """The refs but genesis-par's own; the task's branch included."""
+    return {
+        ref: sha
+        for ref, sha in refs.items()
+        if ref == scope.branch_ref or not ref.startswith(OWN_NAMESPACES)
+    }
+
+
+def _logged(scope: Scope, state: str, verdict: str) -> dict[str, str]:
+    """ref -> the last value the agent's git gave it in this state and verdict (hook log)."""
+    try:
+        lines = (scope.folder / "refs.log").read_text().splitlines()
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = line.split(" ", 4)
+        if len(parts) == 5 and parts[0] == state and parts[1] == verdict:
+            found[parts[4]] = parts[3]
+    return found
+
+
+def _set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -> list[str]:
+    """Move the branches the agent made out of the user's namespace, to <space>branches/; a
+    worktree left on a branch not its own is detached there (the branch stays free for the
+    user to check out), until genesis-par commits its work on the task's branch."""
+    on = _run_git(["symbolic-ref", "-q", "HEAD"], scope.worktree, check=False).stdout.strip()
+    if on and on != scope.branch_ref and (on in made or on in refs):
+        _run_git(["update-ref", "--no-deref", "HEAD", refs[on]], scope.worktree, check=False)
+    notes = []
+    for ref, sha in made.items():
+        name = ref.removeprefix("refs/heads/")
+        kept = f"{scope.space}branches/{name}"
+        _run_git(["update-ref", kept, sha], scope.repo.root, check=False)
+        _run_git(["update-ref", "-d", ref, sha], scope.repo.root, check=False)
+        notes.append(
+            f"its agent made branch {name}: kept as {kept}, the user's branches as they were"
+        )
+    return notes
+
+
+def _restore_link(scope: Scope, link: bytes | None) -> list[str]:
+    """Put back the worktree's `.git` file if its agent removed or replaced it."""
+    dot_git = scope.worktree / ".git"
+    if link is None or (dot_git.is_file() and dot_git.read_bytes() == link):
+        return []
+    kept = scope.folder / "escaped" / "worktree.git"
+    try:
+        if dot_git.exists() or dot_git.is_symlink():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(dot_git, kept)
+            dot_git.write_bytes(link)
+            return [f"its agent replaced {dot_git}: put back, what it made moved to {kept}"]
+        dot_git.write_bytes(link)
+    except OSError as e:
+        return [f"its agent removed or replaced {dot_git}, which could not be put back: {e}"]
+    return [f"its agent removed {dot_git}: put back"]
+
+
+def _keep(scope: Scope, values: Mapping[str, str]) -> None:
+    """Keep what the agent tried to write under <space>escaped/<ref> (one git process)."""
+    if not values:
+        return
+    lines = "".join(f"update {scope.space}escaped/{ref} {new}\n" for ref, new in values.items())
+    _run_git(["update-ref", "--stdin"], scope.repo.root, input=lines, check=False)
+
+
+def _describe_refused(ref: str, new: str) -> str:
+    verb = "delete" if new == ZERO else "move"
+    return f"tried to {verb} {ref} (refused)"
+
+
+def _own_branch(scope: Scope, before: str | None, after: str | None) -> str | None:
+    """Put the task's branch back if its agent deleted it or left its start commit behind."""
+    if before is None or after == before:
+        return None
+    root, ref = scope.repo.root, scope.branch_ref
+    if after is None:
+        _run_git(["update-ref", ref, before, ZERO], root, check=False)
+        return f"deleted its branch {ref.removeprefix('refs/heads/')} (put back)"
+    start = scope.start or before
+    is_ancestor = _run_git(["merge-base", "--is-ancestor", start, after], root, check=False)
+    if is_ancestor.returncode == 0:
+        return None
+    _keep(scope, {ref: after})
+    _run_git(["update-ref", ref, before, after], root, check=False)
+    return (
+        f"moved its branch {ref.removeprefix('refs/heads/')} to history without its start "
+        f"commit {start[:12]} (put back; its version is kept under {scope.space}escaped/)"
+    )
+
+
+def _display(repo: RepoPaths, path: Path) -> str:
+    if path.is_relative_to(repo.common_dir):
+        return f"{repo.common_dir.name}/{path.relative_to(repo.common_dir)}"
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "(none)"

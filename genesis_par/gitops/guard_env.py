@@ -1,0 +1,220 @@
+"""What an agent's git sees: its own worktree only, and a hook that refuses other refs.
+
+An agent's environment loses every variable that would point its git elsewhere, gains a
+ceiling at its worktree's parent (a worktree without `.git` never finds the user's
+repository) and, through `GIT_CONFIG_COUNT`, conditional includes that (1) point
+`core.hooksPath` of the repository's linked worktrees at a per-process hook directory, whose
+`reference-transaction` hook refuses any ref update outside the task's namespace in the
+"prepared" state (git >= 2.28) and logs every update, and whose other hooks chain to the
+user's own; and (2) make git refuse to run at all in the user's main worktree and in the
+other worktrees that exist (an include that does not parse is fatal to every git command).
+See docs/isolation.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from genesis_par.gitops.run import _run_git
+
+# `git rev-parse --local-env-vars` (git 2.39): variables that name a repository, its parts or
+# config meant for one repository; an agent must find its own worktree by itself.
+LOCAL_ENV_VARS = frozenset(
+    {
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_CONFIG",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_CONFIG_COUNT",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_GRAFT_FILE",
+        "GIT_INDEX_FILE",
+        "GIT_NO_REPLACE_OBJECTS",
+        "GIT_REPLACE_REF_BASE",
+        "GIT_PREFIX",
+        "GIT_INTERNAL_SUPER_PREFIX",
+        "GIT_SHALLOW_FILE",
+        "GIT_COMMON_DIR",
+    }
+)
+TRANSACTION_HOOK = "reference-transaction"
+OFF_LIMITS = (
+    "genesis-par: agents may not run git here (the main worktree or another task's worktree)\n"
+)
+
+_HOOK = """\
+#!/bin/sh
+# genesis-par: the agent of task {task} may move only its own refs (docs/isolation.md)
+log={log}
+own_dir={own_dir}
+branch={branch}
+space={space}
+existing={existing}
+chain={chain}
+state=$1
+gd=
+input=
+refused=
+mine() {{  # a per-worktree ref is the agent's only in its own worktree
+  [ "$GIT_DIR" = "$own_dir" ] && return 0
+  [ -n "$gd" ] || gd=$(cd "${{GIT_DIR:-.git}}" 2>/dev/null && pwd -P)
+  [ "$gd" = "$own_dir" ]
+}}
+while read -r old new ref; do
+  [ -n "$ref" ] || continue
+  input="$input$old $new $ref
+"
+  verdict=ok
+  case "$ref" in
+    "$branch") case "$new" in *[!0]*) ;; *) verdict=refused ;; esac ;;
+    "$space"*) ;;
+    refs/heads/genesis/*) verdict=refused ;;
+    refs/heads/*) grep -qxF -- "$ref" "$existing"; [ $? = 1 ] && verdict=made || verdict=refused ;;
+    HEAD|refs/bisect/*|refs/worktree/*|refs/rewritten/*) mine || verdict=refused ;;
+    */*|*[!A-Z_]*) verdict=refused ;;
+    *) mine || verdict=refused ;;  # ORIG_HEAD and the other pseudorefs
+  esac
+  [ "$verdict" = refused ] && refused="$refused $ref"
+  printf '%s %s %s %s %s\\n' "$state" "$verdict" "$old" "$new" "$ref" >>"$log"
+done
+if [ "$state" = prepared ] && [ -n "$refused" ]; then
+  echo "genesis-par: task {task} may only move its branch $branch; refused:$refused" >&2
+  exit 1
+fi
+if [ -n "$chain" ] && [ -x "$chain" ]; then
+  printf '%s' "$input" | "$chain" "$@"
+  exit $?
+fi
+exit 0
+"""
+
+
+def user_hooks_dir(worktree: Path, common_dir: Path) -> Path:
+    """The hooks the user's own git runs in worktree: core.hooksPath from the config files
+    (a command-line value, such as our own, does not count), else the common hooks dir."""
+    done = _run_git(
+        ["config", "--show-scope", "--get-all", "core.hooksPath"], worktree, check=False
+    )
+    values = [
+        line.split("\t", 1)[1]
+        for line in done.stdout.splitlines()
+        if "\t" in line and not line.startswith("command\t")
+    ]
+    if not values:
+        return common_dir / "hooks"
+    path = Path(os.path.expanduser(values[-1]))
+    return path if path.is_absolute() else worktree / path  # relative: to where hooks run
+
+
+def write_hooks(
+    hooks: Path,
+    log: Path,
+    existing: Path,
+    *,
+    task: str,
+    branch_ref: str,
+    space: str,
+    own_gitdir: Path,
+    user_hooks: Path,
+) -> None:
+    """The per-process hook directory: the transaction hook, and one stub per user hook."""
+    hooks.mkdir(parents=True, exist_ok=True)
+    chain = ""
+    for hook in _executables(user_hooks):
+        if hook.name == TRANSACTION_HOOK:
+            chain = str(hook)
+            continue
+        # exec keeps $0 the user's hook, so hooks that find their helpers by $0 still work
+        _write_executable(hooks / hook.name, f'#!/bin/sh\nexec {shlex.quote(str(hook))} "$@"\n')
+    script = _HOOK.format(
+        task=task,
+        log=shlex.quote(str(log)),
+        existing=shlex.quote(str(existing)),
+        own_dir=shlex.quote(str(own_gitdir)),
+        branch=shlex.quote(branch_ref),
+        space=shlex.quote(space),
+        chain=shlex.quote(chain),
+    )
+    _write_executable(hooks / TRANSACTION_HOOK, script)
+
+
+def _executables(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [
+        p
+        for p in entries
+        if not p.name.endswith(".sample") and p.is_file() and os.access(p, os.X_OK)
+    ]
+
+
+def _write_executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def write_include(path: Path, hooks: Path) -> None:
+    """The config file the agent's git includes in its linked worktrees."""
+    quoted = str(hooks).replace("\\", "\\\\").replace('"', '\\"')
+    path.write_text(f'[core]\n\thooksPath = "{quoted}"\n')
+
+
+def agent_env(
+    base: Mapping[str, str],
+    worktree: Path,
+    common_dir: Path,
+    include: Path,
+    off_limits: Path,
+    blocked: Sequence[Path],
+) -> dict[str, str]:
+    """base without the variables that locate a repository, plus the ceiling and includes."""
+    env = {
+        k: v
+        for k, v in base.items()
+        if k not in LOCAL_ENV_VARS and not k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+    }
+    ceiling = str(worktree.resolve().parent)
+    inherited = base.get("GIT_CEILING_DIRECTORIES")
+    env["GIT_CEILING_DIRECTORIES"] = f"{ceiling}:{inherited}" if inherited else ceiling
+    # `*` stops at `/`: the worktrees, not the repositories of their submodules
+    pairs = [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/*.path", include)]
+    pairs += [(f"includeIf.gitdir:{_pattern(b)}.path", off_limits) for b in blocked]
+    env["GIT_CONFIG_COUNT"] = str(len(pairs))
+    for k, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{k}"], env[f"GIT_CONFIG_VALUE_{k}"] = key, str(value)
+    return env
+
+
+def _pattern(path: Path) -> str:
+    """path as a literal `gitdir:` pattern (wildmatch: `*?[\\` escaped)."""
+    return "".join("\\" + c if c in "*?[\\" else c for c in str(path))
+
+
+def blocked_gitdirs(common_dir: Path, own_gitdir: Path) -> list[Path]:
+    """The main worktree's git dir and every linked worktree's but the agent's own."""
+    common = common_dir.resolve()
+    try:
+        linked = [p.resolve() for p in (common / "worktrees").iterdir() if p.is_dir()]
+    except OSError:
+        linked = []
+    return [common, *(p for p in sorted(linked) if p != own_gitdir)]
+
+
+def own_gitdir(worktree: Path) -> Path | None:
+    """The git dir a linked worktree's `.git` file names (resolved), or None."""
+    try:
+        text = (worktree / ".git").read_text()
+    except OSError:
+        return None
+    if not text.startswith("gitdir: "):
+        return None
+    path = Path(text[len("gitdir: ") :].strip())
+    return (path if path.is_absolute() else worktree / path).resolve()

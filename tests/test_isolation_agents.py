@@ -1,0 +1,268 @@
+"""What an agent does with git outside its task is refused or put back, and fails the task.
+
+Attack agents are small shell scripts run by `genesis-par run`; each test checks the user's
+refs, HEAD, index and config afterwards, and that `git fsck` is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genesis_par.commands import run as run_cmd
+from genesis_par.commands import status as status_cmd
+from tests.commands.test_run import write_plan
+from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+
+
+def _user_state(repo: Path) -> dict[str, object]:
+    """What an agent must leave alone: refs outside genesis-par's, HEAD, index, config."""
+    refs = git(repo, "for-each-ref", "--format=%(objectname) %(refname)").splitlines()
+    return {
+        "refs": [r for r in refs if " refs/genesis/" not in r and " refs/heads/genesis/" not in r],
+        "head": (repo / ".git" / "HEAD").read_text(),
+        "index": (repo / ".git" / "index").read_bytes(),
+        "config": (repo / ".git" / "config").read_text(),
+        "status": git(repo, "status", "--porcelain"),
+    }
+
+
+@pytest.fixture
+def user_repo(repo: Path) -> Path:
+    """main with two commits, a branch feature and a tag v0."""
+    commit(repo, {"app.txt": "v1\n"}, "second")
+    git(repo, "branch", "feature", "HEAD~1")
+    git(repo, "tag", "v0", "HEAD~1")
+    return repo
+
+
+def _run(repo: Path, capsys: pytest.CaptureFixture[str], body: str, name: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    plan = write_plan(repo, body, header=f'[run]\nname = "{name}"\nmax_parallel = 2\n')
+    code = run_cmd.run(repo, plan, as_json=True)
+    result = json.loads(capsys.readouterr().out)
+    tasks = {t["id"]: t for t in result["tasks"]}
+    assert code == (1 if any(t["status"] == "failed" for t in tasks.values()) else 0), result
+    return tasks
+
+
+def _task(task_id: str, script: str) -> str:
+    return f"[[tasks]]\nid = {json.dumps(task_id)}\ncommand = {json.dumps(script)}\n"
+
+
+def _fsck(repo: Path) -> None:
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+
+
+GOOD = _task("good", "echo good > good.txt")
+
+
+def test_committing_on_a_user_branch_is_refused_kept_aside_and_fails_the_task(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _user_state(user_repo)
+    evil = "git checkout -q feature && echo x > x.txt && git add x.txt && git commit -qm evil"
+    tasks = _run(user_repo, capsys, _task("bad", evil + "; exit 0") + GOOD, "co")
+    assert tasks["bad"]["status"] == "failed" and tasks["bad"]["failure"] == "escaped"
+    assert "tried to move refs/heads/feature (refused)" in tasks["bad"]["reason"]
+    assert _user_state(user_repo) == before
+    kept = "refs/genesis/co/bad/escaped/refs/heads/feature"
+    assert git(user_repo, "log", "-1", "--format=%s", kept) == "evil"
+    assert tasks["good"]["status"] == "succeeded"
+    assert git(user_repo, "show", "genesis/co/integration:good.txt") == "good"
+    assert status_cmd.status(user_repo, "co", as_json=True) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {"task": "bad", "ref": kept} in shown["kept"]
+    assert [t["failure"] for t in shown["tasks"] if t["id"] == "bad"] == ["escaped"]
+    # the agent's worktree no longer holds feature: the user can check it out
+    git(user_repo, "checkout", "-q", "feature")
+    git(user_repo, "checkout", "-q", "main")
+    _fsck(user_repo)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "git update-ref refs/heads/main HEAD~1",
+        "git update-ref -d refs/heads/feature",
+        "git tag -f v0",
+        "git tag v9",
+        "git branch -f feature HEAD",
+        "git stash -u -q",
+        "git update-ref main-worktree/HEAD HEAD~1",
+        "git update-ref refs/heads/genesis/refs/other HEAD",
+    ],
+)
+def test_moving_deleting_or_making_user_refs_is_refused(
+    user_repo: Path, capsys: pytest.CaptureFixture[str], attack: str
+) -> None:
+    before = _user_state(user_repo)
+    tasks = _run(user_repo, capsys, _task("bad", f"echo w > w.txt; {attack}; exit 0"), "refs")
+    assert tasks["bad"]["failure"] == "escaped", tasks["bad"]
+    assert "(refused)" in tasks["bad"]["reason"]
+    assert _user_state(user_repo) == before
+    assert git(user_repo, "for-each-ref", "refs/heads/genesis/refs/other") == ""
+    _fsck(user_repo)
+
+
+@pytest.mark.parametrize(
+    ("attack", "key"),
+    [
+        ("git config core.hooksPath /tmp/x", "core.hookspath"),
+        ("git config alias.st '!touch {marker}'", "alias.st"),
+        ("git config --global alias.st '!touch {marker}'", "alias.st"),
+        ("echo '[core]' >> $(git rev-parse --git-common-dir)/config", ""),
+    ],
+)
+def test_config_changes_are_put_back_and_fail_the_task(
+    user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], attack: str, key: str
+) -> None:
+    marker = tmp_path / "marker"
+    global_config = Path(genesis_env()["GIT_CONFIG_GLOBAL"])
+    before, global_before = _user_state(user_repo), global_config.read_text()
+    script = attack.format(marker=marker)
+    tasks = _run(user_repo, capsys, _task("bad", script), "cfg")
+    assert tasks["bad"]["failure"] == "escaped", tasks["bad"]
+    assert "put back" in tasks["bad"]["reason"] and key in tasks["bad"]["reason"]
+    assert _user_state(user_repo) == before
+    assert global_config.read_text() == global_before
+    kept = tasks["bad"]["reason"].split("its version kept in ")[1].split(";")[0].split(",")[0]
+    assert Path(kept).read_text() != ""  # the agent's version, for the user to look at
+    subprocess.run(["git", "st"], cwd=user_repo, capture_output=True, check=False)
+    assert not marker.exists()
+    _fsck(user_repo)
+
+
+def test_a_hook_written_into_the_shared_hooks_is_removed(
+    user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "marker"
+    script = (
+        'h="$(git rev-parse --git-common-dir)/hooks/post-commit"; '
+        f'printf \'#!/bin/sh\\ntouch {marker}\\n\' > "$h"; chmod +x "$h"'
+    )
+    tasks = _run(user_repo, capsys, _task("bad", script), "hk")
+    assert tasks["bad"]["failure"] == "escaped"
+    assert "created .git/hooks/post-commit" in tasks["bad"]["reason"]
+    assert not (user_repo / ".git" / "hooks" / "post-commit").exists()
+    commit(user_repo, {"later.txt": "x"}, "the user's next commit")
+    assert not marker.exists()
+
+
+def test_the_users_main_worktree_is_off_limits(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _user_state(user_repo)
+    script = f"git -C {user_repo} checkout -q feature; cd {user_repo} && git reset -q --hard HEAD~1"
+    tasks = _run(user_repo, capsys, _task("bad", script), "mw")
+    assert tasks["bad"]["status"] == "failed" and tasks["bad"]["failure"] == "exit"
+    log = Path(tasks["bad"]["log"]).read_text()
+    assert "off-limits.config" in log  # git refused to run there
+    assert _user_state(user_repo) == before
+    _fsck(user_repo)
+
+
+def test_a_worktree_without_its_git_link_never_finds_the_users_repository(
+    user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _user_state(user_repo)
+    out = tmp_path / "out"
+    script = (
+        f"rm -f .git; echo w > w.txt; git status > {out} 2>&1; echo $? >> {out}; "
+        f"git add -A >> {out} 2>&1; git commit -qm lost >> {out} 2>&1; exit 0"
+    )
+    tasks = _run(user_repo, capsys, _task("t", script), "nogit")
+    said = out.read_text()
+    assert "not a git repository" in said and said.count("fatal") == 3
+    assert _user_state(user_repo) == before
+    # genesis-par put the link back and committed the work on the task's branch
+    assert tasks["t"]["status"] == "succeeded"
+    assert git(user_repo, "show", "genesis/nogit/t:w.txt") == "w"
+    _fsck(user_repo)
+
+
+def test_an_agent_rewriting_its_branch_to_unrelated_history_fails_it(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = (
+        'c=$(git commit-tree "HEAD^{{tree}}" -m unrelated) && '
+        'git update-ref "refs/heads/$GENESIS_BRANCH" "$c"'
+    )
+    tasks = _run(user_repo, capsys, _task("t", script), "hist")
+    assert tasks["t"]["failure"] == "history", tasks["t"]
+    assert "without its start commit" in tasks["t"]["reason"]
+    assert git(user_repo, "rev-parse", "genesis/hist/t") == git(user_repo, "rev-parse", "main")
+    kept = "refs/genesis/hist/t/escaped/refs/heads/genesis/hist/t"
+    assert git(user_repo, "log", "-1", "--format=%s", kept) == "unrelated"
+
+
+def test_an_agent_deleting_its_own_branch_is_refused(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = 'git update-ref -d "refs/heads/$GENESIS_BRANCH"; echo w > w.txt; exit 0'
+    tasks = _run(user_repo, capsys, _task("t", script), "del")
+    assert tasks["t"]["failure"] == "history"
+    assert "tried to delete its branch genesis/del/t (refused)" in tasks["t"]["reason"]
+    assert git(user_repo, "rev-parse", "genesis/del/t") == git(user_repo, "rev-parse", "main")
+
+
+def test_a_branch_the_agent_makes_is_set_aside_and_its_work_lands(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _user_state(user_repo)
+    script = "git checkout -q -b mine && echo w > w.txt && git add w.txt && git commit -qm mine"
+    tasks = _run(user_repo, capsys, _task("t", script), "mk")
+    assert tasks["t"]["status"] == "succeeded"
+    assert _user_state(user_repo) == before  # no branch "mine" among the user's
+    assert git(user_repo, "log", "-1", "--format=%s", "refs/genesis/mk/t/branches/mine") == "mine"
+    assert git(user_repo, "show", "genesis/mk/t:w.txt") == "w"
+
+
+def test_the_users_own_commits_during_a_run_are_never_undone(
+    user_repo: Path, tmp_path: Path
+) -> None:
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    agent = (
+        f"import pathlib, time; pathlib.Path({str(ready)!r}).touch(); "
+        f"deadline = time.time() + 30\n"
+        f"while not pathlib.Path({str(go)!r}).exists() and time.time() < deadline: time.sleep(0.02)"
+    )
+    body = f'[[tasks]]\nid = "t"\ncommand = {json.dumps([sys.executable, "-c", agent])}\n'
+    plan = write_plan(user_repo, body, header='[run]\nname = "user"\n')
+    run = subprocess.Popen(
+        [*genesis_cmd(), "run", str(plan), "--json", "--no-merge"],
+        cwd=user_repo,
+        env=genesis_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(ready.exists, "the agent to start")
+        mine = commit(user_repo, {"user.txt": "mine\n"}, "the user's own commit")
+        git(user_repo, "tag", "v1")
+        go.touch()
+        out, _ = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    task = json.loads(out)["tasks"][0]
+    assert task["status"] == "succeeded", task
+    assert git(user_repo, "rev-parse", "main") == mine
+    assert git(user_repo, "rev-parse", "v1") == mine
+    log = Path(task["log"]).read_text()
+    assert "refs/heads/main changed while task t ran" in log and "left as it is" in log
+
+
+def test_the_users_own_hooks_still_run_for_the_agents_commits(
+    user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "marker"
+    hook = user_repo / ".git" / "hooks" / "post-commit"
+    hook.write_text(f'#!/bin/sh\necho "$0" > {marker}\n')
+    hook.chmod(0o755)
+    script = "echo w > w.txt && git add w.txt && git commit -qm w"
+    tasks = _run(user_repo, capsys, _task("t", script), "uh")
+    assert tasks["t"]["status"] == "succeeded"
+    assert marker.read_text().strip() == str(hook)  # $0 is the user's hook itself
