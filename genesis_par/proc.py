@@ -125,6 +125,39 @@ def git_running_in(path: Path) -> bool:
     return False
 
 
+class Seen(NamedTuple):
+    pid: int
+    name: str
+
+
+def processes_in(paths: Sequence[Path]) -> dict[Path, list[Seen]]:
+    """The processes (this one aside) whose working directory is inside each path: one walk
+    of the process table for all paths. Other users' processes, which we may not inspect,
+    are not seen."""
+    import psutil
+
+    real = {os.path.realpath(p): p for p in paths}
+    found: dict[Path, list[Seen]] = {p: [] for p in paths}
+    for p in psutil.process_iter(["name", "cwd"]):
+        cwd = p.info.get("cwd")
+        if not cwd or p.pid == os.getpid():
+            continue
+        for resolved, path in real.items():
+            if cwd == resolved or cwd.startswith(resolved + os.sep):
+                found[path].append(Seen(p.pid, p.info.get("name") or "?"))
+    return found
+
+
+def pid_running(pid: int) -> bool:
+    """Whether some process (not a zombie) has this pid."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def delete_in_background(path: Path) -> None:
     """Delete a directory tree in a detached process, so that the caller need not wait."""
     # The shell exits at once; rm, orphaned, is nobody's child to wait for (no zombie).

@@ -31,6 +31,8 @@ TASK_FIELDS = [
     "log",
 ]
 
+FORGET_TABLES = ("tasks", "attempts", "events", "merges")
+
 SCHEMA = """
 CREATE TABLE runs (
     name TEXT PRIMARY KEY, plan_path TEXT, plan_text TEXT, base_ref TEXT, base_commit TEXT,
@@ -74,6 +76,20 @@ def run_lock(state_dir: Path, run: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_supervised(state_dir: Path, run: str) -> bool:
+    """Whether a process holds the run's lock now (it works even when state.db is gone)."""
+    path = state_dir / "locks" / f"{run}.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 class RunRecord(NamedTuple):
@@ -240,6 +256,12 @@ class Store:
             db.execute(
                 "UPDATE runs SET status=?, finished_at=? WHERE name=?", (status, self.now(), name)
             )
+
+    def forget_run(self, name: str) -> None:
+        """Drop every record of a run (`worktrees rm RUN` once nothing of it is left)."""
+        with self._tx() as db:
+            for table, key in (("runs", "name"), *((t, "run") for t in FORGET_TABLES)):
+                db.execute(f"DELETE FROM {table} WHERE {key}=?", (name,))
 
     # --- tasks, attempts, events ---
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def _run_git(
             env=full_env,
             input=input,
             capture_output=True,
-            text=True,
+            # paths are bytes to git: decoded like os.fsdecode, so a file name that is not
+            # UTF-8 (an agent made it) round-trips to the same bytes instead of raising
+            encoding=sys.getfilesystemencoding(),
+            errors="surrogateescape",
             check=False,
         )
     except FileNotFoundError:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from genesis_par.errors import GitError
 from genesis_par.gitops.refs import head
+from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
 
 
@@ -189,8 +190,9 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
 
 def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files, or files git status does not show
-    (skip-worktree, assume-unchanged) whose content differs from what is committed."""
-    if not is_clean(worktree):
+    (skip-worktree, assume-unchanged) whose content differs from what is committed, or files
+    in the folder of a submodule that is not checked out."""
+    if not is_clean(worktree) or in_submodule_folders(worktree):
         return True
     hidden = [f for f in _hidden_files(worktree) if (worktree / f).is_file()]  # not sparse ones
     if not hidden:
@@ -267,6 +269,11 @@ def save_to_ref(
         if hidden:  # else `add` would pass over their changes
             flags = ["--no-skip-worktree", "--no-assume-unchanged"]
             _run_git(["update-index", *flags, "--", *hidden], worktree, env=env)
+        every_link = gitlinks(worktree)
+        unseen = in_submodule_folders(worktree, every_link)
+        links = [g for g in every_link if any(f.startswith(g + "/") for f in unseen)]
+        if links:  # files in a submodule folder that is not checked out: saved as plain files
+            _run_git(["update-index", "--force-remove", "--", *links], worktree, env=env)
         _run_git(["add", "--all"], worktree, env=env)
         if leave_out:  # .worktreeinclude files (.env) are never saved
             _run_git(["reset", "--quiet", "--", *leave_out], worktree, env=env)
