@@ -82,3 +82,24 @@ def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         gitops.add_detached_worktree(repo.root, repo.common_dir, path, start)
     return path
+
+
+def unrecorded_work(worktree: Path, start: str) -> str | None:
+    """Why the work just committed in worktree is not all of the agent's work, or None:
+    files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
+    to a commit this repository does not have, which would point at nothing once merged."""
+    missing = gitops.missing_gitlinks(worktree, start)
+    if missing:
+        what = ", ".join(f"{path}/ (commit {sha[:12]})" for path, sha in missing)
+        return (
+            f"{what}: a git repository of its own, whose commits this repository does not "
+            "have; merged, it would point at nothing: remove its .git to commit its files"
+        )
+    unseen = gitops.in_submodule_folders(worktree)
+    if unseen:
+        shown = ", ".join(unseen[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
+        return (
+            f"files written in a submodule folder that is not checked out here cannot be "
+            f"committed ({shown}): they are left in the worktree"
+        )
+    return None
