@@ -185,13 +185,9 @@ def leftover_branches(
         branch = ref.removeprefix("refs/heads/")
         if branch in claimed:
             continue
-        w = Worktree(
-            run,
-            branch.removeprefix(f"genesis/{run}/"),
-            path_for(repo.root, run, "-"),
-            branch,
-            "branch-only",
-        )
+        task = branch.removeprefix(f"genesis/{run}/")
+        w = Worktree(run, task, path_for(repo.root, run, task), branch, "branch-only")
+        w.run_alive = view is not None and view.alive
         if view is not None and view.base and gitops.resolve_commit(repo.root, view.base):
             w.target = view.base
             w.landed = gitops.landed(repo.root, branch, view.base)
@@ -335,6 +331,10 @@ def _drop_branch(
     tip = gitops.resolve_commit(repo.root, w.branch)
     if tip is None:
         return Action(w, removed, False, done + note, saved=saved, pooled=pooled)
+    user = gitops.checked_out_in(repo.root, f"refs/heads/{w.branch}") if not removed else None
+    if user is not None:  # deleting it would leave that worktree on no commit at all
+        why = f"branch kept: it is checked out in {user}: switch that worktree to another branch"
+        return Action(w, removed, False, why, kept=True, saved=saved)
     if not w.landed:
         if not force:
             where = (w.target or "its run's target").removeprefix("refs/heads/")
