@@ -273,7 +273,12 @@ def _pool_or_remove(
     """Pool the worktree for reuse if it may be, else remove it: (pooled, why not pooled)."""
     why = None
     if pool and w.task != ".merge":
-        why = pool_refusal(repo, w.path) if dry_run else put_in_pool(repo, w.path, now)
+        # inventory found no nested repository and (clean) no files in submodule folders
+        looked = not w.nested and w.dirty is False
+        if dry_run:
+            why = pool_refusal(repo, w.path, looked)
+        else:
+            why = put_in_pool(repo, w.path, now, looked)
         if why is None:
             return True, ""
     if not dry_run:

@@ -24,11 +24,14 @@ class Pooled(NamedTuple):
     pooled_at: float | None  # seconds since the epoch
 
 
-def leftovers(path: Path) -> list[str]:
+def leftovers(path: Path, looked: bool = False) -> list[str]:
     """What would reach the next task through this worktree besides its files: operations
     stopped half-way, files in submodule folders git does not look into, repositories of
-    their own. Empty when it may be pooled or reused."""
+    their own (looked: the caller found neither of the last two). Empty when it may be
+    pooled or reused."""
     found = [f"a {op} in progress" for op in gitops.in_progress(path)]
+    if looked:
+        return found
     if gitops.in_submodule_folders(path):
         found.append("files in a submodule folder that is not checked out")
     found += [f"{nested}/ is a git repository" for nested in gitops.nested_repositories(path)]
@@ -57,20 +60,21 @@ def take_from_pool(repo: gitops.RepoPaths, path: Path, branch: str, start: str) 
     return True
 
 
-def pool_refusal(repo: gitops.RepoPaths, path: Path) -> str | None:
-    """Why this worktree may not be pooled (the pool is full, ...); None when it may."""
+def pool_refusal(repo: gitops.RepoPaths, path: Path, looked: bool = False) -> str | None:
+    """Why this worktree may not be pooled (the pool is full, ...); None when it may.
+    looked: the caller found no files in submodule folders and no nested repository."""
     pool = repo.root / POOL_DIR
     if pool.exists() and len(list(pool.iterdir())) >= POOL_SIZE:
         return "the pool is full"
     if gitops.is_sparse(path):  # it would reach the next task with files missing
         return "a sparse checkout"
-    return ", ".join(leftovers(path)) or None
+    return ", ".join(leftovers(path, looked)) or None
 
 
-def put_in_pool(repo: gitops.RepoPaths, path: Path, now: float) -> str | None:
+def put_in_pool(repo: gitops.RepoPaths, path: Path, now: float, looked: bool = False) -> str | None:
     """Keep a clean, finished worktree for reuse (detached); None when pooled, else why not:
     the pool is full, or the worktree would bring more than its files to the next task."""
-    why = pool_refusal(repo, path)
+    why = pool_refusal(repo, path, looked)
     if why is not None:
         return why
     pool = repo.root / POOL_DIR

@@ -192,14 +192,20 @@ def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files, or files git status does not show
     (skip-worktree, assume-unchanged) whose content differs from what is committed, or files
     in the folder of a submodule that is not checked out."""
-    if not is_clean(worktree) or in_submodule_folders(worktree):
+    if not is_clean(worktree):
         return True
-    hidden = [f for f in _hidden_files(worktree) if (worktree / f).is_file()]  # not sparse ones
+    # one listing (tag, mode, path) for both: `ls-files -v` tags, `--stage` modes
+    listed = [e for e in _out(["ls-files", "-v", "--stage", "-z"], worktree).split("\0") if e]
+    entries = [(e[:1], e[2:].split(" ", 1)[0], e.split("\t", 1)[1]) for e in listed]
+    if in_submodule_folders(worktree, [p for _, mode, p in entries if mode == "160000"]):
+        return True
+    hidden = [p for tag, _, p in entries if tag == "S" or tag.islower()]
+    hidden = [f for f in hidden if (worktree / f).is_file()]  # not sparse ones
     if not hidden:
         return False
     done = _run_git(["hash-object", "--", *hidden], worktree, check=False)
     committed = _run_git(["rev-parse", *(f"HEAD:{f}" for f in hidden)], worktree, check=False)
-    return done.returncode != 0 or done.stdout.split() != committed.stdout.split()
+    return done.stdout.split() != committed.stdout.split() or done.returncode != 0
 
 
 def _hidden_files(worktree: Path) -> list[str]:
