@@ -255,7 +255,8 @@ def test_file_names_that_are_not_utf8_list_gc_and_rm(
     odd = repo / ".genesis" / "worktrees" / os.fsdecode(b"r\xe9n") / "t"
     odd.mkdir(parents=True)
     (odd / os.fsdecode(b"\xff.txt")).write_text("kept\n")
-    for args in (["list"], ["list", "--json"], ["gc"], ["gc", "--json"], ["rm", "u8"]):
+    every = (["list"], ["list", "--json"], ["list", "--pool"], ["gc", "--drain", "--dry-run"])
+    for args in (*every, ["gc"], ["gc", "--json"], ["rm", "u8"]):
         out = subprocess.run(
             [*genesis_cmd(), "worktrees", *args], cwd=repo, env=genesis_env(), capture_output=True
         )
