@@ -299,14 +299,22 @@ def _set_nested_aside(repo: gitops.RepoPaths, w: Worktree, dry_run: bool) -> str
 
 def _plain_directory(repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: bool) -> Action:
     """A directory under .genesis/worktrees that git does not know (a run killed mid-add)."""
-    entries = [Path(root, n) for root, dirs, names in os.walk(w.path) for n in names + dirs]
-    files = [f for f in entries if stat.S_ISREG(f.lstat().st_mode)]
-    if not files and not any(f.is_symlink() for f in entries):
+    files: list[Path] = []
+    others: list[Path] = []  # symlinks, fifos, sockets: never read, never called committed
+    for root, dirs, names in os.walk(w.path):
+        for entry in (Path(root, n) for n in names + dirs):
+            mode = entry.lstat().st_mode
+            if stat.S_ISREG(mode):
+                files.append(entry)
+            elif not stat.S_ISDIR(mode):
+                others.append(entry)
+    if not files and not others:
         if not dry_run:
             shutil.rmtree(w.path)
         return Action(w, True, False, "removed (an empty directory)")
-    plain = all(f.is_dir() and not f.is_symlink() for f in entries if f not in files)
-    if plain and gitops.all_committed(repo.root, files):  # a crash mid-checkout leaves that
+    if _git_link_of(repo, w.path / ".git"):  # git's own pointer to a record since pruned
+        files.remove(w.path / ".git")
+    if not others and gitops.all_committed(repo.root, files):  # a crash mid-checkout
         if not dry_run:
             discard_folder(repo, w.path)
         return Action(w, True, False, "removed (every file in it is committed content)")
@@ -318,6 +326,16 @@ def _plain_directory(repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: 
         aside.parent.mkdir(parents=True, exist_ok=True)
         w.path.rename(aside)
     return Action(w, True, False, f"moved aside to {aside} (not a git worktree)")
+
+
+def _git_link_of(repo: gitops.RepoPaths, dot_git: Path) -> bool:
+    """Whether dot_git is a worktree's `.git` file pointing into this repository's records."""
+    if not dot_git.is_file() or dot_git.is_symlink():
+        return False
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = dot_git.read_text().strip()
+        return text.startswith(f"gitdir: {repo.common_dir / 'worktrees'}{os.sep}")
+    return False
 
 
 def _drop_branch(

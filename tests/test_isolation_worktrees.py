@@ -219,16 +219,18 @@ def test_an_orphan_folder_of_committed_content_is_removed_one_with_new_work_kept
 ) -> None:
     git(repo, "commit", "-q", "--allow-empty", "-m", "x")
     base = repo / ".genesis" / "worktrees" / "crashed"
-    for task, extra in (("same", None), ("new", "not committed anywhere\n")):
+    for task, extra in (("same", None), ("linked", None), ("new", "not committed anywhere\n")):
         (base / task / "empty-dir").mkdir(parents=True)
         (base / task / "README.md").write_text("hello\n")  # as committed
         if extra:
             (base / task / "notes.txt").write_text(extra)
+    # git's pointer to a worktree record that was pruned since: git's, not work
+    (base / "linked" / ".git").write_text(f"gitdir: {repo / '.git' / 'worktrees' / 'gone'}\n")
     result = gc_json(repo, capsys)
-    assert by_task(result["removed"])["same"]["what"] == (
-        "removed (every file in it is committed content)"
-    )
-    assert not (base / "same").exists()
+    removed = by_task(result["removed"])
+    for task in ("same", "linked"):
+        assert removed[task]["what"] == "removed (every file in it is committed content)"
+        assert not (base / task).exists()
     kept = by_task(result["kept"])
     assert "--force" in str(kept["new"]["reason"])
     assert (base / "new" / "notes.txt").read_text() == "not committed anywhere\n"
