@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -172,4 +173,6 @@ def _forget_if_gone(
         if record is None or effective_status(record) == "running":
             return False
         store.forget_run(only[0])
+    for kept in ("logs", "prompts"):  # a later run of that name must not append to them
+        shutil.rmtree(state / kept / only[0], ignore_errors=True)
     return True

@@ -205,7 +205,7 @@ def has_uncommitted(worktree: Path) -> bool:
         return False
     done = _run_git(["hash-object", "--", *hidden], worktree, check=False)
     committed = _run_git(["rev-parse", *(f"HEAD:{f}" for f in hidden)], worktree, check=False)
-    return done.stdout.split() != committed.stdout.split() or done.returncode != 0
+    return done.returncode != 0 or done.stdout.split() != committed.stdout.split()
 
 
 def _hidden_files(worktree: Path) -> list[str]:
