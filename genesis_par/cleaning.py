@@ -232,7 +232,7 @@ def _clean_one(
         return Action(w, True, False, "stale git record pruned")
     if w.head is None and w.state == "orphaned":
         return _plain_directory(repo, w, dry_run, force)
-    saved, note = None, ""
+    saved, notes = None, []
     if w.state != "branch-only":
         if w.nested and not force:
             where = ", ".join(f"{n}/" for n in w.nested)
@@ -245,7 +245,7 @@ def _clean_one(
                 kept=True,
             )
         if w.nested:
-            note = _set_nested_aside(repo, w, dry_run)
+            notes.append(_set_nested_aside(repo, w, dry_run))
             w.dirty = True  # what git recorded of them is saved below with the rest
         if w.task != ".merge" and (w.dirty or not w.on_branch):
             why = "uncommitted changes" if w.dirty else "HEAD is not on its branch"
@@ -258,18 +258,18 @@ def _clean_one(
                 tip = gitops.resolve_commit(repo.root, w.branch) if w.branch else None
                 also = [tip] if tip and not w.on_branch else []
                 gitops.save_to_ref(w.path, saved, leave_out=(), also_keep=also)
-        pooled, why = _pool_or_remove(repo, w, dry_run, now, pool and not saved)
-        note += why
+        pooled, refused = _pool_or_remove(repo, w, dry_run, now, pool and not saved)
+        notes += [f"not pooled: {refused}"] if refused else []
     else:
         pooled = False
     if w.task == ".merge" or not w.branch:
-        return Action(w, True, False, f"removed{note}", saved=saved)
-    return _drop_branch(repo, w, dry_run, force, now, saved, pooled, note)
+        return Action(w, True, False, "; ".join(notes), saved=saved)
+    return _drop_branch(repo, w, dry_run, force, now, saved, pooled, notes)
 
 
 def _pool_or_remove(
     repo: gitops.RepoPaths, w: Worktree, dry_run: bool, now: float, pool: bool
-) -> tuple[bool, str]:
+) -> tuple[bool, str | None]:
     """Pool the worktree for reuse if it may be, else remove it: (pooled, why not pooled)."""
     why = None
     if pool and w.task != ".merge":
@@ -280,10 +280,10 @@ def _pool_or_remove(
         else:
             why = put_in_pool(repo, w.path, now, looked)
         if why is None:
-            return True, ""
+            return True, None
     if not dry_run:
         discard(repo, w.path)
-    return False, f" (not pooled: {why})" if why and why != "the pool is full" else ""
+    return False, why if why != "the pool is full" else None
 
 
 def _set_nested_aside(repo: gitops.RepoPaths, w: Worktree, dry_run: bool) -> str:
@@ -294,7 +294,7 @@ def _set_nested_aside(repo: gitops.RepoPaths, w: Worktree, dry_run: bool) -> str
             moved.append(f"{nested}/")
         else:
             moved.append(f"{nested}/ to {set_aside(repo, w.path / nested, label)}")
-    return f"; its own repositories moved aside: {', '.join(moved)}"
+    return f"its own repositories moved aside: {', '.join(moved)}"
 
 
 def _plain_directory(repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: bool) -> Action:
@@ -311,13 +311,13 @@ def _plain_directory(repo: gitops.RepoPaths, w: Worktree, dry_run: bool, force: 
     if not files and not others:
         if not dry_run:
             shutil.rmtree(w.path)
-        return Action(w, True, False, "removed (an empty directory)")
+        return Action(w, True, False, "an empty directory")
     if _git_link_of(repo, w.path / ".git"):  # git's own pointer to a record since pruned
         files.remove(w.path / ".git")
     if not others and gitops.all_committed(repo.root, files):  # a crash mid-checkout
         if not dry_run:
             discard_folder(repo, w.path)
-        return Action(w, True, False, "removed (every file in it is committed content)")
+        return Action(w, True, False, "every file in it is committed content")
     if not force:
         why = "not a git worktree, and holds files the repository does not have"
         return Action(w, False, False, f"{why}: look, or --force to move it aside", kept=True)
@@ -346,14 +346,13 @@ def _drop_branch(
     now: float,
     saved: str | None,
     pooled: bool,
-    note: str,
+    notes: list[str],
 ) -> Action:
     assert w.branch is not None
     removed = w.state != "branch-only"
-    done = "pooled for reuse" if pooled else "removed"
     tip = gitops.resolve_commit(repo.root, w.branch)
     if tip is None:
-        return Action(w, removed, False, done + note, saved=saved, pooled=pooled)
+        return Action(w, removed, False, "; ".join(notes), saved=saved, pooled=pooled)
     user = gitops.checked_out_in(repo.root, f"refs/heads/{w.branch}") if not removed else None
     if user is not None:  # deleting it would leave that worktree on no commit at all
         why = f"branch kept: it is checked out in {user}: switch that worktree to another branch"
@@ -363,20 +362,16 @@ def _drop_branch(
             where = (w.target or "its run's target").removeprefix("refs/heads/")
             why = f"branch kept: its work has not landed in {where}"
             hint = "merge it, or --force to save it under refs/genesis/trash and drop it"
-            return Action(
-                w, removed, False, f"{why}: {hint}{note}", kept=True, saved=saved, pooled=pooled
-            )
+            reason = "; ".join([f"{why}: {hint}", *notes])
+            return Action(w, removed, False, reason, kept=True, saved=saved, pooled=pooled)
         if saved is None:  # a worktree saved above already holds the branch's tip
             saved = _trash_ref(w, now)
             if not dry_run:
                 gitops.update_ref(repo.root, saved, tip)
     if not dry_run:
         gitops.delete_branch(repo.root, w.branch, tip)
-    if not removed:
-        what = "branch deleted (landed)" if w.landed else "branch dropped, work saved"
-    else:
-        what = f"{done}, branch deleted (landed)" if w.landed else f"{done}, work saved"
-    return Action(w, removed, True, what + note, saved=saved, pooled=pooled)
+    what = "branch deleted (landed)" if w.landed else "branch dropped, work saved"
+    return Action(w, removed, True, "; ".join([what, *notes]), saved=saved, pooled=pooled)
 
 
 def _trash_ref(w: Worktree, now: float) -> str:

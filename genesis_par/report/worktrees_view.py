@@ -165,9 +165,9 @@ def show_gc(done: Cleaned, dry_run: bool, as_json: bool) -> None:
         name = escape(shown(f"{a.worktree.run}/{a.worktree.task}"))
         reason = escape(shown(a.reason))
         if not a.kept:
-            verb = "pool" if a.pooled else "remove" if a.removed else "drop"
-            past = {"pool": "pooled", "remove": "removed", "drop": "dropped"}[verb]
-            console.print(f"  {would + verb if dry_run else past} {name}: {reason}")
+            verb, past = ("pool", "pooled") if a.pooled else ("remove", "removed")
+            said = f": {reason}" if reason else ""
+            console.print(f"  {would + verb if dry_run else past} {name}{said}")
         elif a.removed:  # the worktree went (maybe to the pool), its branch stayed
             verb = "pool" if a.pooled else "remove"
             past = "pooled" if a.pooled else "removed"
