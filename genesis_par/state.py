@@ -31,8 +31,6 @@ TASK_FIELDS = [
     "log",
 ]
 
-FORGET_TABLES = ("tasks", "attempts", "events", "merges")
-
 SCHEMA = """
 CREATE TABLE runs (
     name TEXT PRIMARY KEY, plan_path TEXT, plan_text TEXT, base_ref TEXT, base_commit TEXT,
@@ -258,10 +256,11 @@ class Store:
             )
 
     def forget_run(self, name: str) -> None:
-        """Drop every record of a run (`worktrees rm RUN` once nothing of it is left)."""
+        """Delete every record of a run (`runs rm`): its tasks, attempts, events and merges."""
         with self._tx() as db:
-            for table, key in (("runs", "name"), *((t, "run") for t in FORGET_TABLES)):
-                db.execute(f"DELETE FROM {table} WHERE {key}=?", (name,))
+            for table in ("tasks", "attempts", "events", "merges"):
+                db.execute(f"DELETE FROM {table} WHERE run=?", (name,))
+            db.execute("DELETE FROM runs WHERE name=?", (name,))
 
     # --- tasks, attempts, events ---
 

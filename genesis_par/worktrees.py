@@ -8,6 +8,7 @@ from pathlib import Path
 from genesis_par import gitops
 from genesis_par.errors import UsageError
 from genesis_par.pool import take_from_pool
+from genesis_par.report.words import plural
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
 EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository
@@ -23,22 +24,13 @@ def path_for(root: Path, run: str, task: str) -> Path:
     return root / WORKTREES_DIR / run / task
 
 
-def counted(n: int, word: str, plural: str | None = None) -> str:
-    """`1 branch`, `2 branches`."""
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
 def refuse_taken_name(repo: gitops.RepoPaths, run: str) -> None:
     """A run name whose branches or worktrees already exist cannot be used again."""
     taken = gitops.ref_names(repo.root, f"refs/heads/genesis/{run}/")
     folder = repo.root / WORKTREES_DIR / run
     trees = sorted(folder.iterdir()) if folder.is_dir() else []
     if taken or trees:
-        has = [
-            counted(len(x), w, p)
-            for x, w, p in ((taken, "branch", "branches"), (trees, "worktree", None))
-            if x
-        ]
+        has = [plural(len(x), noun) for x, noun in ((taken, "branch"), (trees, "worktree")) if x]
         raise UsageError(
             f'run "{run}" already has {" and ".join(has)} (under genesis/{run}/): choose a new '
             f"name with --name, or clean it up with `genesis-par worktrees rm {run}`"
