@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.common import git, init_repo
-from genesis_par import gitops, worktrees
+from genesis_par import gitops, pool, worktrees
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
         t_fresh = time.perf_counter() - start
 
         for path in fresh:  # what gc does with clean, finished worktrees
-            worktrees.put_in_pool(repo, path, time.time())
+            pool.put_in_pool(repo, path, time.time())
         for i in range(0, args.files, args.files // 100):  # the base moves on: 100 files change
             (repo_path / f"d{i // 500}/f{i}.txt").write_text(f"changed {i}\n")
         git(repo_path, "commit", "-q", "-am", "base moves on")
@@ -37,7 +37,7 @@ def main() -> None:
         start = time.perf_counter()
         pooled = [worktrees.allocate(repo, "pooled", f"t{i}", base, pool=True)[0] for i in range(n)]
         t_pool = time.perf_counter() - start
-        assert not any((repo.root / worktrees.POOL_DIR).iterdir()), "pool not used"
+        assert not any((repo.root / pool.POOL_DIR).iterdir()), "pool not used"
 
         start = time.perf_counter()
         for path in pooled[: n // 2]:

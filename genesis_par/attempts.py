@@ -440,4 +440,8 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
     )
     gitops.attach_branch(worktree, worktrees.branch_name(spec.run, task.id), done)
     progress.commit, progress.changed = done.commit, done.changed
+    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit)
+    if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
+        _fail(progress, "commit", unrecorded)
+        return
     progress.status, progress.failure, progress.reason = "succeeded", None, None

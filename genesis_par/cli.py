@@ -350,11 +350,16 @@ DryRunOpt = Annotated[
 
 
 @worktrees_app.command("list")
-def worktrees_list(as_json: JsonOpt = False) -> None:
+def worktrees_list(
+    pool: Annotated[
+        bool, typer.Option("--pool", help="List the pooled worktrees kept for reuse instead.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Every worktree and branch genesis-par made, with its state."""
     from genesis_par.commands import worktrees
 
-    raise typer.Exit(worktrees.list_(Path.cwd(), as_json=as_json))
+    raise typer.Exit(worktrees.list_(Path.cwd(), as_json=as_json, pool=pool))
 
 
 @worktrees_app.command("gc")
@@ -364,13 +369,21 @@ def worktrees_gc(
     older_than: Annotated[
         str | None, typer.Option(help="Only runs finished at least this long ago (7d, 12h).")
     ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Also empty the pool of worktrees kept for reuse.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Remove the worktrees of finished runs and orphans when that loses nothing."""
     from genesis_par.commands import worktrees
 
     code = worktrees.gc(
-        Path.cwd(), dry_run=dry_run, force=force, older_than=older_than, as_json=as_json
+        Path.cwd(),
+        dry_run=dry_run,
+        force=force,
+        older_than=older_than,
+        drain=drain,
+        as_json=as_json,
     )
     raise typer.Exit(code)
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -123,6 +123,53 @@ def git_running_in(path: Path) -> bool:
         if name.startswith("git") and Path(cwd).is_relative_to(path):
             return True
     return False
+
+
+class Seen(NamedTuple):
+    pid: int
+    name: str
+
+
+def processes_in(paths: Sequence[Path]) -> dict[Path, list[Seen]]:
+    """The processes (this one aside) whose working directory is inside each path: one walk
+    of the process table for all paths. Other users' processes, which we may not inspect,
+    are not seen."""
+    import psutil
+
+    real = {os.path.realpath(p): p for p in paths}
+    found: dict[Path, list[Seen]] = {p: [] for p in paths}
+    for pid, cwd in _working_directories() if paths else ():
+        for resolved, path in real.items():
+            if pid != os.getpid() and (cwd == resolved or cwd.startswith(resolved + os.sep)):
+                with contextlib.suppress(psutil.Error):
+                    found[path].append(Seen(pid, psutil.Process(pid).name()))
+    return found
+
+
+def _working_directories() -> Iterator[tuple[int, str]]:
+    # /proc read directly: 14 times faster than psutil.process_iter on a busy Linux machine,
+    # which builds a Process (reading its stat) for each of hundreds of processes
+    if os.path.isdir("/proc/self/cwd"):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    yield int(entry), os.readlink(f"/proc/{entry}/cwd")
+        return
+    import psutil
+
+    for p in psutil.process_iter(["cwd"]):
+        if p.info.get("cwd"):
+            yield p.pid, p.info["cwd"]
+
+
+def pid_running(pid: int) -> bool:
+    """Whether some process (not a zombie) has this pid."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def delete_in_background(path: Path) -> None:

@@ -76,6 +76,20 @@ def run_lock(state_dir: Path, run: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def run_supervised(state_dir: Path, run: str) -> bool:
+    """Whether a process holds the run's lock now (it works even when state.db is gone)."""
+    path = state_dir / "locks" / f"{run}.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 class RunRecord(NamedTuple):
     name: str
     plan_path: str

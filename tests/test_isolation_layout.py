@@ -173,11 +173,13 @@ MISSING_PARENT = (
 )
 
 
-@pytest.mark.parametrize(
-    ("script", "why"),
-    [(ORPHAN, "an unrelated history"), (MISSING_PARENT, "cannot be read")],
-    ids=["unrelated", "missing-parent"],
-)
+# The fence (docs/isolation.md) catches an agent that breaks its own branch when it ends; one
+# that bypasses the reference-transaction hook this way reaches other tasks' branches, and the
+# merge queue must then leave only the damaged tasks unmerged.
+BYPASS = "git -c core.hooksPath=/dev/null"
+
+
+@pytest.mark.parametrize(("script", "why"), [(ORPHAN, "an unrelated history")], ids=["unrelated"])
 def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
     repo: Path, capsys: pytest.CaptureFixture[str], script: str, why: str
 ) -> None:
@@ -222,6 +224,33 @@ def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
     assert resume_cmd.resume(repo, "un", retry_failed=True, as_json=True) == 3
 
 
+def test_an_agent_pointing_its_branch_at_a_broken_history_fails_with_history(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_before = git(repo, "rev-parse", "main")
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "good"
+        command = {writer("good.txt", "good")}
+
+        [[tasks]]
+        id = "rogue"
+        command = {json.dumps(MISSING_PARENT)}
+        """,
+        header='[run]\nname = "hist"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1, result
+    rogue = tasks_by_id(result)["rogue"]
+    assert (rogue["status"], rogue["failure"]) == ("failed", "history")
+    assert result["merge"]["merged"] == ["good"]
+    # put back on a readable history (the agent's broken commit is kept aside, not on it)
+    git(repo, "rev-list", "genesis/hist/rogue")
+    assert git(repo, "rev-parse", "main") == main_before
+
+
 def test_an_agent_deleting_a_finished_tasks_branch_leaves_only_that_task_unmerged(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,7 +264,7 @@ def test_an_agent_deleting_a_finished_tasks_branch_leaves_only_that_task_unmerge
         [[tasks]]
         id = "killer"
         depends_on = ["victim"]
-        command = "git update-ref -d refs/heads/genesis/del/victim && echo k > killer.txt"
+        command = "{BYPASS} update-ref -d refs/heads/genesis/del/victim && echo k > killer.txt"
 
         [[tasks]]
         id = "bystander"
@@ -271,7 +300,8 @@ def test_a_branch_deleted_while_its_agent_runs_leaves_that_task_unmerged(
     killer = py(
         f"{wait}import subprocess\n"
         f"while not os.path.exists({str(ready)!r}) and time.time() < end: time.sleep(0.02)\n"
-        "subprocess.run(['git', 'update-ref', '-d', 'refs/heads/genesis/mid/victim'], check=True)\n"
+        "subprocess.run(['git', '-c', 'core.hooksPath=/dev/null', 'update-ref', '-d',"
+        " 'refs/heads/genesis/mid/victim'], check=True)\n"
         f"open({str(deleted)!r}, 'w').close()\n"
         "open('killer.txt', 'w').write('k')\n"
     )
@@ -282,27 +312,35 @@ def test_a_branch_deleted_while_its_agent_runs_leaves_that_task_unmerged(
         header='[run]\nname = "mid"\nmax_parallel = 2\n',
     )
     code, result = run_json(repo, plan, capsys)
-    assert code == 3, result
+    # the victim's own fence finds its branch gone when its agent ends: put back, task failed
+    assert code == 1, result
     assert result["merge"]["merged"] == ["killer"]
-    (unmerged,) = result["merge"]["unmerged"]
-    assert unmerged["task"] == "victim" and "unrelated history" in unmerged["reason"]
-    assert conflicts_cmd.run(repo, run_name="mid", as_json=True) == 3
+    victim_result = tasks_by_id(result)["victim"]
+    assert (victim_result["status"], victim_result["failure"]) == ("failed", "history")
+    git(repo, "rev-parse", "--verify", "genesis/mid/victim")
+    assert conflicts_cmd.run(repo, run_name="mid", as_json=True) in (0, 3)
     capsys.readouterr()
-    assert merge_cmd.run(repo, run_name="mid", dry_run=True, as_json=True) == 3
+    assert merge_cmd.run(repo, run_name="mid", dry_run=True, as_json=True) == 0
 
 
-def test_a_run_whose_only_task_broke_its_history_exits_3_with_the_reason(
+def test_a_finished_branch_moved_to_an_unreadable_history_is_left_unmerged_with_the_reason(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    broken = MISSING_PARENT.split(" && git reset", 1)[0].replace(
+        "git hash-object", "git hash-object"
+    )
+    breaker = f"{broken} && {BYPASS} update-ref refs/heads/genesis/one/victim $c && echo b > b.txt"
     plan = write_plan(
         repo,
-        f'[[tasks]]\nid = "rogue"\ncommand = {json.dumps(MISSING_PARENT)}\n',
+        f'[[tasks]]\nid = "victim"\ncommand = {writer("victim.txt", "v")}\n'
+        f'[[tasks]]\nid = "breaker"\ndepends_on = ["victim"]\ncommand = {json.dumps(breaker)}\n',
         header='[run]\nname = "one"\n',
     )
     code, result = run_json(repo, plan, capsys)
     assert code == 3, result
-    (unmerged,) = result["merge"]["unmerged"]
-    assert "Could not read 1111111111111111111111111111111111111111" in unmerged["reason"]
+    reasons = {u["task"]: u["reason"] for u in result["merge"]["unmerged"]}
+    assert "Could not read 1111111111111111111111111111111111111111" in reasons["victim"]
+    assert reasons["breaker"] == "dependency victim not merged"
     assert result["merge"]["merged"] == []
 
 

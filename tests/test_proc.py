@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -144,3 +145,21 @@ def test_alive_and_identity_name_one_process() -> None:
     assert not proc.alive(me.pid, me.create_time - 10)  # a reused pid is not the same process
     assert proc.available_memory() > 0
     assert psutil.Process().create_time() == me.create_time
+
+
+def test_processes_in_finds_a_process_by_its_working_directory(tmp_path: Path) -> None:
+    inside, beside = tmp_path / "wt" / "deep", tmp_path / "wt-other"
+    inside.mkdir(parents=True)
+    beside.mkdir()
+    ready = tmp_path / "ready"
+    code = f"open({str(ready)!r}, 'w').close(); import time; time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=inside)
+    try:
+        wait_for(ready.exists, "the child to start")
+        found = proc.processes_in([tmp_path / "wt", beside])
+        assert [s.pid for s in found[tmp_path / "wt"]] == [child.pid]
+        assert found[beside] == []  # a sibling whose name starts the same is not inside
+    finally:
+        child.kill()
+        child.wait()
+    assert proc.processes_in([tmp_path / "wt"])[tmp_path / "wt"] == []

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from genesis_par import gitops, worktrees
+from genesis_par import cleaning, gitops, worktrees
 from genesis_par.commands.common import (
     effective_status,
     pick_run,
@@ -18,9 +18,9 @@ from genesis_par.report import runs_view
 from genesis_par.state import RunRecord, Store, run_lock
 
 
-def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> worktrees.RunView:
+def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> cleaning.RunView:
     target = record.into_ref if gitops.resolve_commit(repo.root, record.into_ref) else None
-    return worktrees.RunView(
+    return cleaning.RunView(
         record.name,
         False,  # rm refused a run that is still going
         target,
@@ -45,12 +45,12 @@ def rm(
                 f"(kill -INT {pid}), then remove it"
             )
         with run_lock(state, name):  # a `resume` starting now must not lose its records
-            actions: list[worktrees.Action] = []
+            actions: list[cleaning.Action] = []
             if branches:
                 worktrees.check_layout(repo)
-                items = worktrees.inventory(repo, [_run_view(repo, store, record)])
+                items = cleaning.inventory(repo, [_run_view(repo, store, record)])
                 mine = [w for w in items if w.run == name]
-                actions = worktrees.clean(repo, mine, dry_run=False, force=force, now=time.time())
+                actions = cleaning.clean(repo, mine, dry_run=False, force=force, now=time.time())
             store.forget_run(name)
     for leftover in (state / "logs" / name, state / "prompts" / name):
         shutil.rmtree(leftover, ignore_errors=True)

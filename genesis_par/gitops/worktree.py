@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from genesis_par.errors import GitError, UsageError
 from genesis_par.gitops.refs import head
+from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
 
 
@@ -201,10 +202,17 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> tuple[str, str]
 
 def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files, or files git status does not show
-    (skip-worktree, assume-unchanged) whose content differs from what is committed."""
+    (skip-worktree, assume-unchanged) whose content differs from what is committed, or files
+    in the folder of a submodule that is not checked out."""
     if not is_clean(worktree):
         return True
-    hidden = [f for f in _hidden_files(worktree) if (worktree / f).is_file()]  # not sparse ones
+    # one listing (tag, mode, path) for both: `ls-files -v` tags, `--stage` modes
+    listed = [e for e in _out(["ls-files", "-v", "--stage", "-z"], worktree).split("\0") if e]
+    entries = [(e[:1], e[2:].split(" ", 1)[0], e.split("\t", 1)[1]) for e in listed]
+    if in_submodule_folders(worktree, [p for _, mode, p in entries if mode == "160000"]):
+        return True
+    hidden = [p for tag, _, p in entries if tag == "S" or tag.islower()]
+    hidden = [f for f in hidden if (worktree / f).is_file()]  # not sparse ones
     if not hidden:
         return False
     done = _run_git(["hash-object", "--", *hidden], worktree, check=False)
@@ -279,6 +287,11 @@ def save_to_ref(
         if hidden:  # else `add` would pass over their changes
             flags = ["--no-skip-worktree", "--no-assume-unchanged"]
             _run_git(["update-index", *flags, "--", *hidden], worktree, env=env)
+        every_link = gitlinks(worktree)
+        unseen = in_submodule_folders(worktree, every_link)
+        links = [g for g in every_link if any(f.startswith(g + "/") for f in unseen)]
+        if links:  # files in a submodule folder that is not checked out: saved as plain files
+            _run_git(["update-index", "--force-remove", "--", *links], worktree, env=env)
         _run_git(["add", "--all"], worktree, env=env)
         if leave_out:  # .worktreeinclude files (.env) are never saved
             _run_git(["reset", "--quiet", "--", *leave_out], worktree, env=env)

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
+from genesis_par.cleaning import Action
 from genesis_par.report.console import console
 from genesis_par.report.words import plural
-from genesis_par.worktrees import Action
 
 
 def rm_json(
@@ -39,8 +39,9 @@ def show_rm(
         return
     console.print(f"forgot run {escape(run)}: its records, logs and prompts are gone")
     for a in actions:
-        verb = "[yellow]kept[/]" if a.kept else "removed"
-        console.print(f"  {verb} {escape(a.worktree.task)}: {escape(a.reason)}")
+        verb = "[yellow]kept[/]" if a.kept else "pooled" if a.pooled else "removed"
+        said = f": {escape(a.reason)}" if a.reason else ""
+        console.print(f"  {verb} {escape(a.worktree.task)}{said}")
     if branches:
         names = ", ".join(b.removeprefix("refs/heads/") for b in branches)
         console.print(
