@@ -69,6 +69,7 @@ def bring_home(
     git_env: Mapping[str, str],
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
+    journal: merge.StepJournal | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
 
@@ -107,6 +108,7 @@ def bring_home(
         env=env,
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
+        journal=journal,
     )
     touched = report.touched
     landing.queue = merge.land(spec, candidates, lambda t: touched.get(branches[t], set()), dry_run)

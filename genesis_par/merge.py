@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from genesis_par import conflicts, gitops, graph, proc, templates
 from genesis_par.conflicts import MergeResult
@@ -56,6 +56,14 @@ class QueueResult:
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
 
 
+class StepJournal(Protocol):
+    """Where the queue writes each move of the target: before it is made, then its outcome."""
+
+    def intend(self, into_ref: str, before: str, after: str, task: str) -> int: ...
+
+    def settle(self, token: int, published: bool) -> None: ...
+
+
 @dataclass(frozen=True)
 class QueueSpec:
     """Where and how to merge."""
@@ -72,6 +80,7 @@ class QueueSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     check_timeout_s: float | None = None
     checked_out: Path | None = None  # the user's worktree that has the target checked out
+    journal: StepJournal | None = None  # records each move, so a killed queue can be undone
 
 
 def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
@@ -217,11 +226,19 @@ def land(
     return result
 
 
-def _publish(spec: QueueSpec, new: str, old: str) -> bool:
-    """Compare-and-swap the target; a checked-out target moves its worktree's files too."""
+def _publish(spec: QueueSpec, new: str, old: str, task: str) -> bool:
+    """Compare-and-swap the target; a checked-out target moves its worktree's files too.
+
+    The move is journaled before the swap and settled after it: killed in between (SIGKILL, or
+    a Ctrl-C landing there), the journal still names a move that may have been made."""
+    token = spec.journal.intend(spec.into_ref, old, new, task) if spec.journal else None
     if spec.checked_out is None:
-        return gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
-    return gitops.try_fast_forward(spec.checked_out, old, new)
+        moved = gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
+    else:
+        moved = gitops.try_fast_forward(spec.checked_out, old, new)
+    if spec.journal is not None and token is not None:
+        spec.journal.settle(token, moved)
+    return moved
 
 
 def _land_one(
@@ -255,7 +272,7 @@ def _land_one(
         if not passed:
             result.unmerged.append(Unmerged(c.task.id, "merge check failed", log=log))
             return tip
-        if _publish(spec, new, tip):
+        if _publish(spec, new, tip, c.task.id):
             result.merged.append(c.task.id)
             result.steps.append((tip, new))
             return new

@@ -17,7 +17,7 @@ from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import formats, run_view
-from genesis_par.state import Store, run_lock
+from genesis_par.state import RunSteps, Store, run_lock
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3
@@ -166,6 +166,7 @@ def finish(
             git_env=spec.git_env,
             env=spec.env,
             starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
+            journal=RunSteps(store, spec.run),
         )
         if home.queue is not None:
             q = home.queue

@@ -210,12 +210,14 @@ def test_rollback_refuses_a_moved_target_unless_revert(
 def test_a_target_moved_during_the_queue_is_not_overwritten(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The merge check moves the target by hand (once): the queue must re-probe, not force.
+    # The merge check moves the target by hand (once, while b is checked, after a landed): the
+    # queue must re-probe, not force.
     mover = py(f"""
         import pathlib, subprocess
         flag = pathlib.Path({str(repo.parent / "moved")!r})
-        if not flag.exists():
-            flag.write_text('x')
+        calls = int(flag.read_text()) if flag.exists() else 0
+        flag.write_text(str(calls + 1))
+        if calls == 1:
             r = {str(repo)!r}
             import os
             env = dict(os.environ, GIT_INDEX_FILE=str(flag) + '.idx')
@@ -236,13 +238,18 @@ def test_a_target_moved_during_the_queue_is_not_overwritten(
         [[tasks]]
         id = "a"
         command = {writer("a.txt", "a")}
+
+        [[tasks]]
+        id = "b"
+        command = {writer("b.txt", "b")}
     """,
         header='[run]\nname = "m7"\n',
     )
     code, result = run_json(repo, plan, capsys)
     assert code == 0, result
     tip = git(repo, "rev-parse", "genesis/m7/integration")
-    assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "a.txt", "hand.txt"]
+    names = git(repo, "ls-tree", "--name-only", tip).split()
+    assert names == ["README.md", "a.txt", "b.txt", "hand.txt"]
     assert "by hand" in git(repo, "log", "--format=%s", tip)
     # rolling back must not drop the commit someone else made between the run's merges
     with pytest.raises(UsageError, match="holds commits made between the run's merges"):
