@@ -13,6 +13,8 @@ from tests.commands.test_resume import gp, start
 from tests.commands.test_run import py, write_plan
 from tests.conftest import git, wait_for
 
+NAME = lambda s: s.name  # noqa: E731
+
 
 def hanging_queue(repo: Path, tmp: Path, name: str) -> tuple[Path, Path]:
     """A plan whose merge check, on the second task only and only once, says it is ready and
@@ -55,7 +57,7 @@ def kill_mid_queue(repo: Path, tmp: Path, name: str, sig: signal.Signals) -> str
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=NAME)
 def test_rollback_after_a_queue_killed_mid_way_undoes_what_it_published(
     repo: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
@@ -67,7 +69,7 @@ def test_rollback_after_a_queue_killed_mid_way_undoes_what_it_published(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=NAME)
 def test_rollback_after_resume_goes_back_past_every_queue_session(
     repo: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
