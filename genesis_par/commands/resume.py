@@ -43,7 +43,8 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             start_commit=t["start_commit"],
         )
         interrupted = t["status"] in ("running", "cancelled")
-        if interrupted and t["log"] and proc.recorded_exit(Path(t["log"])) == 0:
+        agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
+        if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
             progress.agent_done = True  # the agent finished; only its check and commit remain
         if t["status"] in keep:
             progress.status, progress.failure, progress.reason = (
