@@ -216,6 +216,32 @@ class Store:
                 [(name, t, i, "pending", b) for i, (t, b) in enumerate(tasks.items())],
             )
 
+    def replan(
+        self, name: str, tasks: Mapping[str, str], reason: str
+    ) -> tuple[list[str], list[str]]:
+        """Make the run's tasks those of a new plan (id -> branch, in plan order): new ones are
+        added pending; unfinished ones it no longer has are skipped with reason. (added, removed)"""
+        with self._tx() as db:
+            rows = db.execute("SELECT id, status FROM tasks WHERE run=?", (name,)).fetchall()
+            status = dict(rows)
+            added = [t for t in tasks if t not in status]
+            gone = [t for t in status if t not in tasks]
+            db.executemany(
+                "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,0,?,0,?)",
+                [(name, t, "pending", tasks[t]) for t in added],
+            )
+            order = [*tasks, *gone]  # plan order, then what the plan dropped
+            db.executemany(
+                "UPDATE tasks SET idx=? WHERE run=? AND id=?",
+                [(i, name, t) for i, t in enumerate(order)],
+            )
+            removed = [t for t in gone if status[t] not in ("succeeded", "failed", "skipped")]
+            db.executemany(
+                "UPDATE tasks SET status='skipped', reason=? WHERE run=? AND id=?",
+                [(reason, name, t) for t in removed],
+            )
+        return added, removed
+
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
         row = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE name=?", (name,)).fetchone()

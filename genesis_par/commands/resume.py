@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, landing, proc
+from genesis_par import gitops, landing, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
@@ -60,6 +60,17 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
     return earlier
 
 
+def _replan(store: Store, run: str, plan: plan_mod.Plan) -> None:
+    """Record the tasks `--plan` adds, and skip the unfinished ones it removes."""
+    tasks = {t.id: worktrees.branch_name(run, t.id) for t in plan.tasks}
+    added, removed = store.replan(run, tasks, f"removed from the plan by resume --plan {plan.path}")
+    parts = [f"tasks added: {', '.join(added)}"] if added else []
+    if removed:
+        parts.append(f"unfinished tasks removed (now skipped): {', '.join(removed)}")
+    if parts:
+        run_view.note(f"{plan.path}: " + "; ".join(parts))
+
+
 FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
 
 
@@ -91,6 +102,8 @@ def resume(
         with run_lock(state, record.name):
             plan = _plan(record, plan_path)
             check_agents(plan)
+            if plan_path is not None:
+                _replan(store, record.name, plan)
             where = landing.Target(
                 record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
             )

@@ -251,3 +251,41 @@ def test_resume_keeps_an_attempt_a_killed_resume_already_saved(repo: Path, tmp_p
     assert done.returncode == 0, done.stderr
     assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"]
     assert git(repo, "rev-parse", "refs/genesis/sa/a/attempt-1") == base
+
+
+@pytest.mark.slow
+def test_resume_with_a_plan_that_adds_and_removes_tasks_records_both(
+    repo: Path, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    hang = py(
+        f"import pathlib, time; pathlib.Path({str(ready)!r}).write_text('b'); time.sleep(600)"
+    )
+    write_a, write_c = (py(f"open('{n}.txt', 'w').write('{n}')") for n in "ac")
+    first = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {write_a}\n'
+        f'[[tasks]]\nid = "b"\ncommand = {hang}\ndepends_on = ["a"]\n',
+        header='[run]\nname = "rp"\n',
+    )
+    main = start(repo, "run", str(first))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "b to start")
+    main.kill()
+    main.communicate(timeout=10)
+    second = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {write_a}\n[[tasks]]\nid = "c"\ncommand = {write_c}\n',
+        name="second.toml",
+    )
+    done = gp(repo, "resume", "rp", "--plan", str(second), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "tasks added: c" in done.stderr and "removed (now skipped): b" in done.stderr
+    status = json.loads(gp(repo, "status", "rp", "--json").stdout)
+    assert status["status"] == "succeeded"
+    tasks = {t["id"]: t for t in status["tasks"]}
+    assert [t["id"] for t in status["tasks"]] == ["a", "c", "b"]
+    assert tasks["a"]["status"] == tasks["c"]["status"] == "succeeded"
+    assert tasks["c"]["commit"] == git(repo, "rev-parse", "genesis/rp/c")
+    assert tasks["b"]["status"] == "skipped" and "removed from the plan" in tasks["b"]["reason"]
+    tip = git(repo, "rev-parse", "genesis/rp/integration")
+    assert {"a.txt", "c.txt"} <= set(git(repo, "ls-tree", "--name-only", tip).split())
