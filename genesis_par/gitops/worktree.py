@@ -140,6 +140,21 @@ def is_clean(worktree: Path) -> bool:
     return _out(["status", "--porcelain", "--untracked-files=normal"], worktree) == ""
 
 
+def local_changes(worktree: Path) -> list[str]:
+    """Paths with staged, unstaged or untracked (not ignored) changes, as `git status` lists."""
+    args = ["status", "--porcelain", "-z", "--untracked-files=normal"]
+    text = _run_git(args, worktree).stdout  # not stripped: each entry starts with its status
+    entries = text.split("\0")
+    paths, skip = [], False
+    for entry in entries:
+        if skip or len(entry) < 4:  # a rename's second entry is its old name
+            skip = False
+            continue
+        paths.append(entry[3:])
+        skip = entry[0] in "RC"
+    return paths
+
+
 def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
     """Move the branch checked out in worktree from old to new with its files; False if it moved."""
     if head(worktree) != old:

@@ -450,3 +450,44 @@ def test_sigterm_during_the_merge_queue_exits_130_and_stops_the_check(
         "check to stop",
         bound=10,
     )
+
+
+def test_uncommitted_changes_in_a_checked_out_target_are_named_not_retried(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user edits the checked-out target while the queue runs (here: during the first merge
+    check): the queue says which file is in the way and what to do, and stops trying."""
+    checks = tmp_path / "checks"
+    check = py(f"""
+        import pathlib
+        with open({str(checks)!r}, 'a') as f:
+            f.write('x')
+        pathlib.Path({str(repo / "README.md")!r}).write_text("the user's edit\\n")
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = {check}
+
+        [[tasks]]
+        id = "a"
+        command = {writer("README.md", "from a")}
+
+        [[tasks]]
+        id = "b"
+        command = {writer("b.txt", "b")}
+    """,
+        header='[run]\nname = "dirty"\n',
+    )
+    before = git(repo, "rev-parse", "main")
+    code, result = run_json(repo, plan, capsys, into="main")
+    assert code == 3, result
+    unmerged = {u["task"]: u["reason"] for u in result["merge"]["unmerged"]}  # type: ignore[index]
+    assert set(unmerged) == {"a", "b"}
+    for reason in unmerged.values():
+        assert "uncommitted changes in" in reason and "(README.md)" in reason
+        assert "commit or stash them" in reason
+    assert checks.read_text() == "x"  # one check: no retries, and b was not tried
+    assert git(repo, "rev-parse", "main") == before
+    assert (repo / "README.md").read_text() == "the user's edit\n"
