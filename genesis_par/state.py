@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -13,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genesis_par.errors import UsageError
+from genesis_par import store_faults
+from genesis_par.errors import StoreProblem, UsageError
 
 SCHEMA_VERSION = 3
 TASK_FIELDS = [
@@ -130,24 +132,84 @@ class Store:
     def __init__(self, db: sqlite3.Connection, now: Callable[[], float]) -> None:
         self.db, self.now = db, now
         self.lock = threading.Lock()
+        self.notice: str | None = None  # for the user: a damaged store was moved aside
 
     @classmethod
     @contextmanager
-    def open(cls, state_dir: Path, now: Callable[[], float] = time.time) -> Iterator[Store]:
-        """Open (creating if needed) state.db in state_dir."""
-        state_dir.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(
-            state_dir / "state.db", check_same_thread=False, timeout=30, isolation_level=None
-        )
+    def open(
+        cls,
+        state_dir: Path,
+        now: Callable[[], float] = time.time,
+        *,
+        read_only: bool = False,
+        timeout_s: float = 30.0,
+    ) -> Iterator[Store]:
+        """Open (creating if needed) state.db in state_dir; read_only never writes it.
+
+        Every failure of the store (full disk, read-only, locked, damaged) becomes one
+        StoreProblem; a damaged store is moved aside (store.notice says so) when writing."""
+        db_path = state_dir / "state.db"
+        if read_only:
+            store = cls._read_only(db_path, now, timeout_s)
+        else:
+            store = cls._writable(db_path, now, timeout_s)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed transition survives power loss, not only a killed process.
-            db.execute("PRAGMA synchronous=FULL")
-            store = cls(db, now)
-            store._migrate()
             yield store
+        except sqlite3.Error as e:
+            store.db.close()
+            if store_faults.is_damage(e) and not read_only:
+                aside = store_faults.move_aside(db_path)
+                raise StoreProblem(
+                    store_faults.moved_notice(db_path, aside, e) + ": run the command again"
+                ) from None
+            raise store_faults.problem(e, db_path) from None
         finally:
+            store.db.close()
+
+    @classmethod
+    def _writable(cls, db_path: Path, now: Callable[[], float], timeout_s: float) -> Store:
+        try:
+            return cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+        except sqlite3.Error as e:
+            if not store_faults.is_damage(e):
+                raise store_faults.problem(e, db_path) from None
+            damage = e
+        aside = store_faults.move_aside(db_path)
+        try:
+            store = cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+        except sqlite3.Error as e:
+            raise store_faults.problem(e, db_path) from None
+        store.notice = store_faults.moved_notice(db_path, aside, damage)
+        return store
+
+    @classmethod
+    def _read_only(cls, db_path: Path, now: Callable[[], float], timeout_s: float) -> Store:
+        """A store that never writes (but an older schema is migrated first where it can be)."""
+        if not db_path.exists():  # nothing recorded yet: an empty store, in memory
+            memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            return cls._connected(memory, now)
+        db = store_faults.connect_read_only(db_path, timeout_s)
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as e:
             db.close()
+            raise store_faults.problem(e, db_path) from None
+        if version < SCHEMA_VERSION:
+            db.close()
+            with contextlib.suppress(StoreProblem):  # read-only: read the older schema as it is
+                cls._writable(db_path, now, timeout_s).db.close()
+            db = store_faults.connect_read_only(db_path, timeout_s)
+        return cls(db, now)
+
+    @classmethod
+    def _connected(cls, db: sqlite3.Connection, now: Callable[[], float]) -> Store:
+        store = cls(db, now)
+        try:
+            store._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from genesis_par import gitops, landing, merge, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.commands.common import pick_run, state_dir
+from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.plan import Command, MergeMethod, Task
 from genesis_par.report import merge_view
@@ -51,7 +51,7 @@ def run(
     if branches:
         home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env)
     else:
-        with Store.open(state) as store:
+        with open_store(state, read_only=dry_run) as store:
             record = pick_run(store, run_name)
             plan = _recorded_plan(record)
             done = [
@@ -175,7 +175,7 @@ def rollback(
 ) -> int:
     """Put the run's merge target back where it was before the run's merges."""
     repo, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state) as store:
         record = pick_run(store, run_name)
         recorded = store.merge_steps(record.name)
         if not recorded:

@@ -10,7 +10,13 @@ from typing import Any
 from genesis_par import gitops, landing, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
-from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
+from genesis_par.commands.common import (
+    effective_status,
+    open_store,
+    pick_run,
+    state_dir,
+    stop_orphans,
+)
 from genesis_par.commands.run import Options, _execute, check_agents, finish
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
@@ -86,7 +92,7 @@ def resume(
     """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
-    with Store.open(state) as store:
+    with open_store(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
         status = effective_status(record)

@@ -12,7 +12,7 @@ from pathlib import Path
 from genesis_par import gitops, landing, plan_values, presets, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
-from genesis_par.commands.common import stop_orphans
+from genesis_par.commands.common import open_store, stop_orphans
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
@@ -116,7 +116,7 @@ def run(
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, into)
     state_dir = repo.common_dir / "genesis-par"
-    with Store.open(state_dir) as store, run_lock(state_dir, run_name):
+    with open_store(state_dir) as store, run_lock(state_dir, run_name):
         stop_orphans(store)
         me = proc.identity()
         store.create_run(

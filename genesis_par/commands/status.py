@@ -6,16 +6,21 @@ import time
 from pathlib import Path
 
 from genesis_par import gitops
-from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
+from genesis_par.commands.common import (
+    effective_status,
+    open_store,
+    pick_run,
+    state_dir,
+    stop_orphans,
+)
 from genesis_par.errors import UsageError
 from genesis_par.report import status_view
-from genesis_par.state import Store
 
 
 def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     """Show one run (the latest by default) and its tasks."""
     repo, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         stop_orphans(store)
         record = pick_run(store, run)
         tasks = store.tasks(record.name)
@@ -34,7 +39,7 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
 def runs(cwd: Path, *, as_json: bool = False) -> int:
     """List the recorded runs, newest first."""
     _, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         rows = [
             status_view.run_row(r, effective_status(r), store.tasks(r.name)) for r in store.runs()
         ]
@@ -50,7 +55,7 @@ def logs(
 ) -> int:
     """Print a task's log (the last attempt's by default); --follow until the attempt ends."""
     _, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
         attempts = store.attempts(record.name, task)
         known = {str(t["id"]) for t in store.tasks(record.name)}

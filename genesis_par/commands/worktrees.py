@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genesis_par import gitops, worktrees
-from genesis_par.commands.common import state_dir, stop_orphans, supervisor_alive
+from genesis_par.commands.common import open_store, state_dir, stop_orphans, supervisor_alive
 from genesis_par.errors import UsageError
 from genesis_par.report import worktrees_view
-from genesis_par.state import Store
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -30,7 +29,7 @@ def parse_age(text: str) -> float:
 def _views(repo: gitops.RepoPaths, state: Path) -> list[worktrees.RunView]:
     if not (state / "state.db").exists():
         return []
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         stop_orphans(store)
         views = []
         for r in store.runs():
