@@ -14,7 +14,8 @@ from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.plan import Command, MergeMethod, Task
 from genesis_par.report import merge_view
-from genesis_par.state import MergeStep, RunRecord, RunSteps, Store
+from genesis_par.state import RunRecord, Store
+from genesis_par.state_merges import MergeStep, RunSteps
 
 EXIT_UNMERGED = 3
 

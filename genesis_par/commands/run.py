@@ -17,7 +17,8 @@ from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import formats, run_view
-from genesis_par.state import RunSteps, Store, run_lock
+from genesis_par.state import Store, run_lock
+from genesis_par.state_merges import RunSteps
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3
