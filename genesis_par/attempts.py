@@ -84,6 +84,10 @@ class RunSpec:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
         return self.state_dir / "logs" / self.run / f"{task}.{attempt}.log"
 
+    def setup_exit_file(self, task: str) -> Path:
+        """The exit record of the task's setup, whichever attempt's log its output went to."""
+        return self.state_dir / "logs" / self.run / f"{task}.setup.exit"
+
 
 Recorder = Callable[[str, str, dict[str, object]], None]
 
@@ -147,10 +151,16 @@ def _message(spec: RunSpec, task: Task) -> str:
 
 
 def _save_attempt(spec: RunSpec, task: Task, worktree: Path, start: str, attempt: int) -> None:
-    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
+    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>.
+
+    Attempt 0 (no agent ran: only setup worked here) has nothing to keep. A ref already there
+    was saved by a resume killed before its next attempt: only a reset came after, keep it."""
+    ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
+    if attempt < 1 or gitops.resolve_commit(worktree, ref) is not None:
+        return
     message = _message(spec, task) + f"Genesis-Attempt: {attempt}\n"
     done = gitops.commit_all(worktree, message, start, spec.git_env, spec.included)
-    gitops.update_ref(worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}", done.commit)
+    gitops.update_ref(worktree, ref, done.commit)
 
 
 def run_task(
@@ -220,7 +230,8 @@ def _run_task(
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     _copy_included(spec, worktree)
-    if not reused and not _setup(spec, task, progress, worktree, values, env, first, cancel):
+    setup_done = reused and proc.recorded_exit(spec.setup_exit_file(task.id)) == 0
+    if not setup_done and not _setup(spec, task, progress, worktree, values, env, first, cancel):
         progress.duration_s = time.time() - progress.started_at
         return
     for attempt in range(first, first + task.retries + 1):
@@ -299,7 +310,8 @@ def _setup(
     attempt: int,
     cancel: threading.Event,
 ) -> bool:
-    """[run] setup, once in a new worktree; its output goes to the task's log."""
+    """[run] setup, once in a new worktree (again if it never exited 0 there: killed half-way);
+    its output goes to the task's log."""
     setup = spec.plan.run.setup
     if setup is None:
         return True
@@ -315,6 +327,7 @@ def _setup(
             limits=proc.Limits(timeout_s=task.timeout_s),
             cancel=cancel,
             shell=setup.shell,
+            exit_file=spec.setup_exit_file(task.id),
         )
     if fence.verdict.failure:
         _fail(progress, fence.verdict.failure, f"setup: {fence.verdict.reason}")
@@ -416,6 +429,7 @@ def _check(
             limits=limits,
             cancel=cancel,
             shell=task.check.shell,
+            exit_file=proc.exit_file_for(log, "check"),
         )
     if fence.verdict.failure:
         _fail(progress, fence.verdict.failure, f"check: {fence.verdict.reason}")

@@ -27,6 +27,10 @@ class EnvironmentProblem(GenesisError):
     exit_code = 4
 
 
+class StoreProblem(EnvironmentProblem):
+    """The state store cannot be used: disk full, read-only, locked, damaged."""
+
+
 class GitError(GenesisError):
     """A git command failed; the message keeps git's stderr."""
 

@@ -83,6 +83,7 @@ def bring_home(
     git_env: Mapping[str, str],
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
+    journal: merge.StepJournal | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
 
@@ -124,6 +125,7 @@ def bring_home(
         env=env,
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
+        journal=journal,
     )
     touched = report.touched
     landing.queue = merge.land(

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from genesis_par import conflicts, gitops, graph, proc, templates
 from genesis_par.conflicts import MergeResult
@@ -54,6 +54,15 @@ class QueueResult:
     unmerged: list[Unmerged] = field(default_factory=list)
     created: bool = False
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
+    blocked: str | None = None  # why a checked-out target's local changes stop every move
+
+
+class StepJournal(Protocol):
+    """Where the queue writes each move of the target: before it is made, then its outcome."""
+
+    def intend(self, into_ref: str, before: str, after: str, task: str) -> int: ...
+
+    def settle(self, token: int, published: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class QueueSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     check_timeout_s: float | None = None
     checked_out: Path | None = None  # the user's worktree that has the target checked out
+    journal: StepJournal | None = None  # records each move, so a killed queue can be undone
 
 
 def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
@@ -213,25 +223,52 @@ def land(
         gitops.update_ref(repo, spec.into_ref, spec.start, None)
     by_id = {c.task.id: c for c in candidates}
     tip = result.before
+    blocked = None if dry_run else _in_the_way(spec)
     with contextlib.ExitStack() as stack:
         # A dry run writes its trial merges into a throwaway object directory.
         objects = stack.enter_context(gitops.scratch_objects(repo)) if dry_run else {}
         for task_id, _ in result.order:
             c = by_id[task_id]
             left_out = [d for d in c.task.depends_on if d in {u.task for u in result.unmerged}]
+            if blocked:  # nothing can land on the checked-out target until they are dealt with
+                result.unmerged.append(Unmerged(task_id, blocked))
+                continue
             if left_out:  # its branch holds that work too: merging it would land it anyway
                 result.unmerged.append(Unmerged(task_id, f"dependency {left_out[0]} not merged"))
                 continue
             tip = _land_one(spec, c, tip, result, touched, objects)
+            blocked = result.blocked
     result.after = tip
     return result
 
 
-def _publish(spec: QueueSpec, new: str, old: str) -> bool:
-    """Compare-and-swap the target; a checked-out target moves its worktree's files too."""
+def _in_the_way(spec: QueueSpec) -> str | None:
+    """Why a checked-out target cannot move: the uncommitted changes in its worktree."""
     if spec.checked_out is None:
-        return gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
-    return gitops.try_fast_forward(spec.checked_out, old, new)
+        return None
+    changed = gitops.local_changes(spec.checked_out)
+    if not changed:
+        return None
+    more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+    return (
+        f"uncommitted changes in {spec.checked_out} ({changed[0]}{more}) are in the way: "
+        "commit or stash them, then merge again"
+    )
+
+
+def _publish(spec: QueueSpec, new: str, old: str, task: str) -> bool:
+    """Compare-and-swap the target; a checked-out target moves its worktree's files too.
+
+    The move is journaled before the swap and settled after it: killed in between (SIGKILL, or
+    a Ctrl-C landing there), the journal still names a move that may have been made."""
+    token = spec.journal.intend(spec.into_ref, old, new, task) if spec.journal else None
+    if spec.checked_out is None:
+        moved = gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
+    else:
+        moved = gitops.try_fast_forward(spec.checked_out, old, new)
+    if spec.journal is not None and token is not None:
+        spec.journal.settle(token, moved)
+    return moved
 
 
 def _land_one(
@@ -265,11 +302,16 @@ def _land_one(
         if not passed:
             result.unmerged.append(Unmerged(c.task.id, "merge check failed", log=log))
             return tip
-        if _publish(spec, new, tip):
+        if _publish(spec, new, tip, c.task.id):
             result.merged.append(c.task.id)
             result.steps.append((tip, new))
             return new
+        moved_to = gitops.resolve_commit(repo, spec.into_ref) or tip
+        result.blocked = _in_the_way(spec) if moved_to == tip else None
+        if result.blocked:  # not a moving target: local changes stop the fast-forward
+            result.unmerged.append(Unmerged(c.task.id, result.blocked))
+            return tip
         # The target moved under us: probe again against its new tip, never force.
-        tip = gitops.resolve_commit(repo, spec.into_ref) or tip
+        tip = moved_to
     result.unmerged.append(Unmerged(c.task.id, "the target kept moving"))
     return tip

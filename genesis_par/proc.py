@@ -271,31 +271,39 @@ class _Watch:
         return None
 
 
-def exit_file_for(log_path: Path) -> Path:
-    """Where the shim writes the agent's exit code the moment it exits (read by resume)."""
-    return log_path.with_suffix(".exit")
+def exit_file_for(log_path: Path, role: str = "agent") -> Path:
+    """Where the shim writes a process's exit code the moment it exits (read by resume).
+
+    Each process logged to one log (setup, agent, check) has its own exit file: one of them
+    must never be read as another's (a setup's exit 0 as an agent's that never ran)."""
+    return log_path.with_suffix(".exit" if role == "agent" else f".{role}.exit")
 
 
-def recorded_exit(log_path: Path) -> int | None:
-    """The exit code the shim wrote for the last process logged to log_path, if any."""
-    return _recorded(log_path)[0]
+def recorded_exit(exit_file: Path) -> int | None:
+    """The exit code the shim wrote in exit_file, if the process got as far as exiting."""
+    return _recorded(exit_file)[0]
 
 
-def _recorded(log_path: Path) -> tuple[int | None, int]:
+def _recorded(exit_file: Path) -> tuple[int | None, int]:
     """(exit code, peak resident bytes) from the shim's exit file; (None, 0) if none."""
     try:
-        code, peak = exit_file_for(log_path).read_text().split()
+        code, peak = exit_file.read_text().split()
         return int(code), int(peak)
     except (OSError, ValueError):
         return None, 0
 
 
 def _spawn(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, shell: bool
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    shell: bool,
+    exit_path: Path,
 ) -> subprocess.Popen[bytes]:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
-    exit_file = str(exit_file_for(log_path))
-    Path(exit_file).unlink(missing_ok=True)  # an earlier process's (setup, agent) is not ours
+    exit_file = str(exit_path)
+    Path(exit_file).unlink(missing_ok=True)  # an earlier run of this process is not this one
     # -I -S: the shim's own Python ignores PYTHON* variables and site-packages (it needs
     # neither, and starts faster); the agent still gets the environment as it is
     shim = [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid())]
@@ -324,13 +332,16 @@ def run(
     shell: bool = False,
     on_start: Callable[[Started], None] = lambda s: None,
     on_sample: Callable[[int], None] = lambda rss: None,
+    exit_file: Path | None = None,
 ) -> Outcome:
-    """Run one attempt to its end under limits; blocking; safe from many threads at once."""
+    """Run one attempt to its end under limits; blocking; safe from many threads at once.
+    exit_file: where its exit code is recorded (default: the agent's, beside log_path)."""
     import psutil
 
     began = time.monotonic()
+    exit_file = exit_file or exit_file_for(log_path)
     try:
-        child = _spawn(argv, cwd, env, log_path, shell)
+        child = _spawn(argv, cwd, env, log_path, shell, exit_file)
     except OSError as e:  # E2BIG (arguments or environment too long), a bad working directory
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
@@ -354,7 +365,7 @@ def run(
             break
     code = child.returncode
     duration = time.monotonic() - began
-    peak = max(watch.peak, _recorded(log_path)[1])
+    peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
         return Outcome(None, failure, peak, duration)
     return Outcome(code, None if code == 0 else "exit", peak, duration)

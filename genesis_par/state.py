@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -13,9 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genesis_par.errors import UsageError
+from genesis_par import store_faults
+from genesis_par.errors import StoreProblem, UsageError
+from genesis_par.state_merges import MERGE_STEPS, MergeRecords
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TASK_FIELDS = [
     "status",
     "failure",
@@ -121,30 +124,90 @@ class AttemptRecord(NamedTuple):
     log: str | None
 
 
-class Store:
+class Store(MergeRecords):
     """One connection shared by the run's threads, guarded by a lock."""
 
     def __init__(self, db: sqlite3.Connection, now: Callable[[], float]) -> None:
         self.db, self.now = db, now
         self.lock = threading.Lock()
+        self.notice: str | None = None  # for the user: a damaged store was moved aside
 
     @classmethod
     @contextmanager
-    def open(cls, state_dir: Path, now: Callable[[], float] = time.time) -> Iterator[Store]:
-        """Open (creating if needed) state.db in state_dir."""
-        state_dir.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(
-            state_dir / "state.db", check_same_thread=False, timeout=30, isolation_level=None
-        )
+    def open(
+        cls,
+        state_dir: Path,
+        now: Callable[[], float] = time.time,
+        *,
+        read_only: bool = False,
+        timeout_s: float = 30.0,
+    ) -> Iterator[Store]:
+        """Open (creating if needed) state.db in state_dir; read_only never writes it.
+
+        Every failure of the store (full disk, read-only, locked, damaged) becomes one
+        StoreProblem; a damaged store is moved aside (store.notice says so) when writing."""
+        db_path = state_dir / "state.db"
+        if read_only:
+            store = cls._read_only(db_path, now, timeout_s)
+        else:
+            store = cls._writable(db_path, now, timeout_s)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed transition survives power loss, not only a killed process.
-            db.execute("PRAGMA synchronous=FULL")
-            store = cls(db, now)
-            store._migrate()
             yield store
+        except sqlite3.Error as e:
+            store.db.close()
+            if store_faults.is_damage(e) and not read_only:
+                aside = store_faults.move_aside(db_path)
+                raise StoreProblem(
+                    store_faults.moved_notice(db_path, aside, e) + ": run the command again"
+                ) from None
+            raise store_faults.problem(e, db_path) from None
         finally:
+            store.db.close()
+
+    @classmethod
+    def _writable(cls, db_path: Path, now: Callable[[], float], timeout_s: float) -> Store:
+        try:
+            return cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+        except sqlite3.Error as e:
+            if not store_faults.is_damage(e):
+                raise store_faults.problem(e, db_path) from None
+            damage = e
+        aside = store_faults.move_aside(db_path)
+        try:
+            store = cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+        except sqlite3.Error as e:
+            raise store_faults.problem(e, db_path) from None
+        store.notice = store_faults.moved_notice(db_path, aside, damage)
+        return store
+
+    @classmethod
+    def _read_only(cls, db_path: Path, now: Callable[[], float], timeout_s: float) -> Store:
+        """A store that never writes (but an older schema is migrated first where it can be)."""
+        if not db_path.exists():  # nothing recorded yet: an empty store, in memory
+            memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            return cls._connected(memory, now)
+        db = store_faults.connect_read_only(db_path, timeout_s)
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as e:
             db.close()
+            raise store_faults.problem(e, db_path) from None
+        if version < SCHEMA_VERSION:
+            db.close()
+            with contextlib.suppress(StoreProblem):  # read-only: read the older schema as it is
+                cls._writable(db_path, now, timeout_s).db.close()
+            db = store_faults.connect_read_only(db_path, timeout_s)
+        return cls(db, now)
+
+    @classmethod
+    def _connected(cls, db: sqlite3.Connection, now: Callable[[], float]) -> Store:
+        store = cls(db, now)
+        try:
+            store._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -166,6 +229,9 @@ class Store:
                         db.execute(statement)
             if version in (0, 1):  # 2: the run's final JSON object, for `report`
                 db.execute("ALTER TABLE runs ADD COLUMN result TEXT")
+            if version in (0, 1, 2):
+                db.execute(MERGE_STEPS)
+                self._steps_from_passes(db)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- runs ---
@@ -209,6 +275,32 @@ class Store:
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,?,?,0,?)",
                 [(name, t, i, "pending", b) for i, (t, b) in enumerate(tasks.items())],
             )
+
+    def replan(
+        self, name: str, tasks: Mapping[str, str], reason: str
+    ) -> tuple[list[str], list[str]]:
+        """Make the run's tasks those of a new plan (id -> branch, in plan order): new ones are
+        added pending; unfinished ones it no longer has are skipped with reason. (added, removed)"""
+        with self._tx() as db:
+            rows = db.execute("SELECT id, status FROM tasks WHERE run=?", (name,)).fetchall()
+            status = dict(rows)
+            added = [t for t in tasks if t not in status]
+            gone = [t for t in status if t not in tasks]
+            db.executemany(
+                "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,0,?,0,?)",
+                [(name, t, "pending", tasks[t]) for t in added],
+            )
+            order = [*tasks, *gone]  # plan order, then what the plan dropped
+            db.executemany(
+                "UPDATE tasks SET idx=? WHERE run=? AND id=?",
+                [(i, name, t) for i, t in enumerate(order)],
+            )
+            removed = [t for t in gone if status[t] not in ("succeeded", "failed", "skipped")]
+            db.executemany(
+                "UPDATE tasks SET status='skipped', reason=? WHERE run=? AND id=?",
+                [(reason, name, t) for t in removed],
+            )
+        return added, removed
 
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
@@ -353,25 +445,3 @@ class Store:
             "SELECT at, task, kind, data FROM events WHERE run=? ORDER BY id", (run,)
         )
         return [(at, task, kind, json.loads(data)) for at, task, kind, data in rows.fetchall()]
-
-    # --- merges ---
-
-    def record_merge(
-        self, run: str, into_ref: str, before: str, after: str, data: Mapping[str, Any]
-    ) -> None:
-        """Record one pass of the merge queue over a target."""
-        with self._tx() as db:
-            seq = db.execute("SELECT COUNT(*) FROM merges WHERE run=?", (run,)).fetchone()[0]
-            db.execute(
-                "INSERT INTO merges VALUES (?,?,?,?,?,?,?)",
-                (run, seq, into_ref, before, after, json.dumps(data), self.now()),
-            )
-
-    def merges(self, run: str) -> list[tuple[str, str, str, dict[str, Any]]]:
-        """(into_ref, before, after, data) of each merge pass of a run, in order."""
-        rows = self.db.execute(
-            "SELECT into_ref, before_commit, after_commit, data FROM merges "
-            "WHERE run=? ORDER BY seq",
-            (run,),
-        ).fetchall()
-        return [(i, b, a, json.loads(d)) for i, b, a, d in rows]

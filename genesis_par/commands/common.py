@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from genesis_par import gitops, proc
 from genesis_par.errors import UsageError
+from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store
 
 
@@ -14,6 +17,15 @@ def state_dir(cwd: Path) -> tuple[gitops.RepoPaths, Path]:
     """The repository holding cwd and its genesis-par state directory."""
     repo = gitops.discover(cwd)
     return repo, repo.common_dir / "genesis-par"
+
+
+@contextmanager
+def open_store(state: Path, *, read_only: bool = False) -> Iterator[Store]:
+    """The state store; says so when a damaged one was moved aside and a new one started."""
+    with Store.open(state, read_only=read_only) as store:
+        if store.notice:
+            run_view.note(store.notice)
+        yield store
 
 
 def pick_run(store: Store, name: str | None) -> RunRecord:

@@ -19,14 +19,13 @@ def _run_branches(
     commit recorded for each (a branch gone since is reported, not refused)."""
     # imported here: checking named branches (the common CI call) needs no run state
     from genesis_par import worktrees
-    from genesis_par.commands.common import pick_run, state_dir
-    from genesis_par.state import Store
+    from genesis_par.commands.common import open_store, pick_run, state_dir
 
     repo, state = state_dir(cwd)
     worktrees.check_layout(repo)
     if not (state / "state.db").exists():
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
         tasks = [t for t in store.tasks(record.name) if t["status"] in ("succeeded", "running")]
     into = record.into_ref

@@ -10,11 +10,12 @@ from typing import Any
 
 from genesis_par import gitops, landing, merge, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.commands.common import pick_run, state_dir
+from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.plan import Command, MergeMethod, Task
 from genesis_par.report import merge_view
 from genesis_par.state import RunRecord, Store
+from genesis_par.state_merges import MergeStep, RunSteps
 
 EXIT_UNMERGED = 3
 
@@ -52,7 +53,7 @@ def run(
     if branches:
         home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env)
     else:
-        with Store.open(state) as store:
+        with open_store(state, read_only=dry_run) as store:
             record = pick_run(store, run_name)
             plan = _recorded_plan(record)
             done = [
@@ -74,6 +75,7 @@ def run(
                 git_env=git_env,
                 env=env,
                 starts=starts,
+                journal=RunSteps(store, record.name),
             )
             if home.queue is not None and not dry_run:
                 from genesis_par.report.run_view import landing_json
@@ -177,14 +179,17 @@ def rollback(
 ) -> int:
     """Put the run's merge target back where it was before the run's merges."""
     repo, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state) as store:
         record = pick_run(store, run_name)
-        merges = store.merges(record.name)
-        if not merges:
+        recorded = store.merge_steps(record.name)
+        if not recorded:
             raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
-        into, before, after = merges[0][0], merges[0][1], merges[-1][2]
-        steps = [tuple(step) for m in merges for step in m[3].get("steps", [(m[1], m[2])])]
+        into = recorded[0].into  # the run's target; a later `merge --into` elsewhere is not it
         current = gitops.resolve_commit(repo.root, into)
+        steps = _made(repo, [s for s in recorded if s.into == into], current)
+        if not steps:
+            raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
+        before, after = steps[0][0], steps[-1][1]
         if current == before:
             raise UsageError(f"{into} is already at {before[:12]}: nothing to roll back")
         checked_out = gitops.checked_out_in(repo.root, into)
@@ -200,15 +205,26 @@ def rollback(
             new = before
         else:
             new = _revert(repo, record.name, into, checked_out, steps, str(current))
-        store.record_event(
-            record.name, None, "rollback", {"into": into, "from": current, "to": new}
-        )
+        store.roll_back_steps(record.name, into, {"into": into, "from": current, "to": new})
         result = store.result(record.name)
         if result and result.get("merge"):  # status and report say the merges were undone
             result["merge"] = {**result["merge"], "rolled_back_to": new}
             store.set_result(record.name, result)
     merge_view.show_rollback(into, str(current), new, revert, as_json)
     return 0
+
+
+def _made(
+    repo: gitops.RepoPaths, recorded: Sequence[MergeStep], current: str | None
+) -> list[tuple[str, str]]:
+    """(old, new) of each move made: a move journaled but never settled (the queue was killed
+    during its compare-and-swap) counts when its commit is in the target's history."""
+    return [
+        (s.before, s.after)
+        for s in recorded
+        if s.published
+        or (current is not None and gitops.merge_base(repo.root, s.after, current) == s.after)
+    ]
 
 
 def _check_resettable(

@@ -7,11 +7,10 @@ import os
 import stat
 from pathlib import Path
 
-from genesis_par.commands.common import pick_run, state_dir
+from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import formats
 from genesis_par.report.console import console, emit
-from genesis_par.state import Store
 
 FORMATS = ("json", "junit", "markdown", "html")
 
@@ -46,7 +45,7 @@ def run(
     if fmt not in FORMATS:
         raise UsageError(f'unknown format "{fmt}": use one of {", ".join(FORMATS)}')
     _, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         record = pick_run(store, run_name)
         result = store.result(record.name)
         if result is None:

@@ -10,7 +10,13 @@ from typing import Any
 from genesis_par import gitops, inputs, landing, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
-from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
+from genesis_par.commands.common import (
+    effective_status,
+    open_store,
+    pick_run,
+    state_dir,
+    stop_orphans,
+)
 from genesis_par.commands.run import Options, _execute, check_agents, finish
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
@@ -51,7 +57,8 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             start_commit=t["start_commit"],
         )
         interrupted = t["status"] in ("running", "cancelled")
-        if interrupted and t["log"] and proc.recorded_exit(Path(t["log"])) == 0:
+        agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
+        if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
             progress.agent_done = True  # the agent finished; only its check and commit remain
         if t["status"] in keep:
             progress.status, progress.failure, progress.reason = (
@@ -65,6 +72,17 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             progress.log = Path(t["log"]) if t["log"] else None
         earlier[progress.id] = progress
     return earlier
+
+
+def _replan(store: Store, run: str, plan: plan_mod.Plan) -> None:
+    """Record the tasks `--plan` adds, and skip the unfinished ones it removes."""
+    tasks = {t.id: worktrees.branch_name(run, t.id) for t in plan.tasks}
+    added, removed = store.replan(run, tasks, f"removed from the plan by resume --plan {plan.path}")
+    parts = [f"tasks added: {', '.join(added)}"] if added else []
+    if removed:
+        parts.append(f"unfinished tasks removed (now skipped): {', '.join(removed)}")
+    if parts:
+        run_view.note(f"{plan.path}: " + "; ".join(parts))
 
 
 FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
@@ -83,7 +101,7 @@ def resume(
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
-    with Store.open(state) as store:
+    with open_store(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
         status = effective_status(record)
@@ -99,6 +117,8 @@ def resume(
         with run_lock(state, record.name):
             plan = _plan(record, plan_path)
             check_agents(plan)
+            if plan_path is not None:
+                _replan(store, record.name, plan)
             where = landing.Target(
                 record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
             )

@@ -12,12 +12,13 @@ from pathlib import Path
 from genesis_par import gitops, landing, plan_values, presets, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
-from genesis_par.commands.common import stop_orphans
+from genesis_par.commands.common import open_store, stop_orphans
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import formats, run_view
 from genesis_par.state import Store, run_lock
+from genesis_par.state_merges import RunSteps
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3
@@ -118,7 +119,7 @@ def run(
     where = landing.target(repo, run_name, plan, into)
     included = tuple(gitops.included_files(repo.root))  # checked before the run is recorded
     state_dir = repo.common_dir / "genesis-par"
-    with Store.open(state_dir) as store, run_lock(state_dir, run_name):
+    with open_store(state_dir) as store, run_lock(state_dir, run_name):
         stop_orphans(store)
         me = proc.identity()
         store.create_run(
@@ -168,6 +169,7 @@ def finish(
             git_env=spec.git_env,
             env=spec.env,
             starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
+            journal=RunSteps(store, spec.run),
         )
         if home.queue is not None:
             q = home.queue

@@ -9,6 +9,7 @@ from genesis_par import gitops, merge
 from genesis_par.commands.common import (
     effective_run,
     effective_status,
+    open_store,
     pick_run,
     state_dir,
     stop_orphans,
@@ -22,7 +23,7 @@ from genesis_par.state import RunRecord, Store
 def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     """Show one run (the latest by default) and its tasks."""
     repo, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         stop_orphans(store)
         record = pick_run(store, run)
         status_now, tasks = effective_run(store, record)
@@ -54,7 +55,7 @@ def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> l
 def runs(cwd: Path, *, as_json: bool = False) -> int:
     """List the recorded runs, newest first."""
     _, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         stop_orphans(store)  # like status: a run found interrupted leaves no agent running
         rows = [status_view.run_row(r, *effective_run(store, r)) for r in store.runs()]
     if as_json:
@@ -80,7 +81,7 @@ def logs(
     if merge_check and (attempt is not None or follow):
         raise UsageError("--merge-check prints the merge check's log: drop --attempt and --follow")
     _, state = state_dir(cwd)
-    with Store.open(state) as store:
+    with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
         known = [str(t["id"]) for t in store.tasks(record.name)]
         if task not in known:

@@ -11,6 +11,7 @@ from genesis_par import cleaning, gitops, worktrees
 from genesis_par import pool as pool_mod
 from genesis_par.commands.common import (
     effective_status,
+    open_store,
     state_dir,
     stop_orphans,
     supervisor_alive,
@@ -37,7 +38,7 @@ def parse_age(text: str) -> float:
 def _views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
     views = []
     if (state / "state.db").exists():
-        with Store.open(state) as store:
+        with open_store(state, read_only=True) as store:
             stop_orphans(store)
             for r in store.runs():
                 alive = r.status == "running" and supervisor_alive(r)

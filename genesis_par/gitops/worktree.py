@@ -147,9 +147,30 @@ def checked_out_in(repo: Path, branch_ref: str) -> Path | None:
     return None
 
 
+# `git status` refreshes the index when it can (an optional lock): not when only asked, so it
+# works on a full disk (where gc must run) and never rewrites a user's index behind their back
+READ_ONLY_STATUS = {"GIT_OPTIONAL_LOCKS": "0"}
+
+
 def is_clean(worktree: Path) -> bool:
     """No staged, unstaged or untracked (not ignored) changes."""
-    return _out(["status", "--porcelain", "--untracked-files=normal"], worktree) == ""
+    args = ["status", "--porcelain", "--untracked-files=normal"]
+    return _out(args, worktree, env=READ_ONLY_STATUS) == ""
+
+
+def local_changes(worktree: Path) -> list[str]:
+    """Paths with staged, unstaged or untracked (not ignored) changes, as `git status` lists."""
+    args = ["status", "--porcelain", "-z", "--untracked-files=normal"]
+    text = _run_git(args, worktree, env=READ_ONLY_STATUS).stdout  # not stripped: see [3:]
+    entries = text.split("\0")
+    paths, skip = [], False
+    for entry in entries:
+        if skip or len(entry) < 4:  # a rename's second entry is its old name
+            skip = False
+            continue
+        paths.append(entry[3:])
+        skip = entry[0] in "RC"
+    return paths
 
 
 def try_fast_forward(worktree: Path, old: str, new: str) -> bool:

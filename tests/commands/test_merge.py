@@ -212,12 +212,14 @@ def test_rollback_refuses_a_moved_target_unless_revert(
 def test_a_target_moved_during_the_queue_is_not_overwritten(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The merge check moves the target by hand (once): the queue must re-probe, not force.
+    # The merge check moves the target by hand (once, while b is checked, after a landed): the
+    # queue must re-probe, not force.
     mover = py(f"""
         import pathlib, subprocess
         flag = pathlib.Path({str(repo.parent / "moved")!r})
-        if not flag.exists():
-            flag.write_text('x')
+        calls = int(flag.read_text()) if flag.exists() else 0
+        flag.write_text(str(calls + 1))
+        if calls == 1:
             r = {str(repo)!r}
             import os
             env = dict(os.environ, GIT_INDEX_FILE=str(flag) + '.idx')
@@ -238,13 +240,18 @@ def test_a_target_moved_during_the_queue_is_not_overwritten(
         [[tasks]]
         id = "a"
         command = {writer("a.txt", "a")}
+
+        [[tasks]]
+        id = "b"
+        command = {writer("b.txt", "b")}
     """,
         header='[run]\nname = "m7"\n',
     )
     code, result = run_json(repo, plan, capsys)
     assert code == 0, result
     tip = git(repo, "rev-parse", "genesis/m7/integration")
-    assert git(repo, "ls-tree", "--name-only", tip).split() == ["README.md", "a.txt", "hand.txt"]
+    names = git(repo, "ls-tree", "--name-only", tip).split()
+    assert names == ["README.md", "a.txt", "b.txt", "hand.txt"]
     assert "by hand" in git(repo, "log", "--format=%s", tip)
     # rolling back must not drop the commit someone else made between the run's merges
     with pytest.raises(UsageError, match="holds commits made between the run's merges"):
@@ -482,3 +489,44 @@ def test_agents_writing_a_file_name_that_is_not_utf8_get_a_report_not_a_tracebac
     )
     assert done.returncode == 3 and "Traceback" not in done.stderr
     assert "caf\\xe9.txt" in done.stdout
+
+
+def test_uncommitted_changes_in_a_checked_out_target_are_named_not_retried(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user edits the checked-out target while the queue runs (here: during the first merge
+    check): the queue says which file is in the way and what to do, and stops trying."""
+    checks = tmp_path / "checks"
+    check = py(f"""
+        import pathlib
+        with open({str(checks)!r}, 'a') as f:
+            f.write('x')
+        pathlib.Path({str(repo / "README.md")!r}).write_text("the user's edit\\n")
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        check = {check}
+
+        [[tasks]]
+        id = "a"
+        command = {writer("README.md", "from a")}
+
+        [[tasks]]
+        id = "b"
+        command = {writer("b.txt", "b")}
+    """,
+        header='[run]\nname = "dirty"\n',
+    )
+    before = git(repo, "rev-parse", "main")
+    code, result = run_json(repo, plan, capsys, into="main")
+    assert code == 3, result
+    unmerged = {u["task"]: u["reason"] for u in result["merge"]["unmerged"]}  # type: ignore[index]
+    assert set(unmerged) == {"a", "b"}
+    for reason in unmerged.values():
+        assert "uncommitted changes in" in reason and "(README.md)" in reason
+        assert "commit or stash them" in reason
+    assert checks.read_text() == "x"  # one check: no retries, and b was not tried
+    assert git(repo, "rev-parse", "main") == before
+    assert (repo / "README.md").read_text() == "the user's edit\n"

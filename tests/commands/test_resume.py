@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import psutil
 import pytest
 
+from genesis_par import proc
 from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 
@@ -145,3 +147,145 @@ def test_two_resumes_at_once_one_runs_the_other_exits_2(repo: Path, tmp_path: Pa
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=30)
     assert first.returncode == 130
+
+
+def setup_plan(repo: Path, tmp: Path, name: str, setup: str, agent: str) -> Path:
+    body = f'[[tasks]]\nid = "a"\ncommand = {agent}\n'
+    return write_plan(repo, body, header=f'[run]\nname = "{name}"\nsetup = {setup}\n')
+
+
+def count(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+@pytest.mark.slow
+def test_killed_between_setup_and_agent_the_agent_has_no_exit_and_resume_runs_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Setup's exit 0 is setup's own: never read as the exit of an agent that never started."""
+    ready, go, setups, agents = (tmp_path / n for n in ("ready", "go", "setups", "agents"))
+    setup = py(f"""
+        import os, pathlib, time
+        with open({str(setups)!r}, 'a') as f:
+            f.write('x')
+        pathlib.Path({str(ready)!r}).write_text(str(os.getpid()))
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.02)
+    """)
+    agent = py(f"open({str(agents)!r}, 'a').write('x'); open('a.txt', 'w').write('a')")
+    plan = setup_plan(repo, tmp_path, "sx", setup, agent)
+    main = start(repo, "run", str(plan))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "setup to start")
+    state = repo / ".git" / "genesis-par"
+    # Holding the store's write lock keeps genesis-par from starting the agent once setup ends.
+    db = sqlite3.connect(state / "state.db", timeout=30, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        go.write_text("")
+        logs = state / "logs" / "sx"
+        wait_for(lambda: any(logs.glob("a.*exit")), "setup's exit to be recorded")
+        main.kill()
+        main.communicate(timeout=10)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert proc.recorded_exit(proc.exit_file_for(logs / "a.1.log")) is None
+    done = gp(repo, "resume", "sx", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"]
+    assert count(agents) == "x" and count(setups) == "x"  # setup had finished: not run again
+    assert git(repo, "show", "genesis/sx/a:a.txt") == "a"
+
+
+@pytest.mark.slow
+def test_a_setup_killed_half_way_runs_again_on_resume(repo: Path, tmp_path: Path) -> None:
+    ready, finished, setups = tmp_path / "ready", tmp_path / "setup-finished", tmp_path / "setups"
+    setup = py(f"""
+        import os, pathlib, time
+        with open({str(setups)!r}, 'a') as f:
+            f.write('x')
+        ready = pathlib.Path({str(ready)!r})
+        if not ready.exists():
+            ready.write_text(str(os.getpid()))
+            time.sleep(600)
+        pathlib.Path({str(finished)!r}).write_text('yes')
+    """)
+    agent = py(
+        f"import os, sys; open('a.txt', 'w').write('a'); sys.exit(0 if os.path.exists({str(finished)!r}) else 3)"
+    )
+    plan = setup_plan(repo, tmp_path, "sh", setup, agent)
+    main = start(repo, "run", str(plan))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "setup to start")
+    main.kill()
+    main.communicate(timeout=10)
+    wait_for(lambda: not alive(int(ready.read_text())), "the setup to be stopped", bound=10)
+    done = gp(repo, "resume", "sh", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"]
+    assert count(setups) == "xx"
+
+
+@pytest.mark.slow
+def test_resume_keeps_an_attempt_a_killed_resume_already_saved(repo: Path, tmp_path: Path) -> None:
+    """A resume killed after keeping attempt-1 and before its next attempt left that ref: the
+    next resume keeps it as it is and goes on (no "reference already exists")."""
+    ready = tmp_path / "ready"
+    agent = py(f"""
+        import os, pathlib, time
+        open('a.txt', 'w').write('a')
+        ready = pathlib.Path({str(ready)!r})
+        if not ready.exists():
+            ready.write_text(str(os.getpid()))
+            time.sleep(600)
+    """)
+    plan = write_plan(
+        repo, f'[[tasks]]\nid = "a"\ncommand = {agent}\n', header='[run]\nname = "sa"\n'
+    )
+    main = start(repo, "run", str(plan))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "the agent to start")
+    main.kill()
+    main.communicate(timeout=10)
+    base = git(repo, "rev-parse", "main")
+    git(repo, "update-ref", "refs/genesis/sa/a/attempt-1", base)  # as the killed resume left it
+    done = gp(repo, "resume", "sa", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"]
+    assert git(repo, "rev-parse", "refs/genesis/sa/a/attempt-1") == base
+
+
+@pytest.mark.slow
+def test_resume_with_a_plan_that_adds_and_removes_tasks_records_both(
+    repo: Path, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    hang = py(
+        f"import pathlib, time; pathlib.Path({str(ready)!r}).write_text('b'); time.sleep(600)"
+    )
+    write_a, write_c = (py(f"open('{n}.txt', 'w').write('{n}')") for n in "ac")
+    first = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {write_a}\n'
+        f'[[tasks]]\nid = "b"\ncommand = {hang}\ndepends_on = ["a"]\n',
+        header='[run]\nname = "rp"\n',
+    )
+    main = start(repo, "run", str(first))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "b to start")
+    main.kill()
+    main.communicate(timeout=10)
+    second = write_plan(
+        repo,
+        f'[[tasks]]\nid = "a"\ncommand = {write_a}\n[[tasks]]\nid = "c"\ncommand = {write_c}\n',
+        name="second.toml",
+    )
+    done = gp(repo, "resume", "rp", "--plan", str(second), "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(gp(repo, "status", "rp", "--json").stdout)
+    assert status["status"] == "succeeded"
+    tasks = {t["id"]: t for t in status["tasks"]}
+    assert [t["id"] for t in status["tasks"]] == ["a", "c", "b"]
+    assert tasks["a"]["status"] == tasks["c"]["status"] == "succeeded"
+    assert tasks["c"]["commit"] == git(repo, "rev-parse", "genesis/rp/c")
+    assert tasks["b"]["status"] == "skipped" and "removed from the plan" in tasks["b"]["reason"]
+    tip = git(repo, "rev-parse", "genesis/rp/integration")
+    assert {"a.txt", "c.txt"} <= set(git(repo, "ls-tree", "--name-only", tip).split())
+    assert "tasks added: c" in done.stderr and "removed (now skipped): b" in done.stderr

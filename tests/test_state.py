@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from genesis_par import state
+from genesis_par.state import Store
+from genesis_par.state_merges import MergeStep
+
+
+def schema_2_db(path: Path) -> None:
+    """A state.db as genesis-par wrote it before schema 3, with one run's two merge passes."""
+    path.mkdir(parents=True)
+    db = sqlite3.connect(path / "state.db", isolation_level=None)
+    for statement in state.SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("ALTER TABLE runs ADD COLUMN result TEXT")
+    db.execute("PRAGMA user_version=2")
+    passes = [
+        ("r", 0, "refs/heads/t", "b0", "b2", json.dumps({"steps": [["b0", "b1"], ["b1", "b2"]]})),
+        ("r", 1, "refs/heads/t", "b2", "b2", json.dumps({"steps": []})),
+        ("old", 0, "refs/heads/t", "c0", "c1", json.dumps({})),  # before steps were kept
+    ]
+    db.executemany("INSERT INTO merges VALUES (?,?,?,?,?,?,0)", passes)
+    db.close()
+
+
+def test_schema_2_is_migrated_with_the_steps_of_its_merge_passes(tmp_path: Path) -> None:
+    schema_2_db(tmp_path / "s")
+    with Store.open(tmp_path / "s") as store:
+        assert store.merge_steps("r") == [
+            MergeStep("refs/heads/t", "b0", "b1", None, True),
+            MergeStep("refs/heads/t", "b1", "b2", None, True),
+        ]
+        assert store.merge_steps("old") == [MergeStep("refs/heads/t", "c0", "c1", None, True)]
+        seq = store.intend_step("r", "refs/heads/t", "b2", "b3", "x")
+        assert seq == 2
+        store.settle_step("r", seq, published=False)
+        assert len(store.merge_steps("r")) == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == state.SCHEMA_VERSION
+    with Store.open(tmp_path / "s") as store:  # opening again migrates nothing twice
+        assert len(store.merge_steps("r")) == 2
