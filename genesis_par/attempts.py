@@ -126,11 +126,11 @@ def _message(spec: RunSpec, task: Task) -> str:
     return f"genesis-par: {task.id}\n\nGenesis-Run: {spec.run}\nGenesis-Task: {task.id}\n"
 
 
-def _save_attempt(spec: RunSpec, task: Task, worktree: Path, start: str, attempt: int) -> None:
-    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>."""
-    message = _message(spec, task) + f"Genesis-Attempt: {attempt}\n"
-    done = gitops.commit_all(worktree, message, start, spec.git_env, spec.included)
-    gitops.update_ref(worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}", done.commit)
+def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
+    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>, then put
+    the worktree back to the start for the next one (no branch but the task's moves)."""
+    ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
+    gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
 
 def run_task(
@@ -143,6 +143,10 @@ def run_task(
     """Run task to its end in its own worktree; progress holds the result."""
     try:
         _run_task(spec, task, progress, cancel, record)
+    except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
+        _fail(progress, "worktree", _broken_reason(e))
+        if progress.started_at is not None:
+            progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
         _fail(progress, "setup", str(e))
         if progress.started_at is not None:
@@ -176,8 +180,8 @@ def _run_task(
             return
         if reused:  # an interrupted attempt's work is kept before the worktree is reset
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
-            _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
-            gitops.reset_worktree(worktree, progress.start_commit)
+            _save_attempt(spec, task, worktree, max(first - 1, 0))
+            _reset(spec, task, worktree, progress.start_commit)
     except GenesisError as e:
         _fail(progress, "setup", f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
@@ -191,8 +195,8 @@ def _run_task(
         return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
-            _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
-            gitops.reset_worktree(worktree, progress.start_commit)
+            _save_attempt(spec, task, worktree, attempt - 1)
+            _reset(spec, task, worktree, progress.start_commit)
             _copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
@@ -236,6 +240,18 @@ def _finish_done_agent(
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
+
+
+def _reset(spec: RunSpec, task: Task, worktree: Path, start: str) -> None:
+    branch = worktrees.branch_name(spec.run, task.id)
+    gitops.reset_worktree(worktree, start, branch=branch)
+
+
+def _broken_reason(e: gitops.WorktreeBroken) -> str:
+    return (
+        f"its worktree's .git was removed or replaced ({e.detail}): nothing was committed, "
+        f"and the repository was not touched; its files are left in {e.worktree}"
+    )
 
 
 def _clear_stale_locks(worktree: Path, branch: str) -> None:
@@ -338,6 +354,7 @@ def _attempt(
             "peak_rss_bytes": outcome.peak_rss_bytes,
         },
     )
+    gitops.locate(worktree, common_dir=spec.repo.common_dir)  # before the check runs there
     if outcome.failure is None:
         failed_check = _check(task, progress, worktree, values, env, log, limits, cancel)
         if failed_check is not None:
@@ -388,8 +405,13 @@ def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
     assert progress.start_commit is not None
     done = gitops.commit_all(
-        worktree, _message(spec, task), progress.start_commit, spec.git_env, spec.included
+        worktree,
+        _message(spec, task),
+        progress.start_commit,
+        spec.git_env,
+        spec.included,
+        branch=worktrees.branch_name(spec.run, task.id),
+        common_dir=spec.repo.common_dir,
     )
-    gitops.attach_branch(worktree, worktrees.branch_name(spec.run, task.id), done)
     progress.commit, progress.changed = done.commit, done.changed
     progress.status, progress.failure, progress.reason = "succeeded", None, None

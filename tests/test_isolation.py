@@ -16,7 +16,7 @@ import pytest
 
 from genesis_par import gitops
 from genesis_par.commands import run as run_cmd
-from genesis_par.errors import EnvironmentProblem, GitError
+from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 from genesis_par.gitops.run import _run_git
 from tests.conftest import branch, commit, git, wait_for
 
@@ -24,9 +24,9 @@ PY = sys.executable
 REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
-def write_plan(repo: Path, run: str, body: str) -> Path:
+def write_plan(repo: Path, run: str, body: str, run_keys: str = "") -> Path:
     path = repo.parent / f"{run}.toml"
-    path.write_text(f'version = 1\n[run]\nname = "{run}"\n{textwrap.dedent(body)}')
+    path.write_text(f'version = 1\n[run]\nname = "{run}"\n{run_keys}\n{textwrap.dedent(body)}')
     return path
 
 
@@ -35,9 +35,9 @@ def py(code: str) -> str:
     return json.dumps([PY, "-c", textwrap.dedent(code)])
 
 
-def run_json(repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> tuple[
-    int, dict[str, dict[str, object]]
-]:
+def run_json(
+    repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object
+) -> tuple[int, dict[str, dict[str, object]]]:
     code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
     result = json.loads(capsys.readouterr().out)
     return code, {t["id"]: t for t in result["tasks"]}
@@ -256,9 +256,6 @@ def test_hooks_an_agent_points_core_hookspath_at_never_run_for_later_git_calls(
         repo,
         "hp",
         f"""
-        [run]
-        max_parallel = 1
-
         [[tasks]]
         id = "evil"
         command = "git config core.hooksPath {tmp_path / "evil-hooks"} && echo e > e.txt"
@@ -268,6 +265,7 @@ def test_hooks_an_agent_points_core_hookspath_at_never_run_for_later_git_calls(
         depends_on = ["evil"]
         command = {py("open('l.txt', 'w').write('l')")}
     """,
+        run_keys="max_parallel = 1",
     )
     code, tasks = run_json(repo, plan, capsys)
     assert code == 0, tasks
@@ -357,7 +355,7 @@ def test_a_missing_worktree_folder_is_named_not_blamed_on_git(
     git(repo, "worktree", "add", "-q", str(gone), "feature")
     subprocess.run(["rm", "-rf", str(gone)], check=True)
     plan = write_plan(repo, "mw", f'[[tasks]]\nid = "t"\ncommand = {py("pass")}\n')
-    with pytest.raises(EnvironmentProblem) as caught:
+    with pytest.raises(GenesisError) as caught:
         run_cmd.run(repo, plan, as_json=True, into="feature")
     message = str(caught.value)
     assert caught.value.exit_code == 4 and "\n" not in message

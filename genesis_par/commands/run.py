@@ -137,7 +137,7 @@ def run(
             base,
             state_dir,
             gitops.identity_env(repo.root),
-            env,
+            gitops.without_repository_variables(env),  # agents' git stays in their worktree
             tuple(gitops.included_files(repo.root)),
         )
         progress = _execute(spec, store, as_json, fail_fast)

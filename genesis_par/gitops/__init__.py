@@ -1,11 +1,13 @@
 """The one door to git: every git command the tool runs goes through this package.
 
-run.py runs git; refs.py finds the repository and moves refs; worktree.py works in
-worktrees; probe.py checks merges and diffs without touching anything.
+run.py runs git; refs.py finds the repository and moves refs; located.py names a worktree's
+git dir after checking it; worktree.py works in worktrees; record.py records a worktree's work
+on its task's branch; probe.py checks merges and diffs without touching anything.
 """
 
 from __future__ import annotations
 
+from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.probe import (
     BranchDiff,
     branch_diffs,
@@ -14,6 +16,7 @@ from genesis_par.gitops.probe import (
     scratch_objects,
     trees_exist,
 )
+from genesis_par.gitops.record import Committed, commit_all
 from genesis_par.gitops.refs import (
     RepoPaths,
     check_version,
@@ -36,19 +39,21 @@ from genesis_par.gitops.refs import (
     try_update_ref,
     update_ref,
 )
-from genesis_par.gitops.run import FALLBACK_IDENTITY, MIN_GIT, identity_env
+from genesis_par.gitops.run import (
+    FALLBACK_IDENTITY,
+    MIN_GIT,
+    identity_env,
+    without_repository_variables,
+)
 from genesis_par.gitops.worktree import (
-    Committed,
     MergedStart,
     WorktreeEntry,
     add_detached_worktree,
     add_worktree,
     add_worktree_on,
-    attach_branch,
     checked_out_in,
     checkout_detached,
     cherry_pick,
-    commit_all,
     detach,
     has_uncommitted,
     included_files,
@@ -77,11 +82,11 @@ __all__ = [
     "Committed",
     "MergedStart",
     "RepoPaths",
+    "WorktreeBroken",
     "WorktreeEntry",
     "add_detached_worktree",
     "add_worktree",
     "add_worktree_on",
-    "attach_branch",
     "branch_diffs",
     "check_version",
     "checked_out_in",
@@ -106,6 +111,7 @@ __all__ = [
     "is_clean",
     "is_sparse",
     "landed",
+    "locate",
     "lock_files",
     "merge_base",
     "merge_commits",
@@ -127,6 +133,7 @@ __all__ = [
     "try_reset_checked_out",
     "try_update_ref",
     "update_ref",
+    "without_repository_variables",
     "worktree_lock",
     "worktree_snapshot",
     "worktrees",
