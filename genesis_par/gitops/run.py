@@ -55,16 +55,22 @@ REPOSITORY_VARIABLES = frozenset(
 )
 REPOSITORY_VARIABLE_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
 
-# On every call of ours, over any config: the user's hooks (and an fsmonitor command) are for
-# the user's own git commands, and would run unsupervised under ours (an agent can set
+# On every call of ours, over any config (as `-c` would, in the environment so that git's
+# command lines stay as written): the user's hooks (and an fsmonitor command) are for the
+# user's own git commands, and would run unsupervised under ours (an agent can set
 # core.hooksPath); our commits are never signed (a missing key or a passphrase prompt would
 # fail or hang an unattended run: see docs/commands.md); no auto-gc left running after us.
-OUR_CONFIG = (
-    *("-c", "core.hooksPath=/dev/null"),
-    *("-c", "core.fsmonitor=false"),
-    *("-c", "commit.gpgSign=false"),
-    *("-c", "maintenance.auto=false"),
-)
+OUR_CONFIG = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "commit.gpgSign": "false",
+    "maintenance.auto": "false",
+}
+_OUR_CONFIG_ENV = {
+    "GIT_CONFIG_COUNT": str(len(OUR_CONFIG)),
+    **{f"GIT_CONFIG_KEY_{i}": key for i, key in enumerate(OUR_CONFIG)},
+    **{f"GIT_CONFIG_VALUE_{i}": value for i, value in enumerate(OUR_CONFIG.values())},
+}
 
 TIMEOUT_S = 120.0  # refs, objects, config: milliseconds, unless something is stuck
 LONG_TIMEOUT_S = 1800.0  # whatever reads or writes a whole worktree, index or history
@@ -88,8 +94,8 @@ STOP_GRACE_S = 1.0  # per signal: git removes its lock files on SIGINT and SIGTE
 
 
 def git_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without the variables that point git elsewhere, then env on top."""
-    return {**without_repository_variables(os.environ), **(env or {})}
+    """os.environ without the variables that point git elsewhere, our config, then env."""
+    return {**without_repository_variables(os.environ), **_OUR_CONFIG_ENV, **(env or {})}
 
 
 def without_repository_variables(env: Mapping[str, str]) -> dict[str, str]:
@@ -115,7 +121,7 @@ def _run_git(
     Inherited repository variables are removed, hooks are off, and the call is bounded in
     time (timeout_s, else by the kind of command): a stuck git is stopped, tree and all."""
     limit = timeout_s if timeout_s is not None else _default_timeout(args)
-    argv = ["git", *OUR_CONFIG, *args]
+    argv = ["git", *args]
     try:
         child = subprocess.Popen(
             argv,
