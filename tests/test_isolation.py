@@ -16,6 +16,7 @@ import pytest
 
 from genesis_par import gitops
 from genesis_par.commands import run as run_cmd
+from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 from genesis_par.gitops.run import _run_git
 from tests.conftest import branch, commit, git, wait_for
@@ -394,3 +395,33 @@ def test_a_leftover_index_lock_is_named_with_its_full_path(
     lock = repo / ".git" / "worktrees" / "t" / "index.lock"
     assert str(lock) in reason and "no git process" in reason
     assert "remove the file manually" not in reason
+
+
+def test_an_agent_that_deletes_its_task_branch_still_gets_its_work_recorded_there(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = "git checkout -q --detach && git branch -q -D genesis/del/t && echo w > w.txt"
+    plan = write_plan(repo, "del", f'[[tasks]]\nid = "t"\ncommand = "{agent}"\n')
+    code, tasks = run_json(repo, plan, capsys)
+    assert code == 0, tasks
+    assert git(repo, "show", "genesis/del/t:w.txt") == "w"
+    worktree = repo / ".genesis" / "worktrees" / "del" / "t"
+    assert git(worktree, "symbolic-ref", "HEAD") == "refs/heads/genesis/del/t"
+
+
+def test_worktrees_list_and_gc_keep_a_worktree_whose_dot_git_points_at_the_user_repository(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rogue = f"echo 'gitdir: {repo / '.git'}' > .git && echo r > r.txt"
+    plan = write_plan(repo, "gcb", f'[[tasks]]\nid = "t"\ncommand = "{rogue}"\n')
+    assert run_json(repo, plan, capsys)[0] == 1
+    add_user_work(repo)
+    before = user_state(repo)
+    assert worktrees_cmd.list_(repo, as_json=True) == 0
+    listed = json.loads(capsys.readouterr().out)["worktrees"]
+    assert [w["state"] for w in listed if w["task"] == "t"] == ["broken"]
+    assert worktrees_cmd.gc(repo, as_json=True) == 0
+    kept = json.loads(capsys.readouterr().out)["kept"]
+    assert [k["task"] for k in kept] == ["t"]
+    assert (repo / ".genesis" / "worktrees" / "gcb" / "t" / "r.txt").exists()
+    assert user_state(repo) == before

@@ -75,24 +75,31 @@ def commit_all(
 
 
 def _find(where: Located, start: str, ref: str | None) -> _Found:
-    """HEAD, the start's tree and the branch's tip, in two quick processes (any may be missing)."""
+    """HEAD, the start's tree and the branch's tip: one process when all exist (the usual
+    case), else two that allow for any of them missing (a deleted branch, an unborn HEAD)."""
     names = ["HEAD", "HEAD^{tree}", f"{start}^{{tree}}", *([ref, f"{ref}^{{tree}}"] if ref else [])]
-    done = _run_git(
-        [*where.args, "cat-file", "--batch-check=%(objectname)"],
-        where.work_tree,
-        input="".join(f"{n}\n" for n in names),
-    )
-    ids = [None if line.endswith(" missing") else line for line in done.stdout.splitlines()]
-    head, head_tree, start_tree, *tip = ids
+    args = [*where.args, "rev-parse", *names, "--symbolic-full-name", "HEAD"]
+    quick = _run_git(args, where.work_tree, check=False)
+    if quick.returncode == 0:
+        *known, head_ref = quick.stdout.split()
+        return _found(known, head_ref)
+    args = [*where.args, "cat-file", "--batch-check=%(objectname)"]
+    listed = _run_git(args, where.work_tree, input="".join(f"{n}\n" for n in names)).stdout
     symbolic = _run_git([*where.args, "symbolic-ref", "-q", "HEAD"], where.work_tree, check=False)
-    assert start_tree is not None, f"{start} names no commit"
+    ids = [None if line.endswith(" missing") else line for line in listed.splitlines()]
+    return _found(ids, symbolic.stdout.strip() or "HEAD")
+
+
+def _found(ids: Sequence[str | None], head_ref: str) -> _Found:
+    head, head_tree, start_tree, *tip = ids
+    assert start_tree is not None, "the start commit is always there"
     return _Found(
         head,
         head_tree,
         start_tree,
         tip[0] if tip else None,
         tip[1] if tip else None,
-        symbolic.stdout.strip() or "HEAD",
+        head_ref,
     )
 
 
