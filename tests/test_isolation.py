@@ -425,3 +425,20 @@ def test_worktrees_list_and_gc_keep_a_worktree_whose_dot_git_points_at_the_user_
     assert [k["task"] for k in kept] == ["t"]
     assert (repo / ".genesis" / "worktrees" / "gcb" / "t" / "r.txt").exists()
     assert user_state(repo) == before
+
+
+def test_the_users_own_checkouts_are_found_with_a_separate_git_dir_too(tmp_path: Path) -> None:
+    """A main worktree whose .git is a file (--separate-git-dir, a submodule) is the user's."""
+    work, store = tmp_path / "work", tmp_path / "store.git"
+    git(tmp_path, "init", "-q", "-b", "main", f"--separate-git-dir={store}", str(work))
+    first = commit(work, {"f.txt": "1\n"})
+    second = commit(work, {"f.txt": "2\n"})
+    git(work, "reset", "-q", "--hard", first)
+    assert gitops.is_clean(work) and gitops.head(work) == first
+    assert gitops.try_fast_forward(work, first, second)
+    assert (work / "f.txt").read_text() == "2\n"
+    (work / "sub").mkdir()
+    git(work, "checkout", "-q", "--detach")
+    assert gitops.current_target(work / "sub") == second
+    with pytest.raises(gitops.WorktreeBroken):  # never accepted for a task's worktree
+        gitops.reset_worktree(work, first)

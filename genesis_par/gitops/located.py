@@ -42,7 +42,8 @@ class Located(NamedTuple):
 def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = None) -> Located:
     """The git dir of a linked worktree, checked both ways; WorktreeBroken if it is not.
 
-    main_ok: a main worktree (a `.git` folder) is accepted too, for the user's own checkouts.
+    main_ok: a main worktree (a `.git` folder, or a `.git` file naming a repository's git dir)
+    is accepted too, for the user's own checkouts.
     common_dir: the repository it must belong to."""
     dot_git = worktree / ".git"
     if not worktree.is_dir():
@@ -52,15 +53,17 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
             f"{worktree} does not exist, though git records a worktree there: if it was "
             "removed on purpose, `git worktree prune` makes git forget it",
         )
-    if dot_git.is_symlink():
-        raise WorktreeBroken(worktree, "it is a symbolic link")
     if main_ok and dot_git.is_dir():
         return _expected(worktree, Located(dot_git, worktree, dot_git), common_dir)
+    if dot_git.is_symlink():
+        raise WorktreeBroken(worktree, "it is a symbolic link")
     if not dot_git.is_file():
         raise WorktreeBroken(worktree, "it is a folder" if dot_git.is_dir() else "it is missing")
     git_dir = _link(dot_git, "gitdir: ")
     if git_dir is None or not git_dir.is_dir():
-        raise WorktreeBroken(worktree, "it no longer names a worktree's git dir")
+        raise WorktreeBroken(worktree, "it no longer names a git dir")
+    if main_ok and not (git_dir / "commondir").exists():  # --separate-git-dir, a submodule
+        return _expected(worktree, Located(git_dir, worktree, git_dir), common_dir)
     back = _link(git_dir / "gitdir", "")
     common = _link(git_dir / "commondir", "")
     if back is None or common is None or git_dir.parent != common / "worktrees":

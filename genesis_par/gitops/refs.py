@@ -181,4 +181,4 @@ def head(worktree: Path) -> str:
 def current_target(worktree: Path) -> str:
     """The branch checked out in worktree (its short name), or the commit of a detached HEAD."""
     done = _run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], worktree, check=False)
-    return done.stdout.strip() or head(worktree)
+    return done.stdout.strip() or _out(["rev-parse", "HEAD"], worktree)  # the user's own folder
