@@ -127,8 +127,8 @@ def _message(spec: RunSpec, task: Task) -> str:
 
 
 def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
-    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>, then put
-    the worktree back to the start for the next one (no branch but the task's moves)."""
+    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>; no branch
+    moves (the agent may have left HEAD on any branch)."""
     ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
     gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
@@ -243,6 +243,7 @@ def _finish_done_agent(
 
 
 def _reset(spec: RunSpec, task: Task, worktree: Path, start: str) -> None:
+    """Back to start on the task's own branch, wherever the agent left HEAD."""
     branch = worktrees.branch_name(spec.run, task.id)
     gitops.reset_worktree(worktree, start, branch=branch)
 

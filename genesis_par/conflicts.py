@@ -277,8 +277,13 @@ def check(
 def _branch(
     repo: Path, name: str, commit: str, worktree: Path | None, env: Mapping[str, str]
 ) -> BranchReport:
-    if worktree is not None and worktree.exists() and gitops.has_uncommitted(worktree):
-        return BranchReport(name, gitops.worktree_snapshot(worktree, env), True)
+    if worktree is None or not worktree.exists():
+        return BranchReport(name, commit, False)
+    try:
+        if gitops.has_uncommitted(worktree):
+            return BranchReport(name, gitops.worktree_snapshot(worktree, env), True)
+    except gitops.WorktreeBroken:  # its .git was removed or replaced: the branch as committed
+        pass
     return BranchReport(name, commit, False)
 
 

@@ -107,8 +107,11 @@ def checked_out_in(repo: Path, branch_ref: str) -> Path | None:
 
 
 def is_clean(worktree: Path) -> bool:
-    """No staged, unstaged or untracked (not ignored) changes."""
-    where = locate(worktree, main_ok=True).args
+    """No staged, unstaged or untracked (not ignored) changes in the user's checkout."""
+    return _status_clean(locate(worktree, main_ok=True).args, worktree)
+
+
+def _status_clean(where: Sequence[str], worktree: Path) -> bool:
     return _out([*where, "status", "--porcelain", "--untracked-files=normal"], worktree) == ""
 
 
@@ -144,7 +147,7 @@ def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] |
 def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
     """A commit of the worktree's current files (untracked too), parent HEAD, built in a
     temporary index so the worktree's own index is never touched."""
-    where = locate(worktree, main_ok=True)
+    where = locate(worktree)
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
         if (where.git_dir / "index").exists():
@@ -160,12 +163,12 @@ def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> str:
 def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files, or files git status does not show
     (skip-worktree, assume-unchanged) whose content differs from what is committed."""
-    if not is_clean(worktree):
+    where = locate(worktree).args
+    if not _status_clean(where, worktree):
         return True
     hidden = [f for f in _hidden_files(worktree) if (worktree / f).is_file()]  # not sparse ones
     if not hidden:
         return False
-    where = locate(worktree, main_ok=True).args
     done = _run_git([*where, "hash-object", "--", *hidden], worktree, check=False)
     shown = [*where, "rev-parse", *(f"HEAD:{f}" for f in hidden)]
     committed = _run_git(shown, worktree, check=False)
@@ -174,7 +177,7 @@ def has_uncommitted(worktree: Path) -> bool:
 
 def _hidden_files(worktree: Path) -> list[str]:
     """Files marked skip-worktree (S) or assume-unchanged (lower-case tag) in the index."""
-    listed = _out([*locate(worktree, main_ok=True).args, "ls-files", "-v", "-z"], worktree)
+    listed = _out([*locate(worktree).args, "ls-files", "-v", "-z"], worktree)
     return [e[2:] for e in listed.split("\0") if e[:1] == "S" or e[:1].islower()]
 
 
