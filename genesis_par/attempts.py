@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +153,20 @@ def run_task(
         _fail(progress, "setup", str(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
+    except Exception as e:  # anything else too (a bug, or what an agent did to the files)
+        _unexpected(spec, task, progress, e)
+
+
+def _unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Exception) -> None:
+    """Fail the task with the error as its reason; the traceback goes to its log if it can."""
+    _fail(
+        progress, "error", f"genesis-par hit an unexpected error: {type(error).__name__}: {error}"
+    )
+    if progress.started_at is not None:
+        progress.duration_s = time.time() - progress.started_at
+    log = progress.log or spec.log_path(task.id, max(progress.attempts, 1))
+    with contextlib.suppress(OSError), log.open("a") as handle:
+        handle.write("genesis-par: " + "".join(traceback.format_exception(error)))
 
 
 def _run_task(
@@ -249,6 +265,8 @@ def _reset(spec: RunSpec, task: Task, worktree: Path, start: str) -> None:
 
 
 def _broken_reason(e: gitops.WorktreeBroken) -> str:
+    if not e.worktree.is_dir():
+        return f"its worktree was removed or replaced ({e.detail}): nothing was committed"
     return (
         f"its worktree's .git was removed or replaced ({e.detail}): nothing was committed, "
         f"and the repository was not touched; its files are left in {e.worktree}"

@@ -9,9 +9,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from genesis_par import __version__
 from genesis_par.errors import GenesisError
+
+
+def _flags_take_no_value() -> None:
+    """Typer 0.26+'s rich help prints a value type (`<bool>`) after every flag, `--help`
+    included, as if each took a value (its plain help does not): show none for a flag."""
+    option = typer.core.TyperOption
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:  # a Typer that renamed it: nothing to correct here
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich  # type: ignore[method-assign, assignment]
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="genesis-par",
@@ -146,25 +164,69 @@ def status_cmd(run: RunArg = None, as_json: JsonOpt = False) -> None:
     raise typer.Exit(status.status(Path.cwd(), run, as_json=as_json))
 
 
-@app.command("runs")
-def runs_cmd(as_json: JsonOpt = False) -> None:
-    """List the recorded runs, newest first."""
+runs_app = typer.Typer(help="The recorded runs: list them, or forget one (rm).")
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the recorded runs, newest first (`runs rm RUN` forgets one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from genesis_par.commands import status
 
     raise typer.Exit(status.runs(Path.cwd(), as_json=as_json))
 
 
+@runs_app.command("rm")
+def runs_rm(
+    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
+    branches: Annotated[
+        bool,
+        typer.Option(
+            "--branches", help="Also remove its worktrees and branches, by worktrees rm's rules."
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --branches: drop unmerged or dirty work (saved first)."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forget a finished or interrupted run: its records and logs. Branches stay unless asked."""
+    from genesis_par.commands import runs
+
+    raise typer.Exit(runs.rm(Path.cwd(), run, branches=branches, force=force, as_json=as_json))
+
+
 @app.command("logs")
 def logs_cmd(
-    run: Annotated[str, typer.Argument(help="Run name.", metavar="RUN")],
-    task: Annotated[str, typer.Argument(help="Task id.", metavar="TASK")],
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run name (default: the latest run).", metavar="RUN", show_default=False
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (`logs TASK` reads the latest run's).", metavar="TASK"),
+    ] = None,
     attempt: Annotated[int | None, typer.Option(help="Attempt number (default: last).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+    merge_check: Annotated[
+        bool,
+        typer.Option("--merge-check", help="The merge check's log after this task's merge."),
+    ] = False,
 ) -> None:
-    """Print a task's log."""
+    """Print a task's log: `logs TASK` (latest run) or `logs RUN TASK`."""
     from genesis_par.commands import status
 
-    raise typer.Exit(status.logs(Path.cwd(), run, task, attempt=attempt, follow=follow))
+    if task is None:  # one name: the task, in the latest run
+        run, task = None, run
+    code = status.logs(
+        Path.cwd(), run, task, attempt=attempt, follow=follow, merge_check=merge_check
+    )
+    raise typer.Exit(code)
 
 
 @app.command("conflicts")
@@ -218,13 +280,18 @@ def demo_cmd(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Build the demo here (kept) instead of a temp dir.")
     ] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the demo repository.")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Remove the demo repository at the end (CI).")
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", hidden=True, help="Kept by default now; still accepted.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole flow on a throwaway repository with scripted agents (needs nothing else)."""
     from genesis_par.commands import demo
 
-    raise typer.Exit(demo.run(directory, keep=keep, as_json=as_json))
+    raise typer.Exit(demo.run(directory, clean=clean and not keep, as_json=as_json))
 
 
 @app.command("merge")

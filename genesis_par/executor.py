@@ -134,7 +134,7 @@ def _decide(
         available_memory=proc.available_memory(),
     )
     for task_id, task_progress in progress.tasks.items():
-        task_progress.waiting = decision.waiting.get(task_id)
+        task_progress.waiting = decision.waiting.get(task_id) or decision.blocked.get(task_id)
     return decision.start
 
 
@@ -198,7 +198,7 @@ def _skip_dependents(
 def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
     for task_progress in progress.tasks.values():
         if task_progress.status not in FINISHED:
-            task_progress.status = status
+            task_progress.status, task_progress.waiting = status, None
             task_progress.reason = (
                 "the run was interrupted"
                 if status == "cancelled"

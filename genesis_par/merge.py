@@ -137,12 +137,17 @@ def _combine(spec: QueueSpec, tip: str, c: Candidate, tree: str) -> str | None:
     return gitops.head(spec.check_worktree)
 
 
+def check_log(log_dir: Path, task: str) -> Path:
+    """Where the merge check after task's merge writes its output (`logs --merge-check`)."""
+    return log_dir / f"merge-check.{task}.log"
+
+
 def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
     if spec.check is None or spec.check_worktree is None:
         return True, None
     assert spec.log_dir is not None
     gitops.checkout_detached(spec.check_worktree, commit)
-    log = spec.log_dir / f"merge-check.{task}.log"
+    log = check_log(spec.log_dir, task)
     values = {
         "run": spec.run,
         "task": task,

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par.errors import PlanError
+from genesis_par.inputs import NotReadable, read_input
 from genesis_par.plan_values import (
     Where,
     check_branch_component,
     check_env,
     check_keys,
+    check_no_nul,
     check_ref_name,
     did_you_mean,
     enum_value,
@@ -187,6 +189,7 @@ def _command(value: Any, where: Where, key: str) -> Command:
     else:
         raise where.error(f"{key} must be a non-empty string (run by the shell) or list of strings")
     for part in command.argv:
+        check_no_nul(part, where, key)
         for match in _TEMPLATE.finditer(part):
             name = match[1]
             if name is not None and name not in TEMPLATE_VARS:
@@ -196,15 +199,26 @@ def _command(value: Any, where: Where, key: str) -> Command:
                     + ", ".join(f"{{{v}}}" for v in TEMPLATE_VARS)
                     + " (write {{ and }} for literal braces)"
                 )
+    if command.shell:
+        from genesis_par.templates import unexpandable  # it imports this module
+
+        name = unexpandable(command.argv[0])
+        if name:
+            raise where.error(
+                f"{key} puts {name} in a quoted here-document (<<'EOF'), where the shell "
+                "expands nothing: write its delimiter unquoted (<<EOF)"
+            )
     return command
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
     where = Where(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input(path).decode("utf-8")
     except FileNotFoundError:
         raise PlanError(f"{path}: no such plan file (create one with `genesis-par init`)") from None
+    except NotReadable as e:
+        raise PlanError(f"{path}: the plan {e}: name a plan file (TOML text)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{path}: cannot read the plan: {e}") from None
     try:
@@ -220,6 +234,7 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     name = typed(table.get("name", path.stem), str, where, "[run] name", "a string")
     check_branch_component(name, f'[run] name "{name}"', path)
     base = typed(table.get("base", "HEAD"), str, where, "[run] base", "a string")
+    check_no_nul(base, where, "[run] base")
     max_parallel = typed(
         table.get("max_parallel", 4), int, where, "[run] max_parallel", "an integer"
     )
@@ -275,17 +290,24 @@ def _prompt(raw: Mapping[str, Any], where: Where, folder: Path) -> tuple[str | N
     if "prompt" in raw and "prompt_file" in raw:
         raise where.error("has both prompt and prompt_file: keep one")
     if "prompt" in raw:
-        return typed(raw["prompt"], str, where, "prompt", "a string"), None
+        prompt = typed(raw["prompt"], str, where, "prompt", "a string")
+        check_no_nul(prompt, where, "prompt")
+        return prompt, None
     if "prompt_file" not in raw:
         return None, None
     name = typed(raw["prompt_file"], str, where, "prompt_file", "a string")
+    check_no_nul(name, where, "prompt_file")
     file = (folder / name).resolve()
     try:
-        return file.read_text(encoding="utf-8"), file
+        text = read_input(file).decode("utf-8")
     except UnicodeDecodeError:
         raise where.error(f'prompt_file "{name}" is not UTF-8 text ({file})') from None
+    except NotReadable as e:
+        raise where.error(f'prompt_file "{name}" {e} ({file})') from None
     except OSError:
         raise where.error(f'prompt_file "{name}" not found (looked for {file})') from None
+    check_no_nul(text, where, f'prompt_file "{name}"')
+    return text, file
 
 
 def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:

@@ -129,6 +129,15 @@ def check_env(table: Mapping[str, Any], where: Where) -> None:
             raise where.error(f'env "{key}" contains a NUL character')
 
 
+def check_no_nul(value: str, where: Where, key: str) -> None:
+    """Refuse a NUL character: no argument or environment variable of a process can hold one."""
+    if "\0" in value:
+        raise where.error(
+            f"{key} contains a NUL character (\\u0000), which no command line or environment "
+            "variable can carry: remove it"
+        )
+
+
 def parse_duration(value: Any, where: Where, key: str) -> float:
     """`90s`, `30m`, `1h30m` or a plain number of seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

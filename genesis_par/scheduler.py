@@ -15,6 +15,7 @@ _WILDCARDS = frozenset("*?[")
 class Decision(NamedTuple):
     start: list[str]  # to start now, in this order
     waiting: dict[str, str]  # ready but not started -> why
+    blocked: dict[str, str]  # not ready: its dependencies have not all succeeded -> which
 
 
 def _literal_prefix(glob: str) -> tuple[str, ...]:
@@ -95,7 +96,18 @@ class Schedule:
                 continue
             start.append(task_id)
             busy.append(task)
-        return Decision(start, waiting)
+        return Decision(start, waiting, self.blocked(succeeded, running, finished))
+
+    def blocked(self, succeeded: Set[str], running: Set[str], finished: Set[str]) -> dict[str, str]:
+        """Tasks not started for want of their dependencies, each with the ones it waits for."""
+        out = {}
+        for task in self.tasks.values():
+            if task.id in running or task.id in finished:
+                continue
+            pending = [d for d in task.depends_on if d not in succeeded]
+            if pending:
+                out[task.id] = f"waits for {', '.join(pending)}"
+        return out
 
     @staticmethod
     def _blocked(

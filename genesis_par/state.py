@@ -241,6 +241,13 @@ class Store:
                 "UPDATE runs SET status=?, finished_at=? WHERE name=?", (status, self.now(), name)
             )
 
+    def forget_run(self, name: str) -> None:
+        """Delete every record of a run (`runs rm`): its tasks, attempts, events and merges."""
+        with self._tx() as db:
+            for table in ("tasks", "attempts", "events", "merges"):
+                db.execute(f"DELETE FROM {table} WHERE run=?", (name,))
+            db.execute("DELETE FROM runs WHERE name=?", (name,))
+
     # --- tasks, attempts, events ---
 
     def record_event(self, run: str, task: str | None, kind: str, data: Mapping[str, Any]) -> None:

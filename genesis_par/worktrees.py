@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from genesis_par import gitops, proc
 from genesis_par.errors import GenesisError, UsageError
+from genesis_par.report.words import plural
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
 EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository
@@ -34,7 +35,7 @@ def refuse_taken_name(repo: gitops.RepoPaths, run: str) -> None:
     folder = repo.root / WORKTREES_DIR / run
     if taken or (folder.exists() and any(folder.iterdir())):
         raise UsageError(
-            f'run "{run}" already has branches or worktrees ({len(taken)} branches under '
+            f'run "{run}" already has branches or worktrees ({plural(len(taken), "branch")} under '
             f"genesis/{run}/): choose a new name with --name, or clean it up with "
             f"`genesis-par worktrees rm {run}`"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -97,3 +98,38 @@ def genesis_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+@pytest.fixture(scope="session")
+def junit_xsd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Jenkins/Surefire junit-10.xsd that pytest's own tests validate against, read from
+    pytest's source distribution on PyPI (kept out of this repository). .ci/run fetches it once
+    and names it in GENESIS_JUNIT_XSD; elsewhere it is downloaded, or the test skips and says why."""
+    named = os.environ.get("GENESIS_JUNIT_XSD")
+    if named and Path(named).is_file():
+        return Path(named)
+    folder = tmp_path_factory.mktemp("junit-xsd")
+    try:
+        return fetch_junit_xsd(folder)
+    except (OSError, subprocess.SubprocessError, KeyError) as e:
+        pytest.skip(f"junit-10.xsd not available (set GENESIS_JUNIT_XSD, or reach PyPI): {e}")
+
+
+def fetch_junit_xsd(folder: Path) -> Path:
+    """Extract testing/example_scripts/junit-10.xsd from the installed pytest's sdist."""
+    version = pytest.__version__
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:"]
+    subprocess.run(
+        [*pip, f"pytest=={version}", "-d", str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (sdist,) = folder.glob("pytest-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        member = archive.extractfile(f"pytest-{version}/testing/example_scripts/junit-10.xsd")
+        if member is None:
+            raise KeyError("junit-10.xsd")
+        target = folder / "junit-10.xsd"
+        target.write_bytes(member.read())
+    return target

@@ -42,3 +42,35 @@ def test_an_error_under_json_still_prints_one_object(tmp_path: Path) -> None:
     obj = json.loads(out.stdout)
     assert obj["ok"] is False and obj["exit_code"] == out.returncode and obj["error"]
     assert "Traceback" not in out.stderr and obj["error"] in out.stderr
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of the app, as the argv words that reach it."""
+    import typer.main
+
+    from genesis_par.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_help_shows_no_value_after_a_flag() -> None:
+    """`--json`, `--force`, `--help`: flags take no value, so help shows none (was `<bool>`)."""
+    from typer.testing import CliRunner
+
+    from genesis_par.cli import app
+
+    paths = _command_paths()
+    assert ["worktrees", "gc"] in paths and ["run"] in paths
+    for path in paths:
+        result = CliRunner().invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "<bool>" not in result.output, (path, result.output)
+        assert "--help" in result.output

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import re
+import resource
 import subprocess
 import textwrap
 from pathlib import Path
@@ -225,6 +227,27 @@ BAD = [
     ("version = 1\n[merge]\ninto = 'int..x y'\n" + TASK, 'into "int..x y" is not a valid'),
     ("version = 1\n[merge]\ninto = 'a/.b'\n" + TASK, "is not a valid branch name"),
     ("version = 1\n[merge]\ninto = 'x.lock'\n" + TASK, "is not a valid branch name"),
+    # NUL cannot be in an argument or an environment variable: validate refuses what run cannot do
+    (
+        'version = 1\n[agents.c]\ncommand = ["c", "{prompt}"]\n[[tasks]]\nid = "a"\nagent = "c"\n'
+        'prompt = "a\\u0000b"\n',
+        'task "a": prompt contains a NUL character',
+    ),
+    ('version = 1\n[[tasks]]\nid = "a"\ncommand = "echo \\u0000"\n', "command contains a NUL"),
+    ('version = 1\n[run]\nbase = "ma\\u0000in"\n' + TASK, "[run] base contains a NUL"),
+    (
+        'version = 1\n[defaults]\ncheck = ["x\\u0000"]\n' + TASK,
+        '[defaults] (for task "a"): check contains a NUL',
+    ),
+    (
+        'version = 1\n[agents.c]\ncommand = ["c", "{prompt_file}"]\n[[tasks]]\nid = "a"\n'
+        'agent = "c"\nprompt_file = "a\\u0000b"\n',
+        'task "a": prompt_file contains a NUL',
+    ),
+    (
+        "version = 1\n[[tasks]]\nid = 'a'\ncommand = \"cat <<'EOF'\\n{task}\\nEOF\"\n",
+        "command puts {task} in a quoted here-document (<<'EOF'), where the shell expands nothing",
+    ),
 ]
 
 
@@ -288,3 +311,64 @@ def test_cli_exits_2_with_one_line_and_no_traceback(
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert expected in out.stderr.replace("\n", "")
+
+
+AGENT_TASK = "version = 1\n[agents.c]\ncommand = ['c', '{prompt_file}']\n[[tasks]]\nid = 'a'\n"
+
+
+def test_a_prompt_file_holding_a_nul_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "p.md").write_bytes(b"fix it\x00now")
+    with pytest.raises(PlanError, match=re.escape('task "a": prompt_file "p.md" contains a NUL')):
+        plan.load(write(tmp_path, AGENT_TASK + "agent = 'c'\nprompt_file = 'p.md'\n"))
+
+
+def _special_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Files a plan or prompt_file must never be read from, and why each is refused."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would wait forever
+    big = tmp_path / "big"
+    with big.open("wb") as handle:  # sparse: 9 MiB that take no disk
+        handle.truncate(9 * 2**20)
+    (tmp_path / "folder").mkdir()
+    return {
+        "zero": (Path("/dev/zero"), "is a character device, not a regular file"),
+        "fifo": (fifo, "is a FIFO (named pipe), not a regular file"),
+        "big": (big, "is larger than 8 MiB, the most genesis-par reads"),
+        "folder": (tmp_path / "folder", "is a directory, not a regular file"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo", "big", "folder"])
+def test_a_prompt_file_that_is_not_a_small_regular_file_is_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    file, why = _special_files(tmp_path)[kind]
+    text = AGENT_TASK + f"agent = 'c'\nprompt_file = '{file}'\n"
+    with pytest.raises(PlanError) as info:
+        plan.load(write(tmp_path, text))
+    assert str(info.value) == f'plan.toml: task "a": prompt_file "{file}" {why} ({file})'
+
+
+def _one_gib_of_memory() -> None:
+    """On the old code /dev/zero was read until memory ran out: fail fast instead."""
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo", "big", "folder"])
+def test_validate_refuses_a_plan_that_is_not_a_small_regular_file(
+    tmp_path: Path, kind: str
+) -> None:
+    file, why = _special_files(tmp_path)[kind]
+    out = subprocess.run(
+        [*genesis_cmd(), "validate", str(file)],
+        capture_output=True,
+        text=True,
+        env=genesis_env(),
+        timeout=60,
+        preexec_fn=_one_gib_of_memory,
+    )
+    assert (out.returncode, out.stdout) == (2, "")
+    assert (
+        out.stderr.replace("\n", "")
+        == f"error: {file}: the plan {why}: name a plan file (TOML text)"
+    )

@@ -111,3 +111,13 @@ def test_decide_is_cheap_on_a_big_plan() -> None:
     s = Schedule.from_tasks(tasks, Strategy.CRITICAL_PATH)
     d = s.decide(4, succeeded=set(), running=set(), finished=set())
     assert d.start == ["t0", "t10", "t20", "t30"] and len(d.waiting) == 196
+
+
+def test_a_task_waiting_on_its_dependencies_says_which() -> None:
+    tasks = [t("api", 0), t("db", 1), t("docs", 2, "api", "db"), t("free", 3)]
+    s = Schedule.from_tasks(tasks, Strategy.FIFO)
+    d = s.decide(1, succeeded={"db"}, running={"api"}, finished={"db"})
+    assert d.start == [] and d.waiting == {"free": "max_parallel (1) reached"}
+    assert d.blocked == {"docs": "waits for api"}
+    d = s.decide(4, succeeded=set(), running=set(), finished=set())
+    assert d.blocked == {"docs": "waits for api, db"}

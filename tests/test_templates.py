@@ -38,6 +38,59 @@ def test_shell_form_keeps_every_value_data_wherever_it_stands(
     assert not list(tmp_path.iterdir())  # nothing was run: no PWNED files
 
 
+# prompts that break a quoting analysis that is off by one quote, a comment or a line
+PROMPTS = [HOSTILE, "EOF\nit's \\\n#'\"\n", "", "'", '"', "`", "$(", "\\"]
+
+# (script, what it prints with the prompt at @); a None: the prompt through $(...), which drops
+# trailing newlines
+SHAPES = [
+    ("# it's a comment\nprintf %s {prompt}", "@"),
+    ('printf %s {prompt} # don\'t "quote" me', "@"),
+    ("echo a#b' >/dev/null; printf %s {prompt}'", "a#b >/dev/null; printf %s @\n"),
+    ("cat <<EOF\n{prompt}\nEOF", "@\n"),
+    ("cat <<-EOF\n\t{prompt}\n\tEOF", "@\n"),
+    ("cat <<'EOF'\nit's\nEOF\nprintf %s {prompt}", "it's\n@"),
+    ('cat <<EOF\nit\'s "{prompt}" $(printf %s {prompt})\nEOF', None),
+    ("cat <<A; cat <<'B'\n{prompt}\nA\nit's\nB\nprintf %s {prompt}", "@\nit's\n@"),
+    ('printf %s "$(cat <<EOF\n{prompt}\nEOF\n)"', None),
+    ('printf %s "`printf %s {prompt}`"', None),
+    ("x='it''s'; printf %s {prompt}", "@"),
+    ('printf %s "${UNSET:-{prompt}}"', "@"),
+    ("printf %s '{prompt}'\"{prompt}\"{prompt}", "@@@"),
+    ('printf %s "\\{prompt}" \\{prompt}', "\\@\\@"),
+    ('f() { printf %s "$1"; }; f {prompt}', "@"),
+    ('printf %s "$(case x in x) printf %s {prompt};; esac)"', None),
+]
+
+
+@pytest.mark.parametrize(("script", "prints"), SHAPES)
+def test_the_prompt_arrives_byte_for_byte_whatever_shell_syntax_surrounds_it(
+    tmp_path: Path, script: str, prints: str | None
+) -> None:
+    for prompt in PROMPTS:
+        argv, env = templates.expand(
+            Command((script,), shell=True), {"prompt": prompt}, {"PATH": "/usr/bin:/bin"}
+        )
+        done = subprocess.run(
+            ["/bin/sh", "-c", argv[0]], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        if prints is None:
+            lines = script.count("{prompt}") - 1  # the here-document's line shows it twice
+            expected = (f'it\'s "{prompt}" ' if lines else "") + prompt.rstrip("\n")
+            expected += "\n" if lines else ""
+        else:
+            expected = prints.replace("@", prompt)
+        assert (done.returncode, done.stdout) == (0, expected), (prompt, argv[0], done.stderr)
+        assert not list(tmp_path.iterdir())  # nothing was run: no PWNED files
+
+
+def test_a_variable_in_a_quoted_here_document_cannot_be_expanded() -> None:
+    assert templates.unexpandable("cat <<'EOF'\n{prompt}\nEOF\n") == "{prompt}"
+    assert templates.unexpandable('cat <<"EOF"\n{task}\nEOF\n') == "{task}"
+    assert templates.unexpandable("cat <<\\EOF\n{{x}} {task}\nEOF\n") == "{task}"
+    assert templates.unexpandable("cat <<EOF\n{prompt}\nEOF\necho '{prompt}'") is None
+
+
 def test_list_form_substitutes_into_each_argument() -> None:
     command = Command(("agent", "--task={task}", "{prompt}", "{{x}}"))
     argv, env = templates.expand(command, {"prompt": HOSTILE, "task": "t1"}, {"A": "1"})

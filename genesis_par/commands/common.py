@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from genesis_par import gitops, proc
 from genesis_par.errors import UsageError
@@ -40,6 +41,19 @@ def effective_status(record: RunRecord) -> str:
     if record.status == "running" and not supervisor_alive(record):
         return "interrupted"
     return record.status
+
+
+def effective_run(store: Store, record: RunRecord) -> tuple[str, list[dict[str, Any]]]:
+    """The run's status and its tasks as `status` and `runs` both show them: in a run whose
+    supervisor died, the run and every task recorded as running or pending are interrupted."""
+    status = effective_status(record)
+    tasks = store.tasks(record.name)
+    if status == "interrupted":
+        tasks = [
+            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
+            for t in tasks
+        ]
+    return status, tasks
 
 
 def stop_orphans(store: Store) -> list[int]:

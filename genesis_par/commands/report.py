@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from genesis_par.commands.common import pick_run, state_dir
@@ -14,10 +16,27 @@ from genesis_par.state import Store
 FORMATS = ("json", "junit", "markdown", "html")
 
 
-def _read(path: str | None) -> str:
-    if not path or not Path(path).exists():
-        return ""
-    return Path(path).read_text(errors="replace")
+def _excerpt(path: str | None) -> formats.LogExcerpt | None:
+    """The end of a log, at most LOG_EXCERPT_BYTES and from a line start: a 1 GB log is never
+    read whole. None when there is no log, or it is not a regular file (an agent can replace
+    its log with a FIFO, which would block the read)."""
+    if not path:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        start = max(info.st_size - formats.LOG_EXCERPT_BYTES, 0)
+        handle.seek(start)
+        data = handle.read(formats.LOG_EXCERPT_BYTES)
+    if start:
+        cut = data.find(b"\n") + 1  # a partial first line is left out too
+        data, start = data[cut:], start + cut
+    return formats.LogExcerpt(data.decode("utf-8", errors="replace"), path, start)
 
 
 def run(
@@ -36,15 +55,17 @@ def run(
                 "(or `genesis-par resume` it)"
             )
         attempts = store.attempts(record.name)
-        last_logs = {str(t["id"]): _read(t["log"]) for t in store.tasks(record.name)}
+        log_paths = {str(t["id"]): t["log"] for t in store.tasks(record.name)}
     if fmt == "json":
         text = json.dumps(result, indent=2)
-    elif fmt == "junit":
-        text = formats.junit(result, {k: formats.log_tail(v) for k, v in last_logs.items() if v})
     elif fmt == "markdown":
         text = formats.markdown(result)
-    else:
-        text = formats.html_report(result, attempts, last_logs)
+    else:  # only these show logs: their ends, read one at a time
+        logs = {task: e for task, path in log_paths.items() if (e := _excerpt(path)) and e.text}
+        if fmt == "junit":
+            text = formats.junit(result, logs)
+        else:
+            text = formats.html_report(result, attempts, logs)
     if output is None:
         emit(text)
     else:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, landing, proc
+from genesis_par import gitops, inputs, landing, proc
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
@@ -24,12 +24,20 @@ def _plan(record: RunRecord, plan_path: Path | None) -> plan_mod.Plan:
     if plan_path is not None:
         return plan_mod.load(plan_path)
     recorded = Path(record.plan_path)
-    if recorded.exists() and recorded.read_text() != record.plan_text:
+    if recorded.exists() and _text_of(recorded) != record.plan_text:
         run_view.note(
             f"{recorded} changed since the run started; resuming with the plan recorded then "
             "(pass --plan to use the file as it is now)"
         )
     return plan_mod.loads(record.plan_text, recorded)
+
+
+def _text_of(path: Path) -> str | None:
+    """The plan file as it is now; None when it cannot (or must not) be read."""
+    try:
+        return inputs.read_input(path).decode("utf-8", errors="replace")
+    except (OSError, inputs.NotReadable):
+        return None
 
 
 def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskProgress]:

@@ -115,6 +115,7 @@ def run(
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, into)
+    included = tuple(gitops.included_files(repo.root))  # checked before the run is recorded
     state_dir = repo.common_dir / "genesis-par"
     with Store.open(state_dir) as store, run_lock(state_dir, run_name):
         stop_orphans(store)
@@ -138,7 +139,7 @@ def run(
             state_dir,
             gitops.identity_env(repo.root),
             gitops.without_repository_variables(env),  # agents' git stays in their worktree
-            tuple(gitops.included_files(repo.root)),
+            included,
         )
         progress = _execute(spec, store, as_json, fail_fast)
         return finish(spec, store, progress, where, options)

@@ -1,15 +1,22 @@
-"""`genesis-par status [RUN]`, `runs` and `logs RUN TASK`: what is and was running."""
+"""`genesis-par status [RUN]`, `runs` and `logs [RUN] TASK`: what is and was running."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from genesis_par import gitops
-from genesis_par.commands.common import effective_status, pick_run, state_dir, stop_orphans
+from genesis_par import gitops, merge
+from genesis_par.commands.common import (
+    effective_run,
+    effective_status,
+    pick_run,
+    state_dir,
+    stop_orphans,
+)
 from genesis_par.errors import UsageError
 from genesis_par.report import status_view
-from genesis_par.state import Store
+from genesis_par.report.words import plural
+from genesis_par.state import RunRecord, Store
 
 
 def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
@@ -18,12 +25,11 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, run)
-        tasks = store.tasks(record.name)
-        kept = gitops.ref_names(repo.root, f"refs/genesis/{record.name}/")
+        status_now, tasks = effective_run(store, record)
+        starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
+        kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
-        obj = status_view.status_json(
-            record, effective_status(record), tasks, kept, result.get("merge")
-        )
+        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
     if as_json:
         status_view.print_json(obj)
     else:
@@ -31,13 +37,26 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     return 0
 
 
+def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> list[str]:
+    """The run's kept refs (failed attempts, losing candidates) whose tree differs from their
+    task's start: an attempt that changed nothing is kept by git but not worth a line."""
+    refs = gitops.ref_names(repo, f"refs/genesis/{run}/")
+    task_of = {ref: ref.split("/")[3] for ref in refs}
+    bases = sorted({s for s in (starts.get(t) for t in task_of.values()) if s})
+    trees = gitops.trees_of(repo, [*refs, *bases])
+    return [
+        ref
+        for ref in refs
+        if trees[ref] is None or trees[ref] != trees.get(starts.get(task_of[ref]) or "")
+    ]
+
+
 def runs(cwd: Path, *, as_json: bool = False) -> int:
     """List the recorded runs, newest first."""
     _, state = state_dir(cwd)
     with Store.open(state) as store:
-        rows = [
-            status_view.run_row(r, effective_status(r), store.tasks(r.name)) for r in store.runs()
-        ]
+        stop_orphans(store)  # like status: a run found interrupted leaves no agent running
+        rows = [status_view.run_row(r, *effective_run(store, r)) for r in store.runs()]
     if as_json:
         status_view.print_json({"runs": rows})
     else:
@@ -46,33 +65,76 @@ def runs(cwd: Path, *, as_json: bool = False) -> int:
 
 
 def logs(
-    cwd: Path, run: str, task: str, *, attempt: int | None = None, follow: bool = False
+    cwd: Path,
+    run: str | None,
+    task: str | None,
+    *,
+    attempt: int | None = None,
+    follow: bool = False,
+    merge_check: bool = False,
 ) -> int:
-    """Print a task's log (the last attempt's by default); --follow until the attempt ends."""
+    """Print a task's log (the last attempt's by default; the latest run's without a run name);
+    --follow until the attempt ends; --merge-check: the merge queue's check after its merge."""
+    if task is None:
+        raise UsageError("name a task: `genesis-par logs TASK` (latest run) or `logs RUN TASK`")
+    if merge_check and (attempt is not None or follow):
+        raise UsageError("--merge-check prints the merge check's log: drop --attempt and --follow")
     _, state = state_dir(cwd)
     with Store.open(state) as store:
         record = pick_run(store, run)
-        attempts = store.attempts(record.name, task)
-        known = {str(t["id"]) for t in store.tasks(record.name)}
-        while follow and not attempts and task in known and effective_status(record) == "running":
-            time.sleep(0.3)  # --follow on a task still waiting to start: wait for its attempt
-            attempts = store.attempts(record.name, task)
-            record = pick_run(store, record.name)
-        if not attempts:
-            ids = ", ".join(t["id"] for t in store.tasks(record.name))
-            raise UsageError(f'run "{record.name}" has no attempt of task "{task}" (tasks: {ids})')
-        chosen = (
-            attempts[-1] if attempt is None else next((a for a in attempts if a.n == attempt), None)
-        )
-        if chosen is None:
-            raise UsageError(f'task "{task}" has attempts 1..{len(attempts)}, not {attempt}')
-        log = Path(chosen.log or "")
-        offset = status_view.print_log(log, 0)
-        while follow and chosen.finished_at is None and effective_status(record) == "running":
-            time.sleep(0.3)
-            offset = status_view.print_log(log, offset)
-            chosen = next(a for a in store.attempts(record.name, task) if a.n == chosen.n)
-            record = pick_run(store, record.name)
-        if follow:
-            status_view.print_log(log, offset)
+        known = [str(t["id"]) for t in store.tasks(record.name)]
+        if task not in known:
+            raise UsageError(_unknown_task(store, record.name, task, known, run is None))
+        if merge_check:
+            return _print_merge_check(state, record.name, task)
+        _print_attempt_log(store, record, task, attempt, follow)
     return 0
+
+
+def _unknown_task(store: Store, run: str, task: str, known: list[str], latest: bool) -> str:
+    message = f'run "{run}" has no task "{task}" (tasks: {", ".join(known)})'
+    if latest and store.get_run(task) is not None:  # `logs RUN`: the task was left out
+        message += f": to read run {task}'s logs, name a task too: `genesis-par logs {task} TASK`"
+    return message
+
+
+def _print_merge_check(state: Path, run: str, task: str) -> int:
+    log = merge.check_log(state / "logs" / run, task)
+    if not log.exists():
+        raise UsageError(
+            f'no merge check ran after task "{task}" of run "{run}": one runs after each merge '
+            "when the plan's [merge] check is set"
+        )
+    status_view.print_log(log, 0)
+    return 0
+
+
+def _print_attempt_log(
+    store: Store, record: RunRecord, task: str, attempt: int | None, follow: bool
+) -> None:
+    attempts = store.attempts(record.name, task)
+    while follow and not attempts and effective_status(record) == "running":
+        time.sleep(0.3)  # --follow on a task still waiting to start: wait for its attempt
+        attempts = store.attempts(record.name, task)
+        record = pick_run(store, record.name)
+    if not attempts:
+        raise UsageError(
+            f'task "{task}" of run "{record.name}" has not started, so it has no log yet'
+        )
+    chosen = (
+        attempts[-1] if attempt is None else next((a for a in attempts if a.n == attempt), None)
+    )
+    if chosen is None:
+        raise UsageError(
+            f'task "{task}" has {plural(len(attempts), "attempt")} (1..{len(attempts)}), '
+            f"not {attempt}: pick one with --attempt N"
+        )
+    log = Path(chosen.log or "")
+    offset = status_view.print_log(log, 0)
+    while follow and chosen.finished_at is None and effective_status(record) == "running":
+        time.sleep(0.3)
+        offset = status_view.print_log(log, offset)
+        chosen = next(a for a in store.attempts(record.name, task) if a.n == chosen.n)
+        record = pick_run(store, record.name)
+    if follow:
+        status_view.print_log(log, offset)

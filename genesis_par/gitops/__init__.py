@@ -36,6 +36,7 @@ from genesis_par.gitops.refs import (
     resolve_commit,
     resolve_many,
     tree_of,
+    trees_of,
     try_update_ref,
     update_ref,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "switch_worktree",
     "tree_of",
     "trees_exist",
+    "trees_of",
     "try_fast_forward",
     "try_reset_checked_out",
     "try_update_ref",

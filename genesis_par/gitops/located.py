@@ -46,10 +46,13 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
     is accepted too, for the user's own checkouts.
     common_dir: the repository it must belong to."""
     dot_git = worktree / ".git"
+    if worktree.exists() and not worktree.is_dir():
+        detail = f"git cannot run in {worktree}: Not a directory"
+        raise WorktreeBroken(worktree, detail, f"{detail} (a file took the worktree's place)")
     if not worktree.is_dir():
         raise WorktreeBroken(
             worktree,
-            "its folder does not exist",
+            f"{worktree} does not exist",
             f"{worktree} does not exist, though git records a worktree there: if it was "
             "removed on purpose, `git worktree prune` makes git forget it",
         )

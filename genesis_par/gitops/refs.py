@@ -135,6 +135,23 @@ def resolve_many(repo: Path, refs: Sequence[str]) -> dict[str, str | None]:
     return found
 
 
+def trees_of(repo: Path, revs: Sequence[str]) -> dict[str, str | None]:
+    """Each rev's tree (None for one that does not resolve), in one git process."""
+    if not revs:
+        return {}
+    done = _run_git(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        repo,
+        input="".join(f"{r}^{{tree}}\n" for r in revs),
+        check=False,
+    )
+    found: dict[str, str | None] = {}
+    for rev, line in zip(revs, done.stdout.splitlines(), strict=False):
+        sha, _, kind = line.partition(" ")
+        found[rev] = sha if kind == "tree" else None
+    return found
+
+
 def init_repo(path: Path, message: str) -> str:
     """git init path on branch main and commit every file in it; the commit."""
     _run_git(["init", "--quiet", "--initial-branch=main"], path)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from genesis_par import proc
-from genesis_par.errors import EnvironmentProblem, GitError
+from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 
 MIN_GIT = (2, 38)
 
@@ -196,15 +196,16 @@ def failure_text(args: Sequence[str], cwd: Path, done: subprocess.CompletedProce
     return f"`{command}` failed in {cwd} (exit code {done.returncode}): {said}"
 
 
-def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> EnvironmentProblem:
-    if not cwd.is_dir():  # Popen reports a missing cwd like a missing program
+def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> GenesisError:
+    if e.filename is None or str(e.filename) != str(cwd):  # git itself could not be started
+        return EnvironmentProblem("git is not installed or not on PATH: install git 2.38 or newer")
+    if not cwd.exists():
         return EnvironmentProblem(
             f"{cwd} does not exist, so `{command_text(args)}` cannot run there: if it was a "
             "git worktree, `git worktree prune` makes git forget it"
         )
-    if isinstance(e, FileNotFoundError):
-        return EnvironmentProblem("git is not installed or not on PATH: install git 2.38 or newer")
-    return EnvironmentProblem(f"cannot run git in {cwd}: {e.strerror}")
+    # a folder an agent replaced or made unreadable (chmod 000)
+    return GitError(f"`{command_text(args)}` cannot run in {cwd}: {e.strerror}")
 
 
 def _stop(child: subprocess.Popen[str]) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.errors import GitError
+from genesis_par.errors import GitError, UsageError
 from genesis_par.gitops.located import locate
 from genesis_par.gitops.refs import head
 from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
@@ -275,11 +276,24 @@ def prune_worktrees(repo: Path, common_dir: Path, dry_run: bool) -> list[str]:
     return [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
 
 
+MAX_INCLUDE_FILE = 2**20  # bytes of .worktreeinclude: patterns, not data
+
+
 def included_files(root: Path) -> list[str]:
     """Untracked or ignored files of the main worktree matching its .worktreeinclude."""
     include = root / ".worktreeinclude"
-    if not include.exists():
+    try:
+        info = include.stat()
+    except FileNotFoundError:
         return []
+    except OSError as e:
+        raise UsageError(f"{include}: cannot read it: {e.strerror}") from None
+    # git would wait forever on a FIFO and read /dev/zero until memory runs out
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_INCLUDE_FILE:
+        raise UsageError(
+            f"{include} must be a regular file of at most 1 MiB (gitignore patterns, one a "
+            "line): replace it, or remove it"
+        )
     args = ["ls-files", "-z", "--others", "--ignored", f"--exclude-from={include}"]
     return [p for p in _out(args, root).split("\0") if p]
 

@@ -8,7 +8,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from genesis_par.report.console import console
+from genesis_par.report.console import console, name_column, print_table
 
 
 def show(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -17,7 +17,8 @@ def show(rows: list[dict[str, Any]], as_json: bool) -> None:
         print(json.dumps({"agents": rows}, indent=2))
         return
     table = Table(expand=False)
-    for column in ("agent", "installed", "command / how to install"):
+    name_column(table, "agent")
+    for column in ("installed", "command / how to install"):
         table.add_column(column)
     for row in rows:
         state = (
@@ -25,5 +26,5 @@ def show(rows: list[dict[str, Any]], as_json: bool) -> None:
         )
         how = " ".join(row["command"]) if row["installed"] else row["install"]
         table.add_row(escape(row["name"]), state, escape(how))
-    console.print(table)
+    print_table(table)
     console.print("A plan's [agents.NAME] table overrides a preset of the same name.", markup=False)

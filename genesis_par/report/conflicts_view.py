@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from genesis_par.conflicts import MergeResult, Report
+from genesis_par.report.words import plural
 
 
 def _result_json(result: MergeResult) -> dict[str, object]:
@@ -44,7 +45,16 @@ def _cell(result: MergeResult) -> str:
     if result.clean:
         return "[green]clean[/]"
     kinds = sorted({c.kind.value for c in result.conflicts})
-    return f"[red]{len(result.conflicts)} conflict(s)[/] {escape(', '.join(kinds))}"
+    return f"[red]{plural(len(result.conflicts), 'conflict')}[/] {escape(', '.join(kinds))}"
+
+
+def common_run_prefix(names: list[str]) -> str:
+    """`genesis/<run>/` when every name is a branch of that one run, else ''."""
+    parts = [name.split("/") for name in names]
+    if not parts or any(len(p) < 3 or p[0] != "genesis" for p in parts):
+        return ""
+    runs = {p[1] for p in parts}
+    return f"genesis/{runs.pop()}/" if len(runs) == 1 else ""
 
 
 def print_report(report: Report) -> None:
@@ -53,19 +63,22 @@ def print_report(report: Report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from genesis_par.report.console import console
+    from genesis_par.report.console import console, in_terminal, name_column, print_table
 
     names = [b.name for b in report.branches]
-    table = Table(
-        title=f"conflicts against {escape(report.target)} ({report.target_commit[:12]})",
-        title_justify="left",
-    )
-    table.add_column("branch")
-    table.add_column(f"vs {escape(report.target)}")
+    # a terminal has room for what tells the branches apart, not for their shared prefix
+    prefix = common_run_prefix(names) if in_terminal() else ""
+    shown = report.target.removeprefix("refs/heads/")  # as a person names the branch
+    # a line of its own, not the table's title, which rich pads with spaces to the table's width
+    console.print(f"conflicts against {escape(shown)} ({report.target_commit[:12]})")
+    table = Table()
+    name_column(table, f"branch ({escape(prefix)}…)" if prefix else "branch")
+    target = report.target_commit[:12] if report.target == report.target_commit else shown
+    name_column(table, f"vs {escape(target)}")
     for i, _ in enumerate(names[1:], start=1):
         table.add_column(str(i + 1))
     for i, branch in enumerate(report.branches):
-        label = f"{i + 1}. {escape(branch.name)}" + (
+        label = f"{i + 1}. {escape(branch.name.removeprefix(prefix))}" + (
             " [yellow](uncommitted)[/]" if branch.uncommitted else ""
         )
         cells = []
@@ -73,7 +86,7 @@ def print_report(report: Report) -> None:
             key = (branch.name, other)
             cells.append(_cell(report.pairs[key]) if key in report.pairs else "")
         table.add_row(label, _cell(branch.against_target), *cells)
-    console.print(table)
+    print_table(table)
     files = report.files()
     if not files:
         console.print(
@@ -81,7 +94,7 @@ def print_report(report: Report) -> None:
             "and with the target"
         )
         return
-    console.print(f"[red]{len(files)} conflicted file(s)[/]:")
+    console.print(f"[red]{plural(len(files), 'conflicted file')}[/]:")
     for path, branches, kinds in files:
         console.print(
             f"  {escape(path)}: {escape(', '.join(kinds))} between {escape(', '.join(branches))}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.markup import escape
@@ -22,22 +23,40 @@ def intro(repo: Path, plan: Path, as_json: bool) -> None:
     )
 
 
-def outro(repo: Path, plan: Path, kept: bool, as_json: bool) -> None:
-    """Where things are and what to try next."""
+# What to try in the kept demo repository: (arguments after the program, what it shows).
+TOUR = [
+    ("status", "each task, its attempts and why"),
+    ("logs flaky-cli --attempt 1", "the failed first attempt (its retry succeeded)"),
+    ("logs break-add --merge-check", "why that task's merge was backed out"),
+    ("conflicts", "who collides with whom (exits 3: conflicts found)"),
+]
+
+
+def tour(repo: Path, program: str) -> list[str]:
+    """The commands of the tour, each runnable as printed once the first (`cd`) has run."""
+    lines = [(f"{program} {args}", why) for args, why in TOUR]
+    lines.append(("git log --oneline --graph genesis/demo/integration", "what was merged"))
+    width = max(len(command) for command, _ in lines)
+    return [f"cd {shlex.quote(str(repo))}"] + [
+        f"{command.ljust(width)}  # {why}" for command, why in lines
+    ]
+
+
+def outro(
+    root: Path, repo: Path, program: str, *, kept: bool, temporary: bool, as_json: bool
+) -> None:
+    """Where things are and what to try next, in commands that work as printed."""
     out = err_console if as_json else console
-    if kept:
-        where = f"The demo repository is kept at {escape(str(repo))} (plan: {escape(str(plan))})."
-    else:
-        where = (
-            f"The demo repository ({escape(str(repo))}) was removed: run "
-            "`genesis-par demo --keep` to keep it and look around."
+    if not kept:
+        out.print(
+            f"\nThe demo repository was removed (--clean): `{escape(program)} demo` "
+            "keeps it for a look around."
         )
-    inside = "from inside it" if kept else "in a kept one (`genesis-par demo --keep`)"
-    out.print(
-        f"\n{where}\n"
-        f"Try next, {inside}:\n"
-        "  genesis-par status demo          # each task, its attempts and why\n"
-        "  genesis-par logs demo flaky-cli --attempt 1\n"
-        "  genesis-par conflicts --run demo # who collides with whom\n"
-        "  git log --oneline --graph genesis/demo/integration\n"
-    )
+        return
+    plan = root / "plan.toml"
+    out.print(f"\nThe demo repository is kept at {escape(str(repo))} (plan: {escape(str(plan))}).")
+    if temporary:
+        out.print(f"Remove it when done: rm -rf {escape(shlex.quote(str(root)))}")
+    out.print("Try next:")
+    for line in tour(repo, program):
+        out.print(f"  {escape(line)}")

@@ -6,12 +6,27 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 from genesis_par.state import AttemptRecord
 
-LOG_TAIL_LINES = 40
+LOG_TAIL_LINES = 40  # of a task's log in JUnit's <system-out>
+LOG_EXCERPT_BYTES = 64 * 1024  # the most of a task's log a report reads and shows
+
+
+class LogExcerpt(NamedTuple):
+    """The end of a task's log: its text, the log's path, and how many bytes came before it."""
+
+    text: str
+    path: str
+    skipped_bytes: int = 0
+
+    def note(self) -> str:
+        """What was left out and where the whole log is; empty when nothing was."""
+        if not self.skipped_bytes:
+            return ""
+        return f"the first {self.skipped_bytes:,} bytes are left out; the whole log: {self.path}"
 
 
 def _tasks(result: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -34,21 +49,21 @@ def conflicts_text(unmerged: Mapping[str, Any]) -> str:
     )
 
 
-def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
+def junit(result: Mapping[str, Any], logs: Mapping[str, LogExcerpt]) -> str:
     """One testsuite, one testcase per task: failed, cancelled and unmerged are failures (the
-    run's exit code says so too), skipped skips."""
+    run's exit code says so too), skipped skips; the end of each log as its system-out."""
     tasks = _tasks(result)
     unmerged = _unmerged(result)
     failures = sum(t["status"] in ("failed", "cancelled") or t["id"] in unmerged for t in tasks)
     skipped = sum(t["status"] == "skipped" for t in tasks)
     total_time = sum(t.get("duration_s") or 0.0 for t in tasks)
+    # junit-10.xsd (Jenkins, Surefire) allows no `skipped` on <testsuites>: only on <testsuite>
     suites = ET.Element(
         "testsuites",
         name="genesis-par",
         tests=str(len(tasks)),
         failures=str(failures),
         errors="0",
-        skipped=str(skipped),
         time=f"{total_time:.3f}",
     )
     suite = ET.SubElement(
@@ -79,9 +94,9 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, str]) -> str:
         elif t["id"] in unmerged:
             failure = ET.SubElement(case, "failure", message=unmerged[t["id"]], type="unmerged")
             failure.text = unmerged[t["id"]]
-        tail = logs.get(t["id"])
-        if tail:
-            ET.SubElement(case, "system-out").text = tail
+        log = logs.get(t["id"])
+        if log:
+            ET.SubElement(case, "system-out").text = log_tail(log)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
@@ -158,7 +173,7 @@ def _slots(attempts: Sequence[AttemptRecord]) -> list[tuple[AttemptRecord, int]]
 
 
 def html_report(
-    result: Mapping[str, Any], attempts: Sequence[AttemptRecord], logs: Mapping[str, str]
+    result: Mapping[str, Any], attempts: Sequence[AttemptRecord], logs: Mapping[str, LogExcerpt]
 ) -> str:
     """One self-contained page: the timeline, the conflict matrix, each task's log."""
     placed = _slots(attempts)
@@ -185,8 +200,9 @@ def html_report(
     matrix = _matrix(names, result["run"], pairs)
     log_sections = "".join(
         f"<details><summary>{html.escape(name)} ({html.escape(status.get(name, ''))})</summary>"
-        f"<pre>{html.escape(printable(text))}</pre></details>"
-        for name, text in logs.items()
+        + (f'<p class="cut">{html.escape(log.note())}</p>' if log.note() else "")
+        + f"<pre>{html.escape(printable(log.text))}</pre></details>"
+        for name, log in logs.items()
     )
     # inside <script> nothing is entity-decoded: keep the JSON as is, only `<` escaped
     data = json.dumps(result).replace("<", "\\u003c")
@@ -204,6 +220,7 @@ body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; }}
 .clean {{ background: #dfd; }} .conflict {{ background: #fcc; }} .unmerged {{ color: #a50; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; }}
+.cut {{ color: #666; font-style: italic; }}
 </style></head><body>
 <h1>genesis-par run <code>{html.escape(result["run"])}</code>: {html.escape(result["status"])}</h1>
 <h2>Timeline</h2>
@@ -262,6 +279,10 @@ def printable(text: str) -> str:
     return _NOT_XML.sub("", _ANSI.sub("", text))
 
 
-def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log, printable."""
-    return printable("\n".join(text.splitlines()[-lines:]))
+def log_tail(log: LogExcerpt, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log, printable, after a note when earlier ones are left out."""
+    kept = log.text.splitlines()
+    tail = printable("\n".join(kept[-lines:]))
+    if len(kept) <= lines and not log.skipped_bytes:
+        return tail
+    return f"[genesis-par: the last {lines} lines; the whole log: {log.path}]\n{tail}"

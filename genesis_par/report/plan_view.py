@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from genesis_par import graph
 from genesis_par.report.console import console
+from genesis_par.report.words import plural
 
 
 class PlanSummary:
@@ -60,7 +61,8 @@ def print_validate(summary: PlanSummary) -> None:
 def graph_text(summary: PlanSummary) -> str:
     """Levels, each task with its dependencies; the critical path marked with *."""
     on_path = set(summary.critical_path)
-    lines = [f"run {summary.run}: {len(summary.level_of)} tasks in {len(summary.levels)} levels"]
+    tasks, levels = plural(len(summary.level_of), "task"), plural(len(summary.levels), "level")
+    lines = [f"run {summary.run}: {tasks} in {levels}"]
     for i, level in enumerate(summary.levels):
         lines.append(f"level {i}:")
         for task in level:

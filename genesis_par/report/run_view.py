@@ -17,8 +17,9 @@ from genesis_par.attempts import TaskProgress
 from genesis_par.executor import RunProgress
 from genesis_par.landing import Landing
 from genesis_par.report.conflicts_view import report_json
-from genesis_par.report.console import console, err_console
+from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
+from genesis_par.report.words import plural
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -46,7 +47,7 @@ def _size(n: int | float | None) -> str:
 
 def last_line(log: Path | None, limit: int = 60) -> str:
     """The last non-empty line of a log, shortened."""
-    if log is None or not log.exists():
+    if log is None or not log.is_file():  # a FIFO an agent put there would block the view
         return ""
     with log.open("rb") as handle:
         handle.seek(max(0, log.stat().st_size - 4096))
@@ -60,14 +61,18 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
     """The live view: one row a task and a progress bar for the run."""
     rows = list(rows)
     table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
-    for column in ("task", "status", "try", "elapsed", "memory", "last log line / why"):
-        table.add_column(column, no_wrap=column != "last log line / why")
+    name_column(table, "task")
+    for column in ("status", "try", "elapsed", "memory"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last log line / why")
     for row in rows:
         style = STATUS_STYLE.get(row.status, "")
         if row.status in ("running", "starting"):
             note = last_line(row.log)
+        elif row.status in FINISHED:  # why it ended; what it waited for no longer matters
+            note = row.reason or ""
         else:
-            note = row.waiting or row.reason or ""
+            note = row.waiting or ""
         running = row.status in ("running", "starting")
         table.add_row(
             escape(row.id),
@@ -77,9 +82,16 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
             _size(row.rss_bytes) if running else "",
             escape(note),
         )
-    done = sum(row.status in FINISHED for row in rows)
-    bar = ProgressBar(total=max(len(rows), 1), completed=done, width=40)
-    return Group(table, bar, f"{done}/{len(rows)} tasks finished")
+    return Group(table, *_footer(rows))
+
+
+def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
+    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled."""
+    cancelled = sum(row.status == "cancelled" for row in rows)
+    done = sum(row.status in FINISHED for row in rows) - cancelled
+    bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
+    line = f"{done} of {plural(len(rows), 'task')} finished"
+    return bar, line + (f", {cancelled} cancelled" if cancelled else "")
 
 
 class LiveView:
@@ -201,7 +213,9 @@ def print_landing(home: Landing) -> None:
     if q is None:
         files = home.report.files()
         if files:
-            console.print(f"[red]{len(files)} conflicted file(s)[/] (not merged: --no-merge):")
+            console.print(
+                f"[red]{plural(len(files), 'conflicted file')}[/] (not merged: --no-merge):"
+            )
             for path, branches, kinds in files:
                 console.print(
                     f"  {escape(path)}: {', '.join(kinds)} between {escape(', '.join(branches))}"

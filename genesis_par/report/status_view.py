@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from genesis_par.report.console import console
+from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE
 from genesis_par.state import RunRecord
@@ -26,14 +26,7 @@ def status_json(
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The object of `status --json`: the run and the same task objects as `run --json`.
-
-    In a run whose supervisor died, a task recorded as running or pending is `interrupted`."""
-    if status == "interrupted":
-        tasks = [
-            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
-            for t in tasks
-        ]
+    """The object of `status --json`: the run and the same task objects as `run --json`."""
     return {
         "run": record.name,
         "status": status,
@@ -73,7 +66,8 @@ def print_status(obj: dict[str, Any]) -> None:
     """A table of the run's tasks."""
     console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
     table = Table(expand=False)
-    for column in ("task", "status", "tries", "time", "changed", "commit", "why"):
+    name_column(table, "task")
+    for column in ("status", "tries", "time", "changed", "commit", "why"):
         table.add_column(column)
     for t in obj["tasks"]:
         style = STATUS_STYLE.get(t["status"], "")
@@ -88,7 +82,7 @@ def print_status(obj: dict[str, Any]) -> None:
             (t["commit"] or "")[:12],
             escape(why),
         )
-    console.print(table)
+    print_table(table)
     merge = obj["merge"]
     if merge:
         merged = ", ".join(merge["merged"]) or "nothing"
@@ -115,21 +109,23 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
         console.print("no runs yet: start one with `genesis-par run PLAN`")
         return
     table = Table(expand=False)
-    for column in ("run", "status", "started", "tasks"):
+    name_column(table, "run")
+    for column in ("status", "started", "tasks"):
         table.add_column(column)
     for row in rows:
         counts = ", ".join(f"{n} {s}" for s, n in row["counts"].items())
         table.add_row(escape(row["run"]), row["status"], _when(row["created_at"]), counts)
-    console.print(table)
+    print_table(table)
 
 
 def print_log(log: Path, offset: int) -> int:
     """Write the log from offset to stdout; the new offset."""
-    if not log.exists():
+    if not log.is_file():  # not there yet, or a FIFO an agent put there, which would block
         return offset
     with log.open("rb") as handle:
         handle.seek(offset)
-        data = handle.read()
-    sys.stdout.buffer.write(data)
+        while data := handle.read(2**20):  # a chunk at a time: a log can be bigger than memory
+            sys.stdout.buffer.write(data)
+            offset += len(data)
     sys.stdout.flush()
-    return offset + len(data)
+    return offset

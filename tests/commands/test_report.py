@@ -16,6 +16,7 @@ from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
 from tests.commands.test_run import py, write_plan
+from tests.conftest import genesis_cmd, genesis_env
 
 
 def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(
@@ -85,12 +86,13 @@ def finished_run(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 
 def test_junit_counts_failed_and_skipped(
-    finished_run: Path, capsys: pytest.CaptureFixture[str]
+    finished_run: Path, capsys: pytest.CaptureFixture[str], junit_xsd: Path
 ) -> None:
     assert report_cmd.run(finished_run, "rep", fmt="junit") == 0
     xml = capsys.readouterr().out
-    schema = xmlschema.XMLSchema(Path(__file__).resolve().parent.parent / "data" / "junit.xsd")
-    schema.validate(xml)  # raises with the offending element when the XML does not fit
+    xmlschema.XMLSchema(junit_xsd).validate(
+        xml
+    )  # raises with the offending element when the XML does not fit
     root = ET.fromstring(xml.split("\n", 1)[1])
     suite = root.find("testsuite")
     assert suite is not None
@@ -201,3 +203,96 @@ def test_the_live_view_shows_an_agents_last_line_without_its_control_codes(tmp_p
     log = tmp_path / "a.log"
     log.write_text("first\n\x1b[2J\x1b[H\x1b]0;title\x07\x1b[31mred\x1b[0m\tdone\r\n")
     assert run_view.last_line(log) == "red done"
+
+
+def _report_in_a_child(repo: Path, fmt: str, out: Path) -> int:
+    """Run `report` in its own process; its peak resident memory in bytes."""
+    with subprocess.Popen(
+        [*genesis_cmd(), "report", "rep", "--format", fmt, "-o", str(out)],
+        cwd=repo,
+        env=genesis_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        _, status, usage = os.wait4(child.pid, 0)  # the rusage of this one child
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    return usage.ru_maxrss * 1024  # Linux counts in KiB
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "html"])
+def test_a_huge_log_is_never_read_whole(
+    finished_run: Path, tmp_path: Path, fmt: str, request: pytest.FixtureRequest
+) -> None:
+    """200 MB of log (sparse: no disk) once took 400+ MB of memory even for JSON; the reports
+    show its end, capped, with a note saying where the whole log is."""
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    with log.open("ab") as handle:
+        handle.truncate(200 * 2**20)
+        handle.write(b"".join(b"line %d\n" % i for i in range(20_000)))
+    out = tmp_path / f"report.{fmt}"
+    assert _report_in_a_child(finished_run, fmt, out) < 120 * 2**20
+    text = out.read_text()
+    assert len(text) < 200_000
+    if fmt == "junit":
+        xmlschema.XMLSchema(request.getfixturevalue("junit_xsd")).validate(text)
+        assert f"[genesis-par: the last 40 lines; the whole log: {log}]\nline 19960\n" in text
+        assert "line 19999</system-out>" in text and "line 19959\n" not in text
+    if fmt == "html":
+        assert re.search(rf"the first [\d,]+ bytes are left out; the whole log: {log}", text)
+        assert "line 19999\n" in text and "line 0\n" not in text
+
+
+def _show_json(repo: Path) -> str:
+    """{task: its last log} of the run rep, as JSON."""
+    from genesis_par.commands.common import state_dir
+    from genesis_par.state import Store
+
+    _, state = state_dir(repo)
+    with Store.open(state) as store:
+        return json.dumps({str(t["id"]): t["log"] for t in store.tasks("rep")})
+
+
+def test_a_log_replaced_by_a_fifo_does_not_hang_the_report(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    log.unlink()
+    os.mkfifo(log)  # an agent can do this to its own log; nobody will ever write to it
+    assert report_cmd.run(finished_run, "rep", fmt="html") == 0
+    assert "<h2>Logs</h2>" in capsys.readouterr().out
+
+
+def test_the_live_view_and_logs_never_block_on_a_log_replaced_by_a_fifo(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesis_par.commands import status as status_cmd
+    from genesis_par.report import run_view
+
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    log.unlink()
+    os.mkfifo(log)  # nobody will ever write to it
+    assert run_view.last_line(log) == ""
+    assert status_cmd.logs(finished_run, "rep", "bad") == 0
+
+
+def test_logs_streams_a_huge_log(finished_run: Path) -> None:
+    log = Path(json.loads(_show_json(finished_run))["bad"])
+    with log.open("ab") as handle:
+        handle.truncate(200 * 2**20)  # sparse: no disk
+        handle.write(b"the end\n")
+    with subprocess.Popen(
+        [*genesis_cmd(), "logs", "rep", "bad"],
+        cwd=finished_run,
+        env=genesis_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        assert child.stdout is not None
+        size = 0
+        while chunk := child.stdout.read(2**20):
+            size, last = size + len(chunk), chunk
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0 and size == log.stat().st_size and last.endswith(b"the end\n")
+    assert usage.ru_maxrss * 1024 < 120 * 2**20

@@ -666,3 +666,102 @@ def test_a_memory_limit_beyond_the_machine_is_pointed_out(
     plan = write_plan(repo, '[[tasks]]\nid = "big"\nmemory = "1000TiB"\ncommand = "true"\n')
     assert run_cmd.run(repo, plan, as_json=True) == 0
     assert 'task "big": memory = 1000 TiB is more than this machine has' in capsys.readouterr().err
+
+
+def test_a_worktreeinclude_that_is_not_a_small_regular_file_is_refused_before_the_run(
+    repo: Path,
+) -> None:
+    os.mkfifo(repo / ".worktreeinclude")  # git would wait on it forever
+    plan = write_plan(repo, '[[tasks]]\nid = "a"\ncommand = "true"\n')
+    with pytest.raises(UsageError, match=r"\.worktreeinclude must be a regular file of at most"):
+        run_cmd.run(repo, plan)
+    assert git(repo, "branch", "--list", "genesis/*") == ""
+    assert not (repo / ".git" / "genesis-par" / "state.db").exists()
+
+
+def test_an_agent_that_turns_its_worktree_into_a_file_fails_only_its_task(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a `chmod 000` on its worktree does to a user who is not root (git cannot start
+    there), done in a way root cannot read through either."""
+    vandal = py("""
+        import os, shutil
+        here = os.getcwd(); os.chdir('..'); shutil.rmtree(here)
+        open(here, 'w').write('not a folder any more')
+    """)
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "vandal"
+        command = {vandal}
+
+        [[tasks]]
+        id = "good"
+        command = {py("open('good.txt', 'w').write('good')")}
+    """,
+        header='[run]\nname = "wt"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    tasks = tasks_by_id(result)
+    assert code == 1 and result["status"] == "failed"
+    worktree = repo / ".genesis" / "worktrees" / "wt" / "vandal"
+    assert tasks["vandal"]["status"] == "failed"
+    assert f"cannot run in {worktree}: Not a directory" in str(tasks["vandal"]["reason"])
+    assert tasks["good"]["status"] == "succeeded"
+    assert git(repo, "show", "genesis/wt/integration:good.txt") == "good"
+
+
+def test_an_unexpected_error_in_one_task_fails_that_task_and_the_run_goes_on(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever breaks in one task's worker (here: its next log path made a folder) becomes
+    that task's failure with the reason; the other tasks land, none is left interrupted."""
+    next_log = repo / ".git" / "genesis-par" / "logs" / "boom" / "t.2.log"
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "t"
+        retries = 1
+        command = {py(f"import os; os.makedirs({str(next_log)!r}); raise SystemExit(1)")}
+
+        [[tasks]]
+        id = "u"
+        command = {py("open('u.txt', 'w').write('u')")}
+    """,
+        header='[run]\nname = "boom"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    tasks = tasks_by_id(result)
+    assert code == 1 and result["status"] == "failed"
+    assert (tasks["t"]["status"], tasks["t"]["failure"]) == ("failed", "error")
+    assert "IsADirectoryError" in str(tasks["t"]["reason"]) and str(next_log) in str(
+        tasks["t"]["reason"]
+    )
+    assert tasks["u"]["status"] == "succeeded"
+    assert git(repo, "show", "genesis/boom/integration:u.txt") == "u"
+
+
+def test_a_string_agent_command_with_an_apostrophe_in_a_comment_gets_the_prompt(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompt = 'it\'s "$(rm -rf ~)" `x`\nsecond line'
+    write = f'{PY} -c \'import sys; open("got.txt", "w").write(sys.argv[1])\''
+    command = json.dumps(f"# the agent's own comment\n{write} {{prompt}}")
+    plan = write_plan(
+        repo,
+        f"""
+        [agents.a]
+        command = {command}
+
+        [[tasks]]
+        id = "t"
+        agent = "a"
+        prompt = {json.dumps(prompt)}
+    """,
+        header='[run]\nname = "apos"\n',
+    )
+    code, _ = run_json(repo, plan, capsys)
+    assert code == 0
+    assert git(repo, "show", "genesis/apos/t:got.txt") == prompt
