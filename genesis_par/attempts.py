@@ -17,7 +17,7 @@ from genesis_par.errors import GenesisError
 from genesis_par.plan import Plan, Task
 
 BACKOFF_S = 0.5
-FINAL = ("escaped", "history")  # an agent that reached outside its task is not run again
+FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
 
 
 @dataclass
@@ -150,17 +150,16 @@ def _message(spec: RunSpec, task: Task) -> str:
     return f"genesis-par: {task.id}\n\nGenesis-Run: {spec.run}\nGenesis-Task: {task.id}\n"
 
 
-def _save_attempt(spec: RunSpec, task: Task, worktree: Path, start: str, attempt: int) -> None:
-    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>.
+def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> None:
+    """Keep what a failed attempt left under refs/genesis/<run>/<task>/attempt-<n>; no branch
+    moves (the agent may have left HEAD on any branch).
 
     Attempt 0 (no agent ran: only setup worked here) has nothing to keep. A ref already there
     was saved by a resume killed before its next attempt: only a reset came after, keep it."""
     ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
     if attempt < 1 or gitops.resolve_commit(worktree, ref) is not None:
         return
-    message = _message(spec, task) + f"Genesis-Attempt: {attempt}\n"
-    done = gitops.commit_all(worktree, message, start, spec.git_env, spec.included)
-    gitops.update_ref(worktree, ref, done.commit)
+    gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
 
 def run_task(
@@ -173,6 +172,10 @@ def run_task(
     """Run task to its end in its own worktree; progress holds the result."""
     try:
         _run_task(spec, task, progress, cancel, record)
+    except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
+        _fail(progress, "worktree", _broken_reason(e))
+        if progress.started_at is not None:
+            progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
         _fail(progress, "setup", str(e))
         if progress.started_at is not None:
@@ -220,8 +223,8 @@ def _run_task(
             return
         if reused:  # an interrupted attempt's work is kept before the worktree is reset
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
-            _save_attempt(spec, task, worktree, progress.start_commit, max(first - 1, 0))
-            gitops.reset_worktree(worktree, progress.start_commit)
+            _save_attempt(spec, task, worktree, max(first - 1, 0))
+            _reset(spec, task, worktree, progress.start_commit)
     except GenesisError as e:
         _fail(progress, "setup", f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
@@ -236,8 +239,8 @@ def _run_task(
         return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
-            _save_attempt(spec, task, worktree, progress.start_commit, attempt - 1)
-            gitops.reset_worktree(worktree, progress.start_commit)
+            _save_attempt(spec, task, worktree, attempt - 1)
+            _reset(spec, task, worktree, progress.start_commit)
             _copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
@@ -281,6 +284,21 @@ def _finish_done_agent(
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
+
+
+def _reset(spec: RunSpec, task: Task, worktree: Path, start: str) -> None:
+    """Back to start on the task's own branch, wherever the agent left HEAD."""
+    branch = worktrees.branch_name(spec.run, task.id)
+    gitops.reset_worktree(worktree, start, branch=branch)
+
+
+def _broken_reason(e: gitops.WorktreeBroken) -> str:
+    if not e.worktree.is_dir():
+        return f"its worktree was removed or replaced ({e.detail}): nothing was committed"
+    return (
+        f"its worktree's .git was removed or replaced ({e.detail}): nothing was committed, "
+        f"and the repository was not touched; its files are left in {e.worktree}"
+    )
 
 
 def _clear_stale_locks(worktree: Path, branch: str) -> None:
@@ -393,6 +411,7 @@ def _attempt(
     if fence.verdict.failure:
         _fail(progress, fence.verdict.failure, fence.verdict.reason or "")
         return outcome
+    gitops.locate(worktree, common_dir=spec.repo.common_dir)  # before the check runs there
     if outcome.failure is None:
         failed_check = _check(spec, task, progress, worktree, values, env, log, limits, cancel)
         if failed_check is not None:
@@ -450,9 +469,14 @@ def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
     assert progress.start_commit is not None
     done = gitops.commit_all(
-        worktree, _message(spec, task), progress.start_commit, spec.git_env, spec.included
+        worktree,
+        _message(spec, task),
+        progress.start_commit,
+        spec.git_env,
+        spec.included,
+        branch=worktrees.branch_name(spec.run, task.id),
+        common_dir=spec.repo.common_dir,
     )
-    gitops.attach_branch(worktree, worktrees.branch_name(spec.run, task.id), done)
     progress.commit, progress.changed = done.commit, done.changed
     unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole

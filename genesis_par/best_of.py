@@ -92,9 +92,14 @@ def _run_one(
         f"genesis-par: {task.id} (candidate {c.k})\n\nGenesis-Run: {spec.run}\n"
         f"Genesis-Task: {task.id}\n"
     )
-    done = gitops.commit_all(c.path, message, start, spec.git_env, spec.included)
+    try:
+        done = gitops.commit_all(
+            c.path, message, start, spec.git_env, spec.included, common_dir=spec.repo.common_dir
+        )
+    except gitops.WorktreeBroken:  # never followed; the candidate does not pass
+        return
     c.commit, c.changed = done.commit, done.changed
-    c.diff_lines = gitops.diff_lines(c.path, start, done.commit)
+    c.diff_lines = gitops.diff_lines(spec.repo.root, start, done.commit)
     c.finished_at = time.monotonic()
 
 

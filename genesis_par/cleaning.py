@@ -35,7 +35,7 @@ class Worktree:
     task: str
     path: Path
     branch: str | None
-    state: str  # running | finished | orphaned | branch-only | prunable
+    state: str  # running | finished | orphaned | branch-only | prunable | broken
     dirty: bool | None = None
     on_branch: bool | None = None
     landed: bool | None = None
@@ -161,7 +161,11 @@ def _describe(
         run_alive=view is not None and view.alive,
     )
     if path.exists() and record is not None and not record.prunable:
-        w.dirty = gitops.has_uncommitted(path)
+        try:
+            w.dirty = gitops.has_uncommitted(path)
+        except gitops.WorktreeBroken:  # an agent removed or replaced its .git: never followed
+            w.state = w.state if w.state == "running" else "broken"
+            return w
         w.on_branch = checked_out is not None and checked_out == w.branch
         w.size_bytes, w.nested = gitops.walk(path)
     w.landed = _landed(repo, w)
@@ -230,8 +234,8 @@ def _clean_one(
         return Action(w, False, False, "its run is still going", kept=True)
     if w.state == "prunable":
         return Action(w, True, False, "stale git record pruned")
-    if w.head is None and w.state == "orphaned":
-        return _plain_directory(repo, w, dry_run, force)
+    if (w.head is None and w.state in ("orphaned", "finished")) or w.state == "broken":
+        return _plain_directory(repo, w, dry_run, force)  # not (or no longer) a worktree of git's
     saved, notes = None, []
     if w.state != "branch-only":
         if w.nested and not force:

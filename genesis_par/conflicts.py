@@ -312,9 +312,14 @@ def check(
 
 
 def _branch(name: str, commit: str, worktree: Path | None, env: Mapping[str, str]) -> BranchReport:
-    if worktree is not None and worktree.exists() and gitops.has_uncommitted(worktree):
-        snapshot, head = gitops.worktree_snapshot(worktree, env)
-        return BranchReport(name, head, True, probed=snapshot)
+    if worktree is None or not worktree.exists():
+        return BranchReport(name, commit, False)
+    try:
+        if gitops.has_uncommitted(worktree):
+            snapshot, head = gitops.worktree_snapshot(worktree, env)
+            return BranchReport(name, head, True, probed=snapshot)
+    except gitops.WorktreeBroken:  # its .git was removed or replaced: the branch as committed
+        pass
     return BranchReport(name, commit, False)
 
 

@@ -160,12 +160,6 @@ def test_a_repository_path_with_a_newline_is_refused(tmp_path: Path) -> None:
 # --- one task's broken history ---
 
 
-ORPHAN = (
-    "git checkout -q --orphan elsewhere && git rm -rqf . && echo mine > own.txt && "
-    "git add own.txt && git commit -qm unrelated"
-)
-
-
 MISSING_PARENT = (
     "c=$(printf 'tree %s\\nparent %s\\nauthor a <a@b> 1 +0000\\ncommitter a <a@b> 1 +0000\\n\\nx\\n' "
     "$(git rev-parse HEAD^{{tree}}) 1111111111111111111111111111111111111111 | "
@@ -179,11 +173,18 @@ MISSING_PARENT = (
 BYPASS = "git -c core.hooksPath=/dev/null"
 
 
-@pytest.mark.parametrize(("script", "why"), [(ORPHAN, "an unrelated history")], ids=["unrelated"])
-def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
-    repo: Path, capsys: pytest.CaptureFixture[str], script: str, why: str
+def test_a_finished_branch_moved_to_an_unrelated_history_leaves_only_it_unmerged(
+    repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """An agent that makes an orphan history in its own worktree has that tree recorded on its
+    branch like any work; one that bypasses the fence and points a finished task's branch at
+    an unrelated history leaves that task (and its dependents) unmerged, the rest landing."""
+    why = "an unrelated history"
     main_before = git(repo, "rev-parse", "main")
+    breaker = (
+        "c=$(git commit-tree $(git mktree </dev/null) -m orphan) && "
+        f"{BYPASS} update-ref refs/heads/genesis/un/rogue $c && echo b > b.txt"
+    )
     plan = write_plan(
         repo,
         f"""
@@ -193,7 +194,12 @@ def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
 
         [[tasks]]
         id = "rogue"
-        command = {json.dumps(script)}
+        command = {writer("rogue.txt", "rogue")}
+
+        [[tasks]]
+        id = "breaker"
+        depends_on = ["rogue"]
+        command = {json.dumps(breaker)}
 
         [[tasks]]
         id = "other"
@@ -205,8 +211,8 @@ def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
     assert code == 3, result
     merge = result["merge"]
     assert sorted(merge["merged"]) == ["good", "other"]
-    (unmerged,) = merge["unmerged"]
-    assert unmerged["task"] == "rogue" and why in unmerged["reason"]
+    reasons = {u["task"]: u["reason"] for u in merge["unmerged"]}
+    assert why in reasons["rogue"] and reasons["breaker"] == "dependency rogue not merged"
     assert git(repo, "ls-tree", "--name-only", "genesis/un/integration").split() == [
         "README.md",
         "good.txt",
@@ -220,7 +226,7 @@ def test_an_agent_breaking_its_history_leaves_only_its_task_unmerged(
     assert why in rogue["broken"]
     assert merge_cmd.run(repo, run_name="un", dry_run=True, as_json=True) == 3
     dry = json.loads(capsys.readouterr().out)
-    assert [u["task"] for u in dry["merge"]["unmerged"]] == ["rogue"]
+    assert sorted(u["task"] for u in dry["merge"]["unmerged"]) == ["breaker", "rogue"]
     assert resume_cmd.resume(repo, "un", retry_failed=True, as_json=True) == 3
 
 

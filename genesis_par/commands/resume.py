@@ -132,7 +132,7 @@ def resume(
                 record.base_commit,
                 state,
                 gitops.identity_env(repo.root),
-                env,
+                gitops.without_repository_variables(env),  # agents' git stays in their worktree
                 tuple(gitops.included_files(repo.root)),
             )
             progress = _execute(spec, store, as_json, False, earlier)

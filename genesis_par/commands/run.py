@@ -140,7 +140,7 @@ def run(
             base,
             state_dir,
             gitops.identity_env(repo.root),
-            env,
+            gitops.without_repository_variables(env),  # agents' git stays in their worktree
             included,
         )
         progress = _execute(spec, store, as_json, fail_fast)

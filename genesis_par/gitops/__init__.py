@@ -1,12 +1,14 @@
 """The one door to git: every git command the tool runs goes through this package.
 
-run.py runs git; refs.py finds the repository and moves refs; worktree.py works in
-worktrees; probe.py checks merges and diffs without touching anything.
+run.py runs git; refs.py finds the repository and moves refs; located.py names a worktree's
+git dir after checking it; worktree.py works in worktrees; record.py records a worktree's work
+on its task's branch; probe.py checks merges and diffs without touching anything.
 """
 
 from __future__ import annotations
 
 from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
+from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.probe import (
     BranchDiff,
     branch_diffs,
@@ -16,6 +18,7 @@ from genesis_par.gitops.probe import (
     trees_exist,
     unreadable,
 )
+from genesis_par.gitops.record import Committed, commit_all
 from genesis_par.gitops.refs import (
     RepoPaths,
     check_version,
@@ -51,19 +54,21 @@ from genesis_par.gitops.residue import (
     nested_repositories,
     walk,
 )
-from genesis_par.gitops.run import FALLBACK_IDENTITY, MIN_GIT, identity_env
+from genesis_par.gitops.run import (
+    FALLBACK_IDENTITY,
+    MIN_GIT,
+    identity_env,
+    without_repository_variables,
+)
 from genesis_par.gitops.worktree import (
-    Committed,
     MergedStart,
     WorktreeEntry,
     add_detached_worktree,
     add_worktree,
     add_worktree_on,
-    attach_branch,
     checked_out_in,
     checkout_detached,
     cherry_pick,
-    commit_all,
     detach,
     has_uncommitted,
     included_files,
@@ -97,12 +102,12 @@ __all__ = [
     "Scope",
     "Verdict",
     "Walked",
+    "WorktreeBroken",
     "WorktreeEntry",
     "add_detached_worktree",
     "add_worktree",
     "add_worktree_on",
     "all_committed",
-    "attach_branch",
     "branch_diffs",
     "check_version",
     "checked_out_in",
@@ -133,6 +138,7 @@ __all__ = [
     "is_sparse",
     "landed",
     "local_changes",
+    "locate",
     "lock_files",
     "merge_base",
     "merge_commits",
@@ -160,6 +166,7 @@ __all__ = [
     "unreadable",
     "update_ref",
     "walk",
+    "without_repository_variables",
     "worktree_lock",
     "worktree_snapshot",
     "worktrees",

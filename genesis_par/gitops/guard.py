@@ -165,7 +165,8 @@ class Fence:
 
     def _judge(self, after: _Snapshot) -> None:
         s, before, notes = self.scope, self._before, self.verdict.notes
-        notes += _restore_link(s, self._link)
+        relinked = _restore_link(s, self._link)
+        notes += relinked
         escaped = _logged(s, "prepared", "refused")
         mine = escaped.pop(s.branch_ref, None)
         made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
@@ -195,6 +196,12 @@ class Fence:
                 self.verdict.reason += f"; and it {history}"
         elif history:
             self.verdict.failure, self.verdict.reason = "history", f"its agent {history}"
+        elif relinked:  # issue 13: a worktree that is not what genesis-par made fails its task
+            self.verdict.failure = "worktree"
+            self.verdict.reason = (
+                "its worktree's .git was removed or replaced by its agent (put back so that its "
+                "work could be kept; see the task's log)"
+            )
 
     def _files(
         self, before: dict[Path, FileState | None], after: dict[Path, FileState | None]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.errors import EnvironmentProblem
+from genesis_par.gitops.located import locate
 from genesis_par.gitops.run import MIN_GIT, _out, _run_git, identity_env
 
 
@@ -33,10 +34,7 @@ def discover(cwd: Path) -> RepoPaths:
         check=False,
     )
     if done.returncode != 0:
-        raise EnvironmentProblem(
-            f"{cwd} is not inside a git repository: run genesis-par from a repository "
-            "(or `git init` one)"
-        )
+        raise EnvironmentProblem(_not_a_work_tree(cwd))
     lines = done.stdout.removesuffix("\n").split("\n")
     if len(lines) != 2 or any(_UNSAFE_PATH.search(line) for line in lines):
         raise EnvironmentProblem(
@@ -51,6 +49,24 @@ def discover(cwd: Path) -> RepoPaths:
 
 
 _UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f\udc80-\udcff]")
+
+
+def _not_a_work_tree(cwd: Path) -> str:
+    """Why cwd has no work tree: no repository at all, a bare one, or inside a .git folder."""
+    done = _run_git(["rev-parse", "--is-bare-repository", "--is-inside-git-dir"], cwd, check=False)
+    bare, inside = [*done.stdout.split(), "false", "false"][:2]
+    if done.returncode != 0:
+        return (
+            f"{cwd} is not inside a git repository: run genesis-par from a repository "
+            "(or `git init` one)"
+        )
+    if bare == "true":
+        return (
+            f"{cwd} is a bare repository: genesis-par needs a repository with a work tree; run "
+            "it from a clone (`git clone`) or a worktree of it (`git worktree add`)"
+        )
+    where = "inside the .git folder of a repository" if inside == "true" else "not in a work tree"
+    return f"{cwd} is {where}: run genesis-par from the repository's work tree"
 
 
 def resolve_commit(repo: Path, ref: str) -> str | None:
@@ -197,11 +213,11 @@ def diff_lines(repo: Path, old: str, new: str) -> int:
 
 
 def head(worktree: Path) -> str:
-    """The commit checked out in worktree."""
-    return _out(["rev-parse", "HEAD"], worktree)
+    """The commit checked out in worktree (a linked worktree, or a main one)."""
+    return _out([*locate(worktree, main_ok=True).args, "rev-parse", "HEAD"], worktree)
 
 
 def current_target(worktree: Path) -> str:
     """The branch checked out in worktree (its short name), or the commit of a detached HEAD."""
     done = _run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], worktree, check=False)
-    return done.stdout.strip() or head(worktree)
+    return done.stdout.strip() or _out(["rev-parse", "HEAD"], worktree)  # the user's own folder

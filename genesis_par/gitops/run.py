@@ -1,15 +1,110 @@
-"""Running git: one process per call, git's failures turned into GitError."""
+"""Running git: one bounded process per call, never pointed elsewhere by inherited variables,
+the user's hooks off; git's failures turned into GitError."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from genesis_par.errors import EnvironmentProblem, GitError
+from genesis_par import proc
+from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 
 MIN_GIT = (2, 38)
+
+# Variables that tell git which repository, work tree, index, object store, refs or config
+# to use, or how to read pathspecs. Set by a hook or an alias that started genesis-par (or by a
+# user's shell), they would send our calls to the user's index or HEAD instead of a task's
+# worktree (issue 13). `git rev-parse --local-env-vars` is git's own list; the rest steer
+# discovery, ref namespaces and pathspecs. Kept on purpose: GIT_CONFIG_GLOBAL, _SYSTEM and
+# _NOSYSTEM (which config files the user reads), the author and committer identity and dates
+# (the user's to choose; tests pin them), GIT_EXEC_PATH and GIT_TRACE* (how git runs and
+# reports). A caller's own env= (a scratch object directory, a temporary index) is applied
+# after the removal.
+REPOSITORY_VARIABLES = frozenset(
+    {
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_ATTR_SOURCE",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_CONFIG",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_DIR",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+        "GIT_GLOB_PATHSPECS",
+        "GIT_GRAFT_FILE",
+        "GIT_ICASE_PATHSPECS",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_INTERNAL_SUPER_PREFIX",
+        "GIT_LITERAL_PATHSPECS",
+        "GIT_NAMESPACE",
+        "GIT_NOGLOB_PATHSPECS",
+        "GIT_NO_REPLACE_OBJECTS",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_PREFIX",
+        "GIT_QUARANTINE_PATH",
+        "GIT_REPLACE_REF_BASE",
+        "GIT_SHALLOW_FILE",
+        "GIT_WORK_TREE",
+    }
+)
+REPOSITORY_VARIABLE_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+
+# On every call of ours, over any config (as `-c` would, in the environment so that git's
+# command lines stay as written): the user's hooks (and an fsmonitor command) are for the
+# user's own git commands, and would run unsupervised under ours (an agent can set
+# core.hooksPath); our commits are never signed (a missing key or a passphrase prompt would
+# fail or hang an unattended run: see docs/commands.md); no auto-gc left running after us.
+OUR_CONFIG = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "commit.gpgSign": "false",
+    "maintenance.auto": "false",
+}
+_OUR_CONFIG_ENV = {
+    "GIT_CONFIG_COUNT": str(len(OUR_CONFIG)),
+    **{f"GIT_CONFIG_KEY_{i}": key for i, key in enumerate(OUR_CONFIG)},
+    **{f"GIT_CONFIG_VALUE_{i}": value for i, value in enumerate(OUR_CONFIG.values())},
+}
+
+TIMEOUT_S = 120.0  # refs, objects, config: milliseconds, unless something is stuck
+LONG_TIMEOUT_S = 1800.0  # whatever reads or writes a whole worktree, index or history
+_QUICK = frozenset(
+    {
+        "--version",
+        "cat-file",
+        "commit-tree",
+        "config",
+        "for-each-ref",
+        "merge-base",
+        "rev-parse",
+        "show-ref",
+        "symbolic-ref",
+        "update-ref",
+        "var",
+        "write-tree",
+    }
+)
+STOP_GRACE_S = 1.0  # per signal: git removes its lock files on SIGINT and SIGTERM
+
+
+def git_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without the variables that point git elsewhere, our config, then env."""
+    return {**without_repository_variables(os.environ), **_OUR_CONFIG_ENV, **(env or {})}
+
+
+def without_repository_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """env without the variables that point git elsewhere (for the agents' git, too)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in REPOSITORY_VARIABLES and not k.startswith(REPOSITORY_VARIABLE_PREFIXES)
+    }
 
 
 def _run_git(
@@ -19,33 +114,111 @@ def _run_git(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
     check: bool = True,
+    timeout_s: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one git command; a failure becomes GitError carrying git's stderr."""
-    full_env = {**os.environ, **env} if env else None
+    """Run one git command; a failure becomes GitError carrying git's stderr.
+
+    Inherited repository variables are removed, hooks are off, and the call is bounded in
+    time (timeout_s, else by the kind of command): a stuck git is stopped, tree and all."""
+    limit = timeout_s if timeout_s is not None else _default_timeout(args)
+    argv = ["git", *args]
     try:
-        done = subprocess.run(
-            ["git", *args],
+        child = subprocess.Popen(
+            argv,
             cwd=cwd,
-            env=full_env,
-            input=input,
-            capture_output=True,
+            env=git_environment(env),
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             # paths are bytes to git: a name that is not UTF-8 survives as surrogates (and
             # goes back to git as the same bytes) instead of failing to decode
             encoding="utf-8",
             errors="surrogateescape",
-            check=False,
         )
     except OSError as e:
-        if e.filename != cwd:  # not the folder: git itself could not be started
-            raise EnvironmentProblem(
-                "git is not installed or not on PATH: install git 2.38 or newer"
-            ) from None
-        # a folder an agent removed, replaced or made unreadable (chmod 000)
-        raise GitError(f"git {args[0]} cannot run in {cwd}: {e.strerror}") from None
+        raise _not_started(args, cwd, e) from None
+    try:
+        stdout, stderr = child.communicate(input, timeout=limit)
+    except subprocess.TimeoutExpired:
+        _stop(child)
+        raise GitError(
+            f"`{command_text(args)}` timed out after {limit:g} s in {cwd} and was stopped: "
+            "something keeps git waiting there (a clean or smudge filter, a lock, a slow or "
+            "network disk)"
+        ) from None
+    except BaseException:  # Ctrl-C while waiting: git is not left running unsupervised
+        _stop(child)
+        raise
+    done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if check and done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise GitError(f"git {args[0]} failed in {cwd}: {detail[-1] if detail else 'no output'}")
+        raise GitError(failure_text(args, cwd, done))
     return done
+
+
+def _default_timeout(args: Sequence[str]) -> float:
+    return TIMEOUT_S if _subcommand(args) in _QUICK else LONG_TIMEOUT_S
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    i = _past_global_options(args)
+    return args[i] if i < len(args) else ""
+
+
+def _past_global_options(args: Sequence[str]) -> int:
+    """Where the git command starts in args, past global options (-c k=v, --git-dir=...)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--version":
+        i += 2 if args[i] in ("-c", "-C") else 1
+    return i
+
+
+def command_text(args: Sequence[str], most: int = 6) -> str:
+    """`git <command> <first arguments>` on one line, global options left out."""
+    i = _past_global_options(args)
+    shown = [" ".join(a.split())[:60] for a in args[i : i + most]]
+    return " ".join(["git", *shown, *(["..."] if len(args) - i > most else [])])
+
+
+_LOCK_EXISTS = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
+def failure_text(args: Sequence[str], cwd: Path, done: subprocess.CompletedProcess[str]) -> str:
+    """One line saying which git command failed where, and why (git's own words)."""
+    text = (done.stderr or done.stdout or "").strip()
+    command = command_text(args)
+    lock = _LOCK_EXISTS.search(text)
+    if lock:
+        return (
+            f"`{command}` failed in {cwd}: {lock[1]} exists: another git process works there, "
+            f"or one was stopped mid-way; remove {lock[1]} only if no git process runs there"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return f"`{command}` exited with code {done.returncode} in {cwd} without saying why"
+    said = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1])
+    return f"`{command}` failed in {cwd} (exit code {done.returncode}): {said}"
+
+
+def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> GenesisError:
+    if e.filename is None or str(e.filename) != str(cwd):  # git itself could not be started
+        return EnvironmentProblem("git is not installed or not on PATH: install git 2.38 or newer")
+    if not cwd.exists():
+        return EnvironmentProblem(
+            f"{cwd} does not exist, so `{command_text(args)}` cannot run there: if it was a "
+            "git worktree, `git worktree prune` makes git forget it"
+        )
+    # a folder an agent replaced or made unreadable (chmod 000)
+    return GitError(f"`{command_text(args)}` cannot run in {cwd}: {e.strerror}")
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    """Stop git and whatever it started (a filter, a hook), then reap it."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        proc.stop_tree(psutil.Process(child.pid), STOP_GRACE_S)
+    child.kill()
+    child.communicate()
 
 
 def _out(args: Sequence[str], cwd: Path, **kw: object) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.errors import GitError, UsageError
+from genesis_par.gitops.located import locate
 from genesis_par.gitops.refs import head
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
@@ -43,48 +44,17 @@ def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> No
         _run_git(["worktree", "add", "--quiet", str(path), branch], repo)
 
 
-def reset_worktree(worktree: Path, commit: str) -> None:
+def reset_worktree(worktree: Path, commit: str, *, branch: str | None = None) -> None:
     """Put worktree back to commit for another attempt: tracked files reset, untracked files
-    removed; ignored files (dependencies, build output, .env) kept as the set-up left them."""
-    _run_git(["reset", "--quiet", "--hard", commit], worktree)
-    _run_git(["clean", "-ffdq"], worktree)
+    removed; ignored files (dependencies, build output, .env) kept as the set-up left them.
 
-
-class Committed(NamedTuple):
-    commit: str  # HEAD after committing
-    changed: bool  # HEAD's tree differs from the start commit's
-    head_ref: str = "HEAD"  # the branch HEAD is on (refs/heads/...), or HEAD when detached
-
-
-def commit_all(
-    worktree: Path,
-    message: str,
-    start: str,
-    env: Mapping[str, str] | None = None,
-    leave_out: Sequence[str] = (),
-) -> Committed:
-    """Commit everything in worktree (untracked too, .gitignore respected) but leave_out."""
-    _run_git(["add", "--all"], worktree)
-    if leave_out:  # files copied in by .worktreeinclude (.env and the like) are never committed
-        _run_git(["reset", "--quiet", "--", *leave_out], worktree)
-    # no auto-maintenance after each of a run's many commits: one process fewer per task
-    args = ["-c", "maintenance.auto=false", "commit", "--quiet", "--no-verify", "-m", message]
-    done = _run_git(args, worktree, env=env, check=False)
-    said = done.stdout + done.stderr
-    if done.returncode != 0 and not ("nothing to commit" in said or "nothing added" in said):
-        raise GitError(f"git commit failed in {worktree}: {(done.stderr or done.stdout).strip()}")
-    commit, tree, start_tree, on = _out(
-        ["rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "--symbolic-full-name", "HEAD"],
-        worktree,
-    ).split()
-    return Committed(commit, tree != start_tree, on)
-
-
-def attach_branch(worktree: Path, branch: str, done: Committed) -> None:
-    """Have branch at the commit and checked out in worktree, as it was before the agent
-    switched branch or detached HEAD (the work is committed: no file changes)."""
-    if done.head_ref != f"refs/heads/{branch}":
-        _run_git(["checkout", "--quiet", "-B", branch, done.commit], worktree)
+    branch: HEAD is put back on it first, so the reset moves the task's branch, never one an
+    agent checked out (a user's branch)."""
+    where = locate(worktree).args
+    if branch is not None:
+        _run_git([*where, "symbolic-ref", "HEAD", f"refs/heads/{branch}"], worktree)
+    _run_git([*where, "reset", "--quiet", "--hard", commit], worktree)
+    _run_git([*where, "clean", "-ffdq"], worktree)
 
 
 class MergedStart(NamedTuple):
@@ -125,8 +95,9 @@ def merge_commits(
 
 def checkout_detached(worktree: Path, commit: str) -> None:
     """Point a worktree (detached) at commit, its files matching exactly."""
-    _run_git(["checkout", "--quiet", "--force", "--detach", commit], worktree)
-    _run_git(["clean", "-ffdxq"], worktree)
+    where = locate(worktree).args
+    _run_git([*where, "checkout", "--quiet", "--force", "--detach", commit], worktree)
+    _run_git([*where, "clean", "-ffdxq"], worktree)
 
 
 def add_detached_worktree(repo: Path, common_dir: Path, path: Path, commit: str) -> None:
@@ -153,8 +124,12 @@ READ_ONLY_STATUS = {"GIT_OPTIONAL_LOCKS": "0"}
 
 
 def is_clean(worktree: Path) -> bool:
-    """No staged, unstaged or untracked (not ignored) changes."""
-    args = ["status", "--porcelain", "--untracked-files=normal"]
+    """No staged, unstaged or untracked (not ignored) changes in the user's checkout."""
+    return _status_clean(locate(worktree, main_ok=True).args, worktree)
+
+
+def _status_clean(where: Sequence[str], worktree: Path) -> bool:
+    args = [*where, "status", "--porcelain", "--untracked-files=normal"]
     return _out(args, worktree, env=READ_ONLY_STATUS) == ""
 
 
@@ -177,7 +152,8 @@ def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
     """Move the branch checked out in worktree from old to new with its files; False if it moved."""
     if head(worktree) != old:
         return False
-    return _run_git(["merge", "--quiet", "--ff-only", new], worktree, check=False).returncode == 0
+    args = [*locate(worktree, main_ok=True).args, "merge", "--quiet", "--ff-only", new]
+    return _run_git(args, worktree, check=False).returncode == 0
 
 
 def try_reset_checked_out(worktree: Path, old: str, new: str) -> bool:
@@ -185,50 +161,48 @@ def try_reset_checked_out(worktree: Path, old: str, new: str) -> bool:
     (`reset --keep`); False if the branch was not at old or local changes are in the way."""
     if head(worktree) != old:
         return False
-    return _run_git(["reset", "--quiet", "--keep", new], worktree, check=False).returncode == 0
+    args = [*locate(worktree, main_ok=True).args, "reset", "--quiet", "--keep", new]
+    return _run_git(args, worktree, check=False).returncode == 0
 
 
 def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] | None) -> bool:
     """Replay commits onto the worktree's HEAD; on a conflict abort and return False."""
     if not commits:
         return True
-    args = ["cherry-pick", "--allow-empty", "--keep-redundant-commits", *commits]
+    where = locate(worktree).args
+    args = [*where, "cherry-pick", "--allow-empty", "--keep-redundant-commits", *commits]
     if _run_git(args, worktree, env=env, check=False).returncode == 0:
         return True
-    _run_git(["cherry-pick", "--abort"], worktree, check=False)
+    _run_git([*where, "cherry-pick", "--abort"], worktree, check=False)
     return False
 
 
 def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> tuple[str, str]:
     """(a commit of the worktree's current files (untracked too), HEAD: its parent), built in
     a temporary index so the worktree's own index is never touched."""
+    where = locate(worktree)
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
-        own_index = Path(
-            _out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree)
-        )
-        if own_index.exists():
-            shutil.copyfile(own_index, index)
+        if (where.git_dir / "index").exists():
+            shutil.copyfile(where.git_dir / "index", index)
         snap_env = {**env, "GIT_INDEX_FILE": str(index), **FALLBACK_IDENTITY}
-        _run_git(["add", "--all"], worktree, env=snap_env)
-        tree = _out(["write-tree"], worktree, env=snap_env)
+        _run_git([*where.args, "add", "--all"], worktree, env=snap_env)
+        tree = _out([*where.args, "write-tree"], worktree, env=snap_env)
         parent = head(worktree)
-        snapshot = _run_git(
-            ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"],
-            worktree,
-            env=snap_env,
-        ).stdout.strip()
-        return snapshot, parent
+        args = ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"]
+        return _out([*where.args, *args], worktree, env=snap_env), parent
 
 
 def has_uncommitted(worktree: Path) -> bool:
     """Tracked changes or untracked (not ignored) files, or files git status does not show
     (skip-worktree, assume-unchanged) whose content differs from what is committed, or files
     in the folder of a submodule that is not checked out."""
-    if not is_clean(worktree):
+    where = locate(worktree).args
+    if not _status_clean(where, worktree):
         return True
     # one listing (tag, mode, path) for both: `ls-files -v` tags, `--stage` modes
-    listed = [e for e in _out(["ls-files", "-v", "--stage", "-z"], worktree).split("\0") if e]
+    listing = [*where, "ls-files", "-v", "--stage", "-z"]
+    listed = [e for e in _out(listing, worktree).split("\0") if e]
     entries = [(e[:1], e[2:].split(" ", 1)[0], e.split("\t", 1)[1]) for e in listed]
     if in_submodule_folders(worktree, [p for _, mode, p in entries if mode == "160000"]):
         return True
@@ -236,30 +210,33 @@ def has_uncommitted(worktree: Path) -> bool:
     hidden = [f for f in hidden if (worktree / f).is_file()]  # not sparse ones
     if not hidden:
         return False
-    done = _run_git(["hash-object", "--", *hidden], worktree, check=False)
-    committed = _run_git(["rev-parse", *(f"HEAD:{f}" for f in hidden)], worktree, check=False)
+    done = _run_git([*where, "hash-object", "--", *hidden], worktree, check=False)
+    shown = [*where, "rev-parse", *(f"HEAD:{f}" for f in hidden)]
+    committed = _run_git(shown, worktree, check=False)
     return done.returncode != 0 or done.stdout.split() != committed.stdout.split()
 
 
 def _hidden_files(worktree: Path) -> list[str]:
     """Files marked skip-worktree (S) or assume-unchanged (lower-case tag) in the index."""
-    listed = _out(["ls-files", "-v", "-z"], worktree).split("\0")
-    return [e[2:] for e in listed if e[:1] == "S" or e[:1].islower()]
+    listed = _out([*locate(worktree).args, "ls-files", "-v", "-z"], worktree)
+    return [e[2:] for e in listed.split("\0") if e[:1] == "S" or e[:1].islower()]
 
 
 def is_sparse(worktree: Path) -> bool:
     """Whether worktree uses a sparse checkout (some tracked files absent on purpose)."""
-    done = _run_git(["config", "--bool", "core.sparseCheckout"], worktree, check=False)
+    args = [*locate(worktree).args, "config", "--bool", "core.sparseCheckout"]
+    done = _run_git(args, worktree, check=False)
     return done.stdout.strip() == "true"
 
 
 def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bool:
     """Revert commits (merges against their first parent) in order; False on a conflict."""
+    where = locate(worktree).args
     for commit in commits:
-        parents = _out(["rev-list", "--parents", "-n", "1", commit], worktree).split()[1:]
+        parents = _out([*where, "rev-list", "--parents", "-n", "1", commit], worktree).split()[1:]
         args = ["revert", "--no-edit", *(["-m", "1"] if len(parents) > 1 else []), commit]
-        if _run_git(args, worktree, env=env, check=False).returncode != 0:
-            _run_git(["revert", "--abort"], worktree, check=False)
+        if _run_git([*where, *args], worktree, env=env, check=False).returncode != 0:
+            _run_git([*where, "revert", "--abort"], worktree, check=False)
             return False
     return True
 
@@ -298,29 +275,30 @@ def save_to_ref(
     """Keep everything in worktree (committed or not; files hidden by skip-worktree too) but
     leave_out under ref, without touching the worktree or its index; the saved commit.
     also_keep: commits made extra parents, so they stay reachable from ref."""
+    where = locate(worktree)
     with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
         index = Path(tmp) / "index"
-        own = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], worktree))
-        if own.exists():
-            shutil.copyfile(own, index)
+        if (where.git_dir / "index").exists():
+            shutil.copyfile(where.git_dir / "index", index)
         env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
         hidden = _hidden_files(worktree)
         if hidden:  # else `add` would pass over their changes
             flags = ["--no-skip-worktree", "--no-assume-unchanged"]
-            _run_git(["update-index", *flags, "--", *hidden], worktree, env=env)
+            _run_git([*where.args, "update-index", *flags, "--", *hidden], worktree, env=env)
         every_link = gitlinks(worktree)
         unseen = in_submodule_folders(worktree, every_link)
         links = [g for g in every_link if any(f.startswith(g + "/") for f in unseen)]
         if links:  # files in a submodule folder that is not checked out: saved as plain files
-            _run_git(["update-index", "--force-remove", "--", *links], worktree, env=env)
-        _run_git(["add", "--all"], worktree, env=env)
+            removal = [*where.args, "update-index", "--force-remove", "--", *links]
+            _run_git(removal, worktree, env=env)
+        _run_git([*where.args, "add", "--all"], worktree, env=env)
         if leave_out:  # .worktreeinclude files (.env) are never saved
-            _run_git(["reset", "--quiet", "--", *leave_out], worktree, env=env)
-        tree = _out(["write-tree"], worktree, env=env)
+            _run_git([*where.args, "reset", "--quiet", "--", *leave_out], worktree, env=env)
+        tree = _out([*where.args, "write-tree"], worktree, env=env)
         parents = [arg for c in (head(worktree), *also_keep) for arg in ("-p", c)]
         args = ["commit-tree", tree, *parents, "-m", f"genesis-par: saved {ref}"]
-        commit = _run_git(args, worktree, env=env).stdout.strip()
-    _run_git(["update-ref", ref, commit], worktree)
+        commit = _out([*where.args, *args], worktree, env=env)
+    _run_git([f"--git-dir={where.common_dir}", "update-ref", ref, commit], worktree)
     return commit
 
 
@@ -374,22 +352,22 @@ def move_worktree(repo: Path, common_dir: Path, old: Path, new: Path, lock: bool
 
 def switch_worktree(worktree: Path, branch: str, start: str) -> None:
     """Make a (pooled) worktree a fresh one: new branch at start, exact files, nothing else."""
-    _run_git(["checkout", "--quiet", "--force", "-B", branch, start], worktree)
-    _run_git(["clean", "-ffdxq"], worktree)
+    where = locate(worktree).args
+    _run_git([*where, "checkout", "--quiet", "--force", "-B", branch, start], worktree)
+    _run_git([*where, "clean", "-ffdxq"], worktree)
 
 
 def detach(worktree: Path) -> None:
     """Leave the worktree on no branch (so its branch can be deleted)."""
-    _run_git(["checkout", "--quiet", "--detach"], worktree)
+    _run_git([*locate(worktree).args, "checkout", "--quiet", "--detach"], worktree)
 
 
 def lock_files(worktree: Path, branch: str) -> list[Path]:
     """The .lock files a git process killed mid-way may have left for this worktree."""
-    git_dir = Path(_out(["rev-parse", "--path-format=absolute", "--git-dir"], worktree))
-    common = Path(_out(["rev-parse", "--path-format=absolute", "--git-common-dir"], worktree))
+    where = locate(worktree)
     candidates = [
-        git_dir / "index.lock",
-        git_dir / "HEAD.lock",
-        common / "refs" / "heads" / f"{branch}.lock",
+        where.git_dir / "index.lock",
+        where.git_dir / "HEAD.lock",
+        where.common_dir / "refs" / "heads" / f"{branch}.lock",
     ]
     return [p for p in candidates if p.exists()]

@@ -1,0 +1,93 @@
+"""A worktree's git dir, named explicitly after checking it is the one git made for it.
+
+git finds a worktree's repository by reading its `.git` file, and with no `.git` at all walks
+up to the parent folders: a task worktree sits inside the user's repository, so an agent that
+deleted or rewrote its `.git` would send plain `git -C <worktree>` calls to the user's own
+checkout (issue 13). Every call of ours on a worktree names `--git-dir` and `--work-tree`
+instead, after checking the two links git keeps: the worktree's `.git` file points at
+`<common>/worktrees/<id>`, and that folder's `gitdir` file points back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par.errors import GitError
+
+
+class WorktreeBroken(GitError):
+    """A worktree whose link to its repository is gone or not git's own: never followed."""
+
+    def __init__(self, worktree: Path, detail: str, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"{worktree / '.git'} was removed or replaced ({detail}): genesis-par leaves "
+            "that worktree alone; its files are as they were left"
+        )
+        self.worktree, self.detail = worktree, detail
+
+
+class Located(NamedTuple):
+    git_dir: Path
+    work_tree: Path
+    common_dir: Path
+
+    @property
+    def args(self) -> list[str]:
+        """git's global options naming this worktree: no discovery from any folder."""
+        return [f"--git-dir={self.git_dir}", f"--work-tree={self.work_tree}"]
+
+
+def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = None) -> Located:
+    """The git dir of a linked worktree, checked both ways; WorktreeBroken if it is not.
+
+    main_ok: a main worktree (a `.git` folder, or a `.git` file naming a repository's git dir)
+    is accepted too, for the user's own checkouts.
+    common_dir: the repository it must belong to."""
+    dot_git = worktree / ".git"
+    if worktree.exists() and not worktree.is_dir():
+        detail = f"git cannot run in {worktree}: Not a directory"
+        raise WorktreeBroken(worktree, detail, f"{detail} (a file took the worktree's place)")
+    if not worktree.is_dir():
+        raise WorktreeBroken(
+            worktree,
+            f"{worktree} does not exist",
+            f"{worktree} does not exist, though git records a worktree there: if it was "
+            "removed on purpose, `git worktree prune` makes git forget it",
+        )
+    if main_ok and dot_git.is_dir():
+        return _expected(worktree, Located(dot_git, worktree, dot_git), common_dir)
+    if dot_git.is_symlink():
+        raise WorktreeBroken(worktree, "it is a symbolic link")
+    if not dot_git.is_file():
+        raise WorktreeBroken(worktree, "it is a folder" if dot_git.is_dir() else "it is missing")
+    git_dir = _link(dot_git, "gitdir: ")
+    if git_dir is None or not git_dir.is_dir():
+        raise WorktreeBroken(worktree, "it no longer names a git dir")
+    if main_ok and not (git_dir / "commondir").exists():  # --separate-git-dir, a submodule
+        return _expected(worktree, Located(git_dir, worktree, git_dir), common_dir)
+    back = _link(git_dir / "gitdir", "")
+    common = _link(git_dir / "commondir", "")
+    if back is None or common is None or git_dir.parent != common / "worktrees":
+        raise WorktreeBroken(worktree, f"it names {git_dir}, which is no worktree's git dir")
+    if back != dot_git.resolve():
+        raise WorktreeBroken(worktree, f"it names {git_dir}, which belongs to another worktree")
+    return _expected(worktree, Located(git_dir, worktree, common), common_dir)
+
+
+def _expected(worktree: Path, found: Located, common_dir: Path | None) -> Located:
+    if common_dir is not None and found.common_dir.resolve() != common_dir.resolve():
+        raise WorktreeBroken(worktree, f"it names the repository {found.common_dir}")
+    return found
+
+
+def _link(path: Path, prefix: str) -> Path | None:
+    """The path one of git's link files holds (relative to the file's folder), resolved."""
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith(prefix) or len(text) == len(prefix):
+        return None
+    return (path.parent / text[len(prefix) :]).resolve()

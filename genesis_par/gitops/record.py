@@ -1,0 +1,118 @@
+"""Recording a worktree's work with plumbing, onto the task's own ref only.
+
+Never `git commit` on whatever HEAD an agent left: an agent may have checked out one of the
+user's branches, detached HEAD or started a branch of its own. The worktree's files go into its
+own index (named by its git dir), `write-tree`, `commit-tree` on the task branch's tip (or on
+the agent's own commits when they descend from it), then a compare-and-swap of the task
+branch, and HEAD is put back on it. No other branch moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from genesis_par.gitops.located import Located, locate
+from genesis_par.gitops.run import _out, _run_git
+
+ZERO = "0" * 40
+
+
+class Committed(NamedTuple):
+    commit: str  # the recorded commit (the task branch's tip, or the detached HEAD)
+    changed: bool  # its tree differs from the start commit's
+    head_ref: str = "HEAD"  # what HEAD was on before (refs/heads/...), or HEAD when detached
+
+
+class _Found(NamedTuple):
+    head: str | None
+    head_tree: str | None
+    start_tree: str
+    tip: str | None
+    tip_tree: str | None
+    head_ref: str
+
+
+def commit_all(
+    worktree: Path,
+    message: str,
+    start: str,
+    env: Mapping[str, str] | None = None,
+    leave_out: Sequence[str] = (),
+    *,
+    branch: str | None = None,
+    common_dir: Path | None = None,
+) -> Committed:
+    """Record every file in worktree (untracked too, .gitignore respected) but leave_out.
+
+    With branch: the commit lands on refs/heads/<branch> (compare-and-swap) and HEAD is put
+    back on that branch. Without: on a detached HEAD (best_of candidates). common_dir: the
+    repository the worktree must belong to."""
+    where = locate(worktree, common_dir=common_dir)
+    ref = f"refs/heads/{branch}" if branch else None
+    found = _find(where, start, ref)
+    base = (found.tip or start) if ref else start
+    if found.head is not None and (found.head == base or _descends(where, base, found.head)):
+        parent, parent_tree = found.head, found.head_tree
+    else:  # HEAD is elsewhere (a user's branch, an unrelated commit): the work goes on base
+        parent, parent_tree = base, found.tip_tree if base == found.tip else None
+    tree = _stage(where, parent, env, leave_out)
+    commit = parent
+    if tree != parent_tree:
+        args = ["commit-tree", tree, "-p", parent, "-m", message]
+        commit = _out([*where.args, *args], worktree, env=env)
+    if ref is not None:
+        if commit != found.tip:
+            move = ["update-ref", "-m", "genesis-par: record", ref, commit, found.tip or ZERO]
+            _run_git([f"--git-dir={where.common_dir}", *move], worktree)
+        if found.head_ref != ref:  # the agent left HEAD elsewhere: back on its own branch
+            _run_git([*where.args, "symbolic-ref", "HEAD", ref], worktree)
+    elif commit != found.head:
+        move = ["update-ref", "--no-deref", "HEAD", commit, found.head or ZERO]
+        _run_git([*where.args, *move], worktree)
+    return Committed(commit, tree != found.start_tree, found.head_ref)
+
+
+def _find(where: Located, start: str, ref: str | None) -> _Found:
+    """HEAD, the start's tree and the branch's tip: one process when all exist (the usual
+    case), else two that allow for any of them missing (a deleted branch, an unborn HEAD)."""
+    names = ["HEAD", "HEAD^{tree}", f"{start}^{{tree}}", *([ref, f"{ref}^{{tree}}"] if ref else [])]
+    args = [*where.args, "rev-parse", *names, "--symbolic-full-name", "HEAD"]
+    quick = _run_git(args, where.work_tree, check=False)
+    if quick.returncode == 0:
+        *known, head_ref = quick.stdout.split()
+        return _found(known, head_ref)
+    args = [*where.args, "cat-file", "--batch-check=%(objectname)"]
+    listed = _run_git(args, where.work_tree, input="".join(f"{n}\n" for n in names)).stdout
+    symbolic = _run_git([*where.args, "symbolic-ref", "-q", "HEAD"], where.work_tree, check=False)
+    ids = [None if line.endswith(" missing") else line for line in listed.splitlines()]
+    return _found(ids, symbolic.stdout.strip() or "HEAD")
+
+
+def _found(ids: Sequence[str | None], head_ref: str) -> _Found:
+    head, head_tree, start_tree, *tip = ids
+    assert start_tree is not None, "the start commit is always there"
+    return _Found(
+        head,
+        head_tree,
+        start_tree,
+        tip[0] if tip else None,
+        tip[1] if tip else None,
+        head_ref,
+    )
+
+
+def _descends(where: Located, ancestor: str, commit: str) -> bool:
+    args = [*where.args, "merge-base", "--is-ancestor", ancestor, commit]
+    return _run_git(args, where.work_tree, check=False).returncode == 0
+
+
+def _stage(
+    where: Located, parent: str, env: Mapping[str, str] | None, leave_out: Sequence[str]
+) -> str:
+    """The tree of the worktree's files (in its own index) with leave_out as in parent."""
+    _run_git([*where.args, "add", "--all"], where.work_tree)
+    if leave_out:  # files copied in by .worktreeinclude (.env and the like) are never committed
+        _run_git([*where.args, "reset", "--quiet", parent, "--", *leave_out], where.work_tree)
+    return _out([*where.args, "write-tree"], where.work_tree, env=env)
