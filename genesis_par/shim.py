@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from _collections_abc import Callable  # loaded at start-up already, unlike collections.abc
 from types import FrameType
 
 PR_SET_PDEATHSIG = 1
@@ -71,25 +72,32 @@ def _scan() -> dict[int, _Proc]:
 _CHILDREN_LISTED = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
 
-def members(root: int, session_only: bool = False) -> dict[int, _Proc]:
+def members(
+    root: int, session_only: bool = False, visit: Callable[[int, _Proc], None] | None = None
+) -> dict[int, _Proc]:
     """root's tree: root and its descendants, each read from /proc.
 
     Orphans re-parent to the shim (a subreaper) while it lives, so its descendants are all its
     agent's processes, found by following the kernel's children lists: the cost is the tree's,
     not the machine's. session_only: root is gone (its pid may name another process now); its
     orphans went to pid 1, but keep its session (the shim leads one) unless they left it with
-    setsid(): found by a scan of every process."""
-    if session_only:
-        return _session(root)
-    if not _CHILDREN_LISTED:
-        return _descendants_by_scan(root)
-    tree: dict[int, _Proc] = {}
+    setsid(): found by a scan of every process. visit: called on each member as it is read,
+    before its children are listed."""
+    if session_only or not _CHILDREN_LISTED:
+        tree = _session(root) if session_only else _descendants_by_scan(root)
+        for pid, member in tree.items():
+            if visit:
+                visit(pid, member)
+        return tree
+    tree = {}
     todo = [root]
     while todo:
         pid = todo.pop()
         found = None if pid in tree else _read(pid)
         if found is not None:
             tree[pid] = found
+            if visit:
+                visit(pid, found)
             todo += _children(pid)
     return tree
 
@@ -160,26 +168,28 @@ def live(tree: dict[int, _Proc]) -> dict[int, _Proc]:
 
 def _freeze(root: int, session_only: bool, deadline: float) -> dict[int, _Proc]:
     """SIGSTOP the tree, walked again each pass, until a pass finds no member still able to
-    fork: a child born while its parent was listed is found stopped or running on the next pass.
-    The caller (os.getpid()) is left running."""
+    fork: a child born while its parent was being stopped is found on the next pass. Each
+    process is stopped the moment the walk reads it, before its children are listed, so a
+    chain of forks has the least time to move on. The caller (os.getpid()) runs on."""
     sent: set[tuple[int, int]] = set()
     while True:
-        tree = members(root, session_only)
-        todo = {
-            pid: p
-            for pid, p in tree.items()
-            if pid != os.getpid()
-            and p.state not in _CANNOT_FORK
-            and not p.exiting
-            # a process in the kernel (D) with SIGSTOP pending stops before it runs again
-            and not (p.state == "D" and (pid, p.start) in sent)
-        }
-        if not todo or time.monotonic() > deadline:
-            return tree
-        fresh = [pid for pid, p in todo.items() if (pid, p.start) not in sent]
-        for pid, p in todo.items():
+        fresh = busy = 0
+
+        def stop(pid: int, p: _Proc) -> None:
+            nonlocal fresh, busy
+            if pid == os.getpid() or p.state in _CANNOT_FORK or p.exiting:
+                return
+            if p.state == "D" and (pid, p.start) in sent:
+                return  # in the kernel with SIGSTOP pending: it stops before it runs again
+            busy += 1
+            if (pid, p.start) not in sent:
+                fresh += 1
+                sent.add((pid, p.start))
             send(pid, p.start, signal.SIGSTOP)
-            sent.add((pid, p.start))
+
+        tree = members(root, session_only, stop)
+        if not busy or time.monotonic() > deadline:
+            return tree
         if not fresh:
             time.sleep(0.001)  # only slow ones left: give them the CPU to stop
 

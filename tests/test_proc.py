@@ -11,7 +11,7 @@ import psutil
 
 from genesis_par import proc, shim
 from tests.conftest import wait_for
-from tests.reforking import Reforker, reforker, survivors_after
+from tests.reforking import Reforker, escaped, reforker
 
 
 def run(
@@ -172,7 +172,7 @@ def test_a_timeout_stops_an_agent_that_re_forks_faster_than_it_is_killed(tmp_pat
         out = run_agent(tmp_path, agent, CHAINS, proc.Limits(timeout_s=1, grace_s=0.2))
         assert out.failure == "timeout"
         assert out.left_running == ()
-        assert survivors_after(agent) == set(), "re-forked processes outlived the stop"
+        assert escaped(agent) == "", "re-forked processes outlived the stop"
 
 
 def test_cancel_stops_an_agent_that_re_forks_faster_than_it_is_killed(tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ def test_cancel_stops_an_agent_that_re_forks_faster_than_it_is_killed(tmp_path: 
         cancel.set()
         worker.join(timeout=60)
         assert result and result[0].failure == "cancelled"
-        assert survivors_after(agent) == set(), "re-forked processes outlived the cancel"
+        assert escaped(agent) == "", "re-forked processes outlived the cancel"
 
 
 def test_a_re_forking_daemon_left_by_an_agent_that_exited_is_stopped(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_a_re_forking_daemon_left_by_an_agent_that_exited_is_stopped(tmp_path: P
     with reforker(tmp_path) as agent:
         out = run_agent(tmp_path, agent, ("--daemon", *CHAINS), proc.Limits(timeout_s=60))
         assert (out.exit_code, out.failure) == (0, None)
-        assert survivors_after(agent) == set(), "the daemon outlived its agent"
+        assert escaped(agent) == "", "the daemon outlived its agent"
 
 
 def test_an_agent_that_kills_its_shim_is_still_stopped_and_it_is_said(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_an_agent_that_kills_its_shim_is_still_stopped_and_it_is_said(tmp_path: 
     them by their session, stops them, and says so in the log."""
     with reforker(tmp_path) as agent:
         out = run_agent(tmp_path, agent, ("--kill-parent", *CHAINS), proc.Limits(timeout_s=60))
-        assert survivors_after(agent) == set(), "the orphans of the killed shim still run"
+        assert escaped(agent) == "", "the orphans of the killed shim still run"
         assert out.left_running == ()
         log = (tmp_path / "logs" / "a.log").read_text()
         assert "processes of this attempt outlived its supervisor" in log
@@ -226,9 +226,9 @@ def test_a_bounded_stop_names_the_processes_it_could_not_stop(tmp_path: Path) ->
             wait_for(agent.ready.exists, "the agent to start re-forking")
             left = shim.stop_forcibly(child.pid, bound_s=0)
             assert left
-            wait_for(lambda: set(left) <= agent.written(), "the pids left to be the agent's")
+            wait_for(lambda: set(left) <= agent.written().keys(), "the pids left to be the agent's")
             assert shim.stop_forcibly(child.pid) == []
-            assert survivors_after(agent) == set()
+            assert escaped(agent) == ""
         finally:
             child.kill()
             child.wait()

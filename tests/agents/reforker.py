@@ -4,7 +4,8 @@ usage: reforker.py PIDS_FILE READY_FILE [--daemon] [--chains N] [--lifetime S] [
 
 It ignores SIGINT and SIGTERM and re-forks forever: fork, the parent exits, the child does the
 same, so the live process is never the one a listing saw a moment ago. Every generation
-appends its pid to PIDS_FILE; the first writes READY_FILE. --chains N runs N such chains side
+appends its pid and start time to PIDS_FILE; the first writes READY_FILE. A chain ends when
+READY_FILE.stop exists (the test's cleanup: no listing can catch a chain, a file can). --chains N runs N such chains side
 by side. --daemon first leaves the session (setsid) and double-forks, and the agent itself
 exits 0 once the chains run: what is left is a daemon the supervisor must still find.
 --kill-parent first SIGKILLs its parent (the supervisor's shim). A chain that escaped gives up after --lifetime seconds (30 by default), so that a failing test
@@ -20,8 +21,11 @@ import time
 
 
 def chain(pids_fd: int, ready: str, first: bool, until: float) -> None:
-    while time.monotonic() < until:
-        os.write(pids_fd, b"%d\n" % os.getpid())
+    stop = ready + ".stop"
+    while time.monotonic() < until and not os.path.exists(stop):
+        with open("/proc/self/stat", "rb") as handle:
+            start = handle.read().rsplit(b")", 1)[1].split()[19]  # names it beyond pid reuse
+        os.write(pids_fd, b"%d %s\n" % (os.getpid(), start))
         if first:
             os.close(os.open(ready, os.O_WRONLY | os.O_CREAT, 0o644))
             first = False
