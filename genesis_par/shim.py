@@ -80,26 +80,36 @@ def members(
     Orphans re-parent to the shim (a subreaper) while it lives, so its descendants are all its
     agent's processes, found by following the kernel's children lists: the cost is the tree's,
     not the machine's. session_only: root is gone (its pid may name another process now); its
-    orphans went to pid 1, but keep its session (the shim leads one) unless they left it with
-    setsid(): found by a scan of every process. visit: called on each member as it is read,
-    before its children are listed."""
-    if session_only or not _CHILDREN_LISTED:
-        tree = _session(root) if session_only else _descendants_by_scan(root)
-        for pid, member in tree.items():
-            if visit:
-                visit(pid, member)
-        return tree
-    tree = {}
-    todo = [root]
+    orphans went to the nearest subreaper above it (pid 1, or one of our ancestors) but keep its
+    session (the shim leads one) unless they left it with setsid(). visit: called on each
+    member as it is read, before its children are listed."""
+    if not _CHILDREN_LISTED:
+        return _by_scan(root, session_only, visit)
+    # (pid, whether its session must be root's); popped from the end: the newest first, as
+    # the kernel lists children oldest first and a forking chain's live process is the newest
+    todo = [(pid, True) for pid in _orphan_candidates()] if session_only else [(root, False)]
+    tree: dict[int, _Proc] = {}
     while todo:
-        pid = todo.pop()
+        pid, check = todo.pop()
         found = None if pid in tree else _read(pid)
-        if found is not None:
-            tree[pid] = found
-            if visit:
-                visit(pid, found)
-            todo += _children(pid)
+        if found is None or (check and found.sid != root):
+            continue
+        tree[pid] = found
+        if visit:
+            visit(pid, found)
+        todo += [(child, False) for child in _children(pid)]
     return tree
+
+
+def _orphan_candidates() -> list[int]:
+    """The children of this process and of its ancestors: where the orphans of a dead
+    process below us went (the nearest subreaper above it, else pid 1)."""
+    found: list[int] = []
+    pid = os.getpid()
+    while pid > 0:
+        found = _children(pid) + found
+        pid = getattr(_read(pid), "ppid", 0)
+    return found
 
 
 def _children(pid: int) -> list[int]:
@@ -118,16 +128,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _session(root: int) -> dict[int, _Proc]:
-    """The processes of root's session and their descendants (one scan of every process)."""
+def _by_scan(
+    root: int, session_only: bool, visit: Callable[[int, _Proc], None] | None
+) -> dict[int, _Proc]:
+    """members() on a kernel without children lists: read every process."""
     table = _scan()
     seeds = [pid for pid, found in table.items() if found.sid == root]
-    return _closure(table, seeds)
-
-
-def _descendants_by_scan(root: int) -> dict[int, _Proc]:
-    table = _scan()
-    return _closure(table, [root] if root in table else [])
+    if not session_only and root in table:
+        seeds.append(root)
+    tree = _closure(table, seeds)
+    for pid, member in tree.items():
+        if visit:
+            visit(pid, member)
+    return tree
 
 
 def _closure(table: dict[int, _Proc], seeds: list[int]) -> dict[int, _Proc]:

@@ -219,16 +219,15 @@ def test_an_agent_that_kills_its_shim_is_still_stopped_and_it_is_said(tmp_path: 
 
 
 def test_a_bounded_stop_names_the_processes_it_could_not_stop(tmp_path: Path) -> None:
-    """No time to stop them (bound 0): the pids still running are returned, not dropped."""
+    """No time to stop them (bound 0): the pids still running are returned, not dropped. The
+    tree's root is gone, as when a shim was killed: its session is what names the tree."""
     with reforker(tmp_path) as agent:
         child = subprocess.Popen(agent.argv(), start_new_session=True)
-        try:
-            wait_for(agent.ready.exists, "the agent to start re-forking")
-            left = shim.stop_forcibly(child.pid, bound_s=0)
-            assert left
-            wait_for(lambda: set(left) <= agent.written().keys(), "the pids left to be the agent's")
-            assert shim.stop_forcibly(child.pid) == []
-            assert escaped(agent) == ""
-        finally:
-            child.kill()
-            child.wait()
+        wait_for(agent.ready.exists, "the agent to start re-forking")
+        child.kill()
+        child.wait()
+        left = shim.stop_forcibly(child.pid, bound_s=0, session_only=True)
+        assert left
+        wait_for(lambda: set(left) <= agent.written().keys(), "the pids left to be the agent's")
+        assert shim.stop_forcibly(child.pid, session_only=True) == []
+        assert escaped(agent) == ""
