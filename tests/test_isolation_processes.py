@@ -67,7 +67,9 @@ def test_an_interrupted_run_leaves_no_re_forking_agent_running(
     with reforker(tmp_path) as agent:
         main = start(repo, reforking_plan(repo, agent, options))
         try:
-            wait_for(lambda: agent.ready.exists() or main.poll() is not None, "the agent")
+            wait_for(
+                lambda: agent.ready.exists() or main.poll() is not None, "the agent", bound=120
+            )
             assert main.poll() is None, main.communicate()
             main.send_signal(sig)
             _, err = main.communicate(timeout=60)
