@@ -135,6 +135,14 @@ def fence_for(
 
 
 def _reason(outcome: proc.Outcome, task: Task) -> str:
+    why = _why(outcome, task)
+    if outcome.left_running:  # a supervisor that lost track says so (issue 13)
+        pids = " ".join(map(str, outcome.left_running))
+        why += f"; {len(outcome.left_running)} of its processes could not be stopped: pids {pids}"
+    return why
+
+
+def _why(outcome: proc.Outcome, task: Task) -> str:
     if outcome.failure == "timeout":
         return f"timed out after {task.timeout_s:g}s"
     if outcome.failure == "memory":

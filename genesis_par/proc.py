@@ -16,10 +16,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+from genesis_par import shim
 
 if TYPE_CHECKING:
     import psutil
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
 CPU_WINDOW_S = 3.0
 MEMORY_GRACE_S = 0.5
+FORCED_STOP_S = 10.0  # freeze and kill: then the pids still alive are reported, not waited on
 
 _hurry = threading.Event()  # a second Ctrl-C: skip the grace
 
@@ -53,6 +56,7 @@ class Outcome(NamedTuple):
     failure: str | None  # None | "exit" | "timeout" | "memory" | "cpu" | "cancelled"
     peak_rss_bytes: int
     duration_s: float
+    left_running: tuple[int, ...] = ()  # pids of the attempt that could not be stopped
 
 
 class Started(NamedTuple):
@@ -194,22 +198,24 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> None:
-    """SIGINT, then SIGTERM, then SIGKILL the whole tree, looking for new members each step."""
-    import psutil
+def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
+    """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
+    left until nothing is; the pids that could not be stopped (none, unless it says so).
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        alive_now = _tree(root)
-        if not alive_now:
-            return
-        for p in alive_now:
-            with contextlib.suppress(psutil.Error):
-                p.send_signal(sig)
+    A listing is old the moment it is read: an agent that forks and exits faster than it is
+    killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        tree = shim.live(shim.members(root.pid))
+        if not tree:
+            return []
+        for pid, p in tree.items():
+            shim.send(pid, p.start, sig)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(_running(p) for p in _tree(root)):
-            if _hurry.is_set() and sig != signal.SIGKILL:
+        while time.monotonic() < deadline and shim.live(shim.members(root.pid)):
+            if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
+    return shim.stop_forcibly(root.pid, FORCED_STOP_S)
 
 
 def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
@@ -220,15 +226,6 @@ def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
         return False
     stop_tree(psutil.Process(pid), grace_s)
     return True
-
-
-def _running(p: psutil.Process) -> bool:
-    import psutil
-
-    try:
-        return p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _sample(root: psutil.Process) -> tuple[int, float]:
@@ -350,6 +347,7 @@ def run(
     on_start(Started(child.pid, root.create_time()))
     watch = _Watch(limits, began)
     failure: str | None = None
+    stuck: list[int] = []
     while not _exited(child, SAMPLE_S):
         if cancel.is_set():
             failure = "cancelled"
@@ -360,15 +358,48 @@ def run(
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s
-            stop_tree(root, grace)
+            stuck = stop_tree(root, grace)
+            child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
             break
+    # the shim outlives its agent's tree, unless it was killed (an agent may `kill -9 $PPID`)
+    killed = child.returncode < 0 and not failure
+    left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
     code = child.returncode
     duration = time.monotonic() - began
     peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
-        return Outcome(None, failure, peak, duration)
-    return Outcome(code, None if code == 0 else "exit", peak, duration)
+        return Outcome(None, failure, peak, duration, left)
+    return Outcome(code, None if code == 0 else "exit", peak, duration, left)
+
+
+def _stop_stragglers(shim_pid: int, log_path: Path, stuck: list[int]) -> tuple[int, ...]:
+    """After the shim was killed or a stop gave up: stop what still runs in the shim's session
+    (its orphans went to pid 1, but kept the session) and say so in the log.
+
+    stuck: pids a stop already gave up on, reported with those left here."""
+    escaped = shim.live(shim.members(shim_pid, session_only=True))
+    left = set(stuck)
+    if escaped:
+        left |= set(shim.stop_forcibly(shim_pid, FORCED_STOP_S, session_only=True))
+    if not escaped and not left:
+        return ()
+    with log_path.open("a") as log:
+        if escaped and not left:
+            log.write(
+                f"genesis-par: {len(escaped)} processes of this attempt outlived its "
+                f"supervisor (pids {_pids(escaped)}); they were stopped\n"
+            )
+        if left:
+            log.write(
+                f"genesis-par: could not stop {len(left)} processes of this attempt: pids "
+                f"{_pids(left)} still run; stop them with `kill -9 {_pids(left)}`\n"
+            )
+    return tuple(sorted(left))
+
+
+def _pids(pids: Iterable[int]) -> str:
+    return " ".join(map(str, sorted(pids)))
 
 
 def _exited(child: subprocess.Popen[bytes], wait_s: float) -> bool:

@@ -11,6 +11,7 @@ import psutil
 
 from genesis_par import proc
 from tests.conftest import wait_for
+from tests.reforking import Reforker, escaped, reforker
 
 
 def run(
@@ -163,3 +164,73 @@ def test_processes_in_finds_a_process_by_its_working_directory(tmp_path: Path) -
         child.kill()
         child.wait()
     assert proc.processes_in([tmp_path / "wt"])[tmp_path / "wt"] == []
+
+
+# Issue 13: agents that fork and exit faster than they are killed must not outlive the stop.
+# Four chains side by side: one chain alone sometimes lost the race to the old stop; four
+# (on two cores) always escaped it.
+CHAINS = ("--chains", "4")
+
+
+def run_agent(
+    tmp_path: Path, agent: Reforker, options: tuple[str, ...], limits: proc.Limits
+) -> proc.Outcome:
+    return proc.run(
+        agent.argv(*options),
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "logs" / "a.log",
+        limits=limits,
+        cancel=threading.Event(),
+    )
+
+
+def test_a_timeout_stops_an_agent_that_re_forks_faster_than_it_is_killed(tmp_path: Path) -> None:
+    with reforker(tmp_path) as agent:
+        out = run_agent(tmp_path, agent, CHAINS, proc.Limits(timeout_s=1, grace_s=0.2))
+        assert out.failure == "timeout"
+        assert out.left_running == ()
+        assert escaped(agent) == "", "re-forked processes outlived the stop"
+
+
+def test_cancel_stops_an_agent_that_re_forks_faster_than_it_is_killed(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    result: list[proc.Outcome] = []
+    with reforker(tmp_path) as agent:
+        worker = threading.Thread(
+            target=lambda: result.append(
+                proc.run(
+                    agent.argv(*CHAINS),
+                    cwd=tmp_path,
+                    env=dict(os.environ),
+                    log_path=tmp_path / "a.log",
+                    limits=proc.Limits(grace_s=0.2),
+                    cancel=cancel,
+                )
+            )
+        )
+        worker.start()
+        wait_for(agent.ready.exists, "the agent to start re-forking")
+        cancel.set()
+        worker.join(timeout=60)
+        assert result and result[0].failure == "cancelled"
+        assert escaped(agent) == "", "re-forked processes outlived the cancel"
+
+
+def test_a_re_forking_daemon_left_by_an_agent_that_exited_is_stopped(tmp_path: Path) -> None:
+    """setsid() and a double fork, then re-forking: the shim still finds and stops it all."""
+    with reforker(tmp_path) as agent:
+        out = run_agent(tmp_path, agent, ("--daemon", *CHAINS), proc.Limits(timeout_s=60))
+        assert (out.exit_code, out.failure) == (0, None)
+        assert escaped(agent) == "", "the daemon outlived its agent"
+
+
+def test_an_agent_that_kills_its_shim_is_still_stopped_and_it_is_said(tmp_path: Path) -> None:
+    """The shim (the subreaper) killed first: the orphans went to pid 1; the supervisor finds
+    them by their session, stops them, and says so in the log."""
+    with reforker(tmp_path) as agent:
+        out = run_agent(tmp_path, agent, ("--kill-parent", *CHAINS), proc.Limits(timeout_s=60))
+        assert escaped(agent) == "", "the orphans of the killed shim still run"
+        assert out.left_running == ()
+        log = (tmp_path / "logs" / "a.log").read_text()
+        assert "processes of this attempt outlived its supervisor" in log
