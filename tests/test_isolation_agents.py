@@ -178,9 +178,10 @@ def test_a_worktree_without_its_git_link_never_finds_the_users_repository(
     said = out.read_text()
     assert "not a git repository" in said and said.count("fatal") == 3
     assert _user_state(user_repo) == before
-    # genesis-par put the link back and committed the work on the task's branch
-    assert tasks["t"]["status"] == "succeeded"
-    assert git(user_repo, "show", "genesis/nogit/t:w.txt") == "w"
+    # genesis-par put the link back, failed the task (its worktree was not what it made:
+    # issue 13) and kept the work under the attempt's ref
+    assert (tasks["t"]["status"], tasks["t"]["failure"]) == ("failed", "worktree")
+    assert git(user_repo, "show", "refs/genesis/nogit/t/attempt-1:w.txt") == "w"
     _fsck(user_repo)
 
 
