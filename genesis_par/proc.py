@@ -381,6 +381,10 @@ def _stop_stragglers(shim_pid: int, log_path: Path, stuck: list[int]) -> tuple[i
     escaped = shim.live(shim.members(shim_pid, session_only=True))
     left = set(stuck)
     if escaped:
+        # The attempt's process group (the shim led it) holds live members, so its id is not
+        # reused: one kill of the whole group is atomic against fork, which sweeps are not.
+        with contextlib.suppress(OSError):
+            os.killpg(shim_pid, signal.SIGKILL)
         left |= set(shim.stop_forcibly(shim_pid, FORCED_STOP_S, session_only=True))
     if not escaped and not left:
         return ()
