@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import best_of, env
 from genesis_par import gitops
-from genesis_par.gitops import guard_env
+from genesis_par.gitops.run import REPOSITORY_VARIABLES
 
 
 def _git(cwd: Path, e: dict[str, str], *args: str) -> None:
@@ -65,7 +65,7 @@ def main() -> None:
     print(
         f"\nguard per process (hook files, snapshot before, compare after): {guarded * 1000:.1f} ms"
     )
-    print(f"(variables in the agent's environment: {len(guard_env.LOCAL_ENV_VARS)} removed)")
+    print(f"(variables in the agent's environment: {len(REPOSITORY_VARIABLES)} removed)")
     print(f"load average: {os.getloadavg()[0]:.1f}")
 
 

@@ -120,13 +120,7 @@ def version_of(program: str, timeout_s: float = 5.0) -> str | None:
 
 def git_running_in(path: Path) -> bool:
     """Whether a git process works in path (its cwd is there): its locks are not stale."""
-    import psutil
-
-    for p in psutil.process_iter(["name", "cwd"]):
-        name, cwd = p.info.get("name") or "", p.info.get("cwd") or ""
-        if name.startswith("git") and Path(cwd).is_relative_to(path):
-            return True
-    return False
+    return any(seen.name.startswith("git") for seen in processes_in([path])[path])
 
 
 class Seen(NamedTuple):

@@ -19,30 +19,8 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from genesis_par.gitops.run import _run_git
+from genesis_par.gitops.run import _run_git, without_repository_variables
 
-# `git rev-parse --local-env-vars` (git 2.39): variables that name a repository, its parts or
-# config meant for one repository; an agent must find its own worktree by itself.
-LOCAL_ENV_VARS = frozenset(
-    {
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_CONFIG",
-        "GIT_CONFIG_PARAMETERS",
-        "GIT_CONFIG_COUNT",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_IMPLICIT_WORK_TREE",
-        "GIT_GRAFT_FILE",
-        "GIT_INDEX_FILE",
-        "GIT_NO_REPLACE_OBJECTS",
-        "GIT_REPLACE_REF_BASE",
-        "GIT_PREFIX",
-        "GIT_INTERNAL_SUPER_PREFIX",
-        "GIT_SHALLOW_FILE",
-        "GIT_COMMON_DIR",
-    }
-)
 TRANSACTION_HOOK = "reference-transaction"
 OFF_LIMITS = (
     "genesis-par: agents may not run git here (the main worktree or another task's worktree)\n"
@@ -176,11 +154,7 @@ def agent_env(
     blocked: Sequence[Path],
 ) -> dict[str, str]:
     """base without the variables that locate a repository, plus the ceiling and includes."""
-    env = {
-        k: v
-        for k, v in base.items()
-        if k not in LOCAL_ENV_VARS and not k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
-    }
+    env = without_repository_variables(base)  # the same list genesis-par's own git drops
     ceiling = str(worktree.resolve().parent)
     inherited = base.get("GIT_CEILING_DIRECTORIES")
     env["GIT_CEILING_DIRECTORIES"] = f"{ceiling}:{inherited}" if inherited else ceiling
