@@ -7,8 +7,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import psutil
@@ -19,29 +17,22 @@ from genesis_par.commands import run as run_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 from genesis_par.gitops.run import _run_git
+from tests import plans
 from tests.conftest import branch, commit, git, wait_for
+from tests.plans import py
 
-PY = sys.executable
 REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
 def write_plan(repo: Path, run: str, body: str, run_keys: str = "") -> Path:
-    path = repo.parent / f"{run}.toml"
-    path.write_text(f'version = 1\n[run]\nname = "{run}"\n{run_keys}\n{textwrap.dedent(body)}')
-    return path
-
-
-def py(code: str) -> str:
-    """A TOML list command running a Python snippet."""
-    return json.dumps([PY, "-c", textwrap.dedent(code)])
+    return plans.write_plan(repo, body, f"{run}.toml", f'[run]\nname = "{run}"\n{run_keys}\n')
 
 
 def run_json(
     repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object
 ) -> tuple[int, dict[str, dict[str, object]]]:
-    code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
-    result = json.loads(capsys.readouterr().out)
-    return code, {t["id"]: t for t in result["tasks"]}
+    code, result = plans.run_json(repo, plan, capsys, **kw)
+    return code, plans.tasks_by_id(result)
 
 
 def add_user_work(repo: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
-from tests.commands.test_run import write_plan
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.plans import write_plan
 
 
 def _user_state(repo: Path) -> dict[str, object]:

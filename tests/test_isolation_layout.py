@@ -13,8 +13,8 @@ from genesis_par.commands import merge as merge_cmd
 from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem, PlanError, UsageError
-from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
 from tests.conftest import commit, genesis_cmd, genesis_env, git
+from tests.plans import py, run_json, tasks_by_id, write_plan
 
 
 def refs(repo: Path) -> str:

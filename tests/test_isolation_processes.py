@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands.test_run import write_plan
 from tests.conftest import genesis_cmd, genesis_env, wait_for
+from tests.plans import write_plan
 from tests.reforking import Reforker, escaped, reforker
 
 CHAINS = ["--chains", "4"]  # four chains side by side always escaped the old stop

@@ -16,8 +16,8 @@ import pytest
 
 from genesis_par.commands import worktrees as wt_cmd
 from genesis_par.errors import UsageError
-from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.plans import py, run_json, tasks_by_id, write_plan
 
 
 def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, object]:

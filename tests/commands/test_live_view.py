@@ -12,8 +12,8 @@ from rich.console import Console
 
 from genesis_par.attempts import TaskProgress
 from genesis_par.report.run_view import task_table
-from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd, wait_for
+from tests.plans import py, write_plan
 from tests.terminal import run_in_terminal
 
 

@@ -15,8 +15,8 @@ from genesis_par.commands import merge as merge_cmd
 from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
-from tests.commands.test_run import py, run_json, tasks_by_id, write_plan
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.plans import py, run_json, tasks_by_id, write_plan
 
 
 def writer(path: str, text: str) -> str:

@@ -15,8 +15,8 @@ from genesis_par import plan
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
-from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd, genesis_env
+from tests.plans import py, write_plan
 
 
 def test_a_preset_agent_needs_no_agents_table_and_a_missing_one_exits_4(

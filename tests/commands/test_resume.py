@@ -11,8 +11,8 @@ import psutil
 import pytest
 
 from genesis_par import proc
-from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.plans import py, write_plan
 
 
 def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1.5) -> Path:

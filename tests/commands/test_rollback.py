@@ -10,8 +10,8 @@ import pytest
 
 from tests.commands.test_merge import writer
 from tests.commands.test_resume import gp, start
-from tests.commands.test_run import py, write_plan
 from tests.conftest import git, wait_for
+from tests.plans import py, write_plan
 
 NAME = lambda s: s.name  # noqa: E731
 

@@ -4,8 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import psutil
@@ -14,32 +12,7 @@ import pytest
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
-
-PY = sys.executable
-
-
-def write_plan(repo: Path, body: str, name: str = "plan.toml", header: str = "") -> Path:
-    """A plan file beside the repository (outside it, so it is not part of any commit)."""
-    path = repo.parent / name
-    path.write_text(f"version = 1\n{textwrap.dedent(header)}\n{textwrap.dedent(body)}")
-    return path
-
-
-def py(code: str) -> str:
-    """A TOML list command running a Python snippet."""
-    return json.dumps([PY, "-c", textwrap.dedent(code)])
-
-
-def run_json(
-    repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object
-) -> tuple[int, dict[str, object]]:
-    code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
-    out = capsys.readouterr().out
-    return code, json.loads(out)
-
-
-def tasks_by_id(result: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {t["id"]: t for t in result["tasks"]}  # type: ignore[union-attr, index]
+from tests.plans import PY, py, run_json, tasks_by_id, write_plan
 
 
 def test_tasks_commit_their_work_on_their_branches(

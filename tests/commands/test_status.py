@@ -14,8 +14,8 @@ from typer.testing import CliRunner, Result
 from genesis_par.cli import app
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import UsageError
-from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.plans import py, write_plan
 
 runner = CliRunner()
 

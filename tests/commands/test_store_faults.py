@@ -19,8 +19,8 @@ from genesis_par.errors import StoreProblem
 from genesis_par.state import Store
 from tests.commands.test_merge import writer
 from tests.commands.test_resume import gp
-from tests.commands.test_run import write_plan
 from tests.conftest import commit, git, wait_for
+from tests.plans import write_plan
 
 
 def state_of(repo: Path) -> Path:

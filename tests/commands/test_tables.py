@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from genesis_par.cli import app
 from genesis_par.commands import run as run_cmd
 from genesis_par.report.words import plural
-from tests.commands.test_run import py, write_plan
 from tests.conftest import genesis_cmd
+from tests.plans import py, write_plan
 from tests.terminal import run_in_terminal
 
 RUN = "a-fairly-long-run-name-for-the-tables"

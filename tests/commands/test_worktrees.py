@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from genesis_par.commands import worktrees as wt_cmd
-from tests.commands.test_run import py, run_json, write_plan
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.plans import py, run_json, write_plan
 
 
 def writer(path: str, text: str) -> str:

@@ -1,0 +1,40 @@
+"""Plan-writing and run helpers shared by the tests (a fixtures module, not a test module)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from genesis_par.commands import run as run_cmd
+
+PY = sys.executable
+
+
+def write_plan(repo: Path, body: str, name: str = "plan.toml", header: str = "") -> Path:
+    """A plan file beside the repository (outside it, so it is not part of any commit)."""
+    path = repo.parent / name
+    path.write_text(f"version = 1\n{textwrap.dedent(header)}\n{textwrap.dedent(body)}")
+    return path
+
+
+def py(code: str) -> str:
+    """A TOML list command running a Python snippet."""
+    return json.dumps([PY, "-c", textwrap.dedent(code)])
+
+
+def run_json(
+    repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: object
+) -> tuple[int, dict[str, object]]:
+    """`run --json` through the commands API: its exit code and printed result."""
+    code = run_cmd.run(repo, plan, as_json=True, **kw)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def tasks_by_id(result: dict[str, object]) -> dict[str, dict[str, object]]:
+    """A run result's tasks by id."""
+    return {t["id"]: t for t in result["tasks"]}  # type: ignore[union-attr, index]
