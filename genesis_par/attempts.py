@@ -14,10 +14,10 @@ from pathlib import Path
 
 from genesis_par import gitops, plan_values, proc, templates, worktrees
 from genesis_par.errors import GenesisError
+from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
 from genesis_par.plan import Plan, Task
 
 BACKOFF_S = 0.5
-FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
 
 
 @dataclass
@@ -25,8 +25,8 @@ class TaskProgress:
     """What is known of one task; workers update it, the live view reads it."""
 
     id: str
-    status: str = "pending"
-    failure: str | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    failure: Failure | None = None
     reason: str | None = None
     attempts: int = 0
     exit_code: int | None = None
@@ -89,7 +89,7 @@ class RunSpec:
         return self.state_dir / "logs" / self.run / f"{task}.setup.exit"
 
 
-Recorder = Callable[[str, str, dict[str, object]], None]
+Recorder = Callable[[str, EventKind, dict[str, object]], None]
 
 
 def _prompt_file(spec: RunSpec, task: Task) -> str:
@@ -143,13 +143,13 @@ def _reason(outcome: proc.Outcome, task: Task) -> str:
 
 
 def _why(outcome: proc.Outcome, task: Task) -> str:
-    if outcome.failure == "timeout":
+    if outcome.failure is Failure.TIMEOUT:
         return f"timed out after {task.timeout_s:g}s"
-    if outcome.failure == "memory":
+    if outcome.failure is Failure.MEMORY:
         return f"went over its memory limit of {plan_values.format_size(task.memory_bytes or 0)}"
-    if outcome.failure == "cpu":
+    if outcome.failure is Failure.CPU:
         return f"used more than {task.cpu:g} cores"
-    if outcome.failure == "cancelled":
+    if outcome.failure is Failure.CANCELLED:
         return "interrupted"
     return f"exited with code {outcome.exit_code}"
 
@@ -181,11 +181,11 @@ def run_task(
     try:
         _run_task(spec, task, progress, cancel, record)
     except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
-        _fail(progress, "worktree", _broken_reason(e))
+        _fail(progress, Failure.WORKTREE, _broken_reason(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
-        _fail(progress, "setup", str(e))
+        _fail(progress, Failure.SETUP, str(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except Exception as e:  # anything else too (a bug, or what an agent did to the files)
@@ -195,7 +195,9 @@ def run_task(
 def _unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Exception) -> None:
     """Fail the task with the error as its reason; the traceback goes to its log if it can."""
     _fail(
-        progress, "error", f"genesis-par hit an unexpected error: {type(error).__name__}: {error}"
+        progress,
+        Failure.ERROR,
+        f"genesis-par hit an unexpected error: {type(error).__name__}: {error}",
     )
     if progress.started_at is not None:
         progress.duration_s = time.time() - progress.started_at
@@ -234,7 +236,7 @@ def _run_task(
             _save_attempt(spec, task, worktree, max(first - 1, 0))
             _reset(spec, task, worktree, progress.start_commit)
     except GenesisError as e:
-        _fail(progress, "setup", f"its worktree could not be prepared: {e}")
+        _fail(progress, Failure.SETUP, f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
         return
     values = values_for(spec, task, worktree, progress)
@@ -255,9 +257,15 @@ def _run_task(
         outcome = _attempt(
             spec, task, progress, attempt, worktree, values, env, limits, cancel, record
         )
-        if outcome is None or outcome.failure == "cancelled" or progress.failure in FINAL:
+        if (
+            outcome is None
+            or outcome.failure is Failure.CANCELLED
+            or progress.failure in FINAL_FAILURES
+        ):
             break
-    if progress.status == "failed":  # kept like the earlier attempts; the worktree stays as is
+    if (
+        progress.status == TaskStatus.FAILED
+    ):  # kept like the earlier attempts; the worktree stays as is
         ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
         gitops.save_to_ref(worktree, ref, leave_out=spec.included)
     progress.duration_s = time.time() - progress.started_at
@@ -274,10 +282,10 @@ def _finish_done_agent(
     """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
-    progress.exit_code, progress.status = 0, "running"
+    progress.exit_code, progress.status = 0, TaskStatus.RUNNING
     record(
         task.id,
-        "exited",
+        EventKind.EXITED,
         {
             "n": progress.attempts,
             "exit_code": 0,
@@ -362,7 +370,7 @@ def _setup(
         return True
     _fail(
         progress,
-        "setup" if outcome.failure != "cancelled" else "cancelled",
+        Failure.SETUP if outcome.failure is not Failure.CANCELLED else Failure.CANCELLED,
         f"setup `{setup.text}` failed ({_reason(outcome, task)})",
     )
     return False
@@ -382,15 +390,17 @@ def _attempt(
 ) -> proc.Outcome | None:
     """One attempt; None when it succeeded, else the failing outcome."""
     log = spec.log_path(task.id, attempt)
-    progress.attempts, progress.log, progress.status = attempt, log, "running"
-    record(task.id, "attempt", {"n": attempt, "log": str(log)})
+    progress.attempts, progress.log, progress.status = attempt, log, TaskStatus.RUNNING
+    record(task.id, EventKind.ATTEMPT, {"n": attempt, "log": str(log)})
 
     def sample(rss: int) -> None:
         progress.rss_bytes = rss
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
 
     def started(s: proc.Started) -> None:
-        record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
+        record(
+            task.id, EventKind.STARTED, {"n": attempt, "pid": s.pid, "create_time": s.create_time}
+        )
 
     argv, run_env = templates.expand(task.command, values, env)
     with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
@@ -408,7 +418,7 @@ def _attempt(
     progress.exit_code = outcome.exit_code
     record(
         task.id,
-        "exited",
+        EventKind.EXITED,
         {
             "n": attempt,
             "exit_code": outcome.exit_code,
@@ -463,14 +473,15 @@ def _check(
         return check
     if check.failure is None:
         return None
-    failure = "check" if check.failure == "exit" else check.failure
+    failure = Failure.CHECK if check.failure is Failure.EXIT else check.failure
     _fail(progress, failure, f"check `{task.check.text}` failed ({_reason(check, task)})")
     return check
 
 
-def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
-    progress.status = "cancelled" if failure == "cancelled" else "failed"
-    progress.failure = None if failure == "cancelled" else failure
+def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
+    cancelled = failure is Failure.CANCELLED
+    progress.status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
+    progress.failure = None if cancelled else failure
     progress.reason = reason
 
 
@@ -488,6 +499,6 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
     progress.commit, progress.changed = done.commit, done.changed
     unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
-        _fail(progress, "commit", unrecorded)
+        _fail(progress, Failure.COMMIT, unrecorded)
         return
-    progress.status, progress.failure, progress.reason = "succeeded", None, None
+    progress.status, progress.failure, progress.reason = TaskStatus.SUCCEEDED, None, None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from genesis_par import gitops, proc, templates, worktrees
 from genesis_par.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
+from genesis_par.model import EventKind, Failure, TaskStatus
 from genesis_par.plan import Task
 
 
@@ -50,7 +51,7 @@ def _run_one(
     values = {**values_for(spec, task, c.path, progress)}
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
-    record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
+    record(task.id, EventKind.ATTEMPT, {"n": c.k, "log": str(c.log)})
     argv, run_env = templates.expand(task.command, values, env)
     with gitops.guard(fence_for(spec, task, progress, c.path, f"candidate-{c.k}", c.log)) as fence:
         c.outcome = proc.run(
@@ -65,7 +66,7 @@ def _run_one(
     c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
     record(
         task.id,
-        "exited",
+        EventKind.EXITED,
         {
             "n": c.k,
             "exit_code": c.outcome.exit_code,
@@ -116,7 +117,7 @@ def run(
         gitops.add_detached_worktree(spec.repo.root, spec.repo.common_dir, path, start)
         log = spec.state_dir / "logs" / spec.run / f"{task.id}.candidate-{k}.log"
         candidates.append(Candidate(k, path, log))
-    progress.status, progress.attempts = "running", task.best_of
+    progress.status, progress.attempts = TaskStatus.RUNNING, task.best_of
     threads = [
         threading.Thread(target=_run_one, args=(spec, task, c, start, progress, cancel, record))
         for c in candidates
@@ -153,7 +154,7 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
     path = worktrees.path_for(spec.repo.root, spec.run, task.id)
     gitops.move_worktree(spec.repo.root, spec.repo.common_dir, winner.path, path)
     gitops.switch_worktree(path, worktrees.branch_name(spec.run, task.id), winner.commit)
-    progress.status, progress.failure = "succeeded", None
+    progress.status, progress.failure = TaskStatus.SUCCEEDED, None
     progress.reason = f"candidate {winner.k} of {task.best_of} won ({winner.diff_lines} lines)"
     progress.commit, progress.changed, progress.exit_code = winner.commit, winner.changed, 0
     progress.log = winner.log
@@ -161,7 +162,7 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
 
 def _all_failed(progress: TaskProgress, candidates: list[Candidate]) -> None:
     first = candidates[0]
-    progress.status = "failed"
+    progress.status = TaskStatus.FAILED
     escaped = next((c for c in candidates if c.escape), None)
     if escaped is not None and escaped.escape is not None:
         progress.failure = escaped.escape.failure
@@ -169,10 +170,10 @@ def _all_failed(progress: TaskProgress, candidates: list[Candidate]) -> None:
         progress.exit_code = escaped.outcome.exit_code if escaped.outcome else None
         progress.log = escaped.log
         return
-    if first.outcome is not None and first.outcome.failure not in (None, "exit"):
+    if first.outcome is not None and first.outcome.failure not in (None, Failure.EXIT):
         progress.failure = first.outcome.failure
     else:
-        progress.failure = "check" if first.check_failed else "exit"
+        progress.failure = Failure.CHECK if first.check_failed else Failure.EXIT
     progress.exit_code = first.outcome.exit_code if first.outcome else None
     progress.reason = f"none of the {len(candidates)} candidates passed"
     progress.log = first.log

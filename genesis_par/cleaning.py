@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from genesis_par import gitops, proc
+from genesis_par.model import TaskStatus
 from genesis_par.pool import (
     SAVED_DIR,
     discard,
@@ -141,7 +142,10 @@ def _describe(
     if record is not None and record.prunable:
         state = "prunable"
     elif (
-        view is not None and view.alive and t is not None and t["status"] in ("running", "pending")
+        view is not None
+        and view.alive
+        and t is not None
+        and t["status"] in (TaskStatus.RUNNING, TaskStatus.PENDING)
     ):
         state = "running"
     elif view is None and task != ".merge":

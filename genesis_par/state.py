@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from genesis_par import store_faults
 from genesis_par.errors import StoreProblem, UsageError
+from genesis_par.model import TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.state_merges import MERGE_STEPS, MergeRecords
 
 SCHEMA_VERSION = 3
@@ -264,7 +265,7 @@ class Store(MergeRecords):
                     base_ref,
                     base_commit,
                     into_ref,
-                    "running",
+                    RunStatus.RUNNING,
                     pid,
                     create_time,
                     self.now(),
@@ -273,7 +274,7 @@ class Store(MergeRecords):
             )
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,?,?,0,?)",
-                [(name, t, i, "pending", b) for i, (t, b) in enumerate(tasks.items())],
+                [(name, t, i, TaskStatus.PENDING, b) for i, (t, b) in enumerate(tasks.items())],
             )
 
     def replan(
@@ -288,17 +289,18 @@ class Store(MergeRecords):
             gone = [t for t in status if t not in tasks]
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,0,?,0,?)",
-                [(name, t, "pending", tasks[t]) for t in added],
+                [(name, t, TaskStatus.PENDING, tasks[t]) for t in added],
             )
             order = [*tasks, *gone]  # plan order, then what the plan dropped
             db.executemany(
                 "UPDATE tasks SET idx=? WHERE run=? AND id=?",
                 [(i, name, t) for i, t in enumerate(order)],
             )
-            removed = [t for t in gone if status[t] not in ("succeeded", "failed", "skipped")]
+            kept = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED)
+            removed = [t for t in gone if status[t] not in kept]
             db.executemany(
-                "UPDATE tasks SET status='skipped', reason=? WHERE run=? AND id=?",
-                [(reason, name, t) for t in removed],
+                "UPDATE tasks SET status=?, reason=? WHERE run=? AND id=?",
+                [(TaskStatus.SKIPPED, reason, name, t) for t in removed],
             )
         return added, removed
 
@@ -325,9 +327,9 @@ class Store(MergeRecords):
         """This process now supervises the run (resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status='running', supervisor_pid=?, supervisor_create_time=?, "
+                "UPDATE runs SET status=?, supervisor_pid=?, supervisor_create_time=?, "
                 "finished_at=NULL WHERE name=?",
-                (pid, create_time, name),
+                (RunStatus.RUNNING, pid, create_time, name),
             )
 
     def set_result(self, name: str, result: Mapping[str, Any]) -> None:
@@ -340,7 +342,7 @@ class Store(MergeRecords):
         row = self.db.execute("SELECT result FROM runs WHERE name=?", (name,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
-    def finish_run(self, name: str, status: str) -> None:
+    def finish_run(self, name: str, status: RunStatus) -> None:
         """Record a run's final status."""
         with self._tx() as db:
             db.execute(
@@ -356,7 +358,9 @@ class Store(MergeRecords):
 
     # --- tasks, attempts, events ---
 
-    def record_event(self, run: str, task: str | None, kind: str, data: Mapping[str, Any]) -> None:
+    def record_event(
+        self, run: str, task: str | None, kind: EventKind, data: Mapping[str, Any]
+    ) -> None:
         """Record an event and the transition it stands for, in one transaction."""
         with self._tx() as db:
             db.execute(
@@ -367,15 +371,15 @@ class Store(MergeRecords):
                 self._apply(db, run, task, kind, data)
 
     def _apply(
-        self, db: sqlite3.Connection, run: str, task: str, kind: str, data: Mapping[str, Any]
+        self, db: sqlite3.Connection, run: str, task: str, kind: EventKind, data: Mapping[str, Any]
     ) -> None:
         now = self.now()
-        if kind == "starting":
+        if kind == EventKind.STARTING:
             db.execute(
-                "UPDATE tasks SET status='running', start_commit=? WHERE run=? AND id=?",
-                (data["start_commit"], run, task),
+                "UPDATE tasks SET status=?, start_commit=? WHERE run=? AND id=?",
+                (TaskStatus.RUNNING, data["start_commit"], run, task),
             )
-        elif kind == "attempt":
+        elif kind == EventKind.ATTEMPT:
             db.execute(
                 "INSERT OR REPLACE INTO attempts (run, task, n, started_at, log) "
                 "VALUES (?,?,?,?,?)",
@@ -385,12 +389,12 @@ class Store(MergeRecords):
                 "UPDATE tasks SET attempts=?, log=? WHERE run=? AND id=?",
                 (data["n"], data["log"], run, task),
             )
-        elif kind == "started":
+        elif kind == EventKind.STARTED:
             db.execute(
                 "UPDATE attempts SET pid=?, create_time=? WHERE run=? AND task=? AND n=?",
                 (data["pid"], data["create_time"], run, task, data["n"]),
             )
-        elif kind == "exited":
+        elif kind == EventKind.EXITED:
             db.execute(
                 "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=? "
                 "WHERE run=? AND task=? AND n=?",
@@ -404,7 +408,7 @@ class Store(MergeRecords):
                     data["n"],
                 ),
             )
-        elif kind in ("succeeded", "failed", "skipped", "cancelled"):
+        elif kind in TASK_ENDS:
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind
             assignments = ", ".join(f'"{k}"=?' for k in fields)

@@ -9,6 +9,7 @@ from typing import Any
 
 from genesis_par import gitops, proc
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus, TaskStatus
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store
 
@@ -48,21 +49,23 @@ def supervisor_alive(record: RunRecord) -> bool:
     return proc.alive(record.supervisor_pid, record.supervisor_create_time)
 
 
-def effective_status(record: RunRecord) -> str:
+def effective_status(record: RunRecord) -> RunStatus:
     """The recorded status, except that a running run whose supervisor died is interrupted."""
-    if record.status == "running" and not supervisor_alive(record):
-        return "interrupted"
-    return record.status
+    if record.status == RunStatus.RUNNING and not supervisor_alive(record):
+        return RunStatus.INTERRUPTED
+    return RunStatus(record.status)
 
 
-def effective_run(store: Store, record: RunRecord) -> tuple[str, list[dict[str, Any]]]:
+def effective_run(store: Store, record: RunRecord) -> tuple[RunStatus, list[dict[str, Any]]]:
     """The run's status and its tasks as `status` and `runs` both show them: in a run whose
     supervisor died, the run and every task recorded as running or pending are interrupted."""
     status = effective_status(record)
     tasks = store.tasks(record.name)
-    if status == "interrupted":
+    if status == RunStatus.INTERRUPTED:
         tasks = [
-            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
+            {**t, "status": TaskStatus.INTERRUPTED}
+            if t["status"] in (TaskStatus.RUNNING, TaskStatus.PENDING)
+            else t
             for t in tasks
         ]
     return status, tasks

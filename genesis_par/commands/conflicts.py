@@ -7,9 +7,8 @@ from pathlib import Path
 
 from genesis_par import conflicts, gitops
 from genesis_par.errors import UsageError
+from genesis_par.model import ExitCode, TaskStatus
 from genesis_par.report import conflicts_view
-
-EXIT_CONFLICTS = 3
 
 
 def _run_branches(
@@ -27,7 +26,11 @@ def _run_branches(
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
-        tasks = [t for t in store.tasks(record.name) if t["status"] in ("succeeded", "running")]
+        tasks = [
+            t
+            for t in store.tasks(record.name)
+            if t["status"] in (TaskStatus.SUCCEEDED, TaskStatus.RUNNING)
+        ]
     into = record.into_ref
     target = into if gitops.resolve_commit(repo.root, into) else record.base_commit
     names = [str(t["branch"]) for t in tasks]
@@ -64,4 +67,4 @@ def run(
         conflicts_view.print_json(report)
     else:
         conflicts_view.print_report(report)
-    return 0 if report.clean else EXIT_CONFLICTS
+    return ExitCode.OK if report.clean else ExitCode.CONFLICTS

@@ -12,12 +12,11 @@ from genesis_par import gitops, landing, merge, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
+from genesis_par.model import ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import Command, MergeMethod, Task
 from genesis_par.report import merge_view
 from genesis_par.state import RunRecord, Store
 from genesis_par.state_merges import MergeStep, RunSteps
-
-EXIT_UNMERGED = 3
 
 
 def _method(name: str | None) -> MergeMethod | None:
@@ -57,7 +56,9 @@ def run(
             record = pick_run(store, run_name)
             plan = _recorded_plan(record)
             done = [
-                t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"
+                t
+                for t in store.tasks(record.name, with_start=True)
+                if t["status"] == TaskStatus.SUCCEEDED
             ]
             succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
             starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
@@ -85,7 +86,7 @@ def run(
                 store.record_merge(record.name, q.into, q.before, q.after, data)
                 _update_result(store, record.name, data, unmerged=bool(q.unmerged))
     merge_view.show(home, dry_run, as_json)
-    return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
+    return ExitCode.CONFLICTS if home.queue and home.queue.unmerged else ExitCode.OK
 
 
 def _merge_named(
@@ -168,8 +169,8 @@ def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bo
     if result is None:
         return
     result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
-    if result["status"] in ("succeeded", "conflicts"):
-        result["status"] = "conflicts" if unmerged else "succeeded"
+    if result["status"] in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
+        result["status"] = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
         store.finish_run(run, result["status"])
     store.set_result(run, result)
 
@@ -211,7 +212,7 @@ def rollback(
             result["merge"] = {**result["merge"], "rolled_back_to": new}
             store.set_result(record.name, result)
     merge_view.show_rollback(into, str(current), new, revert, as_json)
-    return 0
+    return ExitCode.OK
 
 
 def _made(

@@ -18,11 +18,12 @@ from genesis_par.commands.common import (
     stop_orphans,
 )
 from genesis_par.commands.run import Options, _execute, check_agents, finish
+from genesis_par.model import ExitCode, RunStatus, TaskStatus
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
 
-KEEP = ("succeeded",)
-KEEP_UNLESS_RETRY = ("failed", "skipped")
+KEEP = (TaskStatus.SUCCEEDED,)
+KEEP_UNLESS_RETRY = (TaskStatus.FAILED, TaskStatus.SKIPPED)
 
 
 def _plan(record: RunRecord, plan_path: Path | None) -> plan_mod.Plan:
@@ -56,7 +57,7 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             branch=t["branch"],
             start_commit=t["start_commit"],
         )
-        interrupted = t["status"] in ("running", "cancelled")
+        interrupted = t["status"] in (TaskStatus.RUNNING, TaskStatus.CANCELLED)
         agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
         if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
             progress.agent_done = True  # the agent finished; only its check and commit remain
@@ -85,7 +86,11 @@ def _replan(store: Store, run: str, plan: plan_mod.Plan) -> None:
         run_view.note(f"{plan.path}: " + "; ".join(parts))
 
 
-FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
+FINISHED_EXIT = {  # as `run` exits
+    RunStatus.SUCCEEDED: ExitCode.OK,
+    RunStatus.FAILED: ExitCode.FAILED,
+    RunStatus.CONFLICTS: ExitCode.CONFLICTS,
+}
 
 
 def resume(

@@ -15,13 +15,11 @@ from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import open_store, stop_orphans
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.executor import RunProgress, execute
+from genesis_par.model import EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import MergeMethod, Plan
 from genesis_par.report import formats, run_view
 from genesis_par.state import Store, run_lock
 from genesis_par.state_merges import RunSteps
-
-EXIT_INTERRUPTED = 130
-EXIT_CONFLICTS = 3
 
 
 def _with_name(plan: Plan, name: str | None) -> Plan:
@@ -77,7 +75,7 @@ class _Recorder:
     def __init__(self, store: Store, run: str, lines: run_view.PlainLines | None) -> None:
         self.store, self.run, self.lines = store, run, lines
 
-    def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
+    def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
         self.store.record_event(self.run, task, kind, data)
         if self.lines:
             self.lines.event(task, kind, data)
@@ -154,7 +152,9 @@ def finish(
     home: landing.Landing | None = None
     if not progress.interrupted:
         succeeded = {
-            t.id: t.commit for t in progress.tasks.values() if t.status == "succeeded" and t.commit
+            t.id: t.commit
+            for t in progress.tasks.values()
+            if t.status == TaskStatus.SUCCEEDED and t.commit
         }
         home = landing.bring_home(
             spec.repo,
@@ -209,16 +209,16 @@ def _execute(
     return execute(spec, recorder, fail_fast=fail_fast, earlier=earlier)
 
 
-def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[str, int]:
+def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[RunStatus, ExitCode]:
     """The run's status and exit code: interrupted 130, a task failed 1, unmerged work 3."""
     if progress.interrupted:
-        return "interrupted", EXIT_INTERRUPTED
-    if progress.with_status("failed", "cancelled"):
-        return "failed", 1
+        return RunStatus.INTERRUPTED, ExitCode.INTERRUPTED
+    if progress.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED):
+        return RunStatus.FAILED, ExitCode.FAILED
     unmerged = home is not None and (
         (home.queue is not None and bool(home.queue.unmerged))
         or (home.queue is None and not home.report.clean)
     )
     if unmerged:
-        return "conflicts", EXIT_CONFLICTS
-    return "succeeded", 0
+        return RunStatus.CONFLICTS, ExitCode.CONFLICTS
+    return RunStatus.SUCCEEDED, ExitCode.OK

@@ -14,6 +14,7 @@ from genesis_par.commands.common import (
     stop_orphans,
 )
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus
 from genesis_par.report import runs_view
 from genesis_par.state import RunRecord, Store, run_lock
 
@@ -38,7 +39,7 @@ def rm(
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, name)
-        if effective_status(record) == "running":
+        if effective_status(record) == RunStatus.RUNNING:
             pid = record.supervisor_pid
             raise UsageError(
                 f'run "{name}" is still running (supervisor pid {pid}): stop it first '

@@ -15,6 +15,7 @@ from genesis_par.commands.common import (
     stop_orphans,
 )
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus
 from genesis_par.report import status_view
 from genesis_par.report.words import plural
 from genesis_par.state import RunRecord, Store
@@ -114,7 +115,7 @@ def _print_attempt_log(
     store: Store, record: RunRecord, task: str, attempt: int | None, follow: bool
 ) -> None:
     attempts = store.attempts(record.name, task)
-    while follow and not attempts and effective_status(record) == "running":
+    while follow and not attempts and effective_status(record) == RunStatus.RUNNING:
         time.sleep(0.3)  # --follow on a task still waiting to start: wait for its attempt
         attempts = store.attempts(record.name, task)
         record = pick_run(store, record.name)
@@ -132,7 +133,7 @@ def _print_attempt_log(
         )
     log = Path(chosen.log or "")
     offset = status_view.print_log(log, 0)
-    while follow and chosen.finished_at is None and effective_status(record) == "running":
+    while follow and chosen.finished_at is None and effective_status(record) == RunStatus.RUNNING:
         time.sleep(0.3)
         offset = status_view.print_log(log, offset)
         chosen = next(a for a in store.attempts(record.name, task) if a.n == chosen.n)

@@ -17,6 +17,7 @@ from genesis_par.commands.common import (
     supervisor_alive,
 )
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus
 from genesis_par.report import worktrees_view
 from genesis_par.state import Store, run_supervised
 
@@ -41,7 +42,7 @@ def _views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
         with open_store(state, read_only=True) as store:
             stop_orphans(store)
             for r in store.runs():
-                alive = r.status == "running" and supervisor_alive(r)
+                alive = r.status == RunStatus.RUNNING and supervisor_alive(r)
                 target = r.into_ref if gitops.resolve_commit(repo.root, r.into_ref) else None
                 tasks = store.tasks(r.name, with_start=True)
                 views.append(
@@ -173,7 +174,7 @@ def _forget_if_gone(
         return False
     with Store.open(state) as store:
         record = store.get_run(only[0])
-        if record is None or effective_status(record) == "running":
+        if record is None or effective_status(record) == RunStatus.RUNNING:
             return False
         store.forget_run(only[0])
     for kept in ("logs", "prompts"):  # a later run of that name must not append to them

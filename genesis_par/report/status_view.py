@@ -13,6 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from genesis_par.model import RunStatus
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE
@@ -99,7 +100,7 @@ def print_status(obj: dict[str, Any]) -> None:
             )
     for kept in obj["kept"]:
         console.print(f"  kept: {escape(kept['ref'])}")
-    if obj["status"] == "interrupted":
+    if obj["status"] == RunStatus.INTERRUPTED:
         console.print(f"continue it with `genesis-par resume {escape(obj['run'])}`")
 
 
