@@ -11,11 +11,13 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from genesis_par import gitops, plan_values, proc, templates, worktrees
+from genesis_par import gitops, plan_values, proc, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
 from genesis_par.plan import Plan, Task
+from genesis_par.run import steps
 
 BACKOFF_S = 0.5
 
@@ -105,16 +107,16 @@ def _prompt_file(spec: RunSpec, task: Task) -> str:
 
 def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress) -> dict[str, str]:
     """The template values (and GENESIS_* environment) of one task in one worktree."""
-    return {
-        "run": spec.run,
-        "task": task.id,
-        "worktree": str(worktree),
-        "branch": worktrees.branch_name(spec.run, task.id),
-        "base": spec.base_commit,
-        "prompt": task.prompt or "",
-        "prompt_file": _prompt_file(spec, task),
-        "port": str(progress.port),
-    }
+    return steps.template_values(
+        run=spec.run,
+        task=task.id,
+        worktree=worktree,
+        branch=worktrees.branch_name(spec.run, task.id),
+        base=spec.base_commit,
+        port=progress.port,
+        prompt=task.prompt or "",
+        prompt_file=_prompt_file(spec, task),
+    )
 
 
 def fence_for(
@@ -242,7 +244,7 @@ def _run_task(
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
-    _copy_included(spec, worktree)
+    copy_included(spec, worktree)
     setup_done = reused and proc.recorded_exit(spec.setup_exit_file(task.id)) == 0
     if not setup_done and not _setup(spec, task, progress, worktree, values, env, first, cancel):
         progress.duration_s = time.time() - progress.started_at
@@ -251,7 +253,7 @@ def _run_task(
         if attempt > first:
             _save_attempt(spec, task, worktree, attempt - 1)
             _reset(spec, task, worktree, progress.start_commit)
-            _copy_included(spec, worktree)  # in case the failed attempt removed one
+            copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
         outcome = _attempt(
@@ -325,13 +327,21 @@ def _clear_stale_locks(worktree: Path, branch: str) -> None:
             lock.unlink(missing_ok=True)
 
 
-def _copy_included(spec: RunSpec, worktree: Path) -> None:
+def copy_included(spec: RunSpec, worktree: Path) -> None:
     """Copy the .worktreeinclude files (.env, local config) from the main worktree."""
     for name in spec.included:
         source, target = spec.repo.root / name, worktree / name
         if source.is_file() and not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+
+
+class Failed(NamedTuple):
+    """Why a step of the task failed."""
+
+    failure: Failure
+    reason: str
+    outcome: proc.Outcome
 
 
 def _setup(
@@ -346,34 +356,84 @@ def _setup(
 ) -> bool:
     """[run] setup, once in a new worktree (again if it never exited 0 there: killed half-way);
     its output goes to the task's log."""
-    setup = spec.plan.run.setup
-    if setup is None:
+    if spec.plan.run.setup is None:
         return True
     log = spec.log_path(task.id, attempt)
     progress.log = log
-    argv, run_env = templates.expand(setup, values, env)
-    with gitops.guard(fence_for(spec, task, progress, worktree, f"setup.{attempt}", log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=proc.Limits(timeout_s=task.timeout_s),
-            cancel=cancel,
-            shell=setup.shell,
-            exit_file=spec.setup_exit_file(task.id),
-        )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, f"setup: {fence.verdict.reason}")
-        return False
-    if outcome.failure is None:
-        return True
-    _fail(
-        progress,
-        Failure.SETUP if outcome.failure is not Failure.CANCELLED else Failure.CANCELLED,
-        f"setup `{setup.text}` failed ({_reason(outcome, task)})",
+    exit_file = spec.setup_exit_file(task.id)
+    failed = run_setup(
+        spec, task, progress, worktree, values, env, log, str(attempt), exit_file, cancel
     )
-    return False
+    if failed is not None:
+        _fail(progress, failed.failure, failed.reason)
+    return failed is None
+
+
+def run_setup(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Path,
+    label: str,
+    exit_file: Path,
+    cancel: threading.Event,
+) -> Failed | None:
+    """[run] setup in a new worktree of the task; why it failed, or None."""
+    setup = spec.plan.run.setup
+    if setup is None:
+        return None
+    limits = proc.Limits(timeout_s=task.timeout_s)
+    step = steps.Step(setup, worktree, log, values, env, limits, exit_file)
+    fence = fence_for(spec, task, progress, worktree, f"setup.{label}", log)
+    ran = steps.run(step, cancel, fence=fence)
+    if ran.escape is not None:
+        return Failed(_escape(ran.escape), f"setup: {ran.escape.reason}", ran.outcome)
+    if ran.outcome.failure is None:
+        return None
+    cancelled = ran.outcome.failure is Failure.CANCELLED
+    reason = f"setup `{setup.text}` failed ({_reason(ran.outcome, task)})"
+    return Failed(Failure.CANCELLED if cancelled else Failure.SETUP, reason, ran.outcome)
+
+
+def _escape(verdict: gitops.Verdict) -> Failure:
+    return verdict.failure or Failure.ESCAPED
+
+
+def run_agent(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    n: int,
+    worktree: Path,
+    step: steps.Step,
+    label: str,
+    cancel: threading.Event,
+    record: Recorder,
+    on_sample: Callable[[int], None],
+) -> steps.Ran:
+    """The task's command as its attempt n: recorded before it starts, its process (for the
+    orphan sweep) once it runs, its end after."""
+    record(task.id, EventKind.ATTEMPT, {"n": n, "log": str(step.log)})
+
+    def started(s: proc.Started) -> None:
+        record(task.id, EventKind.STARTED, {"n": n, "pid": s.pid, "create_time": s.create_time})
+
+    fence = fence_for(spec, task, progress, worktree, label, step.log)
+    ran = steps.run(step, cancel, fence=fence, on_start=started, on_sample=on_sample)
+    record(
+        task.id,
+        EventKind.EXITED,
+        {
+            "n": n,
+            "exit_code": ran.outcome.exit_code,
+            "failure": ran.outcome.failure,
+            "peak_rss_bytes": ran.outcome.peak_rss_bytes,
+        },
+    )
+    return ran
 
 
 def _attempt(
@@ -391,43 +451,19 @@ def _attempt(
     """One attempt; None when it succeeded, else the failing outcome."""
     log = spec.log_path(task.id, attempt)
     progress.attempts, progress.log, progress.status = attempt, log, TaskStatus.RUNNING
-    record(task.id, EventKind.ATTEMPT, {"n": attempt, "log": str(log)})
 
     def sample(rss: int) -> None:
         progress.rss_bytes = rss
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
 
-    def started(s: proc.Started) -> None:
-        record(
-            task.id, EventKind.STARTED, {"n": attempt, "pid": s.pid, "create_time": s.create_time}
-        )
-
-    argv, run_env = templates.expand(task.command, values, env)
-    with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.command.shell,
-            on_start=started,
-            on_sample=sample,
-        )
-    progress.exit_code = outcome.exit_code
-    record(
-        task.id,
-        EventKind.EXITED,
-        {
-            "n": attempt,
-            "exit_code": outcome.exit_code,
-            "failure": outcome.failure,
-            "peak_rss_bytes": outcome.peak_rss_bytes,
-        },
+    step = steps.Step(task.command, worktree, log, values, env, limits)
+    ran = run_agent(
+        spec, task, progress, attempt, worktree, step, str(attempt), cancel, record, sample
     )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, fence.verdict.reason or "")
+    outcome = ran.outcome
+    progress.exit_code = outcome.exit_code
+    if ran.escape is not None:
+        _fail(progress, _escape(ran.escape), ran.escape.reason or "")
         return outcome
     gitops.locate(worktree, common_dir=spec.repo.common_dir)  # before the check runs there
     if outcome.failure is None:
@@ -453,29 +489,40 @@ def _check(
     cancel: threading.Event,
 ) -> proc.Outcome | None:
     """Run the task's check after its agent exited 0; the failing outcome, or None."""
+    label = f"check.{progress.attempts}"
+    failed = run_check(spec, task, progress, worktree, values, env, log, label, limits, cancel)
+    if failed is None:
+        return None
+    _fail(progress, failed.failure, failed.reason)
+    return failed.outcome
+
+
+def run_check(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Path,
+    label: str,
+    limits: proc.Limits,
+    cancel: threading.Event,
+) -> Failed | None:
+    """The task's check, after its agent exited 0; why it failed, or None."""
     if task.check is None:
         return None
-    argv, run_env = templates.expand(task.check, values, env)
-    label = f"check.{progress.attempts}"
-    with gitops.guard(fence_for(spec, task, progress, worktree, label, log)) as fence:
-        check = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.check.shell,
-            exit_file=proc.exit_file_for(log, "check"),
-        )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, f"check: {fence.verdict.reason}")
-        return check
-    if check.failure is None:
+    step = steps.Step(
+        task.check, worktree, log, values, env, limits, proc.exit_file_for(log, "check")
+    )
+    ran = steps.run(step, cancel, fence=fence_for(spec, task, progress, worktree, label, log))
+    if ran.escape is not None:
+        return Failed(_escape(ran.escape), f"check: {ran.escape.reason}", ran.outcome)
+    if ran.outcome.failure is None:
         return None
-    failure = Failure.CHECK if check.failure is Failure.EXIT else check.failure
-    _fail(progress, failure, f"check `{task.check.text}` failed ({_reason(check, task)})")
-    return check
+    failure = Failure.CHECK if ran.outcome.failure is Failure.EXIT else ran.outcome.failure
+    reason = f"check `{task.check.text}` failed ({_reason(ran.outcome, task)})"
+    return Failed(failure, reason, ran.outcome)
 
 
 def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:

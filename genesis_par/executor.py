@@ -15,9 +15,9 @@ from genesis_par import conflicts, proc, scheduler, worktrees
 from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
 from genesis_par.model import ACTIVE, FINISHED, EventKind, Failure, RunStatus, TaskStatus
 from genesis_par.plan import Task
+from genesis_par.run import steps
 
 TICK_S = 0.2
-PORT_BASE = 41000  # GENESIS_PORT values: one per running task
 
 
 @dataclass
@@ -179,7 +179,7 @@ def _launch(
 def _free_port(progress: RunProgress) -> int:
     """The lowest port no running task of the run holds."""
     taken = {t.port for t in progress.tasks.values() if t.status in ACTIVE}
-    return next(p for p in range(PORT_BASE, PORT_BASE + 10_000) if p not in taken)
+    return next(p for p in range(steps.PORT_BASE, steps.PORT_BASE + 10_000) if p not in taken)
 
 
 def _skip_dependents(

@@ -1,0 +1,1 @@
+"""Running a plan: the run loop, the scheduler, each task's attempts and their steps."""
