@@ -1,1 +1,1 @@
-"""Running a plan: the run loop, the scheduler, each task's attempts and their steps."""
+"""The run room: the executor, the pure scheduler, attempts and best_of candidates."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import gitops, proc, templates
-from genesis_par.plan import Command
+from genesis_par import gitops, proc
+from genesis_par.plan import templates
+from genesis_par.plan.model import Command
 
 PORT_BASE = 41000  # GENESIS_PORT values: one per running task; the merge check gets the first
 

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.attempts import (
+from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
+from genesis_par.plan.model import Task
+from genesis_par.run import steps
+from genesis_par.run.attempts import (
     Failed,
     Recorder,
     RunSpec,
@@ -27,9 +30,6 @@ from genesis_par.attempts import (
     run_setup,
     values_for,
 )
-from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
-from genesis_par.plan import Task
-from genesis_par.run import steps
 
 
 @dataclass
