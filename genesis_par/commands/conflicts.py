@@ -28,18 +28,16 @@ def _run_branches(
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
-        tasks = [
-            t
+        branches = {
+            t.branch: t
             for t in store.tasks(record.name)
-            if t["status"] in (TaskStatus.SUCCEEDED, TaskStatus.RUNNING)
-        ]
+            if t.status in (TaskStatus.SUCCEEDED, TaskStatus.RUNNING) and t.branch
+        }
     into = record.into_ref
     target = into if gitops.resolve_commit(repo.root, into) else record.base_commit
-    names = [str(t["branch"]) for t in tasks]
-    trees = {
-        str(t["branch"]): worktrees.path_for(repo.root, record.name, str(t["id"])) for t in tasks
-    }
-    known = {str(t["branch"]): t["commit"] for t in tasks}
+    names = list(branches)
+    trees = {b: worktrees.path_for(repo.root, record.name, t.id) for b, t in branches.items()}
+    known = {b: t.commit for b, t in branches.items()}
     return names, target, trees, known
 
 

@@ -23,7 +23,7 @@ def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> cleani
         False,  # rm refused a run that is still going
         target,
         record.finished_at,
-        store.tasks(record.name, with_start=True),
+        store.tasks(record.name),
     )
 
 

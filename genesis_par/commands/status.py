@@ -23,7 +23,7 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         stop_orphans(store)
         record = pick_run(store, run)
         status_now, tasks = effective_run(store, record)
-        starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
+        starts = {t.id: t.start_commit for t in store.tasks(record.name)}
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
         obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
@@ -79,7 +79,7 @@ def logs(
     _, state = state_dir(cwd)
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
-        known = [str(t["id"]) for t in store.tasks(record.name)]
+        known = [t.id for t in store.tasks(record.name)]
         if task not in known:
             raise UsageError(_unknown_task(store, record.name, task, known, run is None))
         if merge_check:

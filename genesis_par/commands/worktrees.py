@@ -40,7 +40,7 @@ def _views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
             for r in store.runs():
                 alive = r.status == RunStatus.RUNNING and supervisor_alive(r)
                 target = r.into_ref if gitops.resolve_commit(repo.root, r.into_ref) else None
-                tasks = store.tasks(r.name, with_start=True)
+                tasks = store.tasks(r.name)
                 views.append(
                     cleaning.RunView(r.name, alive, target, r.finished_at, tasks, r.base_ref)
                 )

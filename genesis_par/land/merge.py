@@ -31,11 +31,9 @@ def merge_run(
     merge is recorded with the run (a dry run changes nothing)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
-    done = [
-        t for t in store.tasks(record.name, with_start=True) if t["status"] == TaskStatus.SUCCEEDED
-    ]
-    succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
-    starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
+    done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
+    succeeded = {t.id: t.commit for t in done if t.commit}
+    starts = {t.id: t.start_commit for t in done if t.start_commit}
     where = landing.target(repo, record.name, plan, into)
     home = landing.bring_home(
         repo,

@@ -21,6 +21,7 @@ from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
+from genesis_par.state.records import TaskRecord
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim",
@@ -150,6 +151,24 @@ def plain_lines(to_stderr: bool) -> PlainLines:
 def print_json(obj: object) -> None:
     """One JSON object on stdout."""
     print(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def task_json(task: TaskRecord) -> dict[str, object]:
+    """A task as recorded, in the form of `run --json`'s task objects (TaskProgress.fields)."""
+    return {
+        "id": task.id,
+        "status": task.status,
+        "failure": task.failure,
+        "reason": task.reason,
+        "attempts": task.attempts,
+        "exit_code": task.exit_code,
+        "branch": task.branch,
+        "commit": task.commit,
+        "changed": task.changed,
+        "duration_s": task.duration_s,
+        "peak_rss_bytes": task.peak_rss_bytes,
+        "log": str(task.log) if task.log else None,
+    }
 
 
 def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:

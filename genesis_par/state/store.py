@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from genesis_par.errors import StoreProblem, UsageError
 from genesis_par.model import TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.state import faults
 from genesis_par.state.merges import MERGE_STEPS, MergeRecords
+from genesis_par.state.records import RUN_COLUMNS, TASK_COLUMNS
+from genesis_par.state.records import AttemptRecord as AttemptRecord
+from genesis_par.state.records import RunRecord as RunRecord
+from genesis_par.state.records import TaskRecord as TaskRecord
 
 SCHEMA_VERSION = 3
 TASK_FIELDS = [
@@ -92,37 +96,6 @@ def run_supervised(state_dir: Path, run: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
-
-
-class RunRecord(NamedTuple):
-    name: str
-    plan_path: str
-    plan_text: str
-    base_ref: str
-    base_commit: str
-    into_ref: str
-    status: str
-    supervisor_pid: int | None
-    supervisor_create_time: float | None
-    created_at: float
-    finished_at: float | None
-
-
-RUN_COLUMNS = ", ".join(RunRecord._fields)
-
-
-class AttemptRecord(NamedTuple):
-    run: str
-    task: str
-    n: int
-    pid: int | None
-    create_time: float | None
-    started_at: float | None
-    finished_at: float | None
-    exit_code: int | None
-    failure: str | None
-    peak_rss_bytes: int | None
-    log: str | None
 
 
 class Store(MergeRecords):
@@ -307,21 +280,21 @@ class Store(MergeRecords):
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
         row = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE name=?", (name,)).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def latest_run(self) -> RunRecord | None:
         """The run created last."""
         row = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def runs(self) -> list[RunRecord]:
         """Every run, newest first."""
         rows = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC"
         ).fetchall()
-        return [RunRecord(*r) for r in rows]
+        return [RunRecord.from_row(r) for r in rows]
 
     def take_over(self, name: str, pid: int, create_time: float) -> None:
         """This process now supervises the run (resume)."""
@@ -417,31 +390,24 @@ class Store(MergeRecords):
                 (*fields.values(), run, task),
             )
 
-    def tasks(self, run: str, with_start: bool = False) -> list[dict[str, Any]]:
-        """The run's tasks in plan order, as the JSON task objects (plus start_commit)."""
-        cols = ", ".join(f'"{c}"' for c in ["id", *TASK_FIELDS])
-        rows = self.db.execute(f"SELECT {cols} FROM tasks WHERE run=? ORDER BY idx", (run,))
-        out = []
-        for row in rows.fetchall():
-            item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
-            item["changed"] = None if item["changed"] is None else bool(item["changed"])
-            if not with_start:
-                item.pop("start_commit")
-            out.append(item)
-        return out
+    def tasks(self, run: str) -> list[TaskRecord]:
+        """The run's tasks in plan order."""
+        rows = self.db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE run=? ORDER BY idx", (run,))
+        return [TaskRecord.from_row(row) for row in rows.fetchall()]
 
     def attempts(self, run: str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or of one task), oldest first."""
         query = "SELECT * FROM attempts WHERE run=?" + (" AND task=?" if task else "")
         args = (run, task) if task else (run,)
-        return [AttemptRecord(*r) for r in self.db.execute(query + " ORDER BY started_at", args)]
+        rows = self.db.execute(query + " ORDER BY started_at", args)
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def running_attempts(self) -> list[AttemptRecord]:
         """Attempts started and never recorded as finished (orphan candidates after a crash)."""
         rows = self.db.execute(
             "SELECT * FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
         ).fetchall()
-        return [AttemptRecord(*r) for r in rows]
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def events(self, run: str) -> list[tuple[float, str | None, str, dict[str, Any]]]:
         """(time, task, kind, data) of every event of a run, in order."""
