@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from genesis_par import shim
+from genesis_par import shim, warden_link
 
 if TYPE_CHECKING:
     import psutil
@@ -284,6 +284,17 @@ def _recorded(exit_file: Path) -> tuple[int | None, int]:
         return None, 0
 
 
+class _Child(Protocol):
+    """An attempt's shim: a Popen, or a fork of the run's warden."""
+
+    pid: int
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 def _spawn(
     argv: Sequence[str],
     cwd: Path,
@@ -291,15 +302,19 @@ def _spawn(
     log_path: Path,
     shell: bool,
     exit_path: Path,
-) -> subprocess.Popen[bytes]:
+) -> _Child:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
-    exit_file = str(exit_path)
-    Path(exit_file).unlink(missing_ok=True)  # an earlier run of this process is not this one
+    exit_path.unlink(missing_ok=True)  # an earlier run of this process is not this one
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if warden_link.usable():
+        try:  # a fork of the run's warden: no Python to start for this attempt
+            return warden_link.link().start(command, cwd, env, log_path, exit_path)
+        except warden_link.Gone:
+            pass  # the warden cannot be had: a shim of its own, as below
     # -I -S: the shim's own Python ignores PYTHON* variables and site-packages (it needs
     # neither, and starts faster); the agent still gets the environment as it is
     shim = [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid())]
-    shim += [exit_file, "--"]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    shim += [str(exit_path), "--"]
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [*shim, *command],
@@ -357,9 +372,10 @@ def run(
             child.wait()
             break
     # the shim outlives its agent's tree, unless it was killed (an agent may `kill -9 $PPID`)
-    killed = child.returncode < 0 and not failure
-    left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
     code = child.returncode
+    assert code is not None
+    killed = code < 0 and not failure
+    left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
     duration = time.monotonic() - began
     peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
@@ -400,7 +416,7 @@ def _pids(pids: Iterable[int]) -> str:
     return " ".join(map(str, sorted(pids)))
 
 
-def _exited(child: subprocess.Popen[bytes], wait_s: float) -> bool:
+def _exited(child: _Child, wait_s: float) -> bool:
     try:
         child.wait(timeout=wait_s)
     except subprocess.TimeoutExpired:
