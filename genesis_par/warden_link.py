@@ -135,9 +135,9 @@ class Link:
         with self.lock:
             self.alive = False
             self.changed.notify_all()
-        if self.process.stdin:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+            if self.process.stdin:
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -157,6 +157,10 @@ class Link:
         with self.lock:
             self.alive = False
             self.changed.notify_all()
+            if self.process.stdin:
+                with contextlib.suppress(OSError):  # a dead warden's pipe: nothing to flush to
+                    self.process.stdin.close()
+        self.process.stdout.close()
         self.process.wait()
 
 

@@ -8,10 +8,18 @@ import threading
 from pathlib import Path
 
 import psutil
+import pytest
 
 from genesis_par import proc
 from tests.conftest import wait_for
 from tests.reforking import Reforker, escaped, reforker
+
+
+@pytest.fixture(autouse=True, params=["warden", "shim"])
+def supervisor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every promise holds on both paths: the run's warden, and a shim per attempt."""
+    monkeypatch.setenv("GENESIS_PAR_SUPERVISOR", request.param)
+    return str(request.param)
 
 
 def run(
