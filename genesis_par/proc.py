@@ -306,6 +306,7 @@ def _spawn(
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     exit_path.unlink(missing_ok=True)  # an earlier run of this process is not this one
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.open("ab").close()  # a log that cannot be written fails here, in genesis-par
     if warden_link.usable():
         try:  # a fork of the run's warden: no Python to start for this attempt
             return warden_link.link().start(command, cwd, env, log_path, exit_path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,15 +74,37 @@ def _pin_base(cwd: Path, plan: Plan) -> str:
 
 
 class _Recorder:
-    """Writes each event to the state store (before it is acted on) and to the plain lines."""
+    """Writes each event to the state store (before it is acted on) and to the plain lines.
+
+    While a thread holds it (`held`), that thread's events wait and are written together in
+    one transaction when it lets go: the scheduler's tick, before it acts on them."""
 
     def __init__(self, store: Store, run: str, lines: run_view.PlainLines | None) -> None:
         self.store, self.run, self.lines = store, run, lines
+        self.holder: int | None = None
+        self.waiting: list[tuple[str | None, str, dict[str, object]]] = []
 
     def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
+        if threading.get_ident() == self.holder:
+            self.waiting.append((task, kind, data))
+            return
         self.store.record_event(self.run, task, kind, data)
         if self.lines:
             self.lines.event(task, kind, data)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Group this thread's events until the end of the block (one transaction)."""
+        self.holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self.holder, events, self.waiting = None, self.waiting, []
+            if events:
+                self.store.record_events(self.run, events)
+            for task, kind, data in events if self.lines else ():
+                assert self.lines is not None and task is not None
+                self.lines.event(task, kind, data)
 
 
 @dataclass(frozen=True)
