@@ -6,8 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from genesis_par.commands.run import _Recorder
-from genesis_par.state import Store
+from genesis_par.run.flow import Observers, _Recorder
+from genesis_par.state.store import Store
 
 
 def test_a_ticks_transitions_are_written_together_and_a_workers_at_once(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_a_ticks_transitions_are_written_together_and_a_workers_at_once(tmp_path
             create_time=0.0,
             tasks={"a": "genesis/r/a", "b": "genesis/r/b"},
         )
-        recorder = _Recorder(store, "r", None)
+        recorder = _Recorder(store, "r", Observers())
         reader = sqlite3.connect(tmp_path / "state.db")
 
         def seen() -> list[tuple[str, str]]:
