@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from genesis_par import __version__
@@ -74,3 +75,19 @@ def test_help_shows_no_value_after_a_flag() -> None:
         assert result.exit_code == 0, path
         assert "<bool>" not in result.output, (path, result.output)
         assert "--help" in result.output
+
+
+def test_version_imports_no_command_line_app() -> None:
+    """`--version` answers before Typer, rich and pydantic are imported (issue 19: start-up)."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['genesis-par', '--version']\n"
+        "runpy.run_module('genesis_par', run_name='__main__')\n"
+        "loaded = [m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"genesis-par {__version__}\n"
