@@ -82,7 +82,10 @@ def test_version_imports_no_command_line_app() -> None:
     code = (
         "import runpy, sys\n"
         "sys.argv = ['genesis-par', '--version']\n"
-        "runpy.run_module('genesis_par', run_name='__main__')\n"
+        "try:\n"
+        "    runpy.run_module('genesis_par', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
         "loaded = [m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules]\n"
         "assert not loaded, loaded"
     )
