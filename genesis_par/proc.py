@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import psutil
 
 SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
+IDLE_SAMPLE_S = 1.6  # ... backing off to this while the tree does nothing (issue 19)
 CPU_WINDOW_S = 3.0
 MEMORY_GRACE_S = 0.5
 FORCED_STOP_S = 10.0  # freeze and kill: then the pids still alive are reported, not waited on
@@ -183,15 +184,6 @@ def delete_in_background(path: Path) -> None:
     )
 
 
-def _tree(root: psutil.Process) -> list[psutil.Process]:
-    import psutil
-
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
     """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
     left until nothing is; the pids that could not be stopped (none, unless it says so).
@@ -222,17 +214,34 @@ def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
     return True
 
 
-def _sample(root: psutil.Process) -> tuple[int, float]:
-    """Resident memory and cpu seconds of the agent tree (the shim itself left out)."""
-    import psutil
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
 
-    rss, cpu = 0, 0.0
-    for p in _tree(root)[1:]:
-        with contextlib.suppress(psutil.Error), p.oneshot():
-            rss += p.memory_info().rss
-            times = p.cpu_times()
-            cpu += times.user + times.system
-    return rss, cpu
+
+class _Sample(NamedTuple):
+    rss: int  # resident bytes of the agent's tree
+    cpu_s: float  # cpu seconds of its live members
+    shape: tuple[int, ...]  # members, resident pages and cpu ticks: unchanged while idle
+
+
+def _sample(root: int) -> _Sample:
+    """The agent tree's memory and cpu (the shim itself left out), read from /proc along the
+    kernel's children lists: the cost is the tree's, not the machine's (psutil's children()
+    reads every process on the machine, for each tree, five times a second)."""
+    tree = shim.members(root)
+    tree.pop(root, None)
+    pages = sum(p.rss_pages for p in tree.values())
+    ticks = sum(p.cpu_ticks for p in tree.values())
+    return _Sample(pages * _PAGE, ticks / _TICKS, (*sorted(tree), pages, ticks))
+
+
+def _next_every(every: float, idle: bool, limits: Limits) -> float:
+    """How long until the next sample: twice as long each time nothing moved in the tree (no
+    process started or ended, no page or tick used), up to IDLE_SAMPLE_S; back to SAMPLE_S the
+    moment something did. A memory limit keeps SAMPLE_S: a tree can grow fast from idle."""
+    if idle and limits.memory_bytes is None:
+        return min(every * 2, IDLE_SAMPLE_S)
+    return SAMPLE_S
 
 
 class _Watch:
@@ -242,6 +251,12 @@ class _Watch:
         self.limits, self.started = limits, started
         self.peak = 0
         self.cpu_marks: list[tuple[float, float]] = []
+
+    def overdue(self, now: float) -> str | None:
+        """ "timeout" if the attempt ran out of time (checked between samples too)."""
+        if self.limits.timeout_s is not None and now - self.started > self.limits.timeout_s:
+            return "timeout"
+        return None
 
     def broken(self, now: float, rss: int, cpu_s: float) -> str | None:
         self.peak = max(self.peak, rss)
@@ -358,13 +373,19 @@ def run(
     watch = _Watch(limits, began)
     failure: str | None = None
     stuck: list[int] = []
+    every, due, last = SAMPLE_S, 0.0, _Sample(0, 0.0, ())
     while not _exited(child, SAMPLE_S):
+        now = time.monotonic()
         if cancel.is_set():
             failure = "cancelled"
+        elif now < due:  # backed off: the tree was idle
+            failure = watch.overdue(now)
         else:
-            rss, cpu_s = _sample(root)
-            on_sample(rss)
-            failure = watch.broken(time.monotonic(), rss, cpu_s)
+            seen = _sample(child.pid)
+            on_sample(seen.rss)
+            failure = watch.broken(now, seen.rss, seen.cpu_s)
+            every = _next_every(every, seen.shape == last.shape, limits)
+            due, last = now + every, seen
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s

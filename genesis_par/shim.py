@@ -34,12 +34,13 @@ def _prctl(option: int, value: int) -> None:
 class _Proc:
     """One line of /proc/PID/stat (a plain class: typing would slow the shim's start)."""
 
-    __slots__ = ("exiting", "ppid", "sid", "start", "state")
+    __slots__ = ("cpu_ticks", "exiting", "ppid", "rss_pages", "sid", "start", "state")
 
     def __init__(self, ppid: int, sid: int, state: str, start: int, exiting: bool) -> None:
         self.ppid, self.sid, self.state = ppid, sid, state
         self.start = start  # in clock ticks since boot: with the pid, names the process
         self.exiting = exiting
+        self.cpu_ticks = self.rss_pages = 0  # user + system time; resident pages
 
 
 _CANNOT_FORK = frozenset("TtZXx")  # stopped, traced or dead
@@ -49,7 +50,9 @@ _PF_EXITING = 0x4
 def _parse(stat: bytes) -> _Proc:
     fields = stat[stat.rindex(b")") + 2 :].split()
     exiting = bool(int(fields[6]) & _PF_EXITING)
-    return _Proc(int(fields[1]), int(fields[3]), fields[0].decode(), int(fields[19]), exiting)
+    found = _Proc(int(fields[1]), int(fields[3]), fields[0].decode(), int(fields[19]), exiting)
+    found.cpu_ticks, found.rss_pages = int(fields[11]) + int(fields[12]), int(fields[21])
+    return found
 
 
 def _read(pid: int) -> _Proc | None:
@@ -284,6 +287,7 @@ def _kill_descendants(grace_s: float = 1.0) -> None:
 
 FINISHING_GRACE_S = 2.5  # on genesis-par's death, an agent about to exit on its own may
 SHIM_POLL_S = 0.05
+IDLE_WAIT_S = 1.0
 _DEFAULTS = (signal.SIGPIPE, signal.SIGXFSZ)
 _SHIM_SIGNALS = {signal.SIGUSR1, signal.SIGCHLD}  # blocked, and taken with sigtimedwait
 
@@ -317,7 +321,10 @@ def _reap_until(agent: int, deadline: float | None) -> tuple[int, int] | None:
             sys.stderr.write("genesis-par: the agent's exit status was lost\n")
             return 255, 0
         if deadline is None:
-            got = signal.sigtimedwait(_SHIM_SIGNALS, SHIM_POLL_S)  # SIGCHLD wakes us at once
+            # SIGCHLD and SIGUSR1 wake us at once (blocked, they wait for this call if they
+            # come before it): the timeout is only a safety net, long so that a shim of a
+            # sleeping agent costs no CPU
+            got = signal.sigtimedwait(_SHIM_SIGNALS, IDLE_WAIT_S)
             if got is not None and got.si_signo == signal.SIGUSR1:
                 return None
         if deadline is not None:
