@@ -185,23 +185,28 @@ def delete_in_background(path: Path) -> None:
 
 
 def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
+    """stop_pid of a process."""
+    return stop_pid(root.pid, grace_s)
+
+
+def stop_pid(root: int, grace_s: float = 5.0) -> list[int]:
     """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
     left until nothing is; the pids that could not be stopped (none, unless it says so).
 
     A listing is old the moment it is read: an agent that forks and exits faster than it is
     killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        tree = shim.live(shim.members(root.pid))
+        tree = shim.live(shim.members(root))
         if not tree:
             return []
         for pid, p in tree.items():
             shim.send(pid, p.start, sig)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and shim.live(shim.members(root.pid)):
+        while time.monotonic() < deadline and shim.live(shim.members(root)):
             if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
-    return shim.stop_forcibly(root.pid, FORCED_STOP_S)
+    return shim.stop_forcibly(root, FORCED_STOP_S)
 
 
 def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
@@ -358,8 +363,6 @@ def run(
 ) -> Outcome:
     """Run one attempt to its end under limits; blocking; safe from many threads at once.
     exit_file: where its exit code is recorded (default: the agent's, beside log_path)."""
-    import psutil
-
     began = time.monotonic()
     exit_file = exit_file or exit_file_for(log_path)
     try:
@@ -368,8 +371,7 @@ def run(
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
         return Outcome(126, "exit", 0, 0.0)
-    root = psutil.Process(child.pid)
-    on_start(Started(child.pid, root.create_time()))
+    on_start(Started(child.pid, _create_time(child)))
     watch = _Watch(limits, began)
     failure: str | None = None
     stuck: list[int] = []
@@ -389,7 +391,7 @@ def run(
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s
-            stuck = stop_tree(root, grace)
+            stuck = stop_pid(child.pid, grace)
             child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
             break
@@ -403,6 +405,17 @@ def run(
     if failure:
         return Outcome(None, failure, peak, duration, left)
     return Outcome(code, None if code == 0 else "exit", peak, duration, left)
+
+
+def _create_time(child: _Child) -> float:
+    """The shim's create time as psutil counts it. A fork of the warden running a quick agent
+    may be reaped (its pid free for another process) before we look: the warden read its start."""
+    import psutil
+
+    ticks: int | None = getattr(child, "start_ticks", None)
+    if ticks is None:  # a Popen: not reaped before we wait for it
+        return float(psutil.Process(child.pid).create_time())
+    return ticks / _TICKS + psutil.boot_time()
 
 
 def _stop_stragglers(shim_pid: int, log_path: Path, stuck: list[int]) -> tuple[int, ...]:

@@ -13,8 +13,9 @@ fork (SIGUSR1, as the kernel tells a shim), each of which lets a finishing agent
 stops its tree; whatever is left below the warden after that is frozen and killed.
 
 Protocol: requests are frames (4-byte length, then `marshal` of (id, argv, cwd, env, log,
-exit file)); answers are lines: `R` ready, `S <id> <pid>` started, `E <id> <reason>` could not
-fork, `X <pid> <exit code>` an attempt's fork exited (negative: killed by that signal).
+exit file)); answers are lines: `R` ready, `S <id> <pid> <start ticks>` started, `E <id>
+<reason>` could not fork, `X <pid> <exit code>` an attempt's fork exited (negative: killed by
+that signal).
 """
 
 from __future__ import annotations
@@ -110,9 +111,9 @@ def _start(request: tuple[object, ...], attempts: dict[int, int], wake: tuple[in
             code = _attempt(me, request, wake)
         finally:
             os._exit(code)
-    found = shim._read(pid)
+    found = shim._read(pid)  # read before it can be reaped: its start names it for good
     attempts[pid] = found.start if found else 0
-    _say(f"S {ident} {pid}")
+    _say(f"S {ident} {pid} {attempts[pid]}")
 
 
 def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int]) -> int:

@@ -30,8 +30,9 @@ class Gone(Exception):
 class Attempt:
     """One attempt's fork under the warden, as proc.run waits on it (like a Popen)."""
 
-    def __init__(self, link: Link, pid: int) -> None:
+    def __init__(self, link: Link, pid: int, start_ticks: int) -> None:
         self.link, self.pid = link, pid
+        self.start_ticks = start_ticks  # read by the warden before it could reap the fork
         self.returncode: int | None = None
 
     def wait(self, timeout: float | None = None) -> int:
@@ -71,9 +72,8 @@ class Link:
         self.pid = self.process.pid
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
-        self.started: dict[int, int | str] = {}  # request id -> pid, or why it failed
+        self.started: dict[int, tuple[int, int] | str] = {}  # id -> (pid, start), or why not
         self.exits: dict[int, int] = {}
-        self.running: set[int] = set()
         self.alive = True
         self.ready = False
         self.next_id = 0
@@ -110,7 +110,7 @@ class Link:
             raise Gone("the warden is gone")
         if isinstance(answer, str):
             raise OSError(0, answer)
-        return Attempt(self, answer)
+        return Attempt(self, *answer)
 
     def exited(self, pid: int) -> bool:
         """Whether the warden reported this attempt's exit."""
@@ -126,7 +126,6 @@ class Link:
             if not done:
                 raise subprocess.TimeoutExpired(str(pid), timeout or 0.0)
             if pid in self.exits:
-                self.running.discard(pid)
                 return self.exits.pop(pid)
         return _when_gone(pid, timeout)
 
@@ -142,13 +141,13 @@ class Link:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
-            kind, *rest = raw.decode(errors="replace").split(maxsplit=2)
+            kind, *rest = raw.decode(errors="replace").strip().split(maxsplit=2)
             with self.lock:
                 if kind == "R":
                     self.ready = True
                 elif kind == "S":
-                    self.started[int(rest[0])] = int(rest[1])
-                    self.running.add(int(rest[1]))
+                    pid, start = rest[1].split()
+                    self.started[int(rest[0])] = (int(pid), int(start))
                 elif kind == "E":
                     self.started[int(rest[0])] = rest[1] if len(rest) > 1 else "fork failed"
                 elif kind == "X":

@@ -189,3 +189,36 @@ def test_a_killed_warden_takes_its_attempts_trees_with_it(tmp_path: Path) -> Non
     everything = [*pids[0], *below]
     wait_for(lambda: not any(map(_running, everything)), "the attempt's tree to end", 30)
     assert warden_link.link().pid != old
+
+
+def test_the_recorded_identity_names_the_attempts_shim(tmp_path: Path) -> None:
+    """What resume uses to stop a recorded tree (pid and create time) is the shim's, as psutil
+    sees it; read by the warden, it holds even for an attempt reaped before genesis-par looks."""
+    seen: list[proc.Started] = []
+    shims: list[float] = []
+
+    def started(s: proc.Started) -> None:
+        seen.append(s)
+        shims.append(proc.identity(s.pid).create_time)
+
+    out = proc.run(
+        [sys.executable, "-c", "import time; time.sleep(1)"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "a.log",
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+        on_start=started,
+    )
+    assert out.exit_code == 0 and seen[0].create_time == shims[0]
+    for i in range(20):  # gone at once: reaped by the warden before genesis-par looks, often
+        out = proc.run(
+            ["true"],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=tmp_path / f"{i}.log",
+            limits=proc.Limits(),
+            cancel=threading.Event(),
+            on_start=lambda s: seen.append(s),
+        )
+        assert (out.exit_code, out.failure) == (0, None)
