@@ -1,16 +1,16 @@
-"""`python -m genesis_par` and the `genesis-par` command: `--version` answered before the
-command-line app (Typer, rich, pydantic: most of the start-up) is imported; the rest to it."""
+"""`python -m genesis_par` and the `genesis-par` command: what `fast_cli` answers without the
+command-line app (Typer, rich, pydantic: most of the start-up), the rest by the app."""
 
 import sys
 
 
 def main() -> None:
     """The entry point."""
-    if sys.argv[1:] == ["--version"]:
-        from genesis_par import __version__
+    from genesis_par import fast_cli
 
-        sys.stdout.write(f"genesis-par {__version__}\n")
-        return
+    code = fast_cli.answer(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
     from genesis_par.cli import main as app_main
 
     app_main()
