@@ -26,7 +26,7 @@ def top_level_git_processes(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GIT_TRACE2_EVENT", str(trace))
         code, result = run_json(repo, plan, capsys, no_merge=True)
-    assert code == 0, [(t["failure"], t["reason"]) for t in result["tasks"]]  # type: ignore[index, union-attr]
+    assert code == 0, [(t["failure"], t["reason"]) for t in result["tasks"]]
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     return sum(1 for e in events if e.get("event") == "start" and "/" not in e["sid"])
 
