@@ -5,6 +5,7 @@ observers the caller gives (the CLI's live view or plain lines, or an API user's
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,14 +79,35 @@ class RunResult:
 
 
 class _Recorder:
-    """Writes each event to the state store (before it is acted on), then tells the observer."""
+    """Writes each event to the state store (before it is acted on), then tells the observer.
+
+    While a thread holds it (`held`), that thread's events wait and are written together in
+    one transaction when it lets go: the scheduler's tick, before it acts on them."""
 
     def __init__(self, store: Store, run: str, observers: Observers) -> None:
         self.store, self.run, self.observers = store, run, observers
+        self.holder: int | None = None
+        self.waiting: list[tuple[str, EventKind, dict[str, object]]] = []
 
     def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
+        if threading.get_ident() == self.holder:
+            self.waiting.append((task, kind, data))
+            return
         self.store.record_event(self.run, task, kind, data)
         self.observers.event(task, kind, data)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Group this thread's events until the end of the block (one transaction)."""
+        self.holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self.holder, events, self.waiting = None, self.waiting, []
+            if events:
+                self.store.record_events(self.run, events)
+            for task, kind, data in events:
+                self.observers.event(task, kind, data)
 
 
 @contextmanager

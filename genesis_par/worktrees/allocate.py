@@ -112,14 +112,17 @@ def unrecorded_work(worktree: Path, start: str) -> str | None:
     """Why the work just committed in worktree is not all of the agent's work, or None:
     files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
     to a commit this repository does not have, which would point at nothing once merged."""
-    missing = gitops.missing_gitlinks(worktree, start)
+    # the index is the commit's tree just written: with no gitlink in it (the usual case) no
+    # gitlink can be missing, and git need not diff the commit against start
+    links = gitops.gitlinks(worktree)
+    missing = gitops.missing_gitlinks(worktree, start) if links else []
     if missing:
         what = ", ".join(f"{path}/ (commit {sha[:12]})" for path, sha in missing)
         return (
             f"{what}: a git repository of its own, whose commits this repository does not "
             "have; merged, it would point at nothing: remove its .git to commit its files"
         )
-    unseen = gitops.in_submodule_folders(worktree)
+    unseen = gitops.in_submodule_folders(worktree, links)
     if unseen:
         shown = ", ".join(unseen[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
         return (
