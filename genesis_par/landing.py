@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import conflicts, gitops, merge, plan_values, worktrees
 from genesis_par.errors import UsageError
+from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.plan import MergeMethod, Plan, target_clash
 
 
@@ -84,6 +85,7 @@ def bring_home(
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
     journal: merge.StepJournal | None = None,
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
 
@@ -126,9 +128,17 @@ def bring_home(
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
+        batching=batching(plan),
+        progress=progress,
     )
     touched = report.touched
     landing.queue = merge.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
     return landing
+
+
+def batching(plan: Plan) -> BatchSettings:
+    """The plan's [merge] batch, parallel_checks and check_retries, defaults resolved here."""
+    parallel = plan.merge.parallel_checks or default_parallel_checks(plan.run.max_parallel)
+    return BatchSettings(plan.merge.batch, parallel, plan.merge.check_retries)

@@ -1,0 +1,1 @@
+"""Bringing work home: the merge queue and its strategies."""
