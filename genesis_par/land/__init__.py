@@ -1,1 +1,1 @@
-"""Bringing work home: the merge queue and its strategies."""
+"""The landing room: conflicts between branches, the merge queue, where work lands, rollback."""

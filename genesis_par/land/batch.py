@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import gitops, merge
-from genesis_par.conflicts import MergeResult
-from genesis_par.land import checks
+from genesis_par import gitops
+from genesis_par.land import checks, queue
 from genesis_par.land.checks import CheckRun
-from genesis_par.merge import Candidate, QueueResult, QueueSpec, Unmerged
+from genesis_par.land.conflicts import MergeResult
+from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, Unmerged
+from genesis_par.worktrees.allocate import merge_worktree
 
 Progress = Callable[[str, Mapping[str, object]], None]
 
@@ -95,7 +96,7 @@ class _Batches:
         self.spec, self.result, self.touched, self.now = spec, result, touched, now
         self.settings = spec.batching
         self.tip = result.before
-        self.blocked = merge._in_the_way(spec)
+        self.blocked = queue._in_the_way(spec)
         self.batch_of: dict[str, int] = {}
         self.records: list[BatchRecord] = []
         self.moves = 0
@@ -182,11 +183,11 @@ class _Batches:
         """The commits landing items one on another on the tip, as far as they merge."""
         repo, tip, built = self.spec.repo.root, self.tip, []
         for i, c in enumerate(items):
-            probe = merge._probe(self.spec, tip, c, {})
+            probe = queue._probe(self.spec, tip, c, {})
             if probe.clean and probe.tree == gitops.tree_of(repo, tip):
                 built.append(tip)  # already there (a resumed run): nothing to add
                 continue
-            new = merge._combine(self.spec, tip, c, probe.tree) if probe.clean else None
+            new = queue._combine(self.spec, tip, c, probe.tree) if probe.clean else None
             if new is None:
                 if i == 0:
                     self._unmergeable(c, probe)
@@ -199,7 +200,7 @@ class _Batches:
         if probe.clean:
             unmerged = Unmerged(c.task.id, "rebase conflict")
         else:
-            named = merge._conflicts_with(probe, c, self.result.merged, self.touched)
+            named = queue._conflicts_with(probe, c, self.result.merged, self.touched)
             unmerged = Unmerged(c.task.id, "conflicts", named)
         self.result.unmerged.append(unmerged)
         self.emit("left-out", task=c.task.id, reason=unmerged.reason)
@@ -288,11 +289,9 @@ class _Batches:
 
     def _ensure_slots(self, count: int) -> None:
         """A check worktree per parallel check (the queue's own first)."""
-        from genesis_par import worktrees
-
         while len(self.slots) < count:
             n = len(self.slots) + 1
-            self.slots.append(worktrees.merge_worktree(self.spec.repo, self.spec.run, self.tip, n))
+            self.slots.append(merge_worktree(self.spec.repo, self.spec.run, self.tip, n))
 
     def _started(self, members: Sequence[str], on_top_of: Sequence[str], speculative: bool) -> None:
         record = self.records[self.batch_of[members[-1]] - 1]
@@ -325,7 +324,7 @@ class _Batches:
     def _publish(self, items: Sequence[Candidate], commit: str) -> bool:
         """Move the target from the tip to commit (one compare-and-swap); False if it moved."""
         ids = [c.task.id for c in items]
-        if not merge._publish(self.spec, commit, self.tip, ",".join(ids)):
+        if not queue._publish(self.spec, commit, self.tip, ",".join(ids)):
             return False
         self.result.merged.extend(ids)
         self.result.steps.append((self.tip, commit))
@@ -336,11 +335,11 @@ class _Batches:
     def _target_moved(self, items: Sequence[Candidate], pending: deque[_Segment]) -> None:
         """Someone moved the target: never force it; rebuild everything left on its new tip."""
         moved_to = gitops.resolve_commit(self.spec.repo.root, self.spec.into_ref) or self.tip
-        self.blocked = merge._in_the_way(self.spec) if moved_to == self.tip else None
+        self.blocked = queue._in_the_way(self.spec) if moved_to == self.tip else None
         left = [*items, *(c for seg in pending for c in seg.items)]
         pending.clear()
         self.moves += 1
-        if self.moves > merge.MAX_RETRIES_ON_MOVED_TARGET:
+        if self.moves > queue.MAX_RETRIES_ON_MOVED_TARGET:
             self.result.unmerged += [Unmerged(c.task.id, "the target kept moving") for c in left]
             return
         self.emit("target-moved", tip=moved_to)
@@ -349,7 +348,7 @@ class _Batches:
 
     def _convict(self, c: Candidate, fail: CheckRun) -> None:
         log = checks.task_log(self.check.log_dir, c.task.id)
-        why = Unmerged(c.task.id, merge.CHECK_FAILED, log=log, on_top_of=fail.on_top_of)
+        why = Unmerged(c.task.id, queue.CHECK_FAILED, log=log, on_top_of=fail.on_top_of)
         self.result.unmerged.append(why)
         self.emit("convicted", task=c.task.id, on_top_of=list(fail.on_top_of), log=str(log))
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import gitops, proc, templates
-from genesis_par.plan import Command
+from genesis_par import gitops, proc
+from genesis_par.plan import templates
+from genesis_par.plan.model import Command
 
 AUTO_BATCH_LIMIT = 32  # `batch = "auto"`: the ready queue, up to this many tasks a batch
 
