@@ -151,7 +151,7 @@ class _Batches:
         runs = self._round(items, built, cuts, bisecting=fail is not None)
         passed = max((c for c, r in runs.items() if r.passed), default=0)
         failed = min((c for c, r in runs.items() if c > passed and r.passed is False), default=None)
-        if passed and not self._publish(items[:passed], built[passed - 1]):
+        if passed and not self._publish(items[:passed], built[passed - 1], runs[passed]):
             self._target_moved(items, pending)
             return
         rest = _Segment(items[passed:], None, built[passed:], self.tip)
@@ -160,7 +160,7 @@ class _Batches:
                 pending.appendleft(rest._replace(fail=fail))
             return
         after = failed - passed
-        pending.appendleft(_Segment(rest.items[after:], None, rest.built[after:], self.tip))
+        pending.appendleft(_Segment(rest.items[after:], None))  # built on suspects: rebuild
         pending.appendleft(_Segment(rest.items[:after], runs[failed], rest.built[:after], self.tip))
 
     def _admissible(self, items: Sequence[Candidate]) -> tuple[Candidate, ...]:
@@ -321,11 +321,12 @@ class _Batches:
 
     # --- outcomes ---
 
-    def _publish(self, items: Sequence[Candidate], commit: str) -> bool:
+    def _publish(self, items: Sequence[Candidate], commit: str, proof: CheckRun) -> bool:
         """Move the target from the tip to commit (one compare-and-swap); False if it moved."""
         ids = [c.task.id for c in items]
         if not queue._publish(self.spec, commit, self.tip, ",".join(ids)):
             return False
+        checks.point(self.check.log_dir, ids, proof)
         self.result.merged.extend(ids)
         self.result.steps.append((self.tip, commit))
         self.emit("published", members=ids, commit=commit, into=self.spec.into_ref)
@@ -348,9 +349,12 @@ class _Batches:
 
     def _convict(self, c: Candidate, fail: CheckRun) -> None:
         log = checks.task_log(self.check.log_dir, c.task.id)
-        why = Unmerged(c.task.id, queue.CHECK_FAILED, log=log, on_top_of=fail.on_top_of)
+        checks.point(self.check.log_dir, [c.task.id], fail)
+        # fail checked the tip plus c alone: all merged so far (in fail's members too) is under
+        under = tuple(self.result.merged)
+        why = Unmerged(c.task.id, queue.CHECK_FAILED, log=log, on_top_of=under)
         self.result.unmerged.append(why)
-        self.emit("convicted", task=c.task.id, on_top_of=list(fail.on_top_of), log=str(log))
+        self.emit("convicted", task=c.task.id, on_top_of=list(under), log=str(log))
 
 
 def log_of(run: CheckRun) -> Path | None:

@@ -115,8 +115,7 @@ def run_check(
     cancel: threading.Event,
 ) -> CheckRun:
     """Check commit in worktree; a failure is run again up to spec.retries times before it
-    counts. Each run has its own log; each member's `merge-check.<task>.log` then names the
-    last one, so it holds the check that decided that task."""
+    counts. Each run has its own log."""
     gitops.checkout_detached(worktree, commit)
     values = {
         "run": spec.run,
@@ -148,8 +147,6 @@ def run_check(
         passed = None if outcome.failure == "cancelled" else outcome.failure is None
     if cancel.is_set() and not passed:
         passed = None
-    for task in members if passed is not None else ():
-        _point(task_log(spec.log_dir, task), logs[-1] if logs else None)
     return CheckRun(
         tuple(members), tuple(on_top_of), commit, passed, len(logs), tuple(logs), duration
     )
@@ -164,6 +161,13 @@ def _header(
     log.write_text(
         f"genesis-par: merge check of {commit[:12]}: {', '.join(members)}{under}{again}\n"
     )
+
+
+def point(log_dir: Path, tasks: Sequence[str], run: CheckRun) -> None:
+    """Each task's `merge-check.<task>.log` becomes the last log of run (the check that
+    decided it), a hard link."""
+    for task in tasks:
+        _point(task_log(log_dir, task), run.logs[-1] if run.logs else None)
 
 
 def _point(link: Path, log: Path | None) -> None:
