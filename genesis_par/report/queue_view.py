@@ -115,3 +115,21 @@ def plain_line(out: Console) -> Callable[[str, Mapping[str, object]], None]:
             out.print(escape(f"{time.strftime('%H:%M:%S')} {line}"))
 
     return show
+
+
+def batch_lines(batches: Sequence[Mapping[str, object]]) -> list[str]:
+    """One line per batch of the queue: members, outcome, checks run, time."""
+    out = []
+    for b in batches:
+        runs = int(str(b.get("check_runs", 0)))
+        out.append(
+            f"batch {b['batch']} ({_names(b.get('members', ()), 8)}): {b['outcome']}; "
+            f"{runs} check run{'s' if runs != 1 else ''}, {b['duration_s']} s"
+        )
+    return out
+
+
+def under(unmerged: Mapping[str, object]) -> str:
+    """` on top of a, b` for an unmerged task whose merge check failed over earlier merges."""
+    tasks = unmerged.get("on_top_of") or ()
+    return f" on top of {_names(tasks)}" if tasks else ""

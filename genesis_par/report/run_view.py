@@ -245,6 +245,8 @@ def print_landing(home: Landing) -> None:
         console.print(f"  order: {escape(task)} ({escape(why)})")
     if q.merged:
         console.print(f"  [green]merged[/] ({len(q.merged)}): {escape(', '.join(q.merged))}")
+    for line in queue_view.batch_lines(q.batches):
+        console.print(f"  {escape(line)}")
     for u in q.unmerged:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
         under = f" on top of {', '.join(u.on_top_of)}" if u.on_top_of else ""
