@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -13,7 +14,7 @@ import pytest
 from genesis_par import gitops
 from genesis_par.land.checks import BatchSettings
 from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, land
-from genesis_par.plan.model import Command, Task
+from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.worktrees.allocate import merge_worktree
 from tests.conftest import branch, git
 
@@ -206,8 +207,6 @@ if not flag.exists():
     new = subprocess.run(['git', 'commit-tree', tree, '-p', tip, '-m', 'the user'], cwd=r, capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run(['git', 'update-ref', 'refs/heads/moving', new, tip], cwd=r, check=True)
 """)
-    import dataclasses
-
     moving = dataclasses.replace(
         spec,
         check=Command(
@@ -225,3 +224,71 @@ if not flag.exists():
     assert log.index("the user") == 4
     assert result.after == git(repo, "rev-parse", "moving")
     assert [b["check_runs"] for b in result.batches] == [2]  # checked again on the new tip
+
+
+@pytest.mark.parametrize("method", [MergeMethod.SQUASH, MergeMethod.REBASE], ids=str)
+def test_squash_and_rebase_batches_land_the_one_by_one_queues_tree(
+    repo: Path, tmp_path: Path, method: MergeMethod
+) -> None:
+    cands = make_tasks(repo, 6)
+    set_check(tmp_path, bad=["t2.txt"])
+    results = {}
+    for name, settings in (("seq", ONE_BY_ONE), ("batched", AUTO_2)):
+        spec = dataclasses.replace(spec_for(repo, tmp_path, name, settings), method=method)
+        results[name] = land(spec, cands)
+    assert results["batched"].merged == results["seq"].merged
+    assert [u.task for u in results["batched"].unmerged] == ["t2"]
+    assert tree(repo, "batched") == tree(repo, "seq")
+    assert git(repo, "rev-list", "--count", "--merges", "batched") == "0"
+
+
+def test_a_dependent_of_a_culprit_and_a_conflict_stay_out_as_one_by_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    cands = make_tasks(repo, 3)  # t0 t1 t2
+    a = branch(repo, "a", {"a.txt": "a\n", "same.txt": "a\n"})
+    c = branch(repo, "c", {"c.txt": "c\n"}, start="a")
+    other = branch(repo, "other", {"same.txt": "other\n"})
+    cands += [
+        Candidate(Task("a", Command(("true",)), index=3), "a", a, frozenset({"other"})),
+        Candidate(
+            Task("c", Command(("true",)), depends_on=frozenset({"a"}), index=4), "c", c, frozenset()
+        ),
+        Candidate(Task("other", Command(("true",)), index=5), "other", other, frozenset({"a"})),
+    ]
+    set_check(tmp_path, bad=["a.txt"])
+    one, _ = queue(repo, tmp_path, cands, "seq", ONE_BY_ONE)
+    batched, _ = queue(repo, tmp_path, cands, "batched", AUTO)
+    why = {u.task: u.reason for u in batched.unmerged}
+    assert why == {u.task: u.reason for u in one.unmerged}
+    assert why["a"] == "merge check failed" and why["c"] == "dependency a not merged"
+    assert "other" in batched.merged  # a, which it conflicts with, never landed
+    assert tree(repo, "batched") == tree(repo, "seq")
+
+
+def test_a_conflicting_pair_is_never_in_one_batch(repo: Path, tmp_path: Path) -> None:
+    x = branch(repo, "x", {"same.txt": "x\n"})
+    y = branch(repo, "y", {"same.txt": "y\n"})
+    cands = [
+        *make_tasks(repo, 2),
+        Candidate(Task("x", Command(("true",)), index=2), "x", x, frozenset({"y"})),
+        Candidate(Task("y", Command(("true",)), index=3), "y", y, frozenset({"x"})),
+    ]
+    set_check(tmp_path)
+    touched = lambda task: {"same.txt"} if task in ("x", "y") else set()  # noqa: E731
+    result = land(spec_for(repo, tmp_path, "batched", AUTO), cands, touched)
+    assert result.merged == ["t0", "t1", "x"] and check_runs(tmp_path) == 1
+    (u,) = result.unmerged
+    assert (u.task, u.reason, u.conflicts) == ("y", "conflicts", (("same.txt", "add/add", "x"),))
+
+
+def test_a_queue_run_again_finds_its_work_there_and_checks_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    cands = make_tasks(repo, 4)
+    set_check(tmp_path)
+    first, _ = queue(repo, tmp_path, cands, "again", AUTO)
+    tip = git(repo, "rev-parse", "again")
+    second, checks = queue(repo, tmp_path, cands, "again", AUTO)
+    assert second.merged == first.merged and checks == 0
+    assert git(repo, "rev-parse", "again") == tip
