@@ -75,3 +75,15 @@ def test_the_default_parallel_checks_are_the_cores_the_agents_leave() -> None:
     assert default_parallel_checks(4, cores=2) == 1
     assert BatchSettings(1, 1, 0).one_by_one and not BatchSettings(1, 2, 0).one_by_one
     assert BatchSettings(None).size(100) == 32 and BatchSettings(5).size(3) == 3
+
+
+def test_validate_resolved_writes_batch_auto_and_reads_back(tmp_path: Path) -> None:
+    from genesis_par.plan.resolved import resolved
+
+    path = tmp_path / "plan.toml"
+    path.write_text(f"version = 1\n{TASK}")
+    text = resolved(plan.load(path))
+    assert 'batch = "auto"' in text and "parallel_checks" not in text
+    again = tmp_path / "again.toml"
+    again.write_text(text)
+    assert plan.load(again).merge == plan.load(path).merge
