@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.commands.test_merge import writer
 from tests.commands.test_resume import gp, start
@@ -36,8 +37,9 @@ def plan_for(repo: Path, name: str, hang: Path | None = None) -> Path:
     return write_plan(repo, body, name=f"{name}.toml", header=f'[run]\nname = "{name}"\n')
 
 
-def test_sigkill_mid_batch_then_resume_lands_what_an_uninterrupted_run_lands(
-    repo: Path, tmp_path: Path
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_mid_batch_then_resume_lands_what_an_uninterrupted_run_lands(
+    repo: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     calm = gp(repo, "run", str(plan_for(repo, "calm")), "--json")
     assert calm.returncode == 3, calm.stderr
@@ -49,8 +51,12 @@ def test_sigkill_mid_batch_then_resume_lands_what_an_uninterrupted_run_lands(
     wait_for(lambda: hang.exists() or main.poll() is not None, "the batch's check to start")
     assert main.poll() is None, main.communicate()
     check_pid = int(hang.read_text())
-    os.killpg(main.pid, signal.SIGKILL)
-    main.communicate(timeout=60)
+    if sig == signal.SIGKILL:
+        os.killpg(main.pid, sig)
+    else:
+        main.send_signal(sig)  # Ctrl-C
+    _, err = main.communicate(timeout=60)
+    assert "Traceback" not in err, err
     target = "genesis/killed/integration"
     base = git(repo, "rev-parse", "main")
     # nothing unchecked was published, and the check did not outlive the queue
