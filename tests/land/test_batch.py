@@ -251,9 +251,7 @@ def test_a_dependent_of_a_culprit_and_a_conflict_stay_out_as_one_by_one(
     other = branch(repo, "other", {"same.txt": "other\n"})
     cands += [
         Candidate(Task("a", Command(("true",)), index=3), "a", a, frozenset({"other"})),
-        Candidate(
-            Task("c", Command(("true",)), depends_on=frozenset({"a"}), index=4), "c", c, frozenset()
-        ),
+        Candidate(Task("c", Command(("true",)), depends_on=("a",), index=4), "c", c, frozenset()),
         Candidate(Task("other", Command(("true",)), index=5), "other", other, frozenset({"a"})),
     ]
     set_check(tmp_path, bad=["a.txt"])
