@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par import gitops
@@ -284,7 +283,7 @@ class _Batches:
         cancel: threading.Event,
     ) -> CheckRun:
         return checks.run_check(
-            self.check, self.slots[slot], commit, members, on_top_of, self.names, cancel
+            self.check, self.slots[slot], commit, members, on_top_of, self.names, cancel, slot
         )
 
     def _ensure_slots(self, count: int) -> None:
@@ -355,8 +354,3 @@ class _Batches:
         why = Unmerged(c.task.id, queue.CHECK_FAILED, log=log, on_top_of=under)
         self.result.unmerged.append(why)
         self.emit("convicted", task=c.task.id, on_top_of=list(under), log=str(log))
-
-
-def log_of(run: CheckRun) -> Path | None:
-    """The log of a check's last run."""
-    return run.logs[-1] if run.logs else None

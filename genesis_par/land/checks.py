@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par import gitops, proc
-from genesis_par.plan import templates
 from genesis_par.plan.model import Command
+from genesis_par.run import steps
 
 AUTO_BATCH_LIMIT = 32  # `batch = "auto"`: the ready queue, up to this many tasks a batch
 
@@ -113,35 +113,28 @@ def run_check(
     on_top_of: Sequence[str],
     names: LogNames,
     cancel: threading.Event,
+    slot: int = 0,
 ) -> CheckRun:
     """Check commit in worktree; a failure is run again up to spec.retries times before it
-    counts. Each run has its own log."""
+    counts. Each run has its own log. slot: which of the parallel checks (its GENESIS_PORT)."""
     gitops.checkout_detached(worktree, commit)
-    values = {
-        "run": spec.run,
-        "task": members[-1],  # the newest merge in the checked tip
-        "worktree": str(worktree),
-        "branch": spec.into_ref,
-        "base": spec.start,
-        "prompt": "",
-        "prompt_file": "",
-    }
-    argv, env = templates.expand(spec.check, values, spec.env)
+    values = steps.template_values(
+        run=spec.run,
+        task=members[-1],  # the newest merge in the checked tip
+        worktree=worktree,
+        branch=spec.into_ref,
+        base=spec.start,
+        port=steps.PORT_BASE + slot,  # no task runs during the queue: the checks share none
+    )
     logs: list[Path] = []
     passed: bool | None = False
     duration = 0.0
     while len(logs) <= spec.retries and not passed and not cancel.is_set():
         log = names.new()
         _header(log, members, on_top_of, commit, len(logs))
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=env,
-            log_path=log,
-            limits=proc.Limits(timeout_s=spec.timeout_s),
-            cancel=cancel,
-            shell=spec.check.shell,
-        )
+        limits = proc.Limits(timeout_s=spec.timeout_s)
+        step = steps.Step(spec.check, worktree, log, values, spec.env, limits)
+        outcome = steps.run(step, cancel).outcome
         logs.append(log)
         duration += outcome.duration_s
         passed = None if outcome.failure == "cancelled" else outcome.failure is None
