@@ -98,9 +98,10 @@ def allocate(
     return path, True
 
 
-def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
-    """A detached worktree where merge checks and rebases run (never the user's)."""
-    path = path_for(repo.root, run, ".merge")
+def merge_worktree(repo: gitops.RepoPaths, run: str, start: str, slot: int = 1) -> Path:
+    """A detached worktree where merge checks and rebases run (never the user's); slot 2, 3,
+    ...: one more for each merge check run in parallel (`[merge] parallel_checks`)."""
+    path = path_for(repo.root, run, ".merge" if slot == 1 else f".merge-{slot}")
     if not path.exists():
         gitops.ensure_excluded(repo.common_dir, EXCLUDE)
         path.parent.mkdir(parents=True, exist_ok=True)
