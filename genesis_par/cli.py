@@ -323,6 +323,28 @@ def merge_cmd(
     raise typer.Exit(code)
 
 
+@app.command("resolve")
+def resolve_cmd(
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run name (default: the latest run).", metavar="RUN", show_default=False
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (`resolve TASK` takes the latest run's).", metavar="TASK"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the current target into a task's branch in its worktree, for you to finish."""
+    from genesis_par.commands import resolve
+
+    if task is None:  # one name: the task, in the latest run
+        run, task = None, run
+    raise typer.Exit(resolve.run(Path.cwd(), run, task, as_json=as_json))
+
+
 @app.command("rollback")
 def rollback_cmd(
     run: RunArg = None,

@@ -26,6 +26,7 @@ class Landing:
     report: conflicts.Report
     queue: merge.QueueResult | None = None
     branches: dict[str, str] = field(default_factory=dict)  # task -> branch
+    tips: dict[str, str] = field(default_factory=dict)  # task -> the commit the queue took
 
 
 def full_ref(name: str) -> str:
@@ -68,6 +69,13 @@ def target(repo: gitops.RepoPaths, run: str, plan: Plan, into: str | None) -> Ta
     return Target(ref, checked_out)
 
 
+def current_tips(report: conflicts.Report, branches: Mapping[str, str]) -> dict[str, str]:
+    """Task -> the commit its branch holds now, as probed: a commit added after the run (by the
+    user, or by `resolve`) is part of the task."""
+    probed = {b.name: b.commit for b in report.branches}
+    return {task: probed[branch] for task, branch in branches.items()}
+
+
 def bring_home(
     repo: gitops.RepoPaths,
     run: str,
@@ -85,7 +93,9 @@ def bring_home(
     starts: Mapping[str, str] | None = None,
     journal: merge.StepJournal | None = None,
 ) -> Landing:
-    """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
+    """Probe the succeeded tasks' branches as they are now, then land what merges safely.
+
+    succeeded: task -> the commit recorded when it finished (used when its branch is gone).
 
     starts: the commit each task started from, so squash and rebase land its own change only."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
@@ -97,16 +107,18 @@ def bring_home(
         return landing
     task_of = {b: t for t, b in branches.items()}
     broken = {task_of[b]: why for b, why in report.broken.items()}  # left unmerged, with why
+    tips = current_tips(report, {t: branches[t] for t in succeeded if t not in broken})
+    landing.tips = tips
     candidates = [
         merge.Candidate(
             plan.task(t),
             branches[t],
-            succeeded[t],
+            tip,
             frozenset(task_of[b] for b in report.conflicting(branches[t])),
-            (starts or {}).get(t),
+            # a branch moved since the run (a by-hand resolution): git's own merge base is right
+            (starts or {}).get(t) if tip == succeeded[t] else None,
         )
-        for t in succeeded
-        if t not in broken
+        for t, tip in tips.items()
     ]
     method = method or plan.merge.method
     needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE

@@ -404,6 +404,10 @@ class Store(MergeRecords):
                     data["n"],
                 ),
             )
+        elif kind == "branch-moved":  # its branch got commits after the run (a resolution)
+            db.execute(
+                'UPDATE tasks SET "commit"=? WHERE run=? AND id=?', (data["commit"], run, task)
+            )
         elif kind in ("succeeded", "failed", "skipped", "cancelled"):
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind

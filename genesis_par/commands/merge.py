@@ -81,9 +81,10 @@ def run(
                 from genesis_par.report.run_view import landing_json
 
                 q = home.queue
+                moved = _record_tips(store, record.name, home.tips, succeeded)
                 data = {**landing_json(home), "steps": q.steps}
                 store.record_merge(record.name, q.into, q.before, q.after, data)
-                _update_result(store, record.name, data, unmerged=bool(q.unmerged))
+                _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
     merge_view.show(home, dry_run, as_json)
     return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
 
@@ -162,12 +163,34 @@ def _land_branches(
     return landing.Landing(report, queue, {b: b for b in names})
 
 
-def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bool) -> None:
+def _record_tips(
+    store: Store, run: str, tips: Mapping[str, str], recorded: Mapping[str, str]
+) -> dict[str, str]:
+    """Task branches that moved since the run (a by-hand resolution): their new commit is the
+    task's, in status and reports. Task -> its new commit."""
+    moved = {t: tip for t, tip in tips.items() if tip != recorded.get(t)}
+    for task, tip in moved.items():
+        store.record_event(run, task, "branch-moved", {"commit": tip, "was": recorded.get(task)})
+    return moved
+
+
+def _update_result(
+    store: Store,
+    run: str,
+    data: Mapping[str, Any],
+    unmerged: bool,
+    moved: Mapping[str, str] | None = None,
+) -> None:
     """A later `merge` becomes the run's merge in status and reports, and sets its status."""
     result = store.result(run)
     if result is None:
         return
     result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
+    tasks = result.get("tasks")
+    if moved and isinstance(tasks, list):
+        result["tasks"] = [
+            {**t, "commit": moved[t["id"]]} if t.get("id") in moved else t for t in tasks
+        ]
     if result["status"] in ("succeeded", "conflicts"):
         result["status"] = "conflicts" if unmerged else "succeeded"
         store.finish_run(run, result["status"])

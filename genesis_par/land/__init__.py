@@ -1,0 +1,1 @@
+"""Landing: the merge queue, its strategies for conflicts, rollback."""
