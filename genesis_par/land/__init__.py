@@ -1,1 +1,1 @@
-"""Landing: the merge queue, its strategies for conflicts, rollback."""
+"""The landing room: conflicts between branches, the merge queue, where work lands, rollback."""
