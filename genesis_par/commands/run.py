@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,12 @@ from genesis_par import gitops, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.commands.common import open_store, stop_orphans
 from genesis_par.errors import EnvironmentProblem
-from genesis_par.land import landing
+from genesis_par.land import landing, resolve
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.report import formats, run_view
+from genesis_par.run import rerun
 from genesis_par.run.attempts import RunSpec, TaskProgress
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.state.merges import RunSteps
@@ -159,21 +161,10 @@ def finish(
         succeeded = {
             t.id: t.commit for t in progress.tasks.values() if t.status == "succeeded" and t.commit
         }
-        home = landing.bring_home(
-            spec.repo,
-            spec.run,
-            spec.plan,
-            succeeded,
-            spec.base_commit,
-            where,
-            method=options.method,
-            merge_now=options.merge,
-            state_dir=spec.state_dir,
-            git_env=spec.git_env,
-            env=spec.env,
-            starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
-            journal=RunSteps(store, spec.run),
-        )
+        hooks = _resolution_hooks(spec, store, progress, options)
+        with rerun.interruptible(hooks.cancel):
+            home = _bring_home(spec, store, progress, where, options, succeeded, hooks)
+        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C during the queue: resume goes on
         if home.queue is not None:
             q = home.queue
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
@@ -194,6 +185,48 @@ def finish(
         except OSError as e:  # the summary is a courtesy: it never changes the run's outcome
             run_view.note(f"could not append to GITHUB_STEP_SUMMARY ({summary_file}): {e.strerror}")
     return code
+
+
+def _resolution_hooks(
+    spec: RunSpec, store: Store, progress: RunProgress, options: Options
+) -> resolve.Hooks:
+    """What the queue's resolutions (issue 15) need: reruns of the run's own tasks."""
+    recorder = _Recorder(store, spec.run, run_view.plain_lines(to_stderr=options.as_json))
+    cancel = threading.Event()
+    return resolve.Hooks(
+        spec.state_dir,
+        rerun.rerunner(spec, progress.tasks, recorder, cancel),
+        recorder,
+        cancel,
+        spec.env,
+    )
+
+
+def _bring_home(
+    spec: RunSpec,
+    store: Store,
+    progress: RunProgress,
+    where: landing.Target,
+    options: Options,
+    succeeded: dict[str, str],
+    hooks: resolve.Hooks,
+) -> landing.Landing:
+    return landing.bring_home(
+        spec.repo,
+        spec.run,
+        spec.plan,
+        succeeded,
+        spec.base_commit,
+        where,
+        method=options.method,
+        merge_now=options.merge,
+        state_dir=spec.state_dir,
+        git_env=spec.git_env,
+        env=spec.env,
+        starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
+        journal=RunSteps(store, spec.run),
+        hooks=hooks,
+    )
 
 
 def _execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, queue
+from genesis_par.land import conflicts, queue, resolve
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
 
@@ -29,6 +29,7 @@ class Landing:
     queue: queue.QueueResult | None = None
     branches: dict[str, str] = field(default_factory=dict)  # task -> branch
     tips: dict[str, str] = field(default_factory=dict)  # task -> the commit the queue took
+    resolutions: list[resolve.Resolution] = field(default_factory=list)  # issue 15
 
 
 def full_ref(name: str) -> str:
@@ -94,12 +95,14 @@ def bring_home(
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
     journal: queue.StepJournal | None = None,
+    hooks: resolve.Hooks | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' branches as they are now, then land what merges safely.
 
     succeeded: task -> the commit recorded when it finished (used when its branch is gone).
 
-    starts: the commit each task started from, so squash and rebase land its own change only."""
+    starts: the commit each task started from, so squash and rebase land its own change only.
+    hooks: given, the tasks left unmerged by conflicts are resolved by their on_conflict."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
     tip = gitops.resolve_commit(repo.root, where.ref)
     known = {branches[t]: commit for t, commit in succeeded.items()}
@@ -145,4 +148,7 @@ def bring_home(
     landing.queue = queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
+    if hooks is not None and not dry_run:  # the one seam: resolve the conflicted, queue again
+        by_id = {c.task.id: c for c in candidates}
+        landing.resolutions = resolve.settle(spec, plan, landing.queue, by_id, hooks)
     return landing

@@ -168,6 +168,7 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
         "base": spec.start,
         "prompt": "",
         "prompt_file": "",
+        "conflict": "",
     }
     argv, env = templates.expand(spec.check, values, spec.env)
     outcome = proc.run(

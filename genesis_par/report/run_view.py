@@ -180,6 +180,7 @@ def landing_json(landing: Landing) -> dict[str, object]:
             "order": [{"task": t, "why": why} for t, why in q.order],
             "merged": q.merged,
             "unmerged": [u.as_json() for u in q.unmerged],
+            "resolutions": [r.as_json() for r in landing.resolutions],
         }
     return out
 
@@ -227,6 +228,12 @@ def print_landing(home: Landing) -> None:
         console.print(f"  order: {escape(task)} ({escape(why)})")
     if q.merged:
         console.print(f"  [green]merged[/] ({len(q.merged)}): {escape(', '.join(q.merged))}")
+    for r in home.resolutions:
+        said = f": {r.reason}" if r.reason else ""
+        console.print(
+            f"  resolution {escape(r.task)} ({escape(r.strategy)}, try {r.n}): "
+            f"{escape(r.outcome)}{escape(said)}"
+        )
     for u in q.unmerged:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
         extra = f": {detail}" if detail else (f": log {u.log}" if u.log else "")

@@ -91,6 +91,13 @@ def print_status(obj: dict[str, Any]) -> None:
             console.print(
                 f"  [yellow]rolled back[/]: the target is at {merge['rolled_back_to'][:12]}"
             )
+        for r in merge.get("resolutions") or []:
+            said = f": {r['reason']}" if r.get("reason") else ""
+            log = f" (log {r['log']})" if r.get("log") else ""
+            console.print(
+                f"  resolution {escape(r['task'])} ({escape(r['strategy'])}, try {r['n']}): "
+                f"{escape(r['outcome'] + said + log)}"
+            )
         for u in merge["unmerged"]:
             detail = conflicts_text(u)
             extra = f": {detail}" if detail else (f": log {u['log']}" if u.get("log") else "")
