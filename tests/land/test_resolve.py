@@ -211,3 +211,87 @@ def test_on_conflict_agent_without_a_resolver_is_refused_at_validation(repo: Pat
     )
     with pytest.raises(PlanError, match="is not one of leave, rerun, agent"):
         plan_mod.load(bad)
+
+
+def test_rerun_limit_bounds_the_loop_when_the_target_keeps_moving(repo: Path) -> None:
+    from genesis_par import gitops
+    from genesis_par import plan as plan_mod
+    from genesis_par.land import landing, resolve
+    from tests.conftest import branch
+
+    base = commit(repo, {"registry.txt": "a\n"})
+    branch(repo, "genesis/lim/first", {"registry.txt": "a\nfirst\n"})
+    second = branch(repo, "genesis/lim/second", {"registry.txt": "a\nsecond\n"})
+    plan = plan_mod.load(
+        write_plan(
+            repo,
+            """
+            [run]
+            name = "lim"
+            [merge]
+            on_conflict = "rerun"
+            rerun_limit = 3
+            [[tasks]]
+            id = "first"
+            priority = "high"
+            command = "true"
+            [[tasks]]
+            id = "second"
+            command = "true"
+            """,
+        )
+    )
+    target = "refs/heads/genesis/lim/integration"
+    told: list[str] = []
+
+    def rerun(task: str, tip: str, note: str, note_file: Path) -> resolve.Rerun:
+        """Redo the work on tip, then someone else lands a colliding line first."""
+        told.append(note)
+        text = git(repo, "show", f"{tip}:registry.txt") + f"\nsecond-{len(told)}\n"
+        ours = _commit_file(repo, tip, "registry.txt", text)
+        theirs = _commit_file(repo, tip, "registry.txt", text.replace("second", "other"))
+        git(repo, "update-ref", target, theirs, tip)
+        return resolve.Rerun(ours)
+
+    state = repo / ".git" / "genesis-par"
+    home = landing.bring_home(
+        gitops.discover(repo),
+        "lim",
+        plan,
+        {"first": git(repo, "rev-parse", "genesis/lim/first"), "second": second},
+        base,
+        landing.Target(target, None),
+        state_dir=state,
+        git_env={},
+        env={},
+        hooks=resolve.Hooks(state, rerun=rerun),
+    )
+    assert home.queue is not None and home.queue.merged == ["first"]
+    assert [r.outcome for r in home.resolutions] == ["conflicts"] * 3 and len(told) == 3
+    assert [u.task for u in home.queue.unmerged] == ["second"]
+
+
+def _commit_file(repo: Path, parent: str, path: str, text: str) -> str:
+    """A commit on parent with path set to text (built with a temporary index)."""
+    import os
+
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "test-index")}
+    subprocess.run(["git", "read-tree", parent], cwd=repo, env=env, check=True)
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=repo,
+        input=text,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "update-index", "--cacheinfo", f"100644,{blob},{path}"],
+        cwd=repo,
+        env=env,
+        check=True,
+    )
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=repo, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return git(repo, "commit-tree", tree, "-p", parent, "-m", "commit")
