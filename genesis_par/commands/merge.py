@@ -10,13 +10,13 @@ from typing import Any
 
 from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.commands.common import open_store, pick_run, state_dir
+from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import landing, queue
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.report import merge_view
 from genesis_par.state.merges import MergeStep, RunSteps
-from genesis_par.state.store import RunRecord, Store
+from genesis_par.state.store import RunRecord, Store, pick_run
 
 EXIT_UNMERGED = 3
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from genesis_par import gitops, worktrees
-from genesis_par.commands.common import open_store, pick_run, state_dir
+from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import by_hand
 from genesis_par.report import resolve_view
+from genesis_par.state.store import pick_run
 
 EXIT_CONFLICTS = 3
 
