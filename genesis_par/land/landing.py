@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,7 @@ def bring_home(
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
+        cancel=hooks.cancel if hooks is not None else threading.Event(),
     )
     touched = report.touched
     landing.queue = queue.land(

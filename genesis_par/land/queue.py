@@ -84,6 +84,7 @@ class QueueSpec:
     check_timeout_s: float | None = None
     checked_out: Path | None = None  # the user's worktree that has the target checked out
     journal: StepJournal | None = None  # records each move, so a killed queue can be undone
+    cancel: threading.Event = field(default_factory=threading.Event)  # set by Ctrl-C: stop
 
 
 def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
@@ -177,7 +178,7 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
         env=env,
         log_path=log,
         limits=proc.Limits(timeout_s=spec.check_timeout_s),
-        cancel=threading.Event(),
+        cancel=spec.cancel,
         shell=spec.check.shell,
     )
     return outcome.failure is None, log
@@ -233,6 +234,9 @@ def land(
         for task_id, _ in result.order:
             c = by_id[task_id]
             left_out = [d for d in c.task.depends_on if d in {u.task for u in result.unmerged}]
+            if spec.cancel.is_set():  # interrupted: what is left waits for `resume`
+                result.unmerged.append(Unmerged(task_id, "interrupted"))
+                continue
             if blocked:  # nothing can land on the checked-out target until they are dealt with
                 result.unmerged.append(Unmerged(task_id, blocked))
                 continue
@@ -303,7 +307,8 @@ def _land_one(
             return tip
         passed, log = _check(spec, new, c.task.id)
         if not passed:
-            result.unmerged.append(Unmerged(c.task.id, "merge check failed", log=log))
+            why = "interrupted" if spec.cancel.is_set() else "merge check failed"
+            result.unmerged.append(Unmerged(c.task.id, why, log=log))
             return tip
         if _publish(spec, new, tip, c.task.id):
             result.merged.append(c.task.id)
