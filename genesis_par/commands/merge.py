@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
-from genesis_par.land import landing, queue
+from genesis_par.land import landing, queue, resolve
 from genesis_par.plan.model import Command, MergeMethod, Task
-from genesis_par.report import merge_view
+from genesis_par.report import merge_view, run_view
+from genesis_par.run import flow, rerun
 from genesis_par.state.merges import MergeStep, RunSteps
 from genesis_par.state.store import RunRecord, Store, pick_run
 
@@ -63,26 +65,31 @@ def run(
             succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
             starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
             where = landing.target(repo, record.name, plan, into)
-            home = landing.bring_home(
-                repo,
-                record.name,
-                plan,
-                succeeded,
-                record.base_commit,
-                where,
-                method=chosen,
-                dry_run=dry_run,
-                state_dir=state,
-                git_env=git_env,
-                env=env,
-                starts=starts,
-                journal=RunSteps(store, record.name),
-            )
+            hooks = _hooks(repo, store, record, plan, env, as_json)
+            with rerun.interruptible(hooks.cancel):
+                home = landing.bring_home(
+                    repo,
+                    record.name,
+                    plan,
+                    succeeded,
+                    record.base_commit,
+                    where,
+                    method=chosen,
+                    dry_run=dry_run,
+                    state_dir=state,
+                    git_env=git_env,
+                    env=env,
+                    starts=starts,
+                    journal=RunSteps(store, record.name),
+                    hooks=hooks,
+                )
             if home.queue is not None and not dry_run:
                 from genesis_par.report.run_view import landing_json
 
                 q = home.queue
-                moved = _record_tips(store, record.name, home.tips, succeeded)
+                _record_tips(store, record.name, home.tips, succeeded)
+                now = {str(t["id"]): t for t in store.tasks(record.name)}
+                moved = {t: now[t] for t in succeeded if now[t]["commit"] != succeeded[t]}
                 data = {**landing_json(home), "steps": q.steps}
                 store.record_merge(record.name, q.into, q.before, q.after, data)
                 _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
@@ -175,12 +182,34 @@ def _record_tips(
     return moved
 
 
+def _hooks(
+    repo: gitops.RepoPaths,
+    store: Store,
+    record: RunRecord,
+    plan: plan_mod.Plan,
+    env: Mapping[str, str],
+    as_json: bool,
+) -> resolve.Hooks:
+    """Resolutions for a run's merge: reruns of its own tasks, each event recorded and shown."""
+    lines = run_view.plain_lines(to_stderr=as_json)
+
+    def recorder(task: str, kind: str, data: dict[str, object]) -> None:
+        store.record_event(record.name, task, kind, data)
+        lines.event(task, kind, data)
+
+    spec = flow.run_spec(repo, plan, record.name, record.base_commit, env)
+    progress = rerun.progress_from(store.tasks(record.name, with_start=True))
+    cancel = threading.Event()
+    reruns = rerun.rerunner(spec, progress, recorder, cancel)
+    return resolve.Hooks(spec.state_dir, reruns, recorder, cancel, spec.env)
+
+
 def _update_result(
     store: Store,
     run: str,
     data: Mapping[str, Any],
     unmerged: bool,
-    moved: Mapping[str, str] | None = None,
+    moved: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """A later `merge` becomes the run's merge in status and reports, and sets its status."""
     result = store.result(run)
@@ -189,9 +218,7 @@ def _update_result(
     result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
     tasks = result.get("tasks")
     if moved and isinstance(tasks, list):
-        result["tasks"] = [
-            {**t, "commit": moved[t["id"]]} if t.get("id") in moved else t for t in tasks
-        ]
+        result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
     if result["status"] in ("succeeded", "conflicts"):
         result["status"] = "conflicts" if unmerged else "succeeded"
         store.finish_run(run, result["status"])

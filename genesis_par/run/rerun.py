@@ -93,3 +93,23 @@ def interruptible(cancel: threading.Event) -> Iterator[None]:
     finally:
         for sig, previous in old.items():
             signal.signal(sig, previous)
+
+
+def progress_from(rows: list[dict[str, object]]) -> dict[str, TaskProgress]:
+    """The succeeded tasks of a finished run, as a rerun needs them (from `Store.tasks`)."""
+    found = {}
+    for row in rows:
+        if row["status"] != "succeeded":
+            continue
+        task = str(row["id"])
+        found[task] = TaskProgress(
+            task,
+            status="succeeded",
+            attempts=int(str(row["attempts"] or 0)),
+            branch=str(row["branch"]),
+            start_commit=str(row["start_commit"]),
+            commit=str(row["commit"]),
+            changed=bool(row["changed"]),
+            log=Path(str(row["log"])) if row["log"] else None,
+        )
+    return found

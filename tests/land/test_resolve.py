@@ -295,3 +295,23 @@ def _commit_file(repo: Path, parent: str, path: str, text: str) -> str:
         ["git", "write-tree"], cwd=repo, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     return git(repo, "commit-tree", tree, "-p", parent, "-m", "commit")
+
+
+def test_merge_of_a_run_resolves_with_the_recorded_plan(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesis_par.commands import merge as merge_cmd
+
+    plan = two_appenders(repo, tmp_path, "mr", 'on_conflict = "rerun"')
+    code, result = run_json(repo, plan, capsys, no_merge=True)
+    assert code == 3 and result["merge"] is None
+    assert merge_cmd.run(repo, run_name="mr", as_json=True) == 0
+    merge = json.loads(capsys.readouterr().out)["merge"]
+    assert sorted(merge["merged"]) == ["first", "second"]
+    assert [(r["task"], r["outcome"]) for r in merge["resolutions"]] == [("second", "landed")]
+    assert status_cmd.status(repo, "mr", as_json=True) == 0
+    status = json.loads(capsys.readouterr().out)
+    second = tasks_by_id(status)["second"]
+    assert second["attempts"] == 2 and second["commit"] == git(
+        repo, "rev-parse", "genesis/mr/second"
+    )
