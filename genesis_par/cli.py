@@ -217,6 +217,10 @@ def logs_cmd(
         bool,
         typer.Option("--merge-check", help="The merge check's log after this task's merge."),
     ] = False,
+    resolution: Annotated[
+        int | None,
+        typer.Option(help="The log of this resolution try (a rerun, or the resolver agent)."),
+    ] = None,
 ) -> None:
     """Print a task's log: `logs TASK` (latest run) or `logs RUN TASK`."""
     from genesis_par.commands import status
@@ -224,7 +228,13 @@ def logs_cmd(
     if task is None:  # one name: the task, in the latest run
         run, task = None, run
     code = status.logs(
-        Path.cwd(), run, task, attempt=attempt, follow=follow, merge_check=merge_check
+        Path.cwd(),
+        run,
+        task,
+        attempt=attempt,
+        follow=follow,
+        merge_check=merge_check,
+        resolution=resolution,
     )
     raise typer.Exit(code)
 

@@ -211,7 +211,7 @@ def _absorb(
     why = (
         "the merge check failed after the resolution" if outcome == "check-failed" else still.reason
     )
-    return Resolution(task, strategy, n, outcome, why, made.commit, still.log or made.log)
+    return Resolution(task, strategy, n, outcome, why, made.commit, made.log or still.log)
 
 
 def _replace_unmerged(result: queue.QueueResult, old: queue.Unmerged, new: queue.Unmerged) -> None:

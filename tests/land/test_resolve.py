@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from genesis_par.cli import app
 from genesis_par.commands import status as status_cmd
+from genesis_par.errors import UsageError
 from tests.conftest import commit, git
 from tests.plans import PY, py, run_json, tasks_by_id, write_plan
 
@@ -172,9 +175,14 @@ RESOLVERS = {
 
 @pytest.mark.parametrize("behaviour", list(RESOLVERS))
 def test_a_resolver_agent_lands_only_a_clean_merge_that_passes_the_check(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], behaviour: str
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    behaviour: str,
 ) -> None:
-    code = RESOLVERS[behaviour] + "; import subprocess; subprocess.run(['git', 'add', '-A'])"
+    code = "print('RESOLVER-SAID'); " + RESOLVERS[behaviour]
+    code += "; import subprocess; subprocess.run(['git', 'add', '-A'])"
     resolver = json.dumps([PY, "-c", code, "{prompt}"])
     plan = two_appenders(repo, tmp_path, "ag", f'on_conflict = "agent"\nresolver = {resolver}')
     exit_code, result = run_json(repo, plan, capsys)
@@ -183,6 +191,11 @@ def test_a_resolver_agent_lands_only_a_clean_merge_that_passes_the_check(
     tip = git(repo, "rev-parse", "genesis/ag/integration")
     registry = git(repo, "show", f"{tip}:registry.txt").splitlines()
     assert tried["strategy"] == "agent" and Path(tried["log"]).is_file()
+    monkeypatch.chdir(repo)
+    shown = CliRunner().invoke(app, ["logs", "ag", "second", "--resolution", "1"])
+    assert shown.exit_code == 0 and "RESOLVER-SAID" in shown.stdout
+    with pytest.raises(UsageError, match="no resolution try 2"):
+        status_cmd.logs(repo, "ag", "second", resolution=2)
     if behaviour == "removes the markers":
         assert exit_code == 0 and tried["outcome"] == "landed"
         assert sorted(registry) == ["a", "first", "second"]
