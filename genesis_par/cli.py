@@ -316,6 +316,10 @@ def merge_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the order and outcome; change nothing.")
     ] = False,
+    check: Annotated[
+        str | None,
+        typer.Option(help="Named branches: the merge check, run on each merge before it lands."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Merge the safe branches onto the target, in order, each checked."""
@@ -329,6 +333,7 @@ def merge_cmd(
         method=method,
         dry_run=dry_run,
         as_json=as_json,
+        check=check,
     )
     raise typer.Exit(code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import threading
@@ -45,6 +46,7 @@ def run(
     method: str | None = None,
     dry_run: bool = False,
     as_json: bool = False,
+    check: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Merge a run's succeeded branches (or the named ones) onto the target; 3 if any is left."""
@@ -54,8 +56,13 @@ def run(
     chosen = _method(method)
     git_env = gitops.identity_env(repo.root)
     if branches:
-        home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env)
+        checking = _named_check(state, repo, check, run_name, into)
+        home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env, checking)
     else:
+        if check is not None:
+            raise UsageError(
+                "--check is for named branches: a run's merge uses its plan's [merge] check"
+            )
         with open_store(state, read_only=dry_run) as store:
             record = pick_run(store, run_name)
             plan = _recorded_plan(record)
@@ -106,6 +113,7 @@ def _merge_named(
     dry_run: bool,
     git_env: Mapping[str, str],
     env: Mapping[str, str],
+    checking: plan_mod.MergeSettings,
 ) -> landing.Landing:
     if into is None:
         raise UsageError("name the branch to merge into with --into (e.g. --into main)")
@@ -118,7 +126,7 @@ def _merge_named(
         path=Path("named-branches"),
         text="",
         run=plan_mod.RunSettings("merge"),
-        merge=plan_mod.MergeSettings(into=into),
+        merge=dataclasses.replace(checking, into=into),
         tasks=tasks,
     )
     where = landing.target(repo, "merge", plan, into)
@@ -142,7 +150,7 @@ def _land_branches(
 ) -> landing.Landing:
     from genesis_par.land import conflicts
 
-    names = list(commits)
+    names, check = list(commits), plan.merge.check
     report = conflicts.check(repo.root, names, start)
     candidates = [
         queue.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
@@ -155,11 +163,12 @@ def _land_branches(
         into_ref=where.ref,
         start=start,
         method=method or MergeMethod.MERGE,
-        check=None,
+        check=check,
+        check_timeout_s=plan.merge.timeout_s,
         log_dir=state / "logs" / "merge",
         check_worktree=(
             worktrees.merge_worktree(repo, "merge", start)
-            if method is MergeMethod.REBASE and not dry_run
+            if (method is MergeMethod.REBASE or check is not None) and not dry_run
             else None
         ),
         git_env=git_env,
@@ -168,7 +177,30 @@ def _land_branches(
     )
     touched = report.touched
     result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
-    return landing.Landing(report, result, {b: b for b in names})
+    text = check.text if check else None
+    return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
+
+
+def _named_check(
+    state: Path, repo: gitops.RepoPaths, check: str | None, run_name: str | None, into: str | None
+) -> plan_mod.MergeSettings:
+    """The check for named branches: --check, else the [merge] check of the run named with
+    --run, or of the run whose target --into is."""
+    if check is not None:
+        if not check.strip():
+            raise UsageError("--check needs a command, like --check 'pytest -q'")
+        return plan_mod.MergeSettings(check=Command((check,), shell=True))
+    if not (state / "state.db").exists() or (run_name is None and into is None):
+        return plan_mod.MergeSettings()
+    with open_store(state, read_only=True) as store:
+        if run_name is not None:
+            record = pick_run(store, run_name)
+        else:
+            ref = landing.full_ref(str(into))
+            record = next((r for r in store.runs() if r.into_ref == ref), None)  # type: ignore[assignment]
+        if record is None:
+            return plan_mod.MergeSettings()
+        return _recorded_plan(record).merge
 
 
 def _record_tips(

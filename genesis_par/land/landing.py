@@ -31,6 +31,8 @@ class Landing:
     branches: dict[str, str] = field(default_factory=dict)  # task -> branch
     tips: dict[str, str] = field(default_factory=dict)  # task -> the commit the queue took
     resolutions: list[resolve.Resolution] = field(default_factory=list)  # issue 15
+    check: str | None = None  # the merge check's command, None when none is set
+    dry_run: bool = False
 
 
 def full_ref(name: str) -> str:
@@ -108,7 +110,8 @@ def bring_home(
     tip = gitops.resolve_commit(repo.root, where.ref)
     known = {branches[t]: commit for t, commit in succeeded.items()}
     report = conflicts.check(repo.root, list(branches.values()), tip or base_commit, known=known)
-    landing = Landing(report, branches=branches)
+    check = plan.merge.check.text if plan.merge.check else None
+    landing = Landing(report, branches=branches, check=check, dry_run=dry_run)
     if not merge_now or not succeeded:
         return landing
     task_of = {b: t for t, b in branches.items()}

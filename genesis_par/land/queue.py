@@ -53,6 +53,7 @@ class QueueResult:
     after: str
     order: list[tuple[str, str]] = field(default_factory=list)  # (task, why it is there)
     merged: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # of merged: in the target before the queue
     unmerged: list[Unmerged] = field(default_factory=list)
     created: bool = False
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
@@ -292,6 +293,7 @@ def _land_one(
         probe = _probe(spec, tip, c, scratch)
         if probe.clean and probe.tree == gitops.tree_of(repo, tip, scratch):
             result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
+            result.already.append(c.task.id)
             return tip
         if not probe.clean:
             named = _conflicts_with(probe, c, result.merged, touched)
