@@ -4,7 +4,7 @@ does with a task left unmerged because of conflicts (issue 15)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from genesis_par.plan.values import Where, enum_value, typed
@@ -65,3 +65,15 @@ def resolver(
         if agent is not None:
             return agent.command
     return command(value, where, "[merge] resolver")
+
+
+# conflict kinds git's `-X ours/theirs` resolves hunk by hunk (or, for a binary file, whole)
+BY_SIDE = frozenset({"content", "add/add", "binary"})
+
+
+def strategies_for(kinds: Iterable[str]) -> list[str]:
+    """The on_conflict strategies that can resolve a path with these conflict kinds."""
+    every = [s.value for s in OnConflict if s is not OnConflict.LEAVE]
+    if set(kinds) <= BY_SIDE:
+        return every
+    return [s for s in every if not s.startswith("prefer-")]
