@@ -45,6 +45,9 @@ def show(run: str, done: Preparation, as_json: bool) -> None:
             console.print(f"  {escape(path)}")
     console.print("next:")
     console.print(f"  cd {escape(where)}")
-    console.print("  fix the files (remove the <<<<<<< ======= >>>>>>> markers), then")
+    console.print(
+        "  fix the files (a content conflict: remove the <<<<<<< ======= >>>>>>> markers; "
+        "a file one side deleted: keep it with git add, or git rm it), then"
+    )
     console.print("  git add <the files> && git commit --no-edit")
     console.print(f"  {escape(land)}")
