@@ -123,6 +123,13 @@ def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | No
         what = f"failed ({failure})" if failure else "exited 0"
         said = f", exit code {code}" if failure and code is not None else ""
         return f"{stamp} {task}: attempt {data['n']} {what}{said}"
+    if kind == "resolution":  # the queue resolving a conflicted task (issue 15)
+        return f"{stamp} {task}: resolution started ({data['strategy']}, try {data.get('n', 1)})"
+    if kind == "resolved":
+        said = f": {data['reason']}" if data.get("reason") else ""
+        return (
+            f"{stamp} {task}: resolution {data['strategy']} try {data['n']} {data['outcome']}{said}"
+        )
     if kind in ("succeeded", "failed", "skipped", "cancelled"):
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
