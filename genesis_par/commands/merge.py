@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from genesis_par import gitops, worktrees
-from genesis_par import plan as plan_mod
 from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
-from genesis_par.land import landing, queue, resolve
-from genesis_par.plan.model import Command, MergeMethod, Task
+from genesis_par.land import merge
+from genesis_par.land import rollback as rollback_core
+from genesis_par.plan.model import MergeMethod
 from genesis_par.report import merge_view, run_view
-from genesis_par.run import flow, rerun
-from genesis_par.state.merges import MergeStep, RunSteps
-from genesis_par.state.store import RunRecord, Store, pick_run
+from genesis_par.run import rerun
 
 EXIT_UNMERGED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _method(name: str | None) -> MergeMethod | None:
@@ -31,10 +27,6 @@ def _method(name: str | None) -> MergeMethod | None:
         return MergeMethod(name)
     except ValueError:
         raise UsageError(f'unknown --method "{name}": use merge, squash or rebase') from None
-
-
-def _recorded_plan(record: RunRecord) -> plan_mod.Plan:
-    return plan_mod.loads(record.plan_text, Path(record.plan_path))
 
 
 def run(
@@ -54,207 +46,26 @@ def run(
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
     chosen = _method(method)
-    git_env = gitops.identity_env(repo.root)
+    cancel = threading.Event()
     if branches:
-        checking = _named_check(state, repo, check, run_name, into)
-        home = _merge_named(repo, state, branches, into, chosen, dry_run, git_env, env, checking)
+        git_env = gitops.identity_env(repo.root)
+        checking = merge.named_check(state, check, run_name, into)
+        home = merge.merge_branches(
+            repo, state, branches, into, chosen, dry_run, git_env, env, checking
+        )
     else:
         if check is not None:
             raise UsageError(
                 "--check is for named branches: a run's merge uses its plan's [merge] check"
             )
-        with open_store(state, read_only=dry_run) as store:
-            record = pick_run(store, run_name)
-            plan = _recorded_plan(record)
-            done = [
-                t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"
-            ]
-            succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
-            starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
-            where = landing.target(repo, record.name, plan, into)
-            hooks = _hooks(repo, store, record, plan, env, as_json)
-            with rerun.interruptible(hooks.cancel):
-                home = landing.bring_home(
-                    repo,
-                    record.name,
-                    plan,
-                    succeeded,
-                    record.base_commit,
-                    where,
-                    method=chosen,
-                    dry_run=dry_run,
-                    state_dir=state,
-                    git_env=git_env,
-                    env=env,
-                    starts=starts,
-                    journal=RunSteps(store, record.name),
-                    hooks=hooks,
-                )
-            if home.queue is not None and not dry_run:
-                from genesis_par.report.run_view import landing_json
-
-                q = home.queue
-                _record_tips(store, record.name, home.tips, succeeded)
-                now = {str(t["id"]): t for t in store.tasks(record.name)}
-                moved = {t: now[t] for t in succeeded if now[t]["commit"] != succeeded[t]}
-                data = {**landing_json(home), "steps": q.steps}
-                store.record_merge(record.name, q.into, q.before, q.after, data)
-                _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
+        with open_store(state, read_only=dry_run) as store, rerun.interruptible(cancel):
+            lines = run_view.plain_lines(to_stderr=as_json)
+            hooks_for = rerun.hooks_for(repo, store, env, cancel, lines.event)
+            home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env, hooks_for)
     merge_view.show(home, dry_run, as_json)
+    if cancel.is_set():
+        return EXIT_INTERRUPTED
     return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
-
-
-def _merge_named(
-    repo: gitops.RepoPaths,
-    state: Path,
-    branches: Sequence[str],
-    into: str | None,
-    method: MergeMethod | None,
-    dry_run: bool,
-    git_env: Mapping[str, str],
-    env: Mapping[str, str],
-    checking: plan_mod.MergeSettings,
-) -> landing.Landing:
-    if into is None:
-        raise UsageError("name the branch to merge into with --into (e.g. --into main)")
-    commits = {b: gitops.resolve_commit(repo.root, b) for b in branches}
-    missing = [b for b, c in commits.items() if c is None]
-    if missing:
-        raise UsageError(f'branch "{missing[0]}" does not name a commit')
-    tasks = tuple(Task(b, Command(("true",)), index=i) for i, b in enumerate(branches))
-    plan = plan_mod.Plan(
-        path=Path("named-branches"),
-        text="",
-        run=plan_mod.RunSettings("merge"),
-        merge=dataclasses.replace(checking, into=into),
-        tasks=tasks,
-    )
-    where = landing.target(repo, "merge", plan, into)
-    start = gitops.resolve_commit(repo.root, where.ref)
-    if start is None:
-        raise UsageError(f'--into "{into}" does not exist: create it first (git branch {into})')
-    return _land_branches(repo, state, plan, commits, start, where, method, dry_run, git_env, env)
-
-
-def _land_branches(
-    repo: gitops.RepoPaths,
-    state: Path,
-    plan: plan_mod.Plan,
-    commits: Mapping[str, str | None],
-    start: str,
-    where: landing.Target,
-    method: MergeMethod | None,
-    dry_run: bool,
-    git_env: Mapping[str, str],
-    env: Mapping[str, str],
-) -> landing.Landing:
-    from genesis_par.land import conflicts
-
-    names, check = list(commits), plan.merge.check
-    report = conflicts.check(repo.root, names, start)
-    candidates = [
-        queue.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
-        for b in names
-        if b not in report.broken
-    ]
-    spec = queue.QueueSpec(
-        repo=repo,
-        run="merge",
-        into_ref=where.ref,
-        start=start,
-        method=method or MergeMethod.MERGE,
-        check=check,
-        check_timeout_s=plan.merge.timeout_s,
-        log_dir=state / "logs" / "merge",
-        check_worktree=(
-            worktrees.merge_worktree(repo, "merge", start)
-            if (method is MergeMethod.REBASE or check is not None) and not dry_run
-            else None
-        ),
-        git_env=git_env,
-        env=env,
-        checked_out=where.checked_out,
-    )
-    touched = report.touched
-    result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
-    text = check.text if check else None
-    return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
-
-
-def _named_check(
-    state: Path, repo: gitops.RepoPaths, check: str | None, run_name: str | None, into: str | None
-) -> plan_mod.MergeSettings:
-    """The check for named branches: --check, else the [merge] check of the run named with
-    --run, or of the run whose target --into is."""
-    if check is not None:
-        if not check.strip():
-            raise UsageError("--check needs a command, like --check 'pytest -q'")
-        return plan_mod.MergeSettings(check=Command((check,), shell=True))
-    if not (state / "state.db").exists() or (run_name is None and into is None):
-        return plan_mod.MergeSettings()
-    with open_store(state, read_only=True) as store:
-        if run_name is not None:
-            record = pick_run(store, run_name)
-        else:
-            ref = landing.full_ref(str(into))
-            record = next((r for r in store.runs() if r.into_ref == ref), None)  # type: ignore[assignment]
-        if record is None:
-            return plan_mod.MergeSettings()
-        return _recorded_plan(record).merge
-
-
-def _record_tips(
-    store: Store, run: str, tips: Mapping[str, str], recorded: Mapping[str, str]
-) -> dict[str, str]:
-    """Task branches that moved since the run (a by-hand resolution): their new commit is the
-    task's, in status and reports. Task -> its new commit."""
-    moved = {t: tip for t, tip in tips.items() if tip != recorded.get(t)}
-    for task, tip in moved.items():
-        store.record_event(run, task, "branch-moved", {"commit": tip, "was": recorded.get(task)})
-    return moved
-
-
-def _hooks(
-    repo: gitops.RepoPaths,
-    store: Store,
-    record: RunRecord,
-    plan: plan_mod.Plan,
-    env: Mapping[str, str],
-    as_json: bool,
-) -> resolve.Hooks:
-    """Resolutions for a run's merge: reruns of its own tasks, each event recorded and shown."""
-    lines = run_view.plain_lines(to_stderr=as_json)
-
-    def recorder(task: str, kind: str, data: dict[str, object]) -> None:
-        store.record_event(record.name, task, kind, data)
-        lines.event(task, kind, data)
-
-    spec = flow.run_spec(repo, plan, record.name, record.base_commit, env)
-    progress = rerun.progress_from(store.tasks(record.name, with_start=True))
-    cancel = threading.Event()
-    reruns = rerun.rerunner(spec, progress, recorder, cancel)
-    return resolve.Hooks(spec.state_dir, reruns, recorder, cancel, spec.env)
-
-
-def _update_result(
-    store: Store,
-    run: str,
-    data: Mapping[str, Any],
-    unmerged: bool,
-    moved: Mapping[str, Mapping[str, Any]] | None = None,
-) -> None:
-    """A later `merge` becomes the run's merge in status and reports, and sets its status."""
-    result = store.result(run)
-    if result is None:
-        return
-    result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
-    tasks = result.get("tasks")
-    if moved and isinstance(tasks, list):
-        result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
-    if result["status"] in ("succeeded", "conflicts"):
-        result["status"] = "conflicts" if unmerged else "succeeded"
-        store.finish_run(run, result["status"])
-    store.set_result(run, result)
 
 
 def rollback(
@@ -263,95 +74,6 @@ def rollback(
     """Put the run's merge target back where it was before the run's merges."""
     repo, state = state_dir(cwd)
     with open_store(state) as store:
-        record = pick_run(store, run_name)
-        recorded = store.merge_steps(record.name)
-        if not recorded:
-            raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
-        into = recorded[0].into  # the run's target; a later `merge --into` elsewhere is not it
-        current = gitops.resolve_commit(repo.root, into)
-        steps = _made(repo, [s for s in recorded if s.into == into], current)
-        if not steps:
-            raise UsageError(f'run "{record.name}" made no merges: nothing to roll back')
-        before, after = steps[0][0], steps[-1][1]
-        if current == before:
-            raise UsageError(f"{into} is already at {before[:12]}: nothing to roll back")
-        checked_out = gitops.checked_out_in(repo.root, into)
-        if checked_out is not None and not gitops.is_clean(checked_out):
-            raise UsageError(
-                f"{into} is checked out in {checked_out} with uncommitted changes: commit or "
-                "stash them first"
-            )
-        if not revert:
-            _check_resettable(into, before, after, str(current), steps)
-            if not _move(repo, into, checked_out, after, before):
-                raise UsageError(f"{into} moved while rolling back: run rollback again")
-            new = before
-        else:
-            new = _revert(repo, record.name, into, checked_out, steps, str(current))
-        store.roll_back_steps(record.name, into, {"into": into, "from": current, "to": new})
-        result = store.result(record.name)
-        if result and result.get("merge"):  # status and report say the merges were undone
-            result["merge"] = {**result["merge"], "rolled_back_to": new}
-            store.set_result(record.name, result)
-    merge_view.show_rollback(into, str(current), new, revert, as_json)
+        done = rollback_core.rollback(repo, store, run_name, revert)
+    merge_view.show_rollback(done.into, done.old, done.new, done.reverted, as_json)
     return 0
-
-
-def _made(
-    repo: gitops.RepoPaths, recorded: Sequence[MergeStep], current: str | None
-) -> list[tuple[str, str]]:
-    """(old, new) of each move made: a move journaled but never settled (the queue was killed
-    during its compare-and-swap) counts when its commit is in the target's history."""
-    return [
-        (s.before, s.after)
-        for s in recorded
-        if s.published
-        or (current is not None and gitops.merge_base(repo.root, s.after, current) == s.after)
-    ]
-
-
-def _check_resettable(
-    into: str, before: str, after: str, current: str, steps: Sequence[tuple[str, ...]]
-) -> None:
-    """Resetting is only safe when the target holds nothing but the run's own merges."""
-    if current != after:
-        raise UsageError(
-            f"{into} moved since the run merged (now {current[:12]}, the run left "
-            f"{after[:12]}): not resetting it; pass --revert to add revert commits instead"
-        )
-    chained = all(a[1] == b[0] for a, b in itertools.pairwise(steps))
-    if not steps or steps[0][0] != before or steps[-1][1] != after or not chained:
-        raise UsageError(
-            f"{into} holds commits made between the run's merges by someone else: resetting "
-            "would drop them; pass --revert to revert only the run's merges"
-        )
-
-
-def _move(repo: gitops.RepoPaths, into: str, checked_out: Path | None, old: str, new: str) -> bool:
-    """Compare-and-swap the target; a checked-out target moves its worktree's files too."""
-    if checked_out is None:
-        return gitops.try_update_ref(repo.root, into, new, old)
-    return gitops.try_reset_checked_out(checked_out, old, new)
-
-
-def _revert(
-    repo: gitops.RepoPaths,
-    run: str,
-    into: str,
-    checked_out: Path | None,
-    steps: Sequence[tuple[str, ...]],
-    current: str,
-) -> str:
-    """Revert commits for the run's own merges (newest first) on top of the target."""
-    wt = worktrees.merge_worktree(repo, run, current)
-    gitops.checkout_detached(wt, current)
-    commits = [c for old, new in steps for c in gitops.first_parent_commits(repo.root, old, new)]
-    env = gitops.identity_env(repo.root)
-    if not gitops.revert(wt, list(reversed(commits)), env):
-        raise UsageError(
-            f"reverting the run's merges on {into} conflicts with later commits: revert by hand"
-        )
-    new = gitops.head(wt)
-    if not _move(repo, into, checked_out, current, new):
-        raise UsageError(f"{into} moved while rolling back: run rollback again")
-    return new

@@ -7,14 +7,16 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.land.resolve import Recorder, Rerun, Rerunner
+from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
+from genesis_par.plan.model import Plan
 from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
+from genesis_par.state.store import RunRecord, Store
 
 
 def rerunner(
@@ -113,3 +115,28 @@ def progress_from(rows: list[dict[str, object]]) -> dict[str, TaskProgress]:
             log=Path(str(row["log"])) if row["log"] else None,
         )
     return found
+
+
+def hooks_for(
+    repo: gitops.RepoPaths,
+    store: Store,
+    env: Mapping[str, str],
+    cancel: threading.Event,
+    event: Callable[[str, str, Mapping[str, object]], None],
+) -> Callable[[RunRecord, Plan], Hooks]:
+    """For `merge --run`: the resolutions of a finished run, reruns of its own tasks included,
+    each event recorded in the store (then shown by event)."""
+
+    def hooks(record: RunRecord, plan: Plan) -> Hooks:
+        def recorder(task: str, kind: str, data: dict[str, object]) -> None:
+            store.record_event(record.name, task, kind, data)
+            event(task, kind, data)
+
+        from genesis_par.run.flow import run_spec  # flow imports this module
+
+        spec = run_spec(repo, plan, record.name, record.base_commit, env)
+        progress = progress_from(store.tasks(record.name, with_start=True))
+        reruns = rerunner(spec, progress, recorder, cancel)
+        return Hooks(spec.state_dir, reruns, recorder, cancel, spec.env)
+
+    return hooks

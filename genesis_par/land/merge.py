@@ -1,0 +1,199 @@
+"""Merging onto a target outside a run: a run's succeeded branches again (`merge --run`), or
+named branches (`merge BRANCH... --into REF`), through the same queue."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from genesis_par import gitops, worktrees
+from genesis_par import plan as plan_mod
+from genesis_par.errors import UsageError
+from genesis_par.land import conflicts, landing, queue, resolve
+from genesis_par.plan.model import Command, MergeMethod, Task
+from genesis_par.report.run_view import landing_json
+from genesis_par.state.merges import RunSteps
+from genesis_par.state.store import RunRecord, Store, pick_run
+
+HooksFor = Callable[[RunRecord, plan_mod.Plan], resolve.Hooks]
+
+
+def merge_run(
+    repo: gitops.RepoPaths,
+    store: Store,
+    run: str | None,
+    into: str | None,
+    method: MergeMethod | None,
+    dry_run: bool,
+    env: Mapping[str, str],
+    hooks_for: HooksFor | None = None,
+) -> landing.Landing:
+    """Merge a run's (the latest when None) succeeded branches onto its target, or into; the
+    merge is recorded with the run (a dry run changes nothing). Each task's branch is taken as
+    it is now; hooks_for gives what its on_conflict resolutions need (issue 15)."""
+    record = pick_run(store, run)
+    plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
+    done = [t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"]
+    succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
+    starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
+    where = landing.target(repo, record.name, plan, into)
+    home = landing.bring_home(
+        repo,
+        record.name,
+        plan,
+        succeeded,
+        record.base_commit,
+        where,
+        method=method,
+        dry_run=dry_run,
+        state_dir=repo.common_dir / "genesis-par",
+        git_env=gitops.identity_env(repo.root),
+        env=env,
+        starts=starts,
+        journal=RunSteps(store, record.name),
+        hooks=hooks_for(record, plan) if hooks_for is not None and not dry_run else None,
+    )
+    if home.queue is not None and not dry_run:
+        q = home.queue
+        _record_tips(store, record.name, home.tips, succeeded)
+        now = {str(t["id"]): t for t in store.tasks(record.name)}
+        moved = {t: now[t] for t in succeeded if now[t]["commit"] != succeeded[t]}
+        data = {**landing_json(home), "steps": q.steps}
+        store.record_merge(record.name, q.into, q.before, q.after, data)
+        _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
+    return home
+
+
+def _record_tips(
+    store: Store, run: str, tips: Mapping[str, str], recorded: Mapping[str, str]
+) -> None:
+    """Task branches that moved since the run (a by-hand resolution): their new commit is the
+    task's, in status and reports."""
+    for task, tip in tips.items():
+        if tip != recorded.get(task):
+            store.record_event(
+                run, task, "branch-moved", {"commit": tip, "was": recorded.get(task)}
+            )
+
+
+def named_check(
+    state: Path, check: str | None, run: str | None, into: str | None
+) -> plan_mod.MergeSettings:
+    """The check for named branches: --check, else the [merge] check of the run named with
+    --run, or of the run whose target --into is; none when there is none."""
+    if check is not None:
+        if not check.strip():
+            raise UsageError("--check needs a command, like --check 'pytest -q'")
+        return plan_mod.MergeSettings(check=Command((check,), shell=True))
+    if not (state / "state.db").exists() or (run is None and into is None):
+        return plan_mod.MergeSettings()
+    with Store.open(state, read_only=True) as store:
+        if run is not None:
+            record: RunRecord | None = pick_run(store, run)
+        else:
+            ref = landing.full_ref(str(into))
+            record = next((r for r in store.runs() if r.into_ref == ref), None)
+    if record is None:
+        return plan_mod.MergeSettings()
+    return plan_mod.loads(record.plan_text, Path(record.plan_path)).merge
+
+
+def merge_branches(
+    repo: gitops.RepoPaths,
+    state: Path,
+    branches: Sequence[str],
+    into: str | None,
+    method: MergeMethod | None,
+    dry_run: bool,
+    git_env: Mapping[str, str],
+    env: Mapping[str, str],
+    checking: plan_mod.MergeSettings | None = None,
+) -> landing.Landing:
+    """Merge the named branches onto into, each step behind checking's check (see named_check);
+    a dry run changes nothing."""
+    if into is None:
+        raise UsageError("name the branch to merge into with --into (e.g. --into main)")
+    commits = {b: gitops.resolve_commit(repo.root, b) for b in branches}
+    missing = [b for b, c in commits.items() if c is None]
+    if missing:
+        raise UsageError(f'branch "{missing[0]}" does not name a commit')
+    tasks = tuple(Task(b, Command(("true",)), index=i) for i, b in enumerate(branches))
+    plan = plan_mod.Plan(
+        path=Path("named-branches"),
+        text="",
+        run=plan_mod.RunSettings("merge"),
+        merge=dataclasses.replace(checking or plan_mod.MergeSettings(), into=into),
+        tasks=tasks,
+    )
+    where = landing.target(repo, "merge", plan, into)
+    start = gitops.resolve_commit(repo.root, where.ref)
+    if start is None:
+        raise UsageError(f'--into "{into}" does not exist: create it first (git branch {into})')
+    return _land_branches(repo, state, plan, commits, start, where, method, dry_run, git_env, env)
+
+
+def _land_branches(
+    repo: gitops.RepoPaths,
+    state: Path,
+    plan: plan_mod.Plan,
+    commits: Mapping[str, str | None],
+    start: str,
+    where: landing.Target,
+    method: MergeMethod | None,
+    dry_run: bool,
+    git_env: Mapping[str, str],
+    env: Mapping[str, str],
+) -> landing.Landing:
+    names, check = list(commits), plan.merge.check
+    report = conflicts.check(repo.root, names, start)
+    candidates = [
+        queue.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
+        for b in names
+        if b not in report.broken
+    ]
+    spec = queue.QueueSpec(
+        repo=repo,
+        run="merge",
+        into_ref=where.ref,
+        start=start,
+        method=method or MergeMethod.MERGE,
+        check=check,
+        check_timeout_s=plan.merge.timeout_s,
+        log_dir=state / "logs" / "merge",
+        check_worktree=(
+            worktrees.merge_worktree(repo, "merge", start)
+            if (method is MergeMethod.REBASE or check is not None) and not dry_run
+            else None
+        ),
+        git_env=git_env,
+        env=env,
+        checked_out=where.checked_out,
+    )
+    touched = report.touched
+    result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
+    text = check.text if check else None
+    return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
+
+
+def _update_result(
+    store: Store,
+    run: str,
+    data: Mapping[str, Any],
+    unmerged: bool,
+    moved: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """A later `merge` becomes the run's merge in status and reports, and sets its status;
+    tasks whose branch moved (a resolution) show their new commit."""
+    result = store.result(run)
+    if result is None:
+        return
+    result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
+    tasks = result.get("tasks")
+    if moved and isinstance(tasks, list):
+        result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
+    if result["status"] in ("succeeded", "conflicts"):
+        result["status"] = "conflicts" if unmerged else "succeeded"
+        store.finish_run(run, result["status"])
+    store.set_result(run, result)
