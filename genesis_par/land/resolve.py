@@ -14,7 +14,7 @@ from typing import NamedTuple, Protocol
 
 from genesis_par import gitops, worktrees
 from genesis_par.land import conflict_note, queue, sides
-from genesis_par.plan.model import Plan
+from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.on_conflict import OnConflict
 
 
@@ -103,7 +103,30 @@ def settle(
         done.append(_try(spec, plan, result, candidates[u.task], u, tries[u.task], hooks))
         if done[-1].outcome == "unresolved" and _deterministic(strategy_of(plan, u.task)):
             tries[u.task] = plan.merge.rerun_limit  # the same merge would give the same answer
+        if done[-1].outcome == "landed":
+            _dependents_again(spec, result, candidates)
     return done
+
+
+def _dependents_again(
+    spec: queue.QueueSpec, result: queue.QueueResult, candidates: Mapping[str, queue.Candidate]
+) -> None:
+    """Tasks left out because a dependency did not land go through the queue once it has."""
+    merged = set(result.merged)
+    ready = [
+        u
+        for u in result.unmerged
+        if u.reason.startswith("dependency ")
+        and u.task in candidates
+        and set(candidates[u.task].task.depends_on) & set(candidates) <= merged
+    ]
+    for u in ready:
+        landed = queue.land(spec, [candidates[u.task]])
+        result.steps += landed.steps
+        result.after = landed.after
+        result.unmerged.remove(u)
+        result.merged += landed.merged
+        result.unmerged += landed.unmerged  # with the queue's reason: `conflicts` is tried next
 
 
 def _deterministic(strategy: OnConflict) -> bool:
@@ -132,7 +155,14 @@ def _try(
         )
     else:
         start = tip if strategy is OnConflict.RERUN else None  # a rerun starts from tip
-        again = queue.Candidate(c.task, c.branch, made.commit, frozenset(), start)
+        commit = made.commit
+        if spec.method is MergeMethod.REBASE and start is None:
+            # a rebase replays commits and cannot replay a merge: the resolution as one commit
+            tree = gitops.tree_of(spec.repo.root, commit)
+            message = sides.message(c.task.id, spec.into_ref, strategy.value)
+            commit = gitops.commit_tree(spec.repo.root, tree, [tip], message, spec.git_env)
+            start = tip
+        again = queue.Candidate(c.task, c.branch, commit, frozenset(), start)
         landed = queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)

@@ -337,3 +337,42 @@ def test_merge_of_a_run_resolves_with_the_recorded_plan(
     assert second["attempts"] == 2 and second["commit"] == git(
         repo, "rev-parse", "genesis/mr/second"
     )
+
+
+@pytest.mark.parametrize("method", ["squash", "rebase"])
+def test_a_resolution_lands_with_squash_and_rebase_and_its_dependent_follows(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    """A dependent left out because its dependency conflicted goes through once it landed;
+    a rebase lands a resolution as one commit (it cannot replay a merge)."""
+    commit(repo, {"registry.txt": "a\n"})
+    plan = write_plan(
+        repo,
+        f"""
+        [merge]
+        method = "{method}"
+        on_conflict = "prefer-task"
+
+        [[tasks]]
+        id = "first"
+        priority = "high"
+        command = {appender("first", tmp_path / "t1")}
+
+        [[tasks]]
+        id = "second"
+        command = {appender("second", tmp_path / "t2")}
+
+        [[tasks]]
+        id = "after-second"
+        depends_on = ["second"]
+        command = {py("open('after.txt', 'w').write('after')")}
+        """,
+        header=f'[run]\nname = "{method}"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    merge = result["merge"]
+    assert code == 0, merge["unmerged"]
+    assert sorted(merge["merged"]) == ["after-second", "first", "second"]
+    tip = git(repo, "rev-parse", f"genesis/{method}/integration")
+    assert git(repo, "show", f"{tip}:registry.txt") == "a\nsecond"  # -X theirs: the task's line
+    assert git(repo, "show", f"{tip}:after.txt") == "after"
