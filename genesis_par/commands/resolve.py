@@ -10,7 +10,7 @@ from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import by_hand
 from genesis_par.report import resolve_view
-from genesis_par.state.store import pick_run
+from genesis_par.state.store import pick_run, run_supervised
 
 EXIT_CONFLICTS = 3
 
@@ -26,6 +26,11 @@ def run(cwd: Path, run_name: str | None, task: str | None, *, as_json: bool = Fa
     worktrees.check_layout(repo)
     with open_store(state) as store:
         record = pick_run(store, run_name)
+        if run_supervised(state, record.name):  # its queue may be using the task's worktree
+            raise UsageError(
+                f'run "{record.name}" is still running: resolve its tasks once it has finished '
+                f"(`genesis-par status {record.name}`)"
+            )
         known = {str(t["id"]): t for t in store.tasks(record.name)}
         if task not in known:
             raise UsageError(

@@ -13,6 +13,7 @@ from genesis_par.commands import report as report_cmd
 from genesis_par.commands import resolve as resolve_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
+from genesis_par.state.store import run_lock
 from tests.conftest import commit, git
 from tests.plans import py, run_json, tasks_by_id, write_plan
 
@@ -122,3 +123,10 @@ def test_resolve_refuses_a_worktree_with_uncommitted_changes(
     assert (wt / "notes.txt").read_text() == "mine\n"
     with pytest.raises(UsageError, match='no task "nope"'):
         resolve_cmd.run(repo, "r4", "nope")
+    (wt / "notes.txt").unlink()
+    with (
+        run_lock(repo / ".git" / "genesis-par", "r4"),
+        pytest.raises(UsageError, match="still running"),
+    ):
+        resolve_cmd.run(repo, "r4", "second")
+    assert "<<<<<<<" not in (wt / "shared.txt").read_text()
