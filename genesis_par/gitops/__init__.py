@@ -12,6 +12,7 @@ from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.merging import (
     abort_merge,
     branch_checked_out,
+    changed_paths,
     diff_of_paths,
     is_ancestor,
     merge_in_worktree,
@@ -122,6 +123,7 @@ __all__ = [
     "all_committed",
     "branch_checked_out",
     "branch_diffs",
+    "changed_paths",
     "check_version",
     "checked_out_in",
     "checkout_detached",

@@ -83,3 +83,9 @@ def branch_checked_out(worktree: Path) -> str | None:
 def switch_to(worktree: Path, branch: str) -> None:
     """Check out an existing branch in a clean worktree."""
     _run_git([*locate(worktree).args, "checkout", "--quiet", branch], worktree)
+
+
+def changed_paths(repo: Path, old: str, new: str) -> list[str]:
+    """The paths whose content or mode differ between two trees (or commits), no renames."""
+    listed = _out(["diff", "--name-only", "--no-renames", "-z", old, new], repo)
+    return [p for p in listed.split("\0") if p]

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.land import conflict_note
+from genesis_par.land.conflicts import merge_one
 from genesis_par.plan import templates
 from genesis_par.plan.model import Command
 
@@ -96,8 +97,11 @@ def with_resolver(
 ) -> Made:
     """The conflicted merge of tip into the task's commit, finished by the resolver agent.
 
-    It counts only when the resolver exits 0, no path is left unmerged, and no conflict marker
-    is left in the files that conflicted."""
+    It counts only when the resolver exits 0, no path is left unmerged, no conflict marker is
+    left in the files that conflicted, and no other file differs from git's own merge of them
+    (a resolver that aborts the merge, or edits elsewhere, would otherwise drop the target's
+    work without a conflict to show for it)."""
+    auto = merge_one(repo.root, task_commit, tip)  # what git merged by itself
     where = worktrees.merge_worktree(repo, run, tip)
     gitops.checkout_detached(where, task_commit)
     try:
@@ -112,6 +116,16 @@ def with_resolver(
         if why:
             return Made(None, why, resolver.log)
         tree = gitops.staged_tree(where)
+        beyond = sorted(set(gitops.changed_paths(repo.root, auto.tree, tree)) - set(auto.paths))
+        if beyond:
+            shown = ", ".join(beyond[:3]) + (
+                f" and {len(beyond) - 3} more" if len(beyond) > 3 else ""
+            )
+            return Made(
+                None,
+                f"the resolver changed files that did not conflict ({shown}); log {resolver.log}",
+                resolver.log,
+            )
     finally:
         gitops.abort_merge(where)
     made = gitops.commit_tree(repo.root, tree, [task_commit, tip], text, git_env)

@@ -179,6 +179,8 @@ RESOLVERS = {
     "leaves a marker": "pass",
     "fails": "import sys; sys.exit(1)",
     "breaks the check": "open('registry.txt', 'w').write('a\\nfirst\\nfirst\\n')",
+    "edits another file": f"{UNMARK}; open('registry.txt', 'w').writelines(lines); "
+    "open('README.md', 'a').write('and more')",
 }
 
 
@@ -216,6 +218,7 @@ def test_a_resolver_agent_lands_only_a_clean_merge_that_passes_the_check(
         "leaves a marker": "left conflict markers in registry.txt",
         "fails": "the resolver failed (exit code 1)",
         "breaks the check": "merge check failed",
+        "edits another file": "the resolver changed files that did not conflict (README.md)",
     }[behaviour]
     assert said in u["reason"] and said in (tried["reason"] + u["reason"])
     assert tried["outcome"] == ("check-failed" if behaviour == "breaks the check" else "unresolved")
