@@ -64,6 +64,8 @@ def run(
             home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env, hooks_for)
     merge_view.show(home, dry_run, as_json)
     if cancel.is_set():
+        again = f" --run {run_name}" if run_name else ""
+        run_view.note(f"interrupted: `genesis-par merge{again}` carries on where it stopped")
         return EXIT_INTERRUPTED
     return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
 
