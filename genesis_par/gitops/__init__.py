@@ -17,9 +17,11 @@ from genesis_par.gitops.merging import (
     is_ancestor,
     merge_in_worktree,
     merging,
+    stage,
     staged_tree,
     switch_to,
     unmerged_paths,
+    unmerged_stages,
 )
 from genesis_par.gitops.probe import (
     BranchDiff,
@@ -174,6 +176,7 @@ __all__ = [
     "revert",
     "save_to_ref",
     "scratch_objects",
+    "stage",
     "staged_tree",
     "switch_to",
     "switch_worktree",
@@ -185,6 +188,7 @@ __all__ = [
     "try_reset_checked_out",
     "try_update_ref",
     "unmerged_paths",
+    "unmerged_stages",
     "unreadable",
     "update_ref",
     "walk",

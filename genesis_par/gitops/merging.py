@@ -89,3 +89,20 @@ def changed_paths(repo: Path, old: str, new: str) -> list[str]:
     """The paths whose content or mode differ between two trees (or commits), no renames."""
     listed = _out(["diff", "--name-only", "--no-renames", "-z", old, new], repo)
     return [p for p in listed.split("\0") if p]
+
+
+def unmerged_stages(worktree: Path) -> dict[str, set[str]]:
+    """Each path still unmerged, with the stages the index holds for it (1 base, 2 ours,
+    3 theirs): a path without stage 2 or 3 is one a side deleted (modify/delete)."""
+    listed = _out([*locate(worktree).args, "ls-files", "-u", "-z"], worktree)
+    stages: dict[str, set[str]] = {}
+    for entry in filter(None, listed.split("\0")):
+        info, path = entry.split("\t", 1)
+        stages.setdefault(path, set()).add(info.split()[2])
+    return stages
+
+
+def stage(worktree: Path, paths: list[str]) -> None:
+    """`git add` these paths (marking them resolved)."""
+    if paths:
+        _run_git([*locate(worktree).args, "add", "--", *paths], worktree)

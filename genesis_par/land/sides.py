@@ -182,6 +182,7 @@ def _not_resolved(
     if outcome.failure is not None:
         said = f"exit code {outcome.exit_code}" if outcome.failure == "exit" else outcome.failure
         return f"the resolver failed ({said}); log {resolver.log}"
+    _stage_content_fixes(where)
     left = gitops.unmerged_paths(where)
     if left:
         return f"the resolver left {', '.join(left)} unmerged; log {resolver.log}"
@@ -189,6 +190,15 @@ def _not_resolved(
     if marked:
         return f"the resolver left conflict markers in {', '.join(marked)}; log {resolver.log}"
     return None
+
+
+def _stage_content_fixes(where: Path) -> None:
+    """A coding agent edits files and seldom runs `git add`: a content conflict (both sides
+    present) whose file holds no marker any more is marked resolved here. A path one side
+    deleted is left for the resolver to decide (git add keeps it, git rm drops it)."""
+    both = [p for p, s in gitops.unmerged_stages(where).items() if {"2", "3"} <= s]
+    fixed = [p for p in both if (where / p).is_file() and not files_with_markers(where, [p])]
+    gitops.stage(where, fixed)
 
 
 def files_with_markers(folder: Path, paths: Sequence[str]) -> list[str]:
