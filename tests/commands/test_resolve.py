@@ -41,7 +41,7 @@ def colliding_run(repo: Path, capsys: pytest.CaptureFixture[str], name: str) -> 
         header=f'[run]\nname = "{name}"\n',
     )
     code, result = run_json(repo, plan, capsys)
-    assert code == 3 and result["merge"]["merged"] == ["first"]  # type: ignore[index]
+    assert code == 3 and result["merge"]["merged"] == ["first"]
     return result
 
 
