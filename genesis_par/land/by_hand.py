@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
+from genesis_par.state.store import Store, pick_run, run_supervised
 
 
 class Prepared(enum.Enum):
@@ -23,6 +24,7 @@ class Prepared(enum.Enum):
 
 
 class Preparation(NamedTuple):
+    run: str
     task: str
     worktree: Path
     branch: str
@@ -35,6 +37,7 @@ class Preparation(NamedTuple):
     def as_json(self) -> dict[str, object]:
         """The JSON form of `resolve --json`."""
         return {
+            "run": self.run,
             "task": self.task,
             "worktree": str(self.worktree),
             "branch": self.branch,
@@ -44,6 +47,37 @@ class Preparation(NamedTuple):
             "unmerged": list(self.unmerged),
             "commit": self.commit,
         }
+
+
+def prepare_task(repo: gitops.RepoPaths, store: Store, run: str | None, task: str) -> Preparation:
+    """`resolve [RUN] TASK`: check the task can be resolved, prepare its worktree, record it."""
+    record = pick_run(store, run)
+    if run_supervised(repo.common_dir / "genesis-par", record.name):
+        raise UsageError(  # its queue may be using the task's worktree
+            f'run "{record.name}" is still running: resolve its tasks once it has finished '
+            f"(`genesis-par status {record.name}`)"
+        )
+    known = {str(t["id"]): t for t in store.tasks(record.name)}
+    if task not in known:
+        raise UsageError(f'run "{record.name}" has no task "{task}" (tasks: {", ".join(known)})')
+    if known[task]["status"] != "succeeded":
+        raise UsageError(
+            f'task "{task}" of run "{record.name}" is {known[task]["status"]}, not succeeded: '
+            "only finished work can be merged (`resume --retry-failed` runs it again)"
+        )
+    target_commit = gitops.resolve_commit(repo.root, record.into_ref)
+    target = record.into_ref if target_commit else record.base_commit
+    git_env = gitops.identity_env(repo.root)
+    done = prepare(repo, record.name, task, target, target_commit or record.base_commit, git_env)
+    store.record_event(
+        record.name,
+        task,
+        "resolution",
+        {"strategy": "manual", "outcome": done.outcome.value, "paths": list(done.unmerged)},
+    )
+    if done.commit:
+        store.record_event(record.name, task, "branch-moved", {"commit": done.commit})
+    return done
 
 
 def merge_message(target: str, branch: str) -> str:
@@ -68,7 +102,7 @@ def prepare(
         )
     worktree, _ = worktrees.allocate(repo, run, task, target_commit, pool=False)
     gitops.locate(worktree, common_dir=repo.common_dir)
-    where = Preparation(task, worktree, branch, target, target_commit, Prepared.IN_PROGRESS)
+    where = Preparation(run, task, worktree, branch, target, target_commit, Prepared.IN_PROGRESS)
     if gitops.merging(worktree):
         return where._replace(unmerged=tuple(gitops.unmerged_paths(worktree)))
     _on_its_branch(worktree, branch)

@@ -11,11 +11,12 @@ from genesis_par.land.by_hand import Preparation, Prepared
 from genesis_par.report.console import console
 
 
-def show(run: str, done: Preparation, as_json: bool) -> None:
+def show(done: Preparation, as_json: bool) -> None:
     """Where the merge is and the next steps (or the JSON object)."""
     if as_json:
-        print(json.dumps({"run": run, **done.as_json()}, indent=2))
+        print(json.dumps(done.as_json(), indent=2))
         return
+    run = done.run
     target = done.target.removeprefix("refs/heads/")
     where = shlex.quote(str(done.worktree))
     land = f"genesis-par merge --run {shlex.quote(run)}"

@@ -130,3 +130,19 @@ def test_resolve_refuses_a_worktree_with_uncommitted_changes(
     ):
         resolve_cmd.run(repo, "r4", "second")
     assert "<<<<<<<" not in (wt / "shared.txt").read_text()
+
+
+def test_the_api_resolves_and_merges_as_the_commands_do(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from genesis_par import api
+
+    colliding_run(repo, capsys, "r5")
+    done = api.resolve("second", "r5", cwd=repo)
+    assert done.outcome.value == "conflicts" and done.unmerged == ("shared.txt",)
+    (done.worktree / "shared.txt").write_text("both\n")
+    git(done.worktree, "commit", "-qam", "fixed")
+    home = api.merge(run="r5", cwd=repo)
+    assert home.queue is not None and home.queue.unmerged == [] and home.resolutions == []
+    assert git(repo, "show", "genesis/r5/integration:shared.txt") == "both"
+    assert capsys.readouterr().out == ""  # the API prints nothing
