@@ -12,12 +12,10 @@ from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import merge
 from genesis_par.land import rollback as rollback_core
+from genesis_par.model import ExitCode
 from genesis_par.plan.model import MergeMethod
 from genesis_par.report import merge_view, run_view
 from genesis_par.run import rerun
-
-EXIT_UNMERGED = 3
-EXIT_INTERRUPTED = 130
 
 
 def _method(name: str | None) -> MergeMethod | None:
@@ -66,8 +64,8 @@ def run(
     if cancel.is_set():
         again = f" --run {run_name}" if run_name else ""
         run_view.note(f"interrupted: `genesis-par merge{again}` carries on where it stopped")
-        return EXIT_INTERRUPTED
-    return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
+        return ExitCode.INTERRUPTED
+    return ExitCode.CONFLICTS if home.queue and home.queue.unmerged else ExitCode.OK
 
 
 def rollback(
@@ -78,4 +76,4 @@ def rollback(
     with open_store(state) as store:
         done = rollback_core.rollback(repo, store, run_name, revert)
     merge_view.show_rollback(done.into, done.old, done.new, done.reverted, as_json)
-    return 0
+    return ExitCode.OK

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
+from genesis_par.model import EventKind, TaskStatus
 from genesis_par.state.store import Store, pick_run, run_supervised
 
 
@@ -57,12 +58,12 @@ def prepare_task(repo: gitops.RepoPaths, store: Store, run: str | None, task: st
             f'run "{record.name}" is still running: resolve its tasks once it has finished '
             f"(`genesis-par status {record.name}`)"
         )
-    known = {str(t["id"]): t for t in store.tasks(record.name)}
+    known = {t.id: t for t in store.tasks(record.name)}
     if task not in known:
         raise UsageError(f'run "{record.name}" has no task "{task}" (tasks: {", ".join(known)})')
-    if known[task]["status"] != "succeeded":
+    if known[task].status != TaskStatus.SUCCEEDED:
         raise UsageError(
-            f'task "{task}" of run "{record.name}" is {known[task]["status"]}, not succeeded: '
+            f'task "{task}" of run "{record.name}" is {known[task].status}, not succeeded: '
             "only finished work can be merged (`resume --retry-failed` runs it again)"
         )
     target_commit = gitops.resolve_commit(repo.root, record.into_ref)
@@ -72,11 +73,11 @@ def prepare_task(repo: gitops.RepoPaths, store: Store, run: str | None, task: st
     store.record_event(
         record.name,
         task,
-        "resolution",
+        EventKind.RESOLUTION,
         {"strategy": "manual", "outcome": done.outcome.value, "paths": list(done.unmerged)},
     )
     if done.commit:
-        store.record_event(record.name, task, "branch-moved", {"commit": done.commit})
+        store.record_event(record.name, task, EventKind.BRANCH_MOVED, {"commit": done.commit})
     return done
 
 

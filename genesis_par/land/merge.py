@@ -12,8 +12,9 @@ from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, landing, queue, resolve
+from genesis_par.model import EventKind, RunStatus, TaskStatus
 from genesis_par.plan.model import Command, MergeMethod, Task
-from genesis_par.report.run_view import landing_json
+from genesis_par.report.run_view import landing_json, task_json
 from genesis_par.state.merges import RunSteps
 from genesis_par.state.store import RunRecord, Store, pick_run
 
@@ -35,9 +36,9 @@ def merge_run(
     it is now; hooks_for gives what its on_conflict resolutions need (issue 15)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
-    done = [t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"]
-    succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
-    starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
+    done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
+    succeeded = {t.id: t.commit for t in done if t.commit}
+    starts = {t.id: t.start_commit for t in done if t.start_commit}
     where = landing.target(repo, record.name, plan, into)
     home = landing.bring_home(
         repo,
@@ -58,8 +59,8 @@ def merge_run(
     if home.queue is not None and not dry_run:
         q = home.queue
         _record_tips(store, record.name, home.tips, succeeded)
-        now = {str(t["id"]): t for t in store.tasks(record.name)}
-        moved = {t: now[t] for t in succeeded if now[t]["commit"] != succeeded[t]}
+        now = {t.id: t for t in store.tasks(record.name)}
+        moved = {t: task_json(now[t]) for t in succeeded if now[t].commit != succeeded[t]}
         data = {**landing_json(home), "steps": q.steps}
         store.record_merge(record.name, q.into, q.before, q.after, data)
         _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
@@ -74,7 +75,7 @@ def _record_tips(
     for task, tip in tips.items():
         if tip != recorded.get(task):
             store.record_event(
-                run, task, "branch-moved", {"commit": tip, "was": recorded.get(task)}
+                run, task, EventKind.BRANCH_MOVED, {"commit": tip, "was": recorded.get(task)}
             )
 
 
@@ -193,7 +194,7 @@ def _update_result(
     tasks = result.get("tasks")
     if moved and isinstance(tasks, list):
         result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
-    if result["status"] in ("succeeded", "conflicts"):
-        result["status"] = "conflicts" if unmerged else "succeeded"
+    if result["status"] in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
+        result["status"] = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
         store.finish_run(run, result["status"])
     store.set_result(run, result)

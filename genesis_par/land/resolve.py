@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 
 from genesis_par import gitops, worktrees
 from genesis_par.land import conflict_note, queue, sides
+from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.on_conflict import OnConflict
 
@@ -58,7 +59,7 @@ class Rerunner(Protocol):
     def __call__(self, task: str, tip: str, note: str, note_file: Path) -> Rerun: ...
 
 
-Recorder = Callable[[str, str, dict[str, object]], None]
+Recorder = Callable[[str, EventKind, dict[str, object]], None]
 
 
 @dataclass
@@ -145,7 +146,7 @@ def _try(
     strategy = strategy_of(plan, c.task.id)
     began = time.monotonic()
     tip = gitops.resolve_commit(spec.repo.root, spec.into_ref) or result.after
-    hooks.record(c.task.id, "resolution", {"strategy": strategy.value, "n": n, "tip": tip})
+    hooks.record(c.task.id, EventKind.RESOLUTION, {"strategy": strategy.value, "n": n, "tip": tip})
     made = _resolve(spec, plan, strategy, c, u, tip, n, hooks)
     if made.commit is None:
         outcome = "interrupted" if made.reason == "interrupted" else "unresolved"
@@ -166,7 +167,7 @@ def _try(
         landed = queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)
-    hooks.record(c.task.id, "resolved", tried.as_json())
+    hooks.record(c.task.id, EventKind.RESOLVED, tried.as_json())
     return tried
 
 

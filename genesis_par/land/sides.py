@@ -15,6 +15,7 @@ from typing import NamedTuple
 from genesis_par import gitops, proc, worktrees
 from genesis_par.land import conflict_note
 from genesis_par.land.conflicts import merge_one
+from genesis_par.model import Failure
 from genesis_par.plan import templates
 from genesis_par.plan.model import Command
 
@@ -168,8 +169,8 @@ def _run_resolver(
             cancel=resolver.cancel,
             shell=resolver.command.shell,
         )
-    if fence.verdict.failure:
-        return outcome._replace(failure=f"escaped: {fence.verdict.reason}")
+    if fence.verdict.failure:  # put back by the fence; what it did is noted in its log
+        return outcome._replace(failure=Failure.ESCAPED)
     return outcome
 
 
@@ -177,10 +178,14 @@ def _not_resolved(
     where: Path, conflicted: Sequence[str], outcome: proc.Outcome, resolver: ResolverRun
 ) -> str | None:
     """Why the resolver's result does not count, or None."""
-    if outcome.failure == "cancelled":
+    if outcome.failure == Failure.CANCELLED:
         return "interrupted"
     if outcome.failure is not None:
-        said = f"exit code {outcome.exit_code}" if outcome.failure == "exit" else outcome.failure
+        said = (
+            f"exit code {outcome.exit_code}" if outcome.failure == Failure.EXIT else outcome.failure
+        )
+        if outcome.failure == Failure.ESCAPED:
+            said = "it reached outside its worktree: put back"
         return f"the resolver failed ({said}); log {resolver.log}"
     _stage_content_fixes(where)
     left = gitops.unmerged_paths(where)

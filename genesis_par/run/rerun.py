@@ -14,9 +14,11 @@ from types import FrameType
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
+from genesis_par.model import EventKind, TaskStatus
 from genesis_par.plan.model import Plan
 from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
-from genesis_par.state.store import RunRecord, Store
+from genesis_par.state.records import RunRecord, TaskRecord
+from genesis_par.state.store import Store
 
 
 def rerunner(
@@ -44,17 +46,19 @@ def _rerun(
     cancel: threading.Event,
 ) -> Rerun:
     before = dataclasses.replace(p)
-    p.status, p.start_commit, p.failure, p.reason = "starting", tip, None, None
+    p.status, p.start_commit, p.failure, p.reason = TaskStatus.STARTING, tip, None, None
     p.duration_s, p.agent_done, p.conflict, p.conflict_file = None, False, note, str(note_file)
-    record(task_id, "starting", {"start_commit": tip})
+    record(task_id, EventKind.STARTING, {"start_commit": tip})
     try:
         run_task(spec, spec.plan.task(task_id), p, cancel, record)
     finally:
         p.conflict = p.conflict_file = ""
-    if p.status == "succeeded" and p.commit:
-        record(task_id, "succeeded", p.fields())
+    if p.status == TaskStatus.SUCCEEDED and p.commit:
+        record(task_id, EventKind.SUCCEEDED, p.fields())
         return Rerun(p.commit, "", p.log)
-    why = "interrupted" if p.status == "cancelled" else f"the new attempt failed: {p.reason}"
+    why = (
+        "interrupted" if p.status == TaskStatus.CANCELLED else f"the new attempt failed: {p.reason}"
+    )
     log = p.log
     _put_back(spec, task_id, before, p, record)
     return Rerun(None, why, log)
@@ -72,8 +76,8 @@ def _put_back(
     for f in dataclasses.fields(TaskProgress):
         setattr(p, f.name, getattr(before, f.name))
     p.attempts = attempts
-    record(task_id, "starting", {"start_commit": before.start_commit})
-    record(task_id, "succeeded", p.fields())
+    record(task_id, EventKind.STARTING, {"start_commit": before.start_commit})
+    record(task_id, EventKind.SUCCEEDED, p.fields())
 
 
 @contextmanager
@@ -97,24 +101,22 @@ def interruptible(cancel: threading.Event) -> Iterator[None]:
             signal.signal(sig, previous)
 
 
-def progress_from(rows: list[dict[str, object]]) -> dict[str, TaskProgress]:
-    """The succeeded tasks of a finished run, as a rerun needs them (from `Store.tasks`)."""
-    found = {}
-    for row in rows:
-        if row["status"] != "succeeded":
-            continue
-        task = str(row["id"])
-        found[task] = TaskProgress(
-            task,
-            status="succeeded",
-            attempts=int(str(row["attempts"] or 0)),
-            branch=str(row["branch"]),
-            start_commit=str(row["start_commit"]),
-            commit=str(row["commit"]),
-            changed=bool(row["changed"]),
-            log=Path(str(row["log"])) if row["log"] else None,
+def progress_from(tasks: list[TaskRecord]) -> dict[str, TaskProgress]:
+    """The succeeded tasks of a finished run, as a rerun needs them."""
+    return {
+        t.id: TaskProgress(
+            t.id,
+            status=TaskStatus.SUCCEEDED,
+            attempts=t.attempts,
+            branch=t.branch,
+            start_commit=t.start_commit,
+            commit=t.commit,
+            changed=t.changed,
+            log=t.log,
         )
-    return found
+        for t in tasks
+        if t.status == TaskStatus.SUCCEEDED
+    }
 
 
 def hooks_for(
@@ -122,20 +124,20 @@ def hooks_for(
     store: Store,
     env: Mapping[str, str],
     cancel: threading.Event,
-    event: Callable[[str, str, Mapping[str, object]], None],
+    event: Callable[[str, EventKind, Mapping[str, object]], None],
 ) -> Callable[[RunRecord, Plan], Hooks]:
     """For `merge --run`: the resolutions of a finished run, reruns of its own tasks included,
     each event recorded in the store (then shown by event)."""
 
     def hooks(record: RunRecord, plan: Plan) -> Hooks:
-        def recorder(task: str, kind: str, data: dict[str, object]) -> None:
+        def recorder(task: str, kind: EventKind, data: dict[str, object]) -> None:
             store.record_event(record.name, task, kind, data)
             event(task, kind, data)
 
         from genesis_par.run.flow import run_spec  # flow imports this module
 
         spec = run_spec(repo, plan, record.name, record.base_commit, env)
-        progress = progress_from(store.tasks(record.name, with_start=True))
+        progress = progress_from(store.tasks(record.name))
         reruns = rerunner(spec, progress, recorder, cancel)
         return Hooks(spec.state_dir, reruns, recorder, cancel, spec.env)
 
