@@ -31,6 +31,9 @@ timeout = "1h30m"
 batch = 4
 parallel_checks = 2
 check_retries = 1
+on_conflict = "agent"
+rerun_limit = 3
+resolver = ["fix-conflicts", "{prompt}"]
 
 [defaults]
 timeout = "20m"
@@ -52,6 +55,7 @@ cpu = 1.5
 retries = 2
 best_of = 2
 check = ["pytest", "-x"]
+on_conflict = "rerun"
 
 [[tasks]]
 id = "two"
