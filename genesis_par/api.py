@@ -27,6 +27,7 @@ from genesis_par.land.conflicts import Report as ConflictReport
 from genesis_par.land.landing import Landing
 from genesis_par.land.queue import QueueResult
 from genesis_par.land.rollback import Rollback
+from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan, load
 from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
@@ -78,16 +79,21 @@ class Event:
     data: Mapping[str, object]
 
 
+MergeStep = Callable[[str, Mapping[str, object]], None]  # (kind, data): docs/json.md's merge-*
+
+
 def _observers(
     on_event: Callable[[Event], None] | None,
     on_note: Callable[[str], None] | None,
     on_tick: Callable[[RunProgress], None] | None,
+    on_merge_step: MergeStep | None = None,
 ) -> flow.Observers:
     quiet = flow.QUIET
     return flow.Observers(
         note=on_note or quiet.note,
         event=(lambda t, k, d: on_event(Event(t, k, d))) if on_event else quiet.event,
         tick=on_tick or quiet.tick,
+        merge_step=on_merge_step or quiet.merge_step,
     )
 
 
@@ -108,6 +114,7 @@ def run(
     on_event: Callable[[Event], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_tick: Callable[[RunProgress], None] | None = None,
+    on_merge_step: MergeStep | None = None,
 ) -> RunResult:
     """Run every task of the plan in its own worktree, probe conflicts, merge the safe work
     (unless merge=False), as `genesis-par run`. Run it from the main thread: Ctrl-C and
@@ -115,7 +122,7 @@ def run(
     loaded = plan if isinstance(plan, Plan) else load(Path(plan))
     loaded = flow.with_name(loaded, name)
     options = flow.Options(fail_fast=fail_fast, merge=merge, into=into)
-    observers = _observers(on_event, on_note, on_tick)
+    observers = _observers(on_event, on_note, on_tick, on_merge_step)
     return flow.start(Path(cwd), loaded, options, os.environ if env is None else env, observers)
 
 
@@ -129,6 +136,7 @@ def resume(
     on_event: Callable[[Event], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_tick: Callable[[RunProgress], None] | None = None,
+    on_merge_step: MergeStep | None = None,
 ) -> RunResult | AlreadyFinished:
     """Continue an interrupted run (the latest when run is None), as `genesis-par resume`."""
     return resume_core.resume(
@@ -137,7 +145,7 @@ def resume(
         os.environ if env is None else env,
         retry_failed=retry_failed,
         plan_path=Path(plan) if plan is not None else None,
-        observers=_observers(on_event, on_note, on_tick),
+        observers=_observers(on_event, on_note, on_tick, on_merge_step),
     )
 
 
@@ -178,10 +186,12 @@ def merge(
         )
     with Store.open(state, read_only=dry_run) as store:
         hooks_for = rerun.hooks_for(repo, store, environment, threading.Event(), _unwatched)
-        return merge_core.merge_run(repo, store, run, into, method, dry_run, environment, hooks_for)
+        return merge_core.merge_run(
+            repo, store, run, into, method, dry_run, environment, hooks_for=hooks_for
+        )
 
 
-def _unwatched(task: str, kind: str, data: Mapping[str, object]) -> None:
+def _unwatched(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
     """Events of an API call nobody watches (they are in the run's state all the same)."""
 
 

@@ -56,10 +56,12 @@ def run(
             raise UsageError(
                 "--check is for named branches: a run's merge uses its plan's [merge] check"
             )
-        with open_store(state, read_only=dry_run) as store, rerun.interruptible(cancel):
-            lines = run_view.plain_lines(to_stderr=as_json)
+        with open_store(state, read_only=dry_run) as store:
+            lines = run_view.plain_lines(to_stderr=as_json)  # stdout: the result
             hooks_for = rerun.hooks_for(repo, store, env, cancel, lines.event)
-            home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env, hooks_for)
+            home = merge.merge_run(
+                repo, store, run_name, into, chosen, dry_run, env, lines.merge_step, hooks_for
+            )
     merge_view.show(home, dry_run, as_json)
     if cancel.is_set():
         again = f" --run {run_name}" if run_name else ""

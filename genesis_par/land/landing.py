@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, queue, resolve
+from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
@@ -100,6 +101,7 @@ def bring_home(
     starts: Mapping[str, str] | None = None,
     journal: queue.StepJournal | None = None,
     hooks: resolve.Hooks | None = None,
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' branches as they are now, then land what merges safely.
 
@@ -149,6 +151,8 @@ def bring_home(
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
         cancel=hooks.cancel if hooks is not None else threading.Event(),
+        batching=batching(plan),
+        progress=progress,
     )
     touched = report.touched
     landing.queue = queue.land(
@@ -158,6 +162,12 @@ def bring_home(
         by_id = {c.task.id: c for c in candidates}
         landing.resolutions = resolve.settle(spec, plan, landing.queue, by_id, hooks)
     return landing
+
+
+def batching(plan: Plan) -> BatchSettings:
+    """The plan's [merge] batch, parallel_checks and check_retries, defaults resolved here."""
+    parallel = plan.merge.parallel_checks or default_parallel_checks(plan.run.max_parallel)
+    return BatchSettings(plan.merge.batch, parallel, plan.merge.check_retries)
 
 
 def probe(

@@ -29,11 +29,13 @@ def merge_run(
     method: MergeMethod | None,
     dry_run: bool,
     env: Mapping[str, str],
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
     hooks_for: HooksFor | None = None,
 ) -> landing.Landing:
     """Merge a run's (the latest when None) succeeded branches onto its target, or into; the
     merge is recorded with the run (a dry run changes nothing). Each task's branch is taken as
-    it is now; hooks_for gives what its on_conflict resolutions need (issue 15)."""
+    it is now. progress: the queue's steps; hooks_for: what its on_conflict resolutions need
+    (issue 15)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
     done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
@@ -55,6 +57,7 @@ def merge_run(
         starts=starts,
         journal=RunSteps(store, record.name),
         hooks=hooks_for(record, plan) if hooks_for is not None and not dry_run else None,
+        progress=progress,
     )
     if home.queue is not None and not dry_run:
         q = home.queue

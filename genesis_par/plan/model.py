@@ -148,6 +148,9 @@ class MergeSettings:
     method: MergeMethod = MergeMethod.MERGE
     check: Command | None = None
     timeout_s: float | None = None  # of each run of the merge check
+    batch: int | None = None  # tasks checked together; None: "auto" (land.checks)
+    parallel_checks: int | None = None  # None: the cores free after [run] max_parallel
+    check_retries: int = 0  # a failing merge check runs again this many times
     on_conflict: OnConflict = OnConflict.LEAVE
     rerun_limit: int = DEFAULT_RERUN_LIMIT
     resolver: Command | None = None  # runs where on_conflict = "agent"
@@ -198,7 +201,10 @@ TASK_KEYS = frozenset(
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
 RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
-MERGE_KEYS = frozenset({"into", "method", "check", "timeout"}) | RESOLUTION_KEYS
+MERGE_KEYS = (
+    frozenset({"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"})
+    | RESOLUTION_KEYS
+)
 AGENT_KEYS = frozenset({"command"})
 
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -287,9 +293,10 @@ def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeS
         method,
         check,
         timeout_s,
-        on_conflict(table, where, "[merge] on_conflict") or OnConflict.LEAVE,
-        rerun_limit(table, where),
-        resolver(table, where, agents, _command, find_agent),
+        *_batching(table, where),
+        on_conflict=on_conflict(table, where, "[merge] on_conflict") or OnConflict.LEAVE,
+        rerun_limit=rerun_limit(table, where),
+        resolver=resolver(table, where, agents, _command, find_agent),
     )
 
 
@@ -308,6 +315,27 @@ def _check_resolver(plan: Plan, path: Path) -> None:
             'on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") or a '
             "command"
         )
+
+
+def _batching(table: dict[str, Any], where: Where) -> tuple[int | None, int | None, int]:
+    """[merge] batch ("auto" or N >= 1), parallel_checks (K >= 1), check_retries (N >= 0)."""
+    batch = table.get("batch", "auto")
+    if batch != "auto" and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise where.error(
+            f'[merge] batch must be "auto" or a whole number of at least 1 (1 checks each '
+            f"task on its own), not {batch!r}"
+        )
+    parallel = table.get("parallel_checks")
+    if parallel is not None:
+        typed(parallel, int, where, "[merge] parallel_checks", "an integer")
+        if parallel < 1:
+            raise where.error(f"[merge] parallel_checks must be at least 1, not {parallel}")
+    retries = typed(
+        table.get("check_retries", 0), int, where, "[merge] check_retries", "an integer"
+    )
+    if retries < 0:
+        raise where.error(f"[merge] check_retries must be 0 or more, not {retries}")
+    return (None if batch == "auto" else batch), parallel, retries
 
 
 TASK_BRANCH = "genesis/{run}/{task}"  # worktrees.branch_name builds the same

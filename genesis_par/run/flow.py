@@ -39,6 +39,10 @@ def _ignore_tick(progress: RunProgress) -> None:
     """Ticks nobody asked to see."""
 
 
+def _ignore_step(kind: str, data: Mapping[str, object]) -> None:
+    """Merge queue steps nobody asked to see."""
+
+
 @dataclass(frozen=True)
 class Observers:
     """Where a run says what happens: one-line notes, each recorded event, each tick of the
@@ -47,6 +51,7 @@ class Observers:
     note: Callable[[str], None] = _ignore_note
     event: Callable[[str, EventKind, Mapping[str, object]], None] = _ignore_event
     tick: Callable[[RunProgress], None] = _ignore_tick
+    merge_step: Callable[[str, Mapping[str, object]], None] = _ignore_step  # land/batch.py
 
 
 QUIET = Observers()
@@ -80,14 +85,48 @@ class RunResult:
 
 
 class _Recorder:
-    """Writes each event to the state store (before it is acted on), then tells the observer."""
+    """Writes each event to the state store (before it is acted on), then tells the observer.
+
+    While a thread holds it (`held`), that thread's events wait and are written together in
+    one transaction when it lets go: the scheduler's tick, before it acts on them."""
 
     def __init__(self, store: Store, run: str, observers: Observers) -> None:
         self.store, self.run, self.observers = store, run, observers
+        self.holder: int | None = None
+        self.waiting: list[tuple[str, EventKind, dict[str, object]]] = []
 
     def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
+        if threading.get_ident() == self.holder:
+            self.waiting.append((task, kind, data))
+            return
         self.store.record_event(self.run, task, kind, data)
         self.observers.event(task, kind, data)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Group this thread's events until the end of the block (one transaction)."""
+        self.holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self.holder, events, self.waiting = None, self.waiting, []
+            if events:
+                self.store.record_events(self.run, events)
+            for task, kind, data in events:
+                self.observers.event(task, kind, data)
+
+
+class _QueueRecorder:
+    """Records each step of the merge queue as a run event (`merge-<step>`), then shows it."""
+
+    def __init__(
+        self, store: Store, run: str, show: Callable[[str, Mapping[str, object]], None]
+    ) -> None:
+        self.store, self.run, self.show = store, run, show
+
+    def __call__(self, kind: str, data: Mapping[str, object]) -> None:
+        self.store.record_event(self.run, None, EventKind(f"merge-{kind}"), data)
+        self.show(kind, data)
 
 
 @contextmanager
@@ -223,9 +262,8 @@ def finish(
     home: landing.Landing | None = None
     if not progress.interrupted:
         hooks = _resolution_hooks(spec, store, progress, observers)
-        with rerun.interruptible(hooks.cancel):
-            home = _bring_home(spec, store, progress, where, options, hooks)
-        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C during the queue: resume goes on
+        home = _bring_home(spec, store, progress, where, options, hooks, observers)
+        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C during a resolution: resume goes on
         if home.queue is not None:
             q = home.queue
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
@@ -254,6 +292,7 @@ def _bring_home(
     where: landing.Target,
     options: Options,
     hooks: resolve.Hooks,
+    observers: Observers,
 ) -> landing.Landing:
     succeeded = {
         t.id: t.commit
@@ -274,6 +313,7 @@ def _bring_home(
         env=spec.env,
         starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
         journal=RunSteps(store, spec.run),
+        progress=_QueueRecorder(store, spec.run, observers.merge_step),
         hooks=hooks,
     )
 

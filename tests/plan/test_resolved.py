@@ -31,6 +31,9 @@ timeout = "1h30m"
 on_conflict = "agent"
 rerun_limit = 3
 resolver = ["fix-conflicts", "{prompt}"]
+batch = 4
+parallel_checks = 2
+check_retries = 1
 
 [defaults]
 timeout = "20m"
