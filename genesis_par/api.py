@@ -27,6 +27,7 @@ from genesis_par.land.conflicts import Report as ConflictReport
 from genesis_par.land.landing import Landing
 from genesis_par.land.queue import QueueResult
 from genesis_par.land.rollback import Rollback
+from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan, load
 from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
@@ -190,7 +191,7 @@ def merge(
         )
 
 
-def _unwatched(task: str, kind: str, data: Mapping[str, object]) -> None:
+def _unwatched(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
     """Events of an API call nobody watches (they are in the run's state all the same)."""
 
 

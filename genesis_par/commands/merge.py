@@ -10,7 +10,7 @@ from pathlib import Path
 from genesis_par import gitops, worktrees
 from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
-from genesis_par.land import merge
+from genesis_par.land import merge, resolve
 from genesis_par.land import rollback as rollback_core
 from genesis_par.model import ExitCode
 from genesis_par.plan.model import MergeMethod
@@ -56,19 +56,11 @@ def run(
             raise UsageError(
                 "--check is for named branches: a run's merge uses its plan's [merge] check"
             )
-        with open_store(state, read_only=dry_run) as store, rerun.interruptible(cancel):
+        with open_store(state, read_only=dry_run) as store, resolve.interruptible(cancel):
             lines = run_view.plain_lines(to_stderr=as_json)  # stdout: the result
             hooks_for = rerun.hooks_for(repo, store, env, cancel, lines.event)
             home = merge.merge_run(
-                repo,
-                store,
-                run_name,
-                into,
-                chosen,
-                dry_run,
-                env,
-                progress=lines.merge_step,
-                hooks_for=hooks_for,
+                repo, store, run_name, into, chosen, dry_run, env, lines.merge_step, hooks_for
             )
     merge_view.show(home, dry_run, as_json)
     if cancel.is_set():

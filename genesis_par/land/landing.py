@@ -100,8 +100,8 @@ def bring_home(
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
     journal: queue.StepJournal | None = None,
-    progress: Callable[[str, Mapping[str, object]], None] | None = None,
     hooks: resolve.Hooks | None = None,
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' branches as they are now, then land what merges safely.
 
@@ -150,9 +150,9 @@ def bring_home(
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
+        cancel=hooks.cancel if hooks is not None else threading.Event(),
         batching=batching(plan),
         progress=progress,
-        cancel=hooks.cancel if hooks is not None else threading.Event(),
     )
     touched = report.touched
     landing.queue = queue.land(

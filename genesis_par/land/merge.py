@@ -34,8 +34,8 @@ def merge_run(
 ) -> landing.Landing:
     """Merge a run's (the latest when None) succeeded branches onto its target, or into; the
     merge is recorded with the run (a dry run changes nothing). Each task's branch is taken as
-    it is now; progress: the queue's steps; hooks_for gives what its on_conflict resolutions
-    need (issue 15)."""
+    it is now. progress: the queue's steps; hooks_for: what its on_conflict resolutions need
+    (issue 15)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
     done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
@@ -56,8 +56,8 @@ def merge_run(
         env=env,
         starts=starts,
         journal=RunSteps(store, record.name),
-        progress=progress,
         hooks=hooks_for(record, plan) if hooks_for is not None and not dry_run else None,
+        progress=progress,
     )
     if home.queue is not None and not dry_run:
         q = home.queue

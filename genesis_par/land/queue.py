@@ -316,8 +316,8 @@ def _land_one(
             return tip
         passed, log = _check(spec, new, c.task.id)
         if not passed:
+            on_top_of = tuple(result.merged)
             why = "interrupted" if spec.cancel.is_set() else CHECK_FAILED
-            on_top_of = tuple(result.merged) if why == CHECK_FAILED else ()
             result.unmerged.append(Unmerged(c.task.id, why, (), log, on_top_of))
             return tip
         if _publish(spec, new, tip, c.task.id):

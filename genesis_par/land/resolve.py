@@ -5,15 +5,20 @@ then, so a resolution never lands on a tip it did not see; bounded by `[merge] r
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import NamedTuple, Protocol
 
-from genesis_par import gitops, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par.land import conflict_note, queue, sides
+from genesis_par.land.checks import BatchSettings
 from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.on_conflict import OnConflict
@@ -86,6 +91,45 @@ def settle(
     hooks: Hooks,
 ) -> list[Resolution]:
     """Resolve and land again each task the queue left unmerged because of conflicts."""
+    with interruptible(hooks.cancel):
+        return _settle(_one_by_one(spec), plan, result, candidates, hooks)
+
+
+def _one_by_one(spec: queue.QueueSpec) -> queue.QueueSpec:
+    """A resolution lands alone: checked on its own, where a Ctrl-C (spec.cancel) stops it."""
+    one = BatchSettings(1, 1, spec.batching.check_retries)
+    return dataclasses.replace(spec, batching=one)
+
+
+@contextmanager
+def interruptible(cancel: threading.Event) -> Iterator[None]:
+    """While the queue or its resolutions run, Ctrl-C and SIGTERM set cancel: the agent,
+    resolver or check running is stopped (its whole tree), nothing else starts and what is
+    left waits for `resume`; a second one hurries."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            proc.hurry()
+        cancel.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _settle(
+    spec: queue.QueueSpec,
+    plan: Plan,
+    result: queue.QueueResult,
+    candidates: Mapping[str, queue.Candidate],
+    hooks: Hooks,
+) -> list[Resolution]:
     done: list[Resolution] = []
     tries: dict[str, int] = {}
     while not hooks.cancel.is_set():

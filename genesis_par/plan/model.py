@@ -300,6 +300,23 @@ def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeS
     )
 
 
+def _check_resolver(plan: Plan, path: Path) -> None:
+    """on_conflict = "agent" needs a resolver to run."""
+    if plan.merge.resolver is not None:
+        return
+    if plan.merge.on_conflict is OnConflict.AGENT:
+        raise Where(path).error(
+            '[merge] on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") '
+            "or a command"
+        )
+    task = next((t for t in plan.tasks if t.on_conflict is OnConflict.AGENT), None)
+    if task is not None:
+        raise Where(path, task.id).error(
+            'on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") or a '
+            "command"
+        )
+
+
 def _batching(table: dict[str, Any], where: Where) -> tuple[int | None, int | None, int]:
     """[merge] batch ("auto" or N >= 1), parallel_checks (K >= 1), check_retries (N >= 0)."""
     batch = table.get("batch", "auto")
@@ -319,23 +336,6 @@ def _batching(table: dict[str, Any], where: Where) -> tuple[int | None, int | No
     if retries < 0:
         raise where.error(f"[merge] check_retries must be 0 or more, not {retries}")
     return (None if batch == "auto" else batch), parallel, retries
-
-
-def _check_resolver(plan: Plan, path: Path) -> None:
-    """on_conflict = "agent" needs a resolver to run."""
-    if plan.merge.resolver is not None:
-        return
-    if plan.merge.on_conflict is OnConflict.AGENT:
-        raise Where(path).error(
-            '[merge] on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") '
-            "or a command"
-        )
-    task = next((t for t in plan.tasks if t.on_conflict is OnConflict.AGENT), None)
-    if task is not None:
-        raise Where(path, task.id).error(
-            'on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") or a '
-            "command"
-        )
 
 
 TASK_BRANCH = "genesis/{run}/{task}"  # worktrees.branch_name builds the same

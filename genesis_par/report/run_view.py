@@ -224,9 +224,9 @@ def landing_json(landing: Landing) -> dict[str, object]:
             "merged": q.merged,
             "already_merged": q.already,
             "unmerged": [u.as_json() for u in q.unmerged],
-            "batches": q.batches,
             "check": check_json(landing),
             "resolutions": [r.as_json() for r in landing.resolutions],
+            "batches": q.batches,
         }
     return out
 
@@ -297,14 +297,14 @@ def print_landing(home: Landing) -> None:
     note = check_json(home)["note"]
     if note:
         console.print(f"  [yellow]note[/]: {escape(str(note))}")
+    for line in queue_view.batch_lines(q.batches):
+        console.print(f"  {escape(line)}")
     for r in home.resolutions:
         said = f": {r.reason}" if r.reason else ""
         console.print(
             f"  resolution {escape(r.task)} ({escape(r.strategy)}, try {r.n}): "
             f"{escape(r.outcome)}{escape(said)}"
         )
-    for line in queue_view.batch_lines(q.batches):
-        console.print(f"  {escape(line)}")
     for u in q.unmerged:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
         under = f" on top of {', '.join(u.on_top_of)}" if u.on_top_of else ""

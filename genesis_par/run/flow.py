@@ -262,9 +262,9 @@ def finish(
     home: landing.Landing | None = None
     if not progress.interrupted:
         hooks = _resolution_hooks(spec, store, progress, observers)
-        with rerun.interruptible(hooks.cancel):
+        with resolve.interruptible(hooks.cancel):
             home = _bring_home(spec, store, progress, where, options, hooks, observers)
-        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C during the queue: resume goes on
+        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C in the queue: resume goes on
         if home.queue is not None:
             q = home.queue
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes

@@ -5,14 +5,11 @@ task's branch is put back where it was, so a failed rerun loses nothing."""
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import FrameType
 
-from genesis_par import gitops, proc, worktrees
+from genesis_par import gitops, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
 from genesis_par.model import EventKind, TaskStatus
 from genesis_par.plan.model import Plan
@@ -78,27 +75,6 @@ def _put_back(
     p.attempts = attempts
     record(task_id, EventKind.STARTING, {"start_commit": before.start_commit})
     record(task_id, EventKind.SUCCEEDED, p.fields())
-
-
-@contextmanager
-def interruptible(cancel: threading.Event) -> Iterator[None]:
-    """While the queue and its resolutions run, Ctrl-C and SIGTERM set cancel (the agent or
-    resolver running is stopped, the queue ends after its step); a second one hurries."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
-            proc.hurry()
-        cancel.set()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
 
 
 def progress_from(tasks: list[TaskRecord]) -> dict[str, TaskProgress]:

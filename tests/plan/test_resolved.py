@@ -28,12 +28,12 @@ into = "integration/{run}"
 method = "squash"
 check = "make test"
 timeout = "1h30m"
-batch = 4
-parallel_checks = 2
-check_retries = 1
 on_conflict = "agent"
 rerun_limit = 3
 resolver = ["fix-conflicts", "{prompt}"]
+batch = 4
+parallel_checks = 2
+check_retries = 1
 
 [defaults]
 timeout = "20m"
