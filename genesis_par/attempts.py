@@ -15,9 +15,13 @@ from pathlib import Path
 from genesis_par import gitops, plan_values, proc, templates, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.plan import Plan, Task
+from genesis_par.usage import Usage, total
+from genesis_par.usage import attempt as metered
+from genesis_par.usage.metering import Metering
 
 BACKOFF_S = 0.5
-FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
+BUDGET_REACHED = "the run reached its budget_usd"
+FINAL = ("escaped", "history", "worktree", "budget")  # reached outside its task or its money
 
 
 @dataclass
@@ -42,6 +46,27 @@ class TaskProgress:
     waiting: str | None = None
     port: int = 0  # GENESIS_PORT: unique among the run's running tasks
     agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
+    agent: str | None = None
+    usage: Usage = field(default_factory=Usage)  # of its finished attempts
+    cpu_s: float = 0.0  # of its finished attempts
+    usage_notes: list[str] = field(default_factory=list)
+    metering: list[Metering] = field(default_factory=list)  # its attempts running now
+
+    def total_usage(self) -> Usage:
+        """Finished attempts and running ones, live."""
+        return total([self.usage, *(m.live for m in list(self.metering))])
+
+    def spent_usd(self) -> float:
+        """What the task spent so far, in US dollars (0 when its agent reports no cost)."""
+        return self.total_usage().cost_usd or 0.0
+
+    def total_cpu_s(self) -> float:
+        """CPU seconds of its finished attempts and running ones."""
+        return self.cpu_s + sum(m.cpu_s for m in list(self.metering))
+
+    def cpu_percent(self) -> float:
+        """CPU of its running attempts now (100 is one core)."""
+        return sum(m.cpu_percent for m in list(self.metering))
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -57,6 +82,10 @@ class TaskProgress:
             "changed": self.changed,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "peak_rss_bytes": self.peak_rss_bytes,
+            "cpu_s": round(self.total_cpu_s(), 3),
+            "agent": self.agent,
+            "usage": self.total_usage().fields(),
+            "usage_notes": list(self.usage_notes),
             "log": str(self.log) if self.log else None,
         }
 
@@ -79,10 +108,19 @@ class RunSpec:
     git_env: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
+    spend: metered.Spend = field(default_factory=metered.Spend)  # the run's, for budget_usd
+
+    def budget_reached(self) -> bool:
+        """The run spent its [run] budget_usd: no new task or attempt starts."""
+        return self.spend.budget_reached(self.plan.run.budget_usd)
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
         return self.state_dir / "logs" / self.run / f"{task}.{attempt}.log"
+
+    def usage_file(self, log: Path) -> Path:
+        """$GENESIS_USAGE_FILE of the attempt logging to log: <task>.<attempt>.usage.json."""
+        return log.with_suffix(".usage.json")
 
     def setup_exit_file(self, task: str) -> Path:
         """The exit record of the task's setup, whichever attempt's log its output went to."""
@@ -151,6 +189,8 @@ def _why(outcome: proc.Outcome, task: Task) -> str:
         return f"used more than {task.cpu:g} cores"
     if outcome.failure == "cancelled":
         return "interrupted"
+    if outcome.failure == "budget":
+        return f"spent more than its max_cost_usd of ${task.max_cost_usd:g}"
     return f"exited with code {outcome.exit_code}"
 
 
@@ -247,6 +287,10 @@ def _run_task(
         return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
+            if spec.budget_reached():
+                progress.reason = f"{progress.reason}; not tried again: {BUDGET_REACHED}"
+                attempt -= 1  # the last one that ran: its work is kept under its own number
+                break
             _save_attempt(spec, task, worktree, attempt - 1)
             _reset(spec, task, worktree, progress.start_commit)
             _copy_included(spec, worktree)  # in case the failed attempt removed one
@@ -385,9 +429,12 @@ def _attempt(
     progress.attempts, progress.log, progress.status = attempt, log, "running"
     record(task.id, "attempt", {"n": attempt, "log": str(log)})
 
-    def sample(rss: int) -> None:
+    metering = metered.start(spec, task, progress, log)
+
+    def sample(rss: int, cpu_s: float) -> str | None:
         progress.rss_bytes = rss
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
+        return metering.sample(rss, cpu_s)
 
     def started(s: proc.Started) -> None:
         record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
@@ -397,7 +444,7 @@ def _attempt(
         outcome = proc.run(
             argv,
             cwd=worktree,
-            env=fence.env(run_env),
+            env=fence.env(metered.env(spec, log, run_env)),
             log_path=log,
             limits=limits,
             cancel=cancel,
@@ -405,6 +452,7 @@ def _attempt(
             on_start=started,
             on_sample=sample,
         )
+    outcome, spent = metered.finish(progress, metering, outcome)
     progress.exit_code = outcome.exit_code
     record(
         task.id,
@@ -414,6 +462,7 @@ def _attempt(
             "exit_code": outcome.exit_code,
             "failure": outcome.failure,
             "peak_rss_bytes": outcome.peak_rss_bytes,
+            **spent,
         },
     )
     if fence.verdict.failure:

@@ -16,6 +16,8 @@ from pathlib import Path
 from genesis_par import gitops, proc, templates, worktrees
 from genesis_par.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
 from genesis_par.plan import Task
+from genesis_par.usage import Usage
+from genesis_par.usage import attempt as metered
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Candidate:
     diff_lines: int = 0
     finished_at: float = 0.0
     escape: gitops.Verdict | None = None  # its agent or check reached outside the task
+    usage: Usage = Usage()
 
     @property
     def passed(self) -> bool:
@@ -52,16 +55,20 @@ def _run_one(
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
     record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
     argv, run_env = templates.expand(task.command, values, env)
+    metering = metered.start(spec, task, progress, c.log)
     with gitops.guard(fence_for(spec, task, progress, c.path, f"candidate-{c.k}", c.log)) as fence:
-        c.outcome = proc.run(
+        outcome = proc.run(
             argv,
             cwd=c.path,
-            env=fence.env(run_env),
+            env=fence.env(metered.env(spec, c.log, run_env)),
             log_path=c.log,
             limits=limits,
             cancel=cancel,
             shell=task.command.shell,
+            on_sample=metering.sample,
         )
+    c.outcome, spent = metered.finish(progress, metering, outcome)
+    c.usage = metering.live
     c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
     record(
         task.id,
@@ -71,6 +78,7 @@ def _run_one(
             "exit_code": c.outcome.exit_code,
             "failure": c.outcome.failure,
             "peak_rss_bytes": c.outcome.peak_rss_bytes,
+            **spent,
         },
     )
     if c.outcome.failure is None and task.check is not None:

@@ -145,13 +145,21 @@ def resume_cmd(
     plan: Annotated[
         Path | None, typer.Option("--plan", help="Use this plan file instead of the recorded one.")
     ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            help="The run's budget_usd from now on: a run stopped by its budget goes on.",
+            metavar="USD",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue an interrupted run: finished tasks are not run again."""
     from genesis_par.commands import resume
 
     code = resume.resume(
-        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json
+        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json, budget=budget
     )
     raise typer.Exit(code)
 

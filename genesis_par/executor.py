@@ -14,6 +14,7 @@ from types import FrameType
 from genesis_par import conflicts, proc, scheduler, worktrees
 from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
 from genesis_par.plan import Task
+from genesis_par.usage import Usage, total
 
 TICK_S = 0.2
 PORT_BASE = 41000  # GENESIS_PORT values: one per running task
@@ -41,6 +42,14 @@ class RunProgress:
             return "interrupted"
         failed = self.with_status("failed", "cancelled")
         return "failed" if failed else "succeeded"
+
+    def total_usage(self) -> Usage:
+        """What every task spent, earlier attempts and running ones included."""
+        return total(t.total_usage() for t in list(self.tasks.values()))
+
+    def spent_usd(self) -> float:
+        """The run's spend in US dollars (what agents reported)."""
+        return self.total_usage().cost_usd or 0.0
 
 
 class _Interrupts:
@@ -88,6 +97,8 @@ def execute(
     )
     for task_id, task_progress in progress.tasks.items():
         task_progress.branch = worktrees.branch_name(spec.run, task_id)
+        task_progress.agent = tasks[task_id].agent
+    spec.spend.count = progress.spent_usd
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
@@ -101,6 +112,8 @@ def execute(
             in_flight = set(futures.values())
             if not interrupts.cancel.is_set():
                 _skip_dependents(progress, tasks, record, in_flight)
+                if spec.budget_reached():
+                    _skip_rest(progress, "budget", record, in_flight)
                 if fail_fast and progress.with_status("failed") - in_flight:
                     interrupts.cancel.set()
             started = (
@@ -169,7 +182,7 @@ def _launch(
         return
     task_progress.status, task_progress.start_commit = "starting", start.commit
     task_progress.port = _free_port(progress)
-    record(task.id, "starting", {"start_commit": start.commit})
+    record(task.id, "starting", {"start_commit": start.commit, "agent": task.agent})
     future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
     futures[future] = task.id
 
@@ -193,6 +206,15 @@ def _skip_dependents(
         task_progress = progress.tasks[task_id]
         task_progress.status, task_progress.reason = "skipped", reason
         record(task_id, "skipped", task_progress.fields())
+
+
+def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: set[str]) -> None:
+    """Skip every task not started yet, with reason."""
+    for task_progress in progress.tasks.values():
+        if task_progress.status == "pending" and task_progress.id not in in_flight:
+            task_progress.status, task_progress.reason = "skipped", reason
+            task_progress.waiting = None
+            record(task_progress.id, "skipped", task_progress.fields())
 
 
 def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:

@@ -107,6 +107,7 @@ class Task:
     best_of: int = 1  # candidates run in parallel; the best passing one becomes the branch
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
+    max_cost_usd: float | None = None  # its agents' whole trees stop when they spend more
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class RunSettings:
     strategy: Strategy = Strategy.CRITICAL_PATH
     setup: Command | None = None  # run once in each new worktree before its first agent
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
+    budget_usd: float | None = None  # no task or attempt starts once the run spent this
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +172,14 @@ TASK_KEYS = frozenset(
         "check",
         "env",
         "best_of",
+        "max_cost_usd",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
+RUN_KEYS = frozenset(
+    {"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd"}
+)
 MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -243,7 +248,8 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     strategy = enum_value(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
     pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
-    return RunSettings(name, base, max_parallel, strategy, setup, pool)
+    budget = _dollars(table, "budget_usd", where, "[run] budget_usd")
+    return RunSettings(name, base, max_parallel, strategy, setup, pool, budget)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:
@@ -349,6 +355,16 @@ def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(table.items()))
 
 
+def _dollars(raw: Mapping[str, Any], key: str, where: Where, name: str) -> float | None:
+    """An amount of US dollars (budget_usd, max_cost_usd), or None when not given."""
+    if key not in raw:
+        return None
+    value = typed(raw[key], (int, float), where, name, "a number of US dollars")
+    if not math.isfinite(value) or value < 0:
+        raise where.error(f"{name} must be a finite number of US dollars, not negative, not {value}")
+    return float(value)
+
+
 def _number(raw: Mapping[str, Any], key: str, where: Where, default: float) -> float:
     value = typed(raw.get(key, default), (int, float), where, key, "a number")
     if not math.isfinite(value) or value < 0:
@@ -444,6 +460,7 @@ def _task(
         best_of=best_of,
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
+        max_cost_usd=_dollars(merged, "max_cost_usd", where, "max_cost_usd"),
     )
 
 

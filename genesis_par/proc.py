@@ -53,7 +53,7 @@ class Limits:
 
 class Outcome(NamedTuple):
     exit_code: int | None  # None when we stopped it
-    failure: str | None  # None | "exit" | "timeout" | "memory" | "cpu" | "cancelled"
+    failure: str | None  # None | "exit" | "timeout" | "memory" | "cpu" | "budget" | "cancelled"
     peak_rss_bytes: int
     duration_s: float
     left_running: tuple[int, ...] = ()  # pids of the attempt that could not be stopped
@@ -223,15 +223,20 @@ def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
 
 
 def _sample(root: psutil.Process) -> tuple[int, float]:
-    """Resident memory and cpu seconds of the agent tree (the shim itself left out)."""
+    """Resident memory and cpu seconds of the agent tree (the shim's own left out).
+
+    cpu counts the exited processes too: a process's time moves to its parent's children
+    times when the parent waits for it, and the shim (a subreaper) waits for every orphan."""
     import psutil
 
     rss, cpu = 0, 0.0
-    for p in _tree(root)[1:]:
+    for i, p in enumerate(_tree(root)):
         with contextlib.suppress(psutil.Error), p.oneshot():
-            rss += p.memory_info().rss
             times = p.cpu_times()
-            cpu += times.user + times.system
+            cpu += times.children_user + times.children_system
+            if i:
+                rss += p.memory_info().rss
+                cpu += times.user + times.system
     return rss, cpu
 
 
@@ -322,11 +327,13 @@ def run(
     cancel: threading.Event,
     shell: bool = False,
     on_start: Callable[[Started], None] = lambda s: None,
-    on_sample: Callable[[int], None] = lambda rss: None,
+    on_sample: Callable[[int, float], str | None] = lambda rss, cpu_s: None,
     exit_file: Path | None = None,
 ) -> Outcome:
     """Run one attempt to its end under limits; blocking; safe from many threads at once.
-    exit_file: where its exit code is recorded (default: the agent's, beside log_path)."""
+    exit_file: where its exit code is recorded (default: the agent's, beside log_path).
+    on_sample gets the tree's resident bytes and cpu seconds at each sample; a failure it
+    returns ("budget") stops the tree like a broken limit."""
     import psutil
 
     began = time.monotonic()
@@ -347,8 +354,7 @@ def run(
             failure = "cancelled"
         else:
             rss, cpu_s = _sample(root)
-            on_sample(rss)
-            failure = watch.broken(time.monotonic(), rss, cpu_s)
+            failure = on_sample(rss, cpu_s) or watch.broken(time.monotonic(), rss, cpu_s)
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 from genesis_par import store_faults
 from genesis_par.errors import StoreProblem, UsageError
 from genesis_par.state_merges import MERGE_STEPS, MergeRecords
+from genesis_par.usage import Usage, total
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TASK_FIELDS = [
     "status",
     "failure",
@@ -32,7 +33,17 @@ TASK_FIELDS = [
     "duration_s",
     "peak_rss_bytes",
     "log",
+    "agent",
 ]
+USAGE_COLUMNS = (  # 4: what each attempt spent (genesis_par.usage)
+    "input_tokens INTEGER",
+    "output_tokens INTEGER",
+    "cost_usd REAL",
+    "turns INTEGER",
+    "model TEXT",
+    "cpu_s REAL",
+    "usage_notes TEXT",
+)
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -108,6 +119,7 @@ class RunRecord(NamedTuple):
 
 
 RUN_COLUMNS = ", ".join(RunRecord._fields)
+_NOTHING_SPENT = {"cpu_s": 0.0, "usage": Usage().fields(), "usage_notes": []}
 
 
 class AttemptRecord(NamedTuple):
@@ -122,6 +134,32 @@ class AttemptRecord(NamedTuple):
     failure: str | None
     peak_rss_bytes: int | None
     log: str | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    turns: int | None = None
+    model: str | None = None
+    cpu_s: float | None = None
+    usage_notes: str | None = None  # JSON list
+
+    @property
+    def usage(self) -> Usage:
+        """What the attempt spent."""
+        return Usage(
+            self.input_tokens or 0,
+            self.output_tokens or 0,
+            self.cost_usd,
+            self.turns or 0,
+            self.model,
+        )
+
+    @property
+    def notes(self) -> list[str]:
+        """What could not be read of its usage."""
+        return list(json.loads(self.usage_notes)) if self.usage_notes else []
+
+
+ATTEMPT_COLUMNS = ", ".join(AttemptRecord._fields)
 
 
 class Store(MergeRecords):
@@ -232,6 +270,10 @@ class Store(MergeRecords):
             if version in (0, 1, 2):
                 db.execute(MERGE_STEPS)
                 self._steps_from_passes(db)
+            if version in (0, 1, 2, 3):
+                for column in USAGE_COLUMNS:
+                    db.execute(f"ALTER TABLE attempts ADD COLUMN {column}")
+                db.execute("ALTER TABLE tasks ADD COLUMN agent TEXT")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- runs ---
@@ -372,8 +414,8 @@ class Store(MergeRecords):
         now = self.now()
         if kind == "starting":
             db.execute(
-                "UPDATE tasks SET status='running', start_commit=? WHERE run=? AND id=?",
-                (data["start_commit"], run, task),
+                "UPDATE tasks SET status='running', start_commit=?, agent=? WHERE run=? AND id=?",
+                (data["start_commit"], data.get("agent"), run, task),
             )
         elif kind == "attempt":
             db.execute(
@@ -391,14 +433,23 @@ class Store(MergeRecords):
                 (data["pid"], data["create_time"], run, task, data["n"]),
             )
         elif kind == "exited":
+            usage = Usage.from_fields(data.get("usage"))
             db.execute(
-                "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=? "
-                "WHERE run=? AND task=? AND n=?",
+                "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=?, "
+                "input_tokens=?, output_tokens=?, cost_usd=?, turns=?, model=?, cpu_s=?, "
+                "usage_notes=? WHERE run=? AND task=? AND n=?",
                 (
                     now,
                     data["exit_code"],
                     data["failure"],
                     data["peak_rss_bytes"],
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cost_usd,
+                    usage.turns,
+                    usage.model,
+                    data.get("cpu_s"),
+                    json.dumps(data.get("usage_notes") or []),
                     run,
                     task,
                     data["n"],
@@ -417,25 +468,43 @@ class Store(MergeRecords):
         """The run's tasks in plan order, as the JSON task objects (plus start_commit)."""
         cols = ", ".join(f'"{c}"' for c in ["id", *TASK_FIELDS])
         rows = self.db.execute(f"SELECT {cols} FROM tasks WHERE run=? ORDER BY idx", (run,))
+        spent = self._spent_by_task(run)
         out = []
         for row in rows.fetchall():
             item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
             item["changed"] = None if item["changed"] is None else bool(item["changed"])
             if not with_start:
                 item.pop("start_commit")
-            out.append(item)
+            out.append({**item, **spent.get(item["id"], _NOTHING_SPENT)})
         return out
+
+    def _spent_by_task(self, run: str) -> dict[str, dict[str, Any]]:
+        """Each task's usage, cpu_s and usage_notes: the sums over its finished attempts."""
+        by_task: dict[str, list[AttemptRecord]] = {}
+        for a in self.attempts(run):
+            if a.finished_at is not None:
+                by_task.setdefault(a.task, []).append(a)
+        return {
+            task: {
+                "cpu_s": round(sum(a.cpu_s or 0.0 for a in attempts), 3),
+                "usage": total(a.usage for a in attempts).fields(),
+                "usage_notes": list(dict.fromkeys(n for a in attempts for n in a.notes)),
+            }
+            for task, attempts in by_task.items()
+        }
 
     def attempts(self, run: str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or of one task), oldest first."""
-        query = "SELECT * FROM attempts WHERE run=?" + (" AND task=?" if task else "")
+        query = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run=?" + (
+            " AND task=?" if task else ""
+        )
         args = (run, task) if task else (run,)
         return [AttemptRecord(*r) for r in self.db.execute(query + " ORDER BY started_at", args)]
 
     def running_attempts(self) -> list[AttemptRecord]:
         """Attempts started and never recorded as finished (orphan candidates after a crash)."""
         rows = self.db.execute(
-            "SELECT * FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
         ).fetchall()
         return [AttemptRecord(*r) for r in rows]
 

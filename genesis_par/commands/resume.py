@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,9 +19,11 @@ from genesis_par.commands.common import (
     state_dir,
     stop_orphans,
 )
-from genesis_par.commands.run import Options, _execute, check_agents, finish
+from genesis_par.commands.run import BUDGET, Options, _execute, check_agents, finish
+from genesis_par.errors import UsageError
 from genesis_par.report import run_view
 from genesis_par.state import RunRecord, Store, run_lock
+from genesis_par.usage import Usage
 
 KEEP = ("succeeded",)
 KEEP_UNLESS_RETRY = ("failed", "skipped")
@@ -55,7 +59,13 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             attempts=int(t["attempts"] or 0),
             branch=t["branch"],
             start_commit=t["start_commit"],
+            usage=Usage.from_fields(t["usage"]),  # what it spent counts toward the budget
+            cpu_s=float(t["cpu_s"] or 0.0),
+            usage_notes=list(t["usage_notes"]),
         )
+        if t["status"] == "skipped" and t["reason"] == BUDGET:
+            earlier[progress.id] = progress  # not started for want of budget: it starts now
+            continue
         interrupted = t["status"] in ("running", "cancelled")
         agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
         if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
@@ -72,6 +82,15 @@ def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskP
             progress.log = Path(t["log"]) if t["log"] else None
         earlier[progress.id] = progress
     return earlier
+
+
+def _with_budget(plan: plan_mod.Plan, budget: float | None) -> plan_mod.Plan:
+    """The plan with --budget as its [run] budget_usd."""
+    if budget is None:
+        return plan
+    if not math.isfinite(budget) or budget < 0:
+        raise UsageError(f"--budget must be a number of US dollars, not negative, not {budget}")
+    return dataclasses.replace(plan, run=dataclasses.replace(plan.run, budget_usd=budget))
 
 
 def _replan(store: Store, run: str, plan: plan_mod.Plan) -> None:
@@ -95,9 +114,11 @@ def resume(
     retry_failed: bool = False,
     plan_path: Path | None = None,
     as_json: bool = False,
+    budget: float | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
-    """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
+    """Run what the run did not finish, then conflicts and the merge queue; run's exit codes.
+    budget: the run's budget_usd from now on (a run stopped by its budget goes on)."""
     repo, state = state_dir(cwd)
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
@@ -115,7 +136,7 @@ def resume(
                 run_view.print_json(store.result(record.name) or {"run": record.name})
             return FINISHED_EXIT[status]
         with run_lock(state, record.name):
-            plan = _plan(record, plan_path)
+            plan = _with_budget(_plan(record, plan_path), budget)
             check_agents(plan)
             if plan_path is not None:
                 _replan(store, record.name, plan)

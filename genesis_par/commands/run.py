@@ -22,6 +22,7 @@ from genesis_par.state_merges import RunSteps
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3
+BUDGET = "budget"  # the reason of tasks skipped because the run reached its budget_usd
 
 
 def _with_name(plan: Plan, name: str | None) -> Plan:
@@ -210,9 +211,12 @@ def _execute(
 
 
 def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[str, int]:
-    """The run's status and exit code: interrupted 130, a task failed 1, unmerged work 3."""
+    """The run's status and exit code: interrupted 130, a task failed 1 (or the budget left
+    tasks unstarted: "budget", which `resume --budget` continues), unmerged work 3."""
     if progress.interrupted:
         return "interrupted", EXIT_INTERRUPTED
+    if any(t.status == "skipped" and t.reason == BUDGET for t in progress.tasks.values()):
+        return "budget", 1
     if progress.with_status("failed", "cancelled"):
         return "failed", 1
     unmerged = home is not None and (
