@@ -20,6 +20,7 @@ from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
+from genesis_par.usage import compare
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -154,12 +155,15 @@ def print_json(obj: object) -> None:
 
 def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
     """The final object of `run --json`."""
+    tasks = [t.fields() for t in progress.tasks.values()]
     obj: dict[str, object] = {
         "version": JSON_VERSION,
         "run": progress.run,
         "status": status,
         "base": progress.base_commit,
-        "tasks": [t.fields() for t in progress.tasks.values()],
+        "tasks": tasks,
+        "usage": compare.totals(tasks),
+        "agents": compare.agents(tasks),
         "conflicts": None,  # null when the probe did not run (interrupted, --fail-fast)
         "merge": None,  # null when the queue did not run (--no-merge, nothing succeeded)
     }

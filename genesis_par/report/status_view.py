@@ -17,6 +17,7 @@ from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE
 from genesis_par.state import RunRecord
+from genesis_par.usage import compare
 
 
 def status_json(
@@ -35,6 +36,8 @@ def status_json(
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "tasks": tasks,
+        "usage": compare.totals(tasks),
+        "agents": compare.agents(tasks),
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
         "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
