@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, proc, templates, worktrees
@@ -32,7 +32,7 @@ class Candidate:
     diff_lines: int = 0
     finished_at: float = 0.0
     escape: gitops.Verdict | None = None  # its agent or check reached outside the task
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
 
     @property
     def passed(self) -> bool:

@@ -177,9 +177,7 @@ TASK_KEYS = frozenset(
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset(
-    {"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd"}
-)
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd"})
 MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -361,7 +359,9 @@ def _dollars(raw: Mapping[str, Any], key: str, where: Where, name: str) -> float
         return None
     value = typed(raw[key], (int, float), where, name, "a number of US dollars")
     if not math.isfinite(value) or value < 0:
-        raise where.error(f"{name} must be a finite number of US dollars, not negative, not {value}")
+        raise where.error(
+            f"{name} must be a finite number of US dollars, not negative, not {value}"
+        )
     return float(value)
 
 

@@ -68,8 +68,8 @@ def test_max_cost_usd_stops_the_spending_agents_whole_tree_and_says_why(
 
 def declaring(cost: float, exit_code: int = 0) -> str:
     code = (
-        "import json, os, sys; json.dump(dict(cost_usd=%s), open(os.environ['GENESIS_USAGE_FILE'],"
-        " 'w')); sys.exit(%d)" % (cost, exit_code)
+        f"import json, os, sys; json.dump(dict(cost_usd={cost}), "
+        f"open(os.environ['GENESIS_USAGE_FILE'], 'w')); sys.exit({exit_code})"
     )
     return json.dumps([PY, "-c", code])
 
