@@ -12,8 +12,8 @@ from genesis_par.usage.model import total
 
 if TYPE_CHECKING:
     from genesis_par import proc
-    from genesis_par.attempts import RunSpec, TaskProgress
-    from genesis_par.plan import Task
+    from genesis_par.plan.model import Task
+    from genesis_par.run.attempts import RunSpec, TaskProgress
 
 
 def start(spec: RunSpec, task: Task, progress: TaskProgress, log: Path) -> Metering:
