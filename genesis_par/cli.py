@@ -276,11 +276,19 @@ def report_cmd(
 
 
 @app.command("agents")
-def agents_cmd(as_json: JsonOpt = False) -> None:
-    """The built-in agent presets and whether each is installed."""
+def agents_cmd(
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="Compare the agents of this run: tasks, success, tokens, cost, time."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The built-in agent presets and whether each is installed; --run RUN compares a run's."""
     from genesis_par.commands import agents
 
-    raise typer.Exit(agents.run(as_json=as_json))
+    raise typer.Exit(agents.run(as_json=as_json, run_name=run))
 
 
 @app.command("demo")

@@ -14,13 +14,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from genesis_par.land.landing import Landing
+from genesis_par.report import amounts
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
-from genesis_par.usage import compare
+from genesis_par.usage import compare, total
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -58,12 +59,15 @@ def last_line(log: Path | None, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
-    """The live view: one row a task and a progress bar for the run."""
+def task_table(
+    run: str, rows: Iterable[TaskProgress], now: float, per_minute: float | None = None
+) -> Group:
+    """The live view: one row a task (CPU, memory and cost of the running ones) and a
+    progress bar for the run, with its totals and tasks finished per minute."""
     rows = list(rows)
     table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
     name_column(table, "task")
-    for column in ("status", "try", "elapsed", "memory"):
+    for column in ("status", "try", "elapsed", "cpu", "memory", "cost"):
         table.add_column(column, no_wrap=True)
     table.add_column("last log line / why")
     for row in rows:
@@ -80,19 +84,30 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
             f"[{style}]{row.status}[/]",
             str(row.attempts or ""),
             f"{row.elapsed(now):.1f}s" if row.attempts else "",
+            f"{row.cpu_percent():.0f}%" if running else "",
             _size(row.rss_bytes) if running else "",
+            amounts.dollars(row.total_usage().cost_usd),
             escape(note),
         )
-    return Group(table, *_footer(rows))
+    return Group(table, *_footer(rows, per_minute))
 
 
-def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
-    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled."""
+def _footer(rows: list[TaskProgress], per_minute: float | None) -> tuple[ProgressBar, str]:
+    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled;
+    the run's tokens and cost, and its pace."""
     cancelled = sum(row.status == "cancelled" for row in rows)
     done = sum(row.status in FINISHED for row in rows) - cancelled
     bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
     line = f"{done} of {plural(len(rows), 'task')} finished"
-    return bar, line + (f", {cancelled} cancelled" if cancelled else "")
+    line += f", {cancelled} cancelled" if cancelled else ""
+    spent = total(row.total_usage() for row in rows)
+    if spent.known:
+        line += f" · {amounts.tokens(spent.input_tokens)} tokens in, "
+        line += f"{amounts.tokens(spent.output_tokens)} out"
+        line += f", {amounts.dollars(spent.cost_usd)}" if spent.cost_usd is not None else ""
+    if per_minute is not None:
+        line += f" · {per_minute:.1f} tasks/min"
+    return bar, line
 
 
 class LiveView:
@@ -110,8 +125,9 @@ class LiveView:
 
     def tick(self, progress: RunProgress) -> None:
         """Redraw."""
-        rows = progress.tasks.values()
-        self.live.update(task_table(progress.run, rows, time.time()), refresh=True)
+        rows, now = progress.tasks.values(), time.time()
+        table = task_table(progress.run, rows, now, progress.tasks_per_minute(now))
+        self.live.update(table, refresh=True)
 
 
 def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | None:
@@ -200,6 +216,13 @@ def print_summary(progress: RunProgress, home: Landing | None, status: str) -> N
             console.print(
                 f"  [{STATUS_STYLE[state]}]{state}[/] ({len(ids)}): {escape(', '.join(ids))}"
             )
+    spent = progress.total_usage()
+    if spent.known:
+        cost = amounts.dollars(spent.cost_usd)
+        console.print(
+            f"  spent: {amounts.tokens(spent.input_tokens)} tokens in, "
+            f"{amounts.tokens(spent.output_tokens)} out" + (f", {escape(cost)}" if cost else "")
+        )
     for task in progress.tasks.values():
         if task.status in ("failed", "skipped", "cancelled") and task.reason:
             console.print(f"  {escape(task.id)}: {escape(task.reason)}")
@@ -209,6 +232,8 @@ def print_summary(progress: RunProgress, home: Landing | None, status: str) -> N
         print_landing(home)
     if status == "interrupted":
         console.print(f"continue it with `genesis-par resume {escape(progress.run)}`")
+    if status == "budget":
+        console.print(amounts.budget_hint(progress.run))
 
 
 def print_landing(home: Landing) -> None:

@@ -53,6 +53,7 @@ class TaskProgress:
     cpu_s: float = 0.0  # of its finished attempts
     usage_notes: list[str] = field(default_factory=list)
     metering: list[Metering] = field(default_factory=list)  # its attempts running now
+    candidates: list[dict[str, object]] | None = None  # best_of: each candidate, the winner
 
     def total_usage(self) -> Usage:
         """Finished attempts and running ones, live."""
@@ -88,6 +89,7 @@ class TaskProgress:
             "agent": self.agent,
             "usage": self.total_usage().fields(),
             "usage_notes": list(self.usage_notes),
+            "candidates": self.candidates,
             "log": str(self.log) if self.log else None,
         }
 

@@ -139,6 +139,9 @@ def run(
     )
     if any(c.escape for c in candidates):  # one agent of the task reached out: the task fails
         passing = []
+    progress.candidates = [
+        _summary(c, task, winner=bool(passing) and c is passing[0]) for c in candidates
+    ]
     if passing:
         _crown(spec, task, progress, passing[0])
     else:
@@ -154,6 +157,21 @@ def run(
             spec.repo.root, spec.repo.common_dir, c.path, spec.repo.root / ".genesis" / "trash"
         )
         proc.delete_in_background(aside)
+
+
+def _summary(c: Candidate, task: Task, winner: bool) -> dict[str, object]:
+    """One candidate as the task's JSON shows it (docs/json.md, "candidates")."""
+    ran_check = task.check is not None and c.outcome is not None and c.outcome.failure is None
+    return {
+        "k": c.k,
+        "agent": task.agent,
+        "exit_code": c.outcome.exit_code if c.outcome else None,
+        "failure": c.outcome.failure if c.outcome else None,
+        "check": ("failed" if c.check_failed else "passed") if ran_check else None,
+        "diff_lines": c.diff_lines if c.commit else None,
+        "usage": c.usage.fields(),
+        "winner": winner,
+    }
 
 
 def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate) -> None:

@@ -49,6 +49,12 @@ class RunProgress:
         """What every task spent, earlier attempts and running ones included."""
         return total(t.total_usage() for t in list(self.tasks.values()))
 
+    def tasks_per_minute(self, now: float) -> float:
+        """Tasks that ran to an end (succeeded or failed) per minute since the run started."""
+        ended = self.with_status("succeeded", "failed")
+        done = sum(self.tasks[t].started_at is not None for t in ended)  # in this session
+        return done / max((now - self.started_at) / 60, 1 / 60)
+
     def spent_usd(self) -> float:
         """The run's spend in US dollars (what agents reported)."""
         return self.total_usage().cost_usd or 0.0

@@ -34,6 +34,7 @@ TASK_FIELDS = [
     "peak_rss_bytes",
     "log",
     "agent",
+    "candidates",  # JSON
 ]
 USAGE_COLUMNS = (  # 4: what each attempt spent (genesis_par.usage)
     "input_tokens INTEGER",
@@ -274,6 +275,7 @@ class Store(MergeRecords):
                 for column in USAGE_COLUMNS:
                     db.execute(f"ALTER TABLE attempts ADD COLUMN {column}")
                 db.execute("ALTER TABLE tasks ADD COLUMN agent TEXT")
+                db.execute("ALTER TABLE tasks ADD COLUMN candidates TEXT")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- runs ---
@@ -458,6 +460,8 @@ class Store(MergeRecords):
         elif kind in ("succeeded", "failed", "skipped", "cancelled"):
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind
+            if fields.get("candidates") is not None:
+                fields["candidates"] = json.dumps(fields["candidates"])
             assignments = ", ".join(f'"{k}"=?' for k in fields)
             db.execute(
                 f"UPDATE tasks SET {assignments} WHERE run=? AND id=?",
@@ -473,6 +477,7 @@ class Store(MergeRecords):
         for row in rows.fetchall():
             item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
             item["changed"] = None if item["changed"] is None else bool(item["changed"])
+            item["candidates"] = json.loads(item["candidates"]) if item["candidates"] else None
             if not with_start:
                 item.pop("start_commit")
             out.append({**item, **spent.get(item["id"], _NOTHING_SPENT)})
