@@ -114,6 +114,14 @@ def run_cmd(
     into: Annotated[
         str | None, typer.Option(help="Merge into this branch (may be a checked-out one).")
     ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics",
+            help="Keep this Prometheus text file up to date while the run goes on.",
+            metavar="FILE",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
@@ -127,6 +135,7 @@ def run_cmd(
         fail_fast=fail_fast,
         no_merge=no_merge,
         into=into,
+        metrics=metrics,
     )
     raise typer.Exit(code)
 
