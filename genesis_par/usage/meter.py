@@ -51,7 +51,8 @@ class Meter:
     @classmethod
     def at_end_of(cls, log: Path, parser: Parser | None, usage_file: Path) -> Meter:
         """A meter for output appended to log from now on."""
-        usage_file.unlink(missing_ok=True)  # an earlier run's file is not this attempt's
+        with contextlib.suppress(OSError):  # an earlier run's file is not this attempt's
+            usage_file.unlink(missing_ok=True)
         size = 0
         with contextlib.suppress(OSError):
             size = log.stat().st_size
