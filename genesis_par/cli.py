@@ -162,13 +162,27 @@ def resume_cmd(
             metavar="USD",
         ),
     ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics",
+            help="Keep this Prometheus text file up to date while the run goes on.",
+            metavar="FILE",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue an interrupted run: finished tasks are not run again."""
     from genesis_par.commands import resume
 
     code = resume.resume(
-        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json, budget=budget
+        Path.cwd(),
+        run,
+        retry_failed=retry_failed,
+        plan_path=plan,
+        as_json=as_json,
+        budget=budget,
+        metrics=metrics,
     )
     raise typer.Exit(code)
 

@@ -56,18 +56,23 @@ def run(
     metrics: a Prometheus text file kept up to date while the run goes on."""
     plan = flow.with_name(plan_mod.load(plan_path), name)
     options = flow.Options(fail_fast, not no_merge, into)
-    gauges = MetricsFile.checked(metrics, plan.run.name) if metrics is not None else None
+    gauges = MetricsFile.checked(metrics) if metrics is not None else None
     with observers_for(as_json, gauges) as observers:
         result = flow.start(cwd, plan, options, env, observers)
-    if gauges is not None:  # the merge queue ran after the last tick
-        merged = result.landing is not None and result.landing.queue is not None
-        if failed := gauges.update(result.progress, merged=merged):
-            run_view.note(failed)
-    return show(result, as_json, env)
+    return show(result, as_json, env, gauges)
 
 
-def show(result: flow.RunResult, as_json: bool, env: Mapping[str, str]) -> int:
+def show(
+    result: flow.RunResult,
+    as_json: bool,
+    env: Mapping[str, str],
+    metrics: MetricsFile | None = None,
+) -> int:
     """The run's summary (or JSON), and in GitHub Actions its job summary; the exit code."""
+    if metrics is not None:  # the merge queue ran after the last tick
+        merged = result.landing is not None and result.landing.queue is not None
+        if failed := metrics.update(result.progress, merged=merged):
+            run_view.note(failed)
     if as_json:
         run_view.print_json(result.record)
     else:

@@ -20,8 +20,8 @@ STATES = ("pending", "starting", "running", "succeeded", "failed", "skipped", "c
 class MetricsFile:
     """The gauges of one run, and the file they are written to."""
 
-    def __init__(self, path: Path, run: str) -> None:
-        self.path, self.run = path, run
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.failed_write: str | None = None  # the last write's error, said once
         self.registry = CollectorRegistry()
         r = self.registry
@@ -47,7 +47,7 @@ class MetricsFile:
         self.updated = gauge("updated_timestamp_seconds", "When this file was written.")
 
     @classmethod
-    def checked(cls, path: Path, run: str) -> MetricsFile:
+    def checked(cls, path: Path) -> MetricsFile:
         """A metrics file at path, refused (exit 2) before the run when it cannot be written."""
         folder = path.parent if str(path.parent) else Path(".")
         if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
@@ -55,30 +55,30 @@ class MetricsFile:
                 f"--metrics {path}: cannot write there (name a file in an existing, writable "
                 "folder, e.g. node_exporter's textfile directory)"
             )
-        return cls(path, run)
+        return cls(path)
 
     def update(self, progress: RunProgress, merged: bool = False) -> str | None:
         """Write the file from the run as it is now; a note when the write failed (once)."""
-        now = time.time()
+        now, run = time.time(), progress.run
         tasks = list(progress.tasks.values())
         counts = Counter(t.status for t in tasks)
         for state in STATES:
-            self.tasks.labels(self.run, state).set(counts.get(state, 0))
+            self.tasks.labels(run, state).set(counts.get(state, 0))
         self.cpu.clear()
         self.memory.clear()
         running = [t for t in tasks if t.status in ("starting", "running")]
         for t in running:
-            self.cpu.labels(self.run, t.id).set(round(t.cpu_percent(), 1))
-            self.memory.labels(self.run, t.id).set(t.rss_bytes)
-        self.running.labels(self.run).set(sum(len(t.metering) for t in tasks))
-        self.queue.labels(self.run).set(0 if merged else counts.get("succeeded", 0))
+            self.cpu.labels(run, t.id).set(round(t.cpu_percent(), 1))
+            self.memory.labels(run, t.id).set(t.rss_bytes)
+        self.running.labels(run).set(sum(len(t.metering) for t in tasks))
+        self.queue.labels(run).set(0 if merged else counts.get("succeeded", 0))
         spent = progress.total_usage()
-        self.tokens.labels(self.run, "input").set(spent.input_tokens)
-        self.tokens.labels(self.run, "output").set(spent.output_tokens)
-        self.cost.labels(self.run).set(spent.cost_usd or 0.0)
-        self.cpu_seconds.labels(self.run).set(round(sum(t.total_cpu_s() for t in tasks), 3))
-        self.pace.labels(self.run).set(round(progress.tasks_per_minute(now), 3))
-        self.updated.labels(self.run).set(round(now, 3))
+        self.tokens.labels(run, "input").set(spent.input_tokens)
+        self.tokens.labels(run, "output").set(spent.output_tokens)
+        self.cost.labels(run).set(spent.cost_usd or 0.0)
+        self.cpu_seconds.labels(run).set(round(sum(t.total_cpu_s() for t in tasks), 3))
+        self.pace.labels(run).set(round(progress.tasks_per_minute(now), 3))
+        self.updated.labels(run).set(round(now, 3))
         return self._write()
 
     def _write(self) -> str | None:
