@@ -139,11 +139,19 @@ def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | No
         failure, code = data.get("failure"), data.get("exit_code")
         what = f"failed ({failure})" if failure else "exited 0"
         said = f", exit code {code}" if failure and code is not None else ""
-        return f"{stamp} {task}: attempt {data['n']} {what}{said}"
+        return f"{stamp} {task}: attempt {data['n']} {what}{said}{_spent(data.get('usage'))}"
     if kind in ("succeeded", "failed", "skipped", "cancelled"):
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
     return None
+
+
+def _spent(usage: object) -> str:
+    """` (26k / 300 tokens, $0.0421)` for an attempt that reported usage, else nothing."""
+    tokens = amounts.in_out(usage)
+    cost = amounts.dollars(usage.get("cost_usd")) if isinstance(usage, dict) else ""
+    parts = [f"{tokens} tokens" if tokens else "", cost]
+    return f" ({', '.join(p for p in parts if p)})" if any(parts) else ""
 
 
 class PlainLines:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.usage import Usage
 from tests.plans import PY, run_json, tasks_by_id, write_plan
@@ -102,3 +103,19 @@ def test_an_agent_printing_garbage_or_nothing_still_succeeds_with_a_note(
         ]
     log = Path(str(tasks_by_id(result)["garbage"]["log"]))
     assert '{"type": "result", "total_cost_usd": "free"\n1\n' in log.read_text()  # verbatim
+
+
+def test_plain_lines_the_summary_and_status_say_what_was_spent(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(
+        repo, printing_agents(tmp_path) + '\n[[tasks]]\nid = "c"\nagent = "claude"\nprompt = "go"\n'
+    )
+    assert run_cmd.run(repo, plan) == 0
+    lines = capsys.readouterr().out
+    assert "c: attempt 1 exited 0 (26k / 300 tokens, $0.0421)" in lines
+    assert "spent: 26k tokens in, 300 out, $0.0421" in lines
+    assert status_cmd.status(repo) == 0
+    table = capsys.readouterr().out
+    assert "26k / 300" in table and "$0.0421" in table
+    assert "spent: 26k tokens in, 300 out, $0.0421; cpu" in table
