@@ -444,18 +444,22 @@ def _attempt(
         record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
 
     argv, run_env = templates.expand(task.command, values, env)
-    with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(metered.env(spec, log, run_env)),
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.command.shell,
-            on_start=started,
-            on_sample=sample,
-        )
+    try:
+        with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
+            outcome = proc.run(
+                argv,
+                cwd=worktree,
+                env=fence.env(metered.env(spec, log, run_env)),
+                log_path=log,
+                limits=limits,
+                cancel=cancel,
+                shell=task.command.shell,
+                on_start=started,
+                on_sample=sample,
+            )
+    except BaseException:
+        metered.drop(progress, metering)
+        raise
     outcome, spent = metered.finish(progress, metering, outcome)
     progress.exit_code = outcome.exit_code
     record(

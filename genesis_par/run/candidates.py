@@ -57,17 +57,22 @@ def _run_one(
     record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
     argv, run_env = templates.expand(task.command, values, env)
     metering = metered.start(spec, task, progress, c.log)
-    with gitops.guard(fence_for(spec, task, progress, c.path, f"candidate-{c.k}", c.log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=c.path,
-            env=fence.env(metered.env(spec, c.log, run_env)),
-            log_path=c.log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.command.shell,
-            on_sample=metering.sample,
-        )
+    label = f"candidate-{c.k}"
+    try:
+        with gitops.guard(fence_for(spec, task, progress, c.path, label, c.log)) as fence:
+            outcome = proc.run(
+                argv,
+                cwd=c.path,
+                env=fence.env(metered.env(spec, c.log, run_env)),
+                log_path=c.log,
+                limits=limits,
+                cancel=cancel,
+                shell=task.command.shell,
+                on_sample=metering.sample,
+            )
+    except BaseException:
+        metered.drop(progress, metering)
+        raise
     c.outcome, spent = metered.finish(progress, metering, outcome)
     c.usage = metering.live
     c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)

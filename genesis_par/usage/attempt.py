@@ -40,6 +40,15 @@ def env(spec: RunSpec, log: Path, run_env: dict[str, str]) -> dict[str, str]:
     return {**run_env, "GENESIS_USAGE_FILE": str(spec.usage_file(log))}
 
 
+def drop(progress: TaskProgress, metering: Metering) -> None:
+    """The attempt ended without an outcome (genesis-par hit an error around it): it no longer
+    runs; what it spent still counts for the task."""
+    if metering in progress.metering:
+        progress.metering.remove(metering)
+        progress.usage = progress.usage + metering.live
+        progress.cpu_s += metering.cpu_s
+
+
 def finish(
     progress: TaskProgress, metering: Metering, outcome: proc.Outcome
 ) -> tuple[proc.Outcome, dict[str, object]]:

@@ -42,7 +42,7 @@ def _json_object(line: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: an agent printed `[[[[...`
         return None
     return value if isinstance(value, dict) else None
 
@@ -151,6 +151,9 @@ class Codex:
         return self.sum
 
 
+MAX_OBJECT = 16 << 20  # characters of a pretty-printed object collected, at most
+
+
 class Gemini:
     """gemini --output-format json (one object at the end), or stream-json."""
 
@@ -160,6 +163,7 @@ class Gemini:
         self.found = Usage()
         self.model: str | None = None
         self.pending: list[str] | None = None  # lines of a pretty-printed object being read
+        self.pending_bytes = 0
 
     def feed(self, line: str) -> None:
         """Collect from a line `{` until the object parses; a stream-json line parses alone."""
@@ -168,15 +172,16 @@ class Gemini:
             if event is not None:
                 self._event(event)
             elif line.rstrip() == "{":
-                self.pending = [line]
+                self.pending, self.pending_bytes = [line], len(line)
             return
         self.pending.append(line)
+        self.pending_bytes += len(line)
         if line.rstrip() == "}":  # the object's closing brace is alone at column 0
             text, self.pending = "\n".join(self.pending), None
             whole = _json_object(text)
             if whole is not None:
                 self._event(whole)
-        elif len(self.pending) > 100_000:
+        elif self.pending_bytes > MAX_OBJECT:  # not the stats object: stop collecting
             self.pending = None
 
     def _event(self, event: dict[str, Any]) -> None:

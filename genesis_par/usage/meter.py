@@ -118,6 +118,9 @@ class Meter:
             return None
         try:
             raw = json.loads(data)
+        except RecursionError:
+            self._note(f"{where} is nested too deeply: not read")
+            return None
         except ValueError:
             return None  # being written, or not JSON: finish() says so if it stays that way
         if not isinstance(raw, dict):

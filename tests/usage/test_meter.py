@@ -95,3 +95,16 @@ def test_an_earlier_attempts_usage_file_is_not_read(tmp_path: Path) -> None:
     (tmp_path / "t.1.usage.json").write_text(json.dumps({"cost_usd": 9.0}))
     m = meter(tmp_path, None)
     assert m.finish().cost_usd is None
+
+
+def test_deeply_nested_json_is_not_read_and_never_raises(tmp_path: Path) -> None:
+    for agent in ("claude", "codex", "gemini"):
+        folder = tmp_path / agent
+        folder.mkdir()
+        m = meter(folder, agent)
+        append(
+            m, '{"type": "result", "usage": ' + "[" * 200_000 + "\n{\n" + "[" * 200_000 + "\n}\n"
+        )
+        m.usage_file.write_text("[" * 60_000)
+        assert not m.finish().known
+        assert any("nested too deeply" in n for n in m.notes)
