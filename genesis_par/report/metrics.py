@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from genesis_par.errors import UsageError
 from genesis_par.run.executor import RunProgress
 
+MIN_INTERVAL_S = 1.0
 STATES = ("pending", "starting", "running", "succeeded", "failed", "skipped", "cancelled")
 
 
@@ -23,6 +24,8 @@ class MetricsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.failed_write: str | None = None  # the last write's error, said once
+        self.counts: Counter[str] = Counter()
+        self.written_at = 0.0
         self.registry = CollectorRegistry()
         r = self.registry
 
@@ -58,10 +61,14 @@ class MetricsFile:
         return cls(path)
 
     def update(self, progress: RunProgress, merged: bool = False) -> str | None:
-        """Write the file from the run as it is now; a note when the write failed (once)."""
+        """Write the file from the run as it is now (at most once a second while no task
+        changes state); a note when the write failed (once)."""
         now, run = time.time(), progress.run
         tasks = list(progress.tasks.values())
         counts = Counter(t.status for t in tasks)
+        if not merged and counts == self.counts and now - self.written_at < MIN_INTERVAL_S:
+            return None
+        self.counts, self.written_at = counts, now
         for state in STATES:
             self.tasks.labels(run, state).set(counts.get(state, 0))
         self.cpu.clear()

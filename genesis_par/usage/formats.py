@@ -79,6 +79,8 @@ class Claude:
 
     def feed(self, line: str) -> None:
         """Steps add up live; a `result` event replaces them with the query's totals."""
+        if '"usage"' not in line and '"init"' not in line:  # tool results: the bulk, skipped
+            return
         event = _json_object(line)
         if event is None:
             return
@@ -138,6 +140,8 @@ class Codex:
 
     def feed(self, line: str) -> None:
         """Each completed turn adds its tokens (cached input is part of input_tokens)."""
+        if "turn.completed" not in line:  # the only event with usage: the others are not parsed
+            return
         event = _json_object(line)
         if event is None or event.get("type") != "turn.completed":
             return
