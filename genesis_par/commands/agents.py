@@ -9,6 +9,7 @@ from genesis_par import proc
 from genesis_par.commands.common import effective_run, open_store, state_dir
 from genesis_par.plan import presets
 from genesis_par.report import agents_view
+from genesis_par.report.run_view import task_json
 from genesis_par.state.store import pick_run
 from genesis_par.usage import compare
 
@@ -39,7 +40,8 @@ def _compare(cwd: Path, run_name: str, as_json: bool) -> int:
     _, state = state_dir(cwd)
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run_name)
-        status, tasks = effective_run(store, record)
+        status, records = effective_run(store, record)
+    tasks = [task_json(t) for t in records]
     obj = {
         "run": record.name,
         "status": status,

@@ -12,6 +12,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 from genesis_par.errors import UsageError
+from genesis_par.model import TaskStatus
 from genesis_par.run.executor import RunProgress
 
 MIN_INTERVAL_S = 1.0
@@ -24,7 +25,7 @@ class MetricsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.failed_write: str | None = None  # the last write's error, said once
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[TaskStatus] = Counter()
         self.written_at = 0.0
         self.registry = CollectorRegistry()
         r = self.registry
@@ -70,7 +71,7 @@ class MetricsFile:
             return None
         self.counts, self.written_at = counts, now
         for state in STATES:
-            self.tasks.labels(run, state).set(counts.get(state, 0))
+            self.tasks.labels(run, state).set(counts.get(TaskStatus(state), 0))
         self.cpu.clear()
         self.memory.clear()
         running = [t for t in tasks if t.status in ("starting", "running")]
@@ -78,7 +79,7 @@ class MetricsFile:
             self.cpu.labels(run, t.id).set(round(t.cpu_percent(), 1))
             self.memory.labels(run, t.id).set(t.rss_bytes)
         self.running.labels(run).set(sum(len(t.metering) for t in tasks))
-        self.queue.labels(run).set(0 if merged else counts.get("succeeded", 0))
+        self.queue.labels(run).set(0 if merged else counts.get(TaskStatus.SUCCEEDED, 0))
         spent = progress.total_usage()
         self.tokens.labels(run, "input").set(spent.input_tokens)
         self.tokens.labels(run, "output").set(spent.output_tokens)

@@ -13,14 +13,21 @@ from types import FrameType
 
 from genesis_par import proc, worktrees
 from genesis_par.land import conflicts
+from genesis_par.model import (
+    ACTIVE,
+    BUDGET,
+    FINISHED,
+    EventKind,
+    Failure,
+    RunStatus,
+    TaskStatus,
+)
 from genesis_par.plan.model import Task
-from genesis_par.run import scheduler
+from genesis_par.run import scheduler, steps
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 from genesis_par.usage import Usage, total
 
 TICK_S = 0.2
-PORT_BASE = 41000  # GENESIS_PORT values: one per running task
-FINISHED = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 
 @dataclass
@@ -33,17 +40,17 @@ class RunProgress:
     started_at: float = field(default_factory=time.time)
     interrupted: bool = False
 
-    def with_status(self, *statuses: str) -> set[str]:
+    def with_status(self, *statuses: TaskStatus) -> set[str]:
         """Ids of the tasks in any of these states."""
         return {t.id for t in self.tasks.values() if t.status in statuses}
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         """succeeded, failed or interrupted."""
         if self.interrupted:
-            return "interrupted"
-        failed = self.with_status("failed", "cancelled")
-        return "failed" if failed else "succeeded"
+            return RunStatus.INTERRUPTED
+        failed = self.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED)
+        return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
 
     def total_usage(self) -> Usage:
         """What every task spent, earlier attempts and running ones included."""
@@ -51,7 +58,7 @@ class RunProgress:
 
     def tasks_per_minute(self, now: float) -> float:
         """Tasks that ran to an end (succeeded or failed) per minute since the run started."""
-        ended = self.with_status("succeeded", "failed")
+        ended = self.with_status(TaskStatus.SUCCEEDED, TaskStatus.FAILED)
         done = sum(self.tasks[t].started_at is not None for t in ended)  # in this session
         return done / max((now - self.started_at) / 60, 1 / 60)
 
@@ -121,8 +128,8 @@ def execute(
             if not interrupts.cancel.is_set():
                 _skip_dependents(progress, tasks, record, in_flight)
                 if spec.budget_reached():
-                    _skip_rest(progress, "budget", record, in_flight)
-                if fail_fast and progress.with_status("failed") - in_flight:
+                    _skip_rest(progress, BUDGET, record, in_flight)
+                if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
                     interrupts.cancel.set()
             started = (
                 [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress, in_flight)
@@ -135,11 +142,13 @@ def execute(
             for future in done:
                 task_id = futures.pop(future)
                 future.result()
-                record(task_id, progress.tasks[task_id].status, progress.tasks[task_id].fields())
+                ended = progress.tasks[task_id]
+                record(task_id, EventKind(ended.status), ended.fields())
             on_tick(progress)
     if interrupts.cancel.is_set():
         progress.interrupted = interrupts.count > 0
-        _cancel_rest(progress, "cancelled" if interrupts.count else "skipped", record)
+        stopped = TaskStatus.CANCELLED if interrupts.count else TaskStatus.SKIPPED
+        _cancel_rest(progress, stopped, record)
     on_tick(progress)
     return progress
 
@@ -149,8 +158,8 @@ def _decide(
 ) -> list[str]:
     decision = schedule.decide(
         spec.plan.run.max_parallel,
-        succeeded=progress.with_status("succeeded") - in_flight,
-        running=progress.with_status("running", "starting") | in_flight,
+        succeeded=progress.with_status(TaskStatus.SUCCEEDED) - in_flight,
+        running=progress.with_status(*ACTIVE) | in_flight,
         finished=progress.with_status(*FINISHED) - in_flight,
         available_memory=proc.available_memory(),
     )
@@ -184,21 +193,21 @@ def _launch(
     dep_commits = [progress.tasks[d].commit or "" for d in task.depends_on]
     start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
     if start.commit is None:
-        task_progress.status, task_progress.failure = "failed", "dependencies"
+        task_progress.status, task_progress.failure = TaskStatus.FAILED, Failure.DEPENDENCIES
         task_progress.reason = _clashing_dependencies(spec, task, progress)
-        record(task.id, "failed", task_progress.fields())
+        record(task.id, EventKind.FAILED, task_progress.fields())
         return
-    task_progress.status, task_progress.start_commit = "starting", start.commit
+    task_progress.status, task_progress.start_commit = TaskStatus.STARTING, start.commit
     task_progress.port = _free_port(progress)
-    record(task.id, "starting", {"start_commit": start.commit, "agent": task.agent})
+    record(task.id, EventKind.STARTING, {"start_commit": start.commit, "agent": task.agent})
     future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
     futures[future] = task.id
 
 
 def _free_port(progress: RunProgress) -> int:
     """The lowest port no running task of the run holds."""
-    taken = {t.port for t in progress.tasks.values() if t.status in ("starting", "running")}
-    return next(p for p in range(PORT_BASE, PORT_BASE + 10_000) if p not in taken)
+    taken = {t.port for t in progress.tasks.values() if t.status in ACTIVE}
+    return next(p for p in range(steps.PORT_BASE, steps.PORT_BASE + 10_000) if p not in taken)
 
 
 def _skip_dependents(
@@ -212,26 +221,26 @@ def _skip_dependents(
     skips = scheduler.to_skip(list(tasks.values()), finished)
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]
-        task_progress.status, task_progress.reason = "skipped", reason
-        record(task_id, "skipped", task_progress.fields())
+        task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
+        record(task_id, EventKind.SKIPPED, task_progress.fields())
 
 
 def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: set[str]) -> None:
     """Skip every task not started yet, with reason."""
     for task_progress in progress.tasks.values():
-        if task_progress.status == "pending" and task_progress.id not in in_flight:
-            task_progress.status, task_progress.reason = "skipped", reason
+        if task_progress.status == TaskStatus.PENDING and task_progress.id not in in_flight:
+            task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
             task_progress.waiting = None
-            record(task_progress.id, "skipped", task_progress.fields())
+            record(task_progress.id, EventKind.SKIPPED, task_progress.fields())
 
 
-def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
+def _cancel_rest(progress: RunProgress, status: TaskStatus, record: Recorder) -> None:
     for task_progress in progress.tasks.values():
         if task_progress.status not in FINISHED:
             task_progress.status, task_progress.waiting = status, None
             task_progress.reason = (
                 "the run was interrupted"
-                if status == "cancelled"
+                if status == TaskStatus.CANCELLED
                 else ("not started: the run stopped at the first failure (--fail-fast)")
             )
-            record(task_progress.id, status, task_progress.fields())
+            record(task_progress.id, EventKind(status), task_progress.fields())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -12,11 +13,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from genesis_par.errors import StoreProblem, UsageError
+from genesis_par.model import TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.state import faults
 from genesis_par.state.merges import MERGE_STEPS, MergeRecords
+from genesis_par.state.records import ATTEMPT_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
+from genesis_par.state.records import AttemptRecord as AttemptRecord
+from genesis_par.state.records import RunRecord as RunRecord
+from genesis_par.state.records import TaskRecord as TaskRecord
 from genesis_par.usage import Usage, total
 
 SCHEMA_VERSION = 4
@@ -103,64 +109,6 @@ def run_supervised(state_dir: Path, run: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
-
-
-class RunRecord(NamedTuple):
-    name: str
-    plan_path: str
-    plan_text: str
-    base_ref: str
-    base_commit: str
-    into_ref: str
-    status: str
-    supervisor_pid: int | None
-    supervisor_create_time: float | None
-    created_at: float
-    finished_at: float | None
-
-
-RUN_COLUMNS = ", ".join(RunRecord._fields)
-_NOTHING_SPENT = {"cpu_s": 0.0, "usage": Usage().fields(), "usage_notes": []}
-
-
-class AttemptRecord(NamedTuple):
-    run: str
-    task: str
-    n: int
-    pid: int | None
-    create_time: float | None
-    started_at: float | None
-    finished_at: float | None
-    exit_code: int | None
-    failure: str | None
-    peak_rss_bytes: int | None
-    log: str | None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-    turns: int | None = None
-    model: str | None = None
-    cpu_s: float | None = None
-    usage_notes: str | None = None  # JSON list
-
-    @property
-    def usage(self) -> Usage:
-        """What the attempt spent."""
-        return Usage(
-            self.input_tokens or 0,
-            self.output_tokens or 0,
-            self.cost_usd,
-            self.turns or 0,
-            self.model,
-        )
-
-    @property
-    def notes(self) -> list[str]:
-        """What could not be read of its usage."""
-        return list(json.loads(self.usage_notes)) if self.usage_notes else []
-
-
-ATTEMPT_COLUMNS = ", ".join(AttemptRecord._fields)
 
 
 class Store(MergeRecords):
@@ -308,7 +256,7 @@ class Store(MergeRecords):
                     base_ref,
                     base_commit,
                     into_ref,
-                    "running",
+                    RunStatus.RUNNING,
                     pid,
                     create_time,
                     self.now(),
@@ -317,7 +265,7 @@ class Store(MergeRecords):
             )
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,?,?,0,?)",
-                [(name, t, i, "pending", b) for i, (t, b) in enumerate(tasks.items())],
+                [(name, t, i, TaskStatus.PENDING, b) for i, (t, b) in enumerate(tasks.items())],
             )
 
     def replan(
@@ -332,46 +280,47 @@ class Store(MergeRecords):
             gone = [t for t in status if t not in tasks]
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,0,?,0,?)",
-                [(name, t, "pending", tasks[t]) for t in added],
+                [(name, t, TaskStatus.PENDING, tasks[t]) for t in added],
             )
             order = [*tasks, *gone]  # plan order, then what the plan dropped
             db.executemany(
                 "UPDATE tasks SET idx=? WHERE run=? AND id=?",
                 [(i, name, t) for i, t in enumerate(order)],
             )
-            removed = [t for t in gone if status[t] not in ("succeeded", "failed", "skipped")]
+            kept = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED)
+            removed = [t for t in gone if status[t] not in kept]
             db.executemany(
-                "UPDATE tasks SET status='skipped', reason=? WHERE run=? AND id=?",
-                [(reason, name, t) for t in removed],
+                "UPDATE tasks SET status=?, reason=? WHERE run=? AND id=?",
+                [(TaskStatus.SKIPPED, reason, name, t) for t in removed],
             )
         return added, removed
 
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
         row = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE name=?", (name,)).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def latest_run(self) -> RunRecord | None:
         """The run created last."""
         row = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def runs(self) -> list[RunRecord]:
         """Every run, newest first."""
         rows = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC"
         ).fetchall()
-        return [RunRecord(*r) for r in rows]
+        return [RunRecord.from_row(r) for r in rows]
 
     def take_over(self, name: str, pid: int, create_time: float) -> None:
         """This process now supervises the run (resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status='running', supervisor_pid=?, supervisor_create_time=?, "
+                "UPDATE runs SET status=?, supervisor_pid=?, supervisor_create_time=?, "
                 "finished_at=NULL WHERE name=?",
-                (pid, create_time, name),
+                (RunStatus.RUNNING, pid, create_time, name),
             )
 
     def set_result(self, name: str, result: Mapping[str, Any]) -> None:
@@ -384,7 +333,7 @@ class Store(MergeRecords):
         row = self.db.execute("SELECT result FROM runs WHERE name=?", (name,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
-    def finish_run(self, name: str, status: str) -> None:
+    def finish_run(self, name: str, status: RunStatus) -> None:
         """Record a run's final status."""
         with self._tx() as db:
             db.execute(
@@ -400,7 +349,9 @@ class Store(MergeRecords):
 
     # --- tasks, attempts, events ---
 
-    def record_event(self, run: str, task: str | None, kind: str, data: Mapping[str, Any]) -> None:
+    def record_event(
+        self, run: str, task: str | None, kind: EventKind, data: Mapping[str, Any]
+    ) -> None:
         """Record an event and the transition it stands for, in one transaction."""
         with self._tx() as db:
             db.execute(
@@ -411,15 +362,15 @@ class Store(MergeRecords):
                 self._apply(db, run, task, kind, data)
 
     def _apply(
-        self, db: sqlite3.Connection, run: str, task: str, kind: str, data: Mapping[str, Any]
+        self, db: sqlite3.Connection, run: str, task: str, kind: EventKind, data: Mapping[str, Any]
     ) -> None:
         now = self.now()
-        if kind == "starting":
+        if kind == EventKind.STARTING:
             db.execute(
-                "UPDATE tasks SET status='running', start_commit=?, agent=? WHERE run=? AND id=?",
-                (data["start_commit"], data.get("agent"), run, task),
+                "UPDATE tasks SET status=?, start_commit=?, agent=? WHERE run=? AND id=?",
+                (TaskStatus.RUNNING, data["start_commit"], data.get("agent"), run, task),
             )
-        elif kind == "attempt":
+        elif kind == EventKind.ATTEMPT:
             db.execute(
                 "INSERT OR REPLACE INTO attempts (run, task, n, started_at, log) "
                 "VALUES (?,?,?,?,?)",
@@ -429,12 +380,12 @@ class Store(MergeRecords):
                 "UPDATE tasks SET attempts=?, log=? WHERE run=? AND id=?",
                 (data["n"], data["log"], run, task),
             )
-        elif kind == "started":
+        elif kind == EventKind.STARTED:
             db.execute(
                 "UPDATE attempts SET pid=?, create_time=? WHERE run=? AND task=? AND n=?",
                 (data["pid"], data["create_time"], run, task, data["n"]),
             )
-        elif kind == "exited":
+        elif kind == EventKind.EXITED:
             usage = Usage.from_fields(data.get("usage"))
             db.execute(
                 "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=?, "
@@ -457,7 +408,7 @@ class Store(MergeRecords):
                     data["n"],
                 ),
             )
-        elif kind in ("succeeded", "failed", "skipped", "cancelled"):
+        elif kind in TASK_ENDS:
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind
             if fields.get("candidates") is not None:
@@ -468,20 +419,14 @@ class Store(MergeRecords):
                 (*fields.values(), run, task),
             )
 
-    def tasks(self, run: str, with_start: bool = False) -> list[dict[str, Any]]:
-        """The run's tasks in plan order, as the JSON task objects (plus start_commit)."""
-        cols = ", ".join(f'"{c}"' for c in ["id", *TASK_FIELDS])
-        rows = self.db.execute(f"SELECT {cols} FROM tasks WHERE run=? ORDER BY idx", (run,))
+    def tasks(self, run: str) -> list[TaskRecord]:
+        """The run's tasks in plan order, each with what its finished attempts spent."""
+        rows = self.db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE run=? ORDER BY idx", (run,))
         spent = self._spent_by_task(run)
-        out = []
-        for row in rows.fetchall():
-            item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
-            item["changed"] = None if item["changed"] is None else bool(item["changed"])
-            item["candidates"] = json.loads(item["candidates"]) if item["candidates"] else None
-            if not with_start:
-                item.pop("start_commit")
-            out.append({**item, **spent.get(item["id"], _NOTHING_SPENT)})
-        return out
+        return [
+            dataclasses.replace(record, **spent[record.id]) if record.id in spent else record
+            for record in map(TaskRecord.from_row, rows.fetchall())
+        ]
 
     def _spent_by_task(self, run: str) -> dict[str, dict[str, Any]]:
         """Each task's usage, cpu_s and usage_notes: the sums over its finished attempts."""
@@ -492,8 +437,8 @@ class Store(MergeRecords):
         return {
             task: {
                 "cpu_s": round(sum(a.cpu_s or 0.0 for a in attempts), 3),
-                "usage": total(a.usage for a in attempts).fields(),
-                "usage_notes": list(dict.fromkeys(n for a in attempts for n in a.notes)),
+                "usage": total(a.usage for a in attempts),
+                "usage_notes": tuple(dict.fromkeys(n for a in attempts for n in a.notes)),
             }
             for task, attempts in by_task.items()
         }
@@ -504,14 +449,15 @@ class Store(MergeRecords):
             " AND task=?" if task else ""
         )
         args = (run, task) if task else (run,)
-        return [AttemptRecord(*r) for r in self.db.execute(query + " ORDER BY started_at", args)]
+        rows = self.db.execute(query + " ORDER BY started_at", args)
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def running_attempts(self) -> list[AttemptRecord]:
         """Attempts started and never recorded as finished (orphan candidates after a crash)."""
         rows = self.db.execute(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
         ).fetchall()
-        return [AttemptRecord(*r) for r in rows]
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def events(self, run: str) -> list[tuple[float, str | None, str, dict[str, Any]]]:
         """(time, task, kind, data) of every event of a run, in order."""

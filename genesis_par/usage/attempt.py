@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genesis_par.model import Failure
 from genesis_par.usage.formats import parser_for
 from genesis_par.usage.metering import Metering
 from genesis_par.usage.model import total
@@ -35,7 +36,7 @@ def start(spec: RunSpec, task: Task, progress: TaskProgress, log: Path) -> Meter
     return metering
 
 
-def env(spec: RunSpec, log: Path, run_env: dict[str, str]) -> dict[str, str]:
+def env(spec: RunSpec, log: Path, run_env: Mapping[str, str]) -> dict[str, str]:
     """The attempt's environment with GENESIS_USAGE_FILE, where it may say what it spent."""
     return {**run_env, "GENESIS_USAGE_FILE": str(spec.usage_file(log))}
 
@@ -60,8 +61,8 @@ def finish(
     progress.cpu_s += metering.cpu_s
     progress.usage_notes.extend(n for n in metering.notes if n not in progress.usage_notes)
     progress.metering.remove(metering)
-    if outcome.failure in (None, "exit") and metering.over_budget():
-        outcome = outcome._replace(failure="budget")
+    if outcome.failure in (None, Failure.EXIT) and metering.over_budget():
+        outcome = outcome._replace(failure=Failure.BUDGET)
     return outcome, {
         "usage": usage.fields(),
         "cpu_s": round(metering.cpu_s, 3),

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from genesis_par.model import Failure
 from genesis_par.usage.formats import Parser
 from genesis_par.usage.meter import Meter
 from genesis_par.usage.model import Usage
@@ -33,7 +34,7 @@ class Metering:
         self.rss_bytes = 0
         self._mark: tuple[float, float] | None = None
 
-    def sample(self, rss: int, cpu_s: float) -> str | None:
+    def sample(self, rss: int, cpu_s: float) -> Failure | None:
         """proc.run's on_sample."""
         now = self.now()
         if self._mark is not None and now > self._mark[0]:
@@ -41,7 +42,7 @@ class Metering:
         self._mark = (now, cpu_s)
         self.cpu_s, self.rss_bytes = max(self.cpu_s, cpu_s), rss
         self.live = self.meter.poll()
-        return "budget" if self.over_budget() else None
+        return Failure.BUDGET if self.over_budget() else None
 
     def over_budget(self) -> bool:
         """Whether the task (this attempt and the rest of it) spent more than its max_cost_usd."""

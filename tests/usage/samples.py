@@ -6,6 +6,7 @@ Scripted agents in the tests print these, so a parser is pinned to the real form
 from __future__ import annotations
 
 import json
+from typing import Any
 
 # Claude Code, `claude -p --output-format stream-json --verbose`: one JSON object a line; a
 # `system`/`init` event names the model; `assistant` events wrap an Anthropic Messages object
@@ -15,7 +16,7 @@ import json
 # cumulative totals on the result message), the Agent SDK reference `SDKResultMessage` (type,
 # subtype, duration_ms, num_turns, total_cost_usd, usage, modelUsage), and code.claude.com
 # headless docs ("stream-json ... the last line is the same result object").
-CLAUDE_STREAM = [
+CLAUDE_STREAM: list[dict[str, Any]] = [
     {
         "type": "system",
         "subtype": "init",
@@ -124,7 +125,7 @@ CLAUDE_TOTAL = dict(input_tokens=32 + 3100 + 23000, output_tokens=300, cost_usd=
 # `turn.completed` carries `usage` {input_tokens, cached_input_tokens, output_tokens} for that
 # turn. Source: openai/codex codex-rs/exec/src/exec_events.rs (ThreadEvent, TurnCompletedEvent,
 # Usage), and the sample in openai/codex issue 5276.
-CODEX_EVENTS = [
+CODEX_EVENTS: list[dict[str, Any]] = [
     {"type": "thread.started", "thread_id": "0199a213-81c0-7800-8aa1-bbab2a035a53"},
     {"type": "turn.started"},
     {
@@ -225,7 +226,7 @@ AIDER_LINES = [
 AIDER_TOTAL = dict(input_tokens=2600 + 12000, output_tokens=81 + 512, cost_usd=0.06, turns=2)
 
 
-def lines_of(events: list[dict[str, object]]) -> list[str]:
+def lines_of(events: list[dict[str, Any]]) -> list[str]:
     """JSONL: one compact object a line, as the agents print them."""
     return [json.dumps(e, separators=(",", ":")) for e in events]
 

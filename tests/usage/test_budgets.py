@@ -61,7 +61,7 @@ def test_max_cost_usd_stops_the_spending_agents_whole_tree_and_says_why(
     assert (code, task["status"], task["failure"]) == (1, "failed", "budget")
     assert task["reason"] == "spent more than its max_cost_usd of $1"
     assert task["attempts"] == 1  # spending more by trying again is what the limit prevents
-    assert task["usage"]["cost_usd"] == 5.0  # type: ignore[index]
+    assert task["usage"]["cost_usd"] == 5.0
     child = int(pid_file.read_text())
     wait_for(lambda: not proc.pid_running(child), "the agent's child to be stopped", 10)
 
@@ -85,7 +85,7 @@ def test_budget_usd_skips_the_rest_and_resume_budget_goes_on(
     assert (code, result["status"]) == (1, "budget")
     assert [by_id[t]["status"] for t in ("t1", "t2", "t3")] == ["succeeded", "succeeded", "skipped"]
     assert by_id["t3"]["reason"] == "budget"
-    assert result["usage"]["cost_usd"] == 2.0  # type: ignore[index]
+    assert result["usage"]["cost_usd"] == 2.0
 
     code = resume_cmd.resume(repo, budget=10, as_json=True)
     resumed = json.loads(capsys.readouterr().out)
@@ -111,7 +111,7 @@ def test_no_attempt_starts_once_the_run_reached_its_budget(
     code, result = run_json(repo, plan, capsys)
     task = tasks_by_id(result)["flaky"]
     assert (code, task["status"], task["attempts"]) == (1, "failed", 2)
-    assert task["reason"].endswith("; not tried again: the run reached its budget_usd")  # type: ignore[union-attr]
+    assert task["reason"].endswith("; not tried again: the run reached its budget_usd")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def printing_agents(tmp_path: Path) -> str:
     return "\n".join(tables)
 
 
-def status_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+def status_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     assert status_cmd.status(repo, as_json=True) == 0
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
@@ -58,7 +59,7 @@ def test_totals_are_the_sums_of_what_the_agents_printed(
         assert usage["input_tokens"] == sum(u["input_tokens"] for u in expected.values())
         assert usage["output_tokens"] == sum(u["output_tokens"] for u in expected.values())
         assert usage["cost_usd"] == pytest.approx(0.0421 + 0.06 + 0.5)
-        agents = {row["agent"]: row for row in source["agents"]}  # type: ignore[attr-defined]
+        agents = {row["agent"]: row for row in source["agents"]}
         assert agents["claude"]["cost_usd"] == pytest.approx(0.0421)
         assert agents["(command)"]["cost_per_succeeded_task_usd"] == 0.5
         assert agents["codex"]["cost_usd"] is None
