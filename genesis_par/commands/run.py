@@ -22,10 +22,17 @@ def observers_for(as_json: bool, metrics: MetricsFile | None = None) -> Iterator
     beside --json, on stderr; the metrics file, if any, rewritten at each tick."""
     if sys.stdout.isatty() and not as_json:
         with run_view.LiveView() as view:
-            yield flow.Observers(run_view.note, tick=_with_metrics(view.tick, metrics))
+            yield flow.Observers(
+                run_view.note, tick=_with_metrics(view.tick, metrics), merge_step=view.merge_step
+            )
         return
     lines = run_view.plain_lines(to_stderr=as_json)
-    yield flow.Observers(run_view.note, event=lines.event, tick=_with_metrics(None, metrics))
+    yield flow.Observers(
+        run_view.note,
+        event=lines.event,
+        merge_step=lines.merge_step,
+        tick=_with_metrics(None, metrics),
+    )
 
 
 def _with_metrics(
