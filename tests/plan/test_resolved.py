@@ -22,6 +22,7 @@ max_parallel = 3
 strategy = "priority"
 setup = ["make", "deps"]
 pool = false
+budget_usd = 12.5
 
 [merge]
 into = "integration/{run}"
@@ -56,6 +57,7 @@ retries = 2
 best_of = 2
 check = ["pytest", "-x"]
 on_conflict = "rerun"
+max_cost_usd = 2
 
 [[tasks]]
 id = "two"
