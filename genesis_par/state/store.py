@@ -342,9 +342,10 @@ class Store(MergeRecords):
             )
 
     def forget_run(self, name: str) -> None:
-        """Delete every record of a run (`runs rm`): its tasks, attempts, events and merges."""
+        """Delete every record of a run (`runs rm`): its tasks, attempts, events, merges and the
+        journal of its merge steps (a later run of that name must not roll them back)."""
         with self._tx() as db:
-            for table in ("tasks", "attempts", "events", "merges"):
+            for table in ("tasks", "attempts", "events", "merges", "merge_steps"):
                 db.execute(f"DELETE FROM {table} WHERE run=?", (name,))
             db.execute("DELETE FROM runs WHERE name=?", (name,))
 
