@@ -42,6 +42,7 @@ class TaskProgress:
     waiting: str | None = None
     port: int = 0  # GENESIS_PORT: unique among the run's running tasks
     agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
+    node: str | None = None  # backend "ray": the address of the node of its last attempt
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -58,6 +59,7 @@ class TaskProgress:
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "peak_rss_bytes": self.peak_rss_bytes,
             "log": str(self.log) if self.log else None,
+            "node": self.node,
         }
 
     def elapsed(self, now: float) -> float:
@@ -79,6 +81,7 @@ class RunSpec:
     git_env: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
+    ray_address: str | None = None  # backend "ray": the cluster (None: a local Ray for the run)
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""

@@ -6,14 +6,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
 from genesis_par import conflicts, proc, scheduler, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
+from genesis_par.attempts import Recorder, RunSpec, TaskProgress
 from genesis_par.plan import Task
+from genesis_par.run.backend import Backend, open_backend
 
 TICK_S = 0.2
 PORT_BASE = 41000  # GENESIS_PORT values: one per running task
@@ -91,10 +92,7 @@ def execute(
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
-    with (
-        _signals_to(interrupts),
-        ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool,
-    ):
+    with _signals_to(interrupts), open_backend(spec) as backend:
         while True:
             # a task is in flight until its thread ends, even while it waits to retry after a
             # failed attempt: it keeps its scope and locks, and its dependents are not skipped
@@ -107,7 +105,7 @@ def execute(
                 [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress, in_flight)
             )
             for task_id in started:
-                _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
+                _launch(spec, tasks[task_id], progress, backend, futures, interrupts, record)
             if not futures and not started:  # a task failing at launch may still skip others
                 break
             done, _ = wait(futures, timeout=TICK_S, return_when=FIRST_COMPLETED)
@@ -154,7 +152,7 @@ def _launch(
     spec: RunSpec,
     task: Task,
     progress: RunProgress,
-    pool: ThreadPoolExecutor,
+    backend: Backend,
     futures: dict[Future[None], str],
     interrupts: _Interrupts,
     record: Recorder,
@@ -170,7 +168,7 @@ def _launch(
     task_progress.status, task_progress.start_commit = "starting", start.commit
     task_progress.port = _free_port(progress)
     record(task.id, "starting", {"start_commit": start.commit})
-    future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
+    future = backend.submit(task, task_progress, interrupts.cancel, record)
     futures[future] = task.id
 
 

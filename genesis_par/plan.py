@@ -107,6 +107,7 @@ class Task:
     best_of: int = 1  # candidates run in parallel; the best passing one becomes the branch
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
+    resources: tuple[tuple[str, float], ...] = ()  # custom resources a node must offer (Ray)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class RunSettings:
     strategy: Strategy = Strategy.CRITICAL_PATH
     setup: Command | None = None  # run once in each new worktree before its first agent
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
+    backend: str = "local"  # where attempts run: "local" (threads here) or "ray" (a cluster)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +172,13 @@ TASK_KEYS = frozenset(
         "check",
         "env",
         "best_of",
+        "resources",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "backend"})
+BACKENDS = ("local", "ray")
 MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -243,7 +247,11 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     strategy = enum_value(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
     pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
-    return RunSettings(name, base, max_parallel, strategy, setup, pool)
+    backend = typed(table.get("backend", "local"), str, where, "[run] backend", "a string")
+    if backend not in BACKENDS:
+        hint = did_you_mean(backend, BACKENDS)
+        raise where.error(f'[run] backend must be "local" or "ray", not "{backend}"{hint}')
+    return RunSettings(name, base, max_parallel, strategy, setup, pool, backend)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:
@@ -444,7 +452,21 @@ def _task(
         best_of=best_of,
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
+        resources=_resources(merged.get("resources", {}), where),
     )
+
+
+def _resources(raw: Any, where: Where) -> tuple[tuple[str, float], ...]:
+    """`resources = { gpu = 1, ... }`: Ray custom resources, each a non-negative amount."""
+    table = typed(raw, dict, where, "resources", "a table of names and amounts")
+    found = []
+    for name, amount in table.items():
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            raise where.error(f"resources.{name} must be a number, not {amount!r}")
+        if not math.isfinite(amount) or amount < 0:
+            raise where.error(f"resources.{name} must be a non-negative number, not {amount}")
+        found.append((name, float(amount)))
+    return tuple(sorted(found))
 
 
 def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:

@@ -1,0 +1,64 @@
+"""Where attempts run: the one seam between the run loop and the machines that run agents.
+
+The run loop hands each task to a Backend and waits on the Future it returns; the task's
+attempt pipeline (setup, agent, check, commit) is the same everywhere, only its placement and
+the git transport differ. `local` runs it on a thread here (the default, as before); `ray`
+sends it to a Ray cluster (genesis_par/run/ray_backend.py, imported only when chosen).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Protocol
+
+from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
+from genesis_par.plan import Task
+
+
+class Backend(Protocol):
+    """Runs one task to its end (all its attempts) somewhere; progress holds the result."""
+
+    def submit(
+        self,
+        task: Task,
+        progress: TaskProgress,
+        cancel: threading.Event,
+        record: Recorder,
+    ) -> Future[None]: ...
+
+
+class LocalBackend:
+    """Today's behaviour: one worker thread per running task, on this machine."""
+
+    def __init__(self, spec: RunSpec, pool: ThreadPoolExecutor) -> None:
+        self.spec, self.pool = spec, pool
+
+    def submit(
+        self,
+        task: Task,
+        progress: TaskProgress,
+        cancel: threading.Event,
+        record: Recorder,
+    ) -> Future[None]:
+        """Run the task on a thread of the pool."""
+        return self.pool.submit(run_task, self.spec, task, progress, cancel, record)
+
+
+@contextmanager
+def open_backend(spec: RunSpec) -> Iterator[Backend]:
+    """The backend the run asked for, shut down (its threads, its cluster connection) after."""
+    with ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool:
+        if spec.plan.run.backend == "local":
+            yield LocalBackend(spec, pool)
+            return
+        from genesis_par.run import ray_backend  # Ray is imported only when it is asked for
+
+        with ray_backend.connect(spec) as cluster:
+            backend = ray_backend.RayBackend(spec, pool, cluster)
+            try:
+                yield backend
+            finally:
+                backend.close()
