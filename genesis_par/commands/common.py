@@ -10,7 +10,7 @@ from typing import Any
 from genesis_par import gitops, proc
 from genesis_par.errors import UsageError
 from genesis_par.report import run_view
-from genesis_par.state import RunRecord, Store
+from genesis_par.state.store import RunRecord, Store
 
 
 def state_dir(cwd: Path) -> tuple[gitops.RepoPaths, Path]:

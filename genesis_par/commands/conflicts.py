@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from genesis_par import conflicts, gitops
+from genesis_par import gitops
 from genesis_par.errors import UsageError
+from genesis_par.land import conflicts
 from genesis_par.report import conflicts_view
 
 EXIT_CONFLICTS = 3

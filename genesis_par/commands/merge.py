@@ -8,14 +8,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, landing, merge, worktrees
+from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.commands.common import open_store, pick_run, state_dir
 from genesis_par.errors import UsageError
-from genesis_par.plan import Command, MergeMethod, Task
+from genesis_par.land import landing, queue
+from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.report import merge_view
-from genesis_par.state import RunRecord, Store
-from genesis_par.state_merges import MergeStep, RunSteps
+from genesis_par.state.merges import MergeStep, RunSteps
+from genesis_par.state.store import RunRecord, Store
 
 EXIT_UNMERGED = 3
 
@@ -131,16 +132,16 @@ def _land_branches(
     git_env: Mapping[str, str],
     env: Mapping[str, str],
 ) -> landing.Landing:
-    from genesis_par import conflicts
+    from genesis_par.land import conflicts
 
     names = list(commits)
     report = conflicts.check(repo.root, names, start)
     candidates = [
-        merge.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
+        queue.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
         for b in names
         if b not in report.broken
     ]
-    spec = merge.QueueSpec(
+    spec = queue.QueueSpec(
         repo=repo,
         run="merge",
         into_ref=where.ref,
@@ -158,8 +159,8 @@ def _land_branches(
         checked_out=where.checked_out,
     )
     touched = report.touched
-    queue = merge.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
-    return landing.Landing(report, queue, {b: b for b in names})
+    result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
+    return landing.Landing(report, result, {b: b for b in names})
 
 
 def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bool) -> None:

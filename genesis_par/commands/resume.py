@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_par import gitops, inputs, landing, proc, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import (
     effective_status,
     open_store,
@@ -18,8 +17,11 @@ from genesis_par.commands.common import (
     stop_orphans,
 )
 from genesis_par.commands.run import Options, _execute, check_agents, finish
+from genesis_par.land import landing
+from genesis_par.plan import inputs
 from genesis_par.report import run_view
-from genesis_par.state import RunRecord, Store, run_lock
+from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.state.store import RunRecord, Store, run_lock
 
 KEEP = ("succeeded",)
 KEEP_UNLESS_RETRY = ("failed", "skipped")

@@ -9,16 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesis_par import gitops, landing, plan_values, presets, proc, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par import plan as plan_mod
-from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import open_store, stop_orphans
 from genesis_par.errors import EnvironmentProblem
-from genesis_par.executor import RunProgress, execute
-from genesis_par.plan import MergeMethod, Plan
+from genesis_par.land import landing
+from genesis_par.plan import presets
+from genesis_par.plan import values as plan_values
+from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.report import formats, run_view
-from genesis_par.state import Store, run_lock
-from genesis_par.state_merges import RunSteps
+from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.executor import RunProgress, execute
+from genesis_par.state.merges import RunSteps
+from genesis_par.state.store import Store, run_lock
 
 EXIT_INTERRUPTED = 130
 EXIT_CONFLICTS = 3

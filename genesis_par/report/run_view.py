@@ -13,13 +13,13 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from genesis_par.attempts import TaskProgress
-from genesis_par.executor import RunProgress
-from genesis_par.landing import Landing
+from genesis_par.land.landing import Landing
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
+from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.executor import RunProgress
 
 STATUS_STYLE = {
     "pending": "dim",

@@ -1,1 +1,1 @@
-"""Running a plan's tasks: the run loop, the attempts, and where they run (backends)."""
+"""The run room: the executor, the pure scheduler, attempts and best_of candidates."""

@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
-from genesis_par.plan import Task
+from genesis_par.plan.model import Task
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 
 
 class Backend(Protocol):

@@ -26,11 +26,11 @@ import ray.exceptions
 from ray.util.queue import Queue
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress
 from genesis_par.errors import EnvironmentProblem, GenesisError
 from genesis_par.gitops import bundle
-from genesis_par.plan import Task
+from genesis_par.plan.model import Task
 from genesis_par.run import ray_events, ray_node, ray_placement
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
 
 SLOT = "genesis_agent"
 TICK_S = 0.1

@@ -13,8 +13,8 @@ import contextlib
 import threading
 from typing import Any
 
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress
-from genesis_par.plan import Task
+from genesis_par.plan.model import Task
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
 
 PUMP_TICK_S = 0.05
 RESULT_FIELDS = ("status", "failure", "reason", "exit_code", "commit", "changed", "attempts")

@@ -23,11 +23,11 @@ from typing import Any
 import ray
 
 from genesis_par import gitops, worktrees
-from genesis_par.attempts import RunSpec, TaskProgress, run_task
 from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
-from genesis_par.plan import Plan, Task
-from genesis_par.pool import discard, put_in_pool
+from genesis_par.plan.model import Plan, Task
+from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
+from genesis_par.worktrees.pool import discard, put_in_pool
 
 CACHE_ENV = "GENESIS_RAY_CACHE"  # where a node keeps its cache (default ~/.cache/genesis-par/ray)
 LOG_TICK_S = 0.25

@@ -7,10 +7,10 @@ from typing import Any
 
 import ray
 
-from genesis_par import plan_values
-from genesis_par.attempts import RunSpec
 from genesis_par.errors import EnvironmentProblem
-from genesis_par.plan import Task
+from genesis_par.plan import values as plan_values
+from genesis_par.plan.model import Task
+from genesis_par.run.attempts import RunSpec
 
 SLOT = "genesis_agent"  # one per attempt; a node offers as many as agents it takes
 # Ray kills a worker's children when the worker exits, the shim first, which would leave the

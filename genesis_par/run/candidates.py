@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesis_par import gitops, proc, templates, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
-from genesis_par.plan import Task
+from genesis_par import gitops, proc, worktrees
+from genesis_par.plan import templates
+from genesis_par.plan.model import Task
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
 
 
 @dataclass

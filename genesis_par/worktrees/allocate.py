@@ -7,8 +7,8 @@ from pathlib import Path
 
 from genesis_par import gitops
 from genesis_par.errors import UsageError
-from genesis_par.pool import take_from_pool
 from genesis_par.report.words import plural
+from genesis_par.worktrees.pool import take_from_pool
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
 EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository
