@@ -101,6 +101,23 @@ def graph_cmd(
     raise typer.Exit(graph.run(plan, fmt=fmt.value))
 
 
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Where the agents run: local (this machine) or ray (a Ray cluster); "
+        "default: the plan's \\[run] backend.",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster (default: RAY_ADDRESS, else a local Ray started for the run).",
+    ),
+]
+
+
 @app.command("run")
 def run_cmd(
     plan: PlanArg,
@@ -114,6 +131,8 @@ def run_cmd(
     into: Annotated[
         str | None, typer.Option(help="Merge into this branch (may be a checked-out one).")
     ] = None,
+    backend: BackendOpt = None,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
@@ -127,6 +146,8 @@ def run_cmd(
         fail_fast=fail_fast,
         no_merge=no_merge,
         into=into,
+        backend=backend,
+        ray_address=ray_address,
     )
     raise typer.Exit(code)
 
@@ -145,13 +166,21 @@ def resume_cmd(
     plan: Annotated[
         Path | None, typer.Option("--plan", help="Use this plan file instead of the recorded one.")
     ] = None,
+    backend: BackendOpt = None,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue an interrupted run: finished tasks are not run again."""
     from genesis_par.commands import resume
 
     code = resume.resume(
-        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json
+        Path.cwd(),
+        run,
+        retry_failed=retry_failed,
+        plan_path=plan,
+        as_json=as_json,
+        backend=backend,
+        ray_address=ray_address,
     )
     raise typer.Exit(code)
 

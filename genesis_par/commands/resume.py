@@ -21,6 +21,7 @@ from genesis_par.land import landing
 from genesis_par.plan import inputs
 from genesis_par.report import run_view
 from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.backend import choose
 from genesis_par.state.store import RunRecord, Store, run_lock
 
 KEEP = ("succeeded",)
@@ -97,6 +98,8 @@ def resume(
     retry_failed: bool = False,
     plan_path: Path | None = None,
     as_json: bool = False,
+    backend: str | None = None,
+    ray_address: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
@@ -117,8 +120,9 @@ def resume(
                 run_view.print_json(store.result(record.name) or {"run": record.name})
             return FINISHED_EXIT[status]
         with run_lock(state, record.name):
-            plan = _plan(record, plan_path)
-            check_agents(plan)
+            plan = choose(_plan(record, plan_path), backend)
+            if plan.run.backend == "local":  # a cluster's nodes have their own installs
+                check_agents(plan)
             if plan_path is not None:
                 _replan(store, record.name, plan)
             where = landing.Target(
@@ -136,6 +140,7 @@ def resume(
                 gitops.identity_env(repo.root),
                 gitops.without_repository_variables(env),  # agents' git stays in their worktree
                 tuple(gitops.included_files(repo.root)),
+                ray_address or env.get("RAY_ADDRESS") or None,
             )
             progress = _execute(spec, store, as_json, False, earlier)
             return finish(spec, store, progress, where, Options(as_json=as_json))

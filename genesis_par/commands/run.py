@@ -19,6 +19,7 @@ from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.report import formats, run_view
 from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.backend import choose
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.state.merges import RunSteps
 from genesis_par.state.store import Store, run_lock
@@ -106,16 +107,19 @@ def run(
     fail_fast: bool = False,
     no_merge: bool = False,
     into: str | None = None,
+    backend: str | None = None,
+    ray_address: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run every task of the plan, probe conflicts, merge the safe work; the exit code."""
     options = Options(as_json, fail_fast, not no_merge, into)
-    plan = _with_name(plan_mod.load(plan_path), name)
+    plan = choose(_with_name(plan_mod.load(plan_path), name), backend)
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
     base = _pin_base(cwd, plan)
-    check_agents(plan)
+    if plan.run.backend == "local":  # a cluster's nodes have their own installs
+        check_agents(plan)
     _warn_about_memory(plan)
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
@@ -145,6 +149,7 @@ def run(
             gitops.identity_env(repo.root),
             gitops.without_repository_variables(env),  # agents' git stays in their worktree
             included,
+            ray_address or env.get("RAY_ADDRESS") or None,
         )
         progress = _execute(spec, store, as_json, fail_fast)
         return finish(spec, store, progress, where, options)

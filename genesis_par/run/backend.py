@@ -8,13 +8,16 @@ sends it to a Ray cluster (genesis_par/run/ray_backend.py, imported only when ch
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
-from genesis_par.plan.model import Task
+from genesis_par.errors import EnvironmentProblem, UsageError
+from genesis_par.plan.model import BACKENDS, Plan, Task
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 
 
@@ -45,6 +48,29 @@ class LocalBackend:
     ) -> Future[None]:
         """Run the task on a thread of the pool."""
         return self.pool.submit(run_task, self.spec, task, progress, cancel, record)
+
+
+def choose(plan: Plan, backend: str | None) -> Plan:
+    """The plan with the backend `--backend` names (else its own), refused when it cannot run
+    here: Ray not installed, or a task the backend cannot run yet."""
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f'--backend must be "local" or "ray", not "{backend}"')
+    if backend is not None:
+        plan = dataclasses.replace(plan, run=dataclasses.replace(plan.run, backend=backend))
+    if plan.run.backend == "local":
+        return plan
+    if importlib.util.find_spec("ray") is None:
+        raise EnvironmentProblem(
+            "the ray backend needs Ray, which is not installed here: "
+            "pip install 'genesis-par[ray]' (or run with --backend local)"
+        )
+    several = [t.id for t in plan.tasks if t.best_of > 1]
+    if several:
+        raise UsageError(
+            f"{plan.path}: best_of is not supported by the ray backend yet (tasks: "
+            f"{', '.join(several)}): run them with --backend local"
+        )
+    return plan
 
 
 @contextmanager
