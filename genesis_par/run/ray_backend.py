@@ -12,6 +12,7 @@ Ray never re-runs an attempt by itself (max_retries=0): a lost node fails the at
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 import threading
 import time
@@ -60,6 +61,7 @@ def connect(spec: RunSpec) -> Iterator[Cluster]:
     """Join the cluster (or start a local Ray for the run); leave it, and what we started."""
     address = spec.ray_address or spec.env.get("RAY_ADDRESS") or None
     scratch = None if address else tempfile.mkdtemp(prefix="genesis-ray-")
+    _cluster_news_to_stderr()
     try:
         ray.init(**ray_placement.init_options(spec, address, scratch))
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -75,6 +77,21 @@ def connect(spec: RunSpec) -> Iterator[Cluster]:
         ray.shutdown()
         if scratch:
             proc.delete_in_background(Path(scratch))
+
+
+def _cluster_news_to_stderr() -> None:
+    """Ray prints the cluster's error news (a node died) on the driver's stdout, which
+    carries `--json`'s result: send it to stderr, with the rest of Ray's talk."""
+    from ray._private import worker
+
+    show = getattr(worker, "print_worker_logs", None)
+    if show is None or not hasattr(worker, "print_to_stdstream"):
+        return  # another Ray version: nothing to redirect by this name
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        show(data, sys.stderr, ignore_prefix)
+
+    worker.print_to_stdstream = to_stderr
 
 
 class RayBackend:

@@ -37,6 +37,7 @@ class Applier:
             n = int(data["n"])
             log = self.spec.log_path(task, n)
             log.parent.mkdir(parents=True, exist_ok=True)
+            log.touch()  # its lines follow as the node sends them
             self.attempt, progress.attempts, progress.log = n, n, log
             progress.status = "running"
             self.record(task, "attempt", {"n": n, "log": str(log), "node": self.node})
