@@ -28,6 +28,8 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         stop_orphans(store)
         record = pick_run(store, run)
         status_now, tasks = effective_run(store, record)
+        nodes = _nodes(store, record.name)
+        tasks = [{**t, "node": nodes.get(t["id"])} for t in tasks]
         starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
@@ -37,6 +39,15 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
     else:
         status_view.print_status(obj)
     return 0
+
+
+def _nodes(store: Store, run: str) -> dict[str, str]:
+    """The node of each task's last attempt, for a run on a cluster (backend "ray")."""
+    return {
+        str(task): str(data["node"])
+        for _, task, kind, data in store.events(run)
+        if kind == "placed" and task is not None
+    }
 
 
 def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> list[str]:

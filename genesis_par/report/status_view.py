@@ -67,7 +67,9 @@ def print_status(obj: dict[str, Any]) -> None:
     console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
     table = Table(expand=False)
     name_column(table, "task")
-    for column in ("status", "tries", "time", "changed", "commit", "why"):
+    on_nodes = any(t.get("node") for t in obj["tasks"])  # a run on a cluster
+    columns = ("status", "tries", "time", "changed", "commit", *(("node",) if on_nodes else ()))
+    for column in (*columns, "why"):
         table.add_column(column)
     for t in obj["tasks"]:
         style = STATUS_STYLE.get(t["status"], "")
@@ -80,6 +82,7 @@ def print_status(obj: dict[str, Any]) -> None:
             duration,
             {True: "yes", False: "no", None: ""}[t["changed"]],
             (t["commit"] or "")[:12],
+            *((escape(t.get("node") or ""),) if on_nodes else ()),
             escape(why),
         )
     print_table(table)
