@@ -163,6 +163,35 @@ def test_a_setsid_grandchild_is_gone_after_a_timeout(
     wait_for(lambda: gone(agent) and gone(grandchild), "the agent's tree to be gone", 15)
 
 
+def test_a_setsid_grandchild_is_gone_after_ctrl_c(
+    cluster: RayCluster, repo: Path, tmp_path: Path
+) -> None:
+    script, pids = tmp_path / "agent.py", tmp_path / "pids"
+    script.write_text(textwrap.dedent(SETSID_AGENT))
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "hang"
+        command = {json.dumps([sys.executable, str(script), str(pids)])}
+        """,
+    )
+    coordinator = _start(
+        repo, "run", str(plan), "--backend", "ray", "--ray-address", cluster.address
+    )
+    try:
+        wait_for(pids.exists, "the agent to start on a node", 90)
+        agent, grandchild = map(int, pids.read_text().split())
+        coordinator.send_signal(signal.SIGINT)
+        out, err = coordinator.communicate(timeout=60)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+    assert coordinator.returncode == 130, err
+    assert tasks_of(json.loads(out))["hang"]["status"] == "cancelled"
+    wait_for(lambda: gone(agent) and gone(grandchild), "the agent's tree to be gone", 15)
+
+
 def test_a_task_no_node_can_run_fails_at_once(cluster: RayCluster, repo: Path) -> None:
     plan = write_plan(
         repo,
