@@ -100,6 +100,9 @@ class RayBackend:
     def __init__(self, spec: RunSpec, pool: ThreadPoolExecutor, cluster: Cluster) -> None:
         self.spec, self.pool, self.cluster = spec, pool, cluster
         self.pump = ray_events.EventPump(cluster.events)
+        # one remote function for the run: each ray.remote() is exported to the cluster anew
+        self.remote = ray.remote(ray_node.run_on_node)
+        self.nodes = ray_placement.Nodes()
 
     def close(self) -> None:
         """Stop taking events from the nodes."""
@@ -124,7 +127,7 @@ class RayBackend:
     def _attempts(
         self, task: Task, progress: TaskProgress, cancel: threading.Event, record: Recorder
     ) -> None:
-        infeasible = ray_placement.infeasible(task)
+        infeasible = self.nodes.infeasible(task)
         if infeasible:
             _fail(progress, "infeasible", infeasible)
             return
@@ -176,7 +179,7 @@ class RayBackend:
             progress.port,
             self.cluster.events,
         )
-        remote = ray.remote(ray_node.run_on_node).options(**ray_placement.placement(task))
+        remote = self.remote.options(**ray_placement.placement(task))
         outcome = _wait(remote.remote(job), cancel)
         return self._settle(task, progress, record, watcher, outcome, cancel)
 

@@ -31,6 +31,7 @@ from genesis_par.worktrees.pool import discard, put_in_pool
 
 CACHE_ENV = "GENESIS_RAY_CACHE"  # where a node keeps its cache (default ~/.cache/genesis-par/ray)
 LOG_TICK_S = 0.25
+SEND_TICK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,38 @@ class NodeResult:
 
 
 class _Sender:
-    """Sends (key, kind, data) to the coordinator's queue; counts what it sent."""
+    """Sends (key, kind, data) to the coordinator's queue in batches, every SEND_TICK_S, from
+    a thread of its own: the attempt never waits on the network. Counts what it sent."""
 
     def __init__(self, job: Job) -> None:
         self.job, self.sent = job, 0
+        self.waiting: list[tuple[str, str, dict[str, object]]] = []
         self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
 
     def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
         with self.lock:
-            self.job.events.put((self.job.key, kind, data))
-            self.sent += 1
+            self.waiting.append((self.job.key, kind, data))
+
+    def _loop(self) -> None:
+        while not self.done.wait(SEND_TICK_S):
+            self._flush()
+
+    def _flush(self) -> None:
+        with self.lock:
+            batch, self.waiting = self.waiting, []
+        if batch:
+            self.job.events.put_nowait_batch(batch)
+            self.sent += len(batch)
+
+    def close(self) -> int:
+        """Send what is left; how many events were sent in all."""
+        self.done.set()
+        self.thread.join()
+        self._flush()
+        return self.sent
 
 
 def run_on_node(job: Job) -> NodeResult:
@@ -98,10 +121,13 @@ def run_on_node(job: Job) -> NodeResult:
     progress = TaskProgress(
         job.task.id, attempts=job.attempts_before, start_commit=job.start_commit, port=job.port
     )
-    _run_interruptibly(spec, job.task, progress, send)
+    try:
+        _run_interruptibly(spec, job.task, progress, send)
+    finally:
+        sent = send.close()
     found, refs = _bundle_home(spec, job.task, progress)
     _release(spec, job.task)
-    return NodeResult(progress.fields(), found, refs, send.sent, node, node_id)
+    return NodeResult(progress.fields(), found, refs, sent, node, node_id)
 
 
 def _node_dir(node_id: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import ray
@@ -80,12 +81,31 @@ def placement(task: Task) -> dict[str, Any]:
     return options
 
 
-def infeasible(task: Task) -> str | None:
-    """Why no live node of the cluster could ever run the task, or None."""
-    wanted = needs(task)
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    if any(all(node.get(k, 0) >= v for k, v in wanted.items()) for node in nodes):
-        return None
+class Nodes:
+    """What the cluster's live nodes offer, asked once and again only when a task fits none
+    (a node may have joined since)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.known: list[dict[str, float]] | None = None
+
+    def infeasible(self, task: Task) -> str | None:
+        """Why no live node of the cluster could ever run the task, or None."""
+        wanted = needs(task)
+        with self.lock:
+            if self.known is not None and _fits(wanted, self.known):
+                return None
+            self.known = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+            if _fits(wanted, self.known):
+                return None
+            return _unfit(wanted, self.known)
+
+
+def _fits(wanted: dict[str, float], nodes: list[dict[str, float]]) -> bool:
+    return any(all(node.get(k, 0) >= v for k, v in wanted.items()) for node in nodes)
+
+
+def _unfit(wanted: dict[str, float], nodes: list[dict[str, float]]) -> str:
     largest = {k: max((node.get(k, 0) for node in nodes), default=0) for k in wanted}
     return (
         f"no node of the Ray cluster can ever run it: an attempt needs {_text(wanted)}, the "
