@@ -108,13 +108,15 @@ def local_cluster(slots: int = 1, nodes: tuple[str, ...] = NODE_IPS) -> Iterator
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN": secrets.token_hex(32),
             # the nodes' workers import this checkout's genesis_par, and keep their caches here
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), saved.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PACKAGE_ROOT), saved.get("PYTHONPATH")])
+            ),
             "GENESIS_RAY_CACHE": str(temp / "cache"),
         }
     )
     from ray.cluster_utils import Cluster  # after the auth settings: Ray reads them once
 
-    cluster = Cluster()
+    cluster: Any = Cluster()
     try:
         cluster.add_node(
             node_ip_address=HEAD_IP,

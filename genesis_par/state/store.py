@@ -445,3 +445,16 @@ class Store(MergeRecords):
             "SELECT at, task, kind, data FROM events WHERE run=? ORDER BY id", (run,)
         )
         return [(at, task, kind, json.loads(data)) for at, task, kind, data in rows.fetchall()]
+
+
+def pick_run(store: Store, name: str | None) -> RunRecord:
+    """The named run, or the latest one."""
+    record = store.get_run(name) if name else store.latest_run()
+    if record is None:
+        if name:
+            known = ", ".join(r.name for r in store.runs()[:5]) or "none yet"
+            raise UsageError(f'no run named "{name}" in this repository (recent runs: {known})')
+        raise UsageError(
+            "no runs recorded in this repository yet: start one with `genesis-par run PLAN`"
+        )
+    return record

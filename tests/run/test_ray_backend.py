@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def cluster() -> Iterator[RayCluster]:
 
 def genesis(
     repo: Path, *args: str, check_json: bool = True
-) -> tuple[int, dict[str, object] | None, str]:
+) -> tuple[int, dict[str, Any] | None, str]:
     """genesis-par in a subprocess (the Ray driver), in repo; code, JSON result, stderr."""
     done = subprocess.run(
         [*genesis_cmd(), *args, "--json"],
@@ -47,9 +48,10 @@ def genesis(
     return done.returncode, result, done.stderr
 
 
-def tasks_of(result: dict[str, object] | None) -> dict[str, dict[str, object]]:
+def tasks_of(result: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """A run result's tasks by id (JSON: Any is what it is)."""
     assert result is not None
-    return {t["id"]: t for t in result["tasks"]}  # type: ignore[union-attr, index]
+    return {t["id"]: t for t in result["tasks"]}
 
 
 def gone(pid: int) -> bool:
@@ -214,7 +216,7 @@ def test_a_task_no_node_can_run_fails_at_once(cluster: RayCluster, repo: Path) -
     assert tasks["gpu"]["failure"] == "infeasible"
     assert "no node of the Ray cluster can ever run it" in str(tasks["gpu"]["reason"])
     assert "GPU 1" in str(tasks["gpu"]["reason"])
-    assert float(tasks["gpu"]["duration_s"]) < 2  # type: ignore[arg-type]
+    assert float(tasks["gpu"]["duration_s"]) < 2
     assert tasks["fine"]["status"] == "succeeded"
 
 
@@ -294,7 +296,7 @@ def test_a_lost_node_fails_its_attempt_node_lost_and_the_retry_runs_once_elsewhe
     assert next(d["node"] for kind, d in events if kind == "placed") == lost_ip
 
 
-def _events(repo: Path) -> list[tuple[str, dict[str, object]]]:
+def _events(repo: Path) -> list[tuple[str, dict[str, Any]]]:
     from genesis_par.state.store import Store
 
     with Store.open(repo / ".git" / "genesis-par", read_only=True) as store:
