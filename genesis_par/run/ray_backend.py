@@ -71,7 +71,7 @@ def connect(spec: RunSpec) -> Iterator[Cluster]:
         ) from None
     try:
         ray_placement.require_slots(address)
-        events = Queue(actor_options={"num_cpus": 0})
+        events = Queue(actor_options=ray_placement.QUEUE_OPTIONS)
         yield Cluster(address or "local", events)
     finally:
         ray.shutdown()
@@ -136,15 +136,17 @@ class RayBackend:
         expected = self._branch_at_start(branch_ref, progress.start_commit)
         made_before = progress.attempts
         while True:
-            left = task.retries - (progress.attempts - made_before)
-            result = self._place(task, progress, cancel, record, left)
+            remaining = task.retries + 1 - (progress.attempts - made_before)
+            if remaining <= 0:
+                return  # its last attempt was lost with its node
+            result = self._place(task, progress, cancel, record, remaining - 1)
             if result is not None:
                 self._bring_home(task, progress, result, branch_ref, expected)
                 return
             if progress.status == "cancelled" or cancel.is_set():
                 return
-            if task.retries - (progress.attempts - made_before) < 0 or left <= 0:
-                return  # node-lost, and no retry left
+            if progress.failure != "node-lost":
+                return
 
     def _branch_at_start(self, ref: str, start: str) -> str:
         """The task branch at its start commit (as a local run makes it); its commit now."""
@@ -218,7 +220,13 @@ class RayBackend:
             why = f"attempt {n}: {where} was lost ({type(outcome).__name__})"
             _fail(progress, "node-lost", why)
             return None
-        _fail(progress, "error", f"the Ray task failed: {type(outcome).__name__}: {outcome}")
+        cause = getattr(outcome, "cause", None)
+        if isinstance(cause, GenesisError):  # git failing on the node fails the task there
+            _fail(progress, "setup", f"on {watcher.node or 'its node'}: {cause}")
+            return None
+        first = str(cause or outcome).strip().splitlines()[:1]
+        what = type(cause or outcome).__name__
+        _fail(progress, "error", f"the Ray task failed: {what}: {''.join(first)}")
         return None
 
     def _start_bundles(self, start: str) -> tuple[Any, ...]:

@@ -112,8 +112,13 @@ class EventPump:
         self.thread.join()
 
     def _loop(self) -> None:
+        from ray.exceptions import RayError
+
         while not self.stopped.wait(PUMP_TICK_S):
-            self.drain()
+            try:
+                self.drain()
+            except RayError:  # the queue is unreachable for now: results still come home
+                continue
 
     def drain(self) -> None:
         """Apply every event waiting in the queue."""

@@ -87,9 +87,13 @@ class _Sender:
     def _flush(self) -> None:
         with self.lock:
             batch, self.waiting = self.waiting, []
-        if batch:
+        if not batch:
+            return
+        try:
             self.job.events.put_nowait_batch(batch)
-            self.sent += len(batch)
+        except ray.exceptions.RayError:  # the coordinator is gone: its cancel is on its way
+            return
+        self.sent += len(batch)
 
     def close(self) -> int:
         """Send what is left; how many events were sent in all."""

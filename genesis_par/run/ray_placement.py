@@ -19,6 +19,9 @@ SLOT = "genesis_agent"  # one per attempt; a node offers as many as agents it ta
 # whole tree itself when its parent goes, so Ray must leave it alone.
 RUNTIME_ENV_VARS = {"RAY_kill_child_processes_on_worker_exit": "0"}
 RAY_NAMES = {"gpu": "GPU"}  # plan names Ray spells otherwise
+# The event queue lives on the head node, which outlives the nodes that run agents: a queue
+# on a node that dies would take every attempt's events with it.
+QUEUE_OPTIONS = {"num_cpus": 0, "resources": {"node:__internal_head__": 0.001}}
 
 
 def init_options(spec: RunSpec, address: str | None, scratch: str | None) -> dict[str, Any]:
