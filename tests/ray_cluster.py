@@ -114,26 +114,59 @@ def local_cluster(slots: int = 1, nodes: tuple[str, ...] = NODE_IPS) -> Iterator
             "GENESIS_RAY_CACHE": str(temp / "cache"),
         }
     )
-    from ray.cluster_utils import Cluster  # after the auth settings: Ray reads them once
-
-    cluster: Any = Cluster()
     try:
-        cluster.add_node(
-            node_ip_address=HEAD_IP,
-            num_cpus=0,
-            object_store_memory=80 * MiB,
-            include_dashboard=False,
-            temp_dir=str(temp / "ray"),
-        )
-        for ip in nodes:
-            add_agent_node(cluster, ip, slots)
-        cluster.wait_for_nodes()
-        yield RayCluster(cluster, cluster.address, temp / "cache")
+        cluster = _start(temp, nodes, slots)
+        try:
+            yield RayCluster(cluster, cluster.address, temp / "cache")
+        finally:
+            _stop(cluster, temp)
     finally:
-        all_pids = [p for n in cluster.list_all_nodes() for p in _pids(n)]
-        with contextlib.suppress(Exception):
-            cluster.shutdown()
-        _kill(all_pids)
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _start(temp: Path, nodes: tuple[str, ...], slots: int, tries: int = 2) -> Any:
+    """The cluster, started again once if a node did not come up: Ray gives a raylet 30 s to
+    register, which a machine under heavy load (the whole suite beside it) can miss."""
+    from ray.cluster_utils import Cluster  # after the auth settings: Ray reads them once
+
+    for attempt in range(1, tries + 1):
+        cluster: Any = Cluster()
+        try:
+            cluster.add_node(
+                node_ip_address=HEAD_IP,
+                num_cpus=0,
+                object_store_memory=80 * MiB,
+                include_dashboard=False,
+                temp_dir=str(temp / "ray"),
+            )
+            for ip in nodes:
+                add_agent_node(cluster, ip, slots)
+            cluster.wait_for_nodes()
+            return cluster
+        except Exception:
+            _stop(cluster, temp)
+            if attempt == tries:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _stop(cluster: Any, temp: Path) -> None:
+    """Shut the cluster down, then kill by pid whatever of it is left: its nodes' processes,
+    and any process started with our private temp folder on its command line (a node that
+    failed to start is not in the cluster's list)."""
+    pids = [p for n in cluster.list_all_nodes() for p in _pids(n)]
+    with contextlib.suppress(Exception):
+        cluster.shutdown()
+    _kill(pids + _started_under(temp))
+
+
+def _started_under(temp: Path) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                if str(temp).encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+    return found

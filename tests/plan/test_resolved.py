@@ -22,6 +22,7 @@ max_parallel = 3
 strategy = "priority"
 setup = ["make", "deps"]
 pool = false
+backend = "ray"
 
 [merge]
 into = "integration/{run}"
@@ -53,6 +54,7 @@ check = ["pytest", "-x"]
 [[tasks]]
 id = "two"
 agent = "claude"
+resources = { gpu = 1, licence = 0.5 }
 prompt = "write the docs"
 depends_on = ["one"]
 
