@@ -29,6 +29,7 @@ from ray.util.queue import Queue
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, GenesisError
 from genesis_par.gitops import bundle
+from genesis_par.model import EventKind, Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run import ray_events, ray_node, ray_placement
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
@@ -121,7 +122,7 @@ class RayBackend:
         try:
             self._attempts(task, progress, cancel, record)
         except GenesisError as e:  # git failing under one task fails that task, not the run
-            _fail(progress, "setup", str(e))
+            _fail(progress, Failure.SETUP, str(e))
         progress.duration_s = time.time() - progress.started_at
 
     def _attempts(
@@ -129,7 +130,7 @@ class RayBackend:
     ) -> None:
         infeasible = self.nodes.infeasible(task)
         if infeasible:
-            _fail(progress, "infeasible", infeasible)
+            _fail(progress, Failure.INFEASIBLE, infeasible)
             return
         assert progress.start_commit is not None
         branch_ref = f"refs/heads/{worktrees.branch_name(self.spec.run, task.id)}"
@@ -143,9 +144,9 @@ class RayBackend:
             if result is not None:
                 self._bring_home(task, progress, result, branch_ref, expected)
                 return
-            if progress.status == "cancelled" or cancel.is_set():
+            if progress.status == TaskStatus.CANCELLED or cancel.is_set():
                 return
-            if progress.failure != "node-lost":
+            if progress.failure is not Failure.NODE_LOST:
                 return
 
     def _branch_at_start(self, ref: str, start: str) -> str:
@@ -198,35 +199,37 @@ class RayBackend:
             watcher.wait_for(outcome.sent, EVENTS_GRACE_S)
             self.pump.forget(watcher.key)
             if cancel.is_set():  # the coordinator's cancel is final, whatever still came home
-                _fail(progress, "cancelled", "interrupted")
+                _fail(progress, Failure.CANCELLED, "interrupted")
                 return None
             return outcome
         watcher.wait_for(watcher.seen + 1, 0.5)  # events already in the queue
         self.pump.forget(watcher.key)
         if outcome is None or cancel.is_set():
-            _fail(progress, "cancelled", "interrupted")
+            _fail(progress, Failure.CANCELLED, "interrupted")
             return None
         if isinstance(outcome, LOST):
             n = watcher.attempt_seen or progress.attempts + 1
             if not watcher.attempt_seen:  # lost before its agent started: still one attempt
                 progress.attempts = n
-                record(task.id, "attempt", {"n": n, "log": str(self.spec.log_path(task.id, n))})
+                record(
+                    task.id, EventKind.ATTEMPT, {"n": n, "log": str(self.spec.log_path(task.id, n))}
+                )
             where = watcher.node or "its node"
             record(
                 task.id,
-                "exited",
-                {"n": n, "exit_code": None, "failure": "node-lost", "peak_rss_bytes": 0},
+                EventKind.EXITED,
+                {"n": n, "exit_code": None, "failure": Failure.NODE_LOST, "peak_rss_bytes": 0},
             )
             why = f"attempt {n}: {where} was lost ({type(outcome).__name__})"
-            _fail(progress, "node-lost", why)
+            _fail(progress, Failure.NODE_LOST, why)
             return None
         cause = getattr(outcome, "cause", None)
         if isinstance(cause, GenesisError):  # git failing on the node fails the task there
-            _fail(progress, "setup", f"on {watcher.node or 'its node'}: {cause}")
+            _fail(progress, Failure.SETUP, f"on {watcher.node or 'its node'}: {cause}")
             return None
         first = str(cause or outcome).strip().splitlines()[:1]
         what = type(cause or outcome).__name__
-        _fail(progress, "error", f"the Ray task failed: {what}: {''.join(first)}")
+        _fail(progress, Failure.ERROR, f"the Ray task failed: {what}: {''.join(first)}")
         return None
 
     def _start_bundles(self, start: str) -> tuple[Any, ...]:
@@ -269,7 +272,7 @@ class RayBackend:
             if not gitops.try_update_ref(repo, ref, commit, old):
                 _fail(
                     progress,
-                    "commit",
+                    Failure.COMMIT,
                     f"{ref} moved while the task ran on {result.node}: its work is kept "
                     f"as commit {commit[:12]} and the branch was not overwritten",
                 )
@@ -296,7 +299,8 @@ def _wait(ref: Any, cancel: threading.Event) -> ray_node.NodeResult | BaseExcept
             return None
 
 
-def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
-    progress.status = "cancelled" if failure == "cancelled" else "failed"
-    progress.failure = None if failure == "cancelled" else failure
+def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
+    cancelled = failure is Failure.CANCELLED
+    progress.status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
+    progress.failure = None if cancelled else failure
     progress.reason = reason

@@ -13,6 +13,7 @@ import contextlib
 import threading
 from typing import Any
 
+from genesis_par.model import EventKind, Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
 
@@ -32,18 +33,20 @@ class Applier:
         task, progress = self.task.id, self.progress
         if kind == "placed":
             self.node = progress.node = str(data["node"])
-            self.record(task, "placed", {"node": data["node"], "node_id": data["node_id"]})
+            placed = {"node": data["node"], "node_id": data["node_id"]}
+            self.record(task, EventKind.PLACED, placed)
         elif kind == "attempt":
             n = int(data["n"])
             log = self.spec.log_path(task, n)
             log.parent.mkdir(parents=True, exist_ok=True)
             log.touch()  # its lines follow as the node sends them
             self.attempt, progress.attempts, progress.log = n, n, log
-            progress.status = "running"
-            self.record(task, "attempt", {"n": n, "log": str(log), "node": self.node})
+            progress.status = TaskStatus.RUNNING
+            self.record(task, EventKind.ATTEMPT, {"n": n, "log": str(log), "node": self.node})
         elif kind == "started":
             here = {"n": data["n"], "pid": None, "create_time": None}  # not a pid of this machine
-            self.record(task, "started", {**here, "node": self.node, "node_pid": data["pid"]})
+            remote = {"node": self.node, "node_pid": data["pid"]}
+            self.record(task, EventKind.STARTED, {**here, **remote})
         elif kind == "log":
             path = self.spec.log_path(task, int(data["n"]))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,7 @@ class Applier:
         else:
             if kind == "exited":
                 progress.exit_code = data.get("exit_code")  # type: ignore[assignment]
-            self.record(task, kind, data)
+            self.record(task, EventKind(kind), data)
 
 
 class Watcher:
@@ -138,6 +141,9 @@ def apply_fields(progress: TaskProgress, fields: dict[str, object], node: str) -
     """The node's final word on the task."""
     for name in RESULT_FIELDS:
         setattr(progress, name, fields.get(name))
+    progress.status = TaskStatus(str(fields["status"]))
+    failure = fields.get("failure")
+    progress.failure = Failure(str(failure)) if failure else None
     progress.attempts = int(fields.get("attempts") or progress.attempts)  # type: ignore[call-overload]
     progress.peak_rss_bytes = int(fields.get("peak_rss_bytes") or 0)  # type: ignore[call-overload]
     progress.node = node

@@ -25,6 +25,7 @@ import ray
 from genesis_par import gitops, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
+from genesis_par.model import EventKind
 from genesis_par.plan.model import Plan, Task
 from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
 from genesis_par.worktrees.pool import discard, put_in_pool
@@ -76,7 +77,11 @@ class _Sender:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
-    def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
+    def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
+        self.send(str(kind), data)
+
+    def send(self, kind: str, data: dict[str, object]) -> None:
+        """Queue one event (an EventKind, or this backend's own: placed, log)."""
         with self.lock:
             self.waiting.append((self.job.key, kind, data))
 
@@ -108,7 +113,7 @@ def run_on_node(job: Job) -> NodeResult:
     context = ray.get_runtime_context()
     node_id, node = context.get_node_id(), ray.util.get_node_ip_address()
     send = _Sender(job)
-    send(job.task.id, "placed", {"node": node, "node_id": node_id, "pid": os.getpid()})
+    send.send(str(EventKind.PLACED), {"node": node, "node_id": node_id, "pid": os.getpid()})
     root = _node_dir(node_id)
     with _locked(root / "cache.lock"):
         repo = _prepare(root, job)
@@ -219,7 +224,7 @@ class _LogStream:
                 data = handle.read()
                 if data:
                     self.offsets[n] = offset + len(data)
-                    self.send(self.task, "log", {"n": n, "data": data})
+                    self.send.send("log", {"n": n, "data": data})
 
     def close(self) -> None:
         """Stop, after sending what is left."""
