@@ -268,13 +268,16 @@ class RayBackend:
             path.write_bytes(result.bundle)
             bundle.fetch_into_incoming(repo, path, result.refs)
         for ref, commit in result.refs.items():
-            old = expected if ref == branch_ref else gitops.resolve_commit(repo, ref)
-            if not gitops.try_update_ref(repo, ref, commit, old):
+            if ref != branch_ref:  # a failed attempt's work: kept where it is not yet
+                gitops.try_update_ref(repo, ref, commit, None)
+            elif not gitops.try_update_ref(repo, ref, commit, expected):
+                kept = f"refs/genesis/{self.spec.run}/{task.id}/attempt-{progress.attempts}"
+                gitops.try_update_ref(repo, kept, commit, None)
                 _fail(
                     progress,
                     Failure.COMMIT,
-                    f"{ref} moved while the task ran on {result.node}: its work is kept "
-                    f"as commit {commit[:12]} and the branch was not overwritten",
+                    f"{ref} moved while the task ran on {result.node}: the branch was not "
+                    f"overwritten; its work is kept under {kept} (commit {commit[:12]})",
                 )
 
 
