@@ -73,6 +73,15 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     ROLLBACK = "rollback"
     PLACED = "placed"  # backend ray: an attempt reached a node
+    # the merge queue's steps (land/batch.py), recorded as merge-<step>
+    MERGE_BATCH = "merge-batch"
+    MERGE_CHECK_STARTED = "merge-check-started"
+    MERGE_CHECK_FINISHED = "merge-check-finished"
+    MERGE_BISECT = "merge-bisect"
+    MERGE_PUBLISHED = "merge-published"
+    MERGE_CONVICTED = "merge-convicted"
+    MERGE_TARGET_MOVED = "merge-target-moved"
+    MERGE_LEFT_OUT = "merge-left-out"
 
 
 # the events that end a task: each one's kind is the task's final status
