@@ -1,7 +1,7 @@
 """The node side of the Ray backend: one attempt run where Ray placed it.
 
-The task's pipeline is the local one (attempts.run_task: setup, agent under the shim and its
-limits, check, commit), run against a node-local repository that caches every start commit
+The task's pipeline is the local one (attempts.run_task: setup, agent under the supervisor
+and its limits, check, commit), run against a node-local repository that caches every start commit
 the node has received (bundles from the object store, fetched once) and pools its
 worktrees. The new commits go home as a bundle; events and log lines stream to the
 coordinator through a Ray queue while the attempt runs.

@@ -14,9 +14,10 @@ from genesis_par.plan.model import Task
 from genesis_par.run.attempts import RunSpec
 
 SLOT = "genesis_agent"  # one per attempt; a node offers as many as agents it takes
-# Ray kills a worker's children when the worker exits, the shim first, which would leave the
-# agent's tree unsupervised (a setsid grandchild survived every time): the shim stops the
-# whole tree itself when its parent goes, so Ray must leave it alone.
+# Ray kills a worker's children when the worker exits, genesis-par's supervisor (warden or
+# shim) first, which would leave the agent's tree unsupervised (a setsid grandchild survived
+# every time): the supervisor stops the whole tree itself when its parent goes, so Ray must
+# leave it alone.
 RUNTIME_ENV_VARS = {"RAY_kill_child_processes_on_worker_exit": "0"}
 RAY_NAMES = {"gpu": "GPU"}  # plan names Ray spells otherwise
 # The event queue lives on the head node, which outlives the nodes that run agents: a queue
