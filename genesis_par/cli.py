@@ -111,6 +111,23 @@ def graph_cmd(
     raise typer.Exit(graph.run(plan, fmt=fmt.value))
 
 
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Where the agents run: local (this machine) or ray (a Ray cluster); "
+        "default: the plan's \\[run] backend.",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster (default: RAY_ADDRESS, else a local Ray started for the run).",
+    ),
+]
+
+
 @app.command("run")
 def run_cmd(
     plan: PlanArg,
@@ -132,6 +149,8 @@ def run_cmd(
             metavar="FILE",
         ),
     ] = None,
+    backend: BackendOpt = None,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
@@ -146,6 +165,8 @@ def run_cmd(
         no_merge=no_merge,
         into=into,
         metrics=metrics,
+        backend=backend,
+        ray_address=ray_address,
     )
     raise typer.Exit(code)
 
@@ -180,6 +201,8 @@ def resume_cmd(
             metavar="FILE",
         ),
     ] = None,
+    backend: BackendOpt = None,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue an interrupted run: finished tasks are not run again."""
@@ -193,6 +216,8 @@ def resume_cmd(
         as_json=as_json,
         budget=budget,
         metrics=metrics,
+        backend=backend,
+        ray_address=ray_address,
     )
     raise typer.Exit(code)
 

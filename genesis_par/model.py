@@ -54,6 +54,8 @@ class Failure(StrEnum):
     ESCAPED = "escaped"  # its git touched the user's repository
     HISTORY = "history"  # its agent rewrote history it must not
     WORKTREE = "worktree"  # its worktree's .git was removed or replaced
+    NODE_LOST = "node-lost"  # backend ray: the node running the attempt died or left
+    INFEASIBLE = "infeasible"  # backend ray: no node of the cluster could ever run it
 
 
 # An agent that reached outside its task is not given another attempt.
@@ -76,6 +78,7 @@ class EventKind(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     ROLLBACK = "rollback"
+    PLACED = "placed"  # backend ray: an attempt reached a node
     RESOLUTION = "resolution"  # a resolution of a conflicted task starts (issue 15)
     RESOLVED = "resolved"  # ... and how it ended
     BRANCH_MOVED = "branch-moved"  # a task's branch holds commits added after the run

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from genesis_par.commands.run import observers_for, show
+from genesis_par.commands.run import observers_for, show, with_ray_address
 from genesis_par.report import run_view
 from genesis_par.report.metrics import MetricsFile
 from genesis_par.run.resume import AlreadyFinished
@@ -22,10 +22,13 @@ def resume(
     as_json: bool = False,
     budget: float | None = None,
     metrics: Path | None = None,
+    backend: str | None = None,
+    ray_address: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run what the run did not finish, then conflicts and the merge queue; run's exit codes.
     budget: the run's budget_usd from now on (a run stopped by its budget goes on)."""
+    env = with_ray_address(env, ray_address)
     gauges = MetricsFile.checked(metrics) if metrics is not None else None
     with observers_for(as_json, gauges) as observers:
         result = resume_run(
@@ -34,6 +37,7 @@ def resume(
             env,
             retry_failed=retry_failed,
             plan_path=plan_path,
+            backend=backend,
             observers=observers,
             budget=budget,
         )

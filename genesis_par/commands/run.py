@@ -13,6 +13,7 @@ from genesis_par import plan as plan_mod
 from genesis_par.report import formats, run_view
 from genesis_par.report.metrics import MetricsFile
 from genesis_par.run import flow
+from genesis_par.run.backend import choose
 from genesis_par.run.executor import RunProgress
 
 
@@ -57,16 +58,24 @@ def run(
     no_merge: bool = False,
     into: str | None = None,
     metrics: Path | None = None,
+    backend: str | None = None,
+    ray_address: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run every task of the plan, probe conflicts, merge the safe work; the exit code.
     metrics: a Prometheus text file kept up to date while the run goes on."""
-    plan = flow.with_name(plan_mod.load(plan_path), name)
+    plan = choose(flow.with_name(plan_mod.load(plan_path), name), backend)
+    env = with_ray_address(env, ray_address)
     options = flow.Options(fail_fast, not no_merge, into)
     gauges = MetricsFile.checked(metrics) if metrics is not None else None
     with observers_for(as_json, gauges) as observers:
         result = flow.start(cwd, plan, options, env, observers)
     return show(result, as_json, env, gauges)
+
+
+def with_ray_address(env: Mapping[str, str], ray_address: str | None) -> Mapping[str, str]:
+    """env with RAY_ADDRESS set to --ray-address, when given (the ray backend reads it)."""
+    return {**env, "RAY_ADDRESS": ray_address} if ray_address else env
 
 
 def show(

@@ -26,12 +26,22 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         starts = {t.id: t.start_commit for t in store.tasks(record.name)}
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
-        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
+        nodes = _nodes(store, record.name)
+        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"), nodes)
     if as_json:
         status_view.print_json(obj)
     else:
         status_view.print_status(obj)
     return 0
+
+
+def _nodes(store: Store, run: str) -> dict[str, str]:
+    """The node of each task's last attempt, for a run on a cluster (backend "ray")."""
+    return {
+        str(task): str(data["node"])
+        for _, task, kind, data in store.events(run)
+        if kind == "placed" and task is not None
+    }
 
 
 def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> list[str]:

@@ -125,6 +125,7 @@ class Task:
     best_of: int = 1  # candidates run in parallel; the best passing one becomes the branch
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
+    resources: tuple[tuple[str, float], ...] = ()  # custom resources a node must offer (Ray)
     on_conflict: OnConflict | None = None  # None: [merge] on_conflict
     max_cost_usd: float | None = None  # its agents' whole trees stop when they spend more
 
@@ -140,6 +141,7 @@ class RunSettings:
     setup: Command | None = None  # run once in each new worktree before its first agent
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
     budget_usd: float | None = None  # no task or attempt starts once the run spent this
+    backend: str = "local"  # where attempts run: "local" (threads here) or "ray" (a cluster)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +199,17 @@ TASK_KEYS = frozenset(
         "check",
         "env",
         "best_of",
+        "resources",
         "on_conflict",
         "max_cost_usd",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd"})
+RUN_KEYS = frozenset(
+    {"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd", "backend"}
+)
+BACKENDS = ("local", "ray")
 MERGE_KEYS = (
     frozenset({"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"})
     | RESOLUTION_KEYS
@@ -276,7 +282,11 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
     pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
     budget = _dollars(table, "budget_usd", where, "[run] budget_usd")
-    return RunSettings(name, base, max_parallel, strategy, setup, pool, budget)
+    backend = typed(table.get("backend", "local"), str, where, "[run] backend", "a string")
+    if backend not in BACKENDS:
+        hint = did_you_mean(backend, BACKENDS)
+        raise where.error(f'[run] backend must be "local" or "ray", not "{backend}"{hint}')
+    return RunSettings(name, base, max_parallel, strategy, setup, pool, budget, backend)
 
 
 def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeSettings:
@@ -536,9 +546,23 @@ def _task(
         best_of=best_of,
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
+        resources=_resources(merged.get("resources", {}), where),
         on_conflict=on_conflict(merged, where, "on_conflict"),
         max_cost_usd=_dollars(merged, "max_cost_usd", where, "max_cost_usd"),
     )
+
+
+def _resources(raw: Any, where: Where) -> tuple[tuple[str, float], ...]:
+    """`resources = { gpu = 1, ... }`: Ray custom resources, each a non-negative amount."""
+    table = typed(raw, dict, where, "resources", "a table of names and amounts")
+    found = []
+    for name, amount in table.items():
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            raise where.error(f"resources.{name} must be a number, not {amount!r}")
+        if not math.isfinite(amount) or amount < 0:
+            raise where.error(f"resources.{name} must be a non-negative number, not {amount}")
+        found.append((name, float(amount)))
+    return tuple(sorted(found))
 
 
 def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:

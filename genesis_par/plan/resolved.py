@@ -55,8 +55,8 @@ def _table(settings: Any) -> dict[str, Any]:
             value = "auto"
         if f.name in _NOT_SETTINGS or value is None:
             continue
-        if f.name == "env":
-            table["env"] = dict(value)
+        if f.name in ("env", "resources"):  # pairs, written as the table they were read from
+            table[f.name] = dict(value)
             continue
         if f.name == "timeout_s":
             table["timeout"] = _duration(value)

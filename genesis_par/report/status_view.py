@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ def status_json(
     tasks: Sequence[TaskRecord],
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
+    nodes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The object of `status --json`: the run and the same task objects as `run --json`."""
-    task_objects = [task_json(t) for t in tasks]
+    """The object of `status --json`: the run and the same task objects as `run --json`
+    (nodes: the Ray node of each task's last attempt)."""
+    task_objects = [{**task_json(t), "node": (nodes or {}).get(t.id)} for t in tasks]
     return {
         "run": record.name,
         "status": status,
@@ -73,7 +75,10 @@ def print_status(obj: dict[str, Any]) -> None:
     console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
     table = Table(expand=False)
     name_column(table, "task")
-    for column in ("status", "tries", "time", "tokens in/out", "cost", "changed", "commit", "why"):
+    on_nodes = any(t.get("node") for t in obj["tasks"])  # a run on a cluster
+    node = ("node",) if on_nodes else ()
+    columns = ("status", "tries", "time", "tokens in/out", "cost", "changed", "commit", *node)
+    for column in (*columns, "why"):
         table.add_column(column)
     for t in obj["tasks"]:
         style = STATUS_STYLE.get(t["status"], "")
@@ -88,6 +93,7 @@ def print_status(obj: dict[str, Any]) -> None:
             amounts.dollars((t.get("usage") or {}).get("cost_usd")),
             {True: "yes", False: "no", None: ""}[t["changed"]],
             (t["commit"] or "")[:12],
+            *((escape(t.get("node") or ""),) if on_nodes else ()),
             escape(why),
         )
     print_table(table)

@@ -50,6 +50,7 @@ class TaskProgress:
     waiting: str | None = None
     port: int = 0  # GENESIS_PORT: unique among the run's running tasks
     agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
+    node: str | None = None  # backend "ray": the address of the node of its last attempt
     conflict: str = ""  # a rerun after a conflict: what collided ({conflict}, issue 15)
     conflict_file: str = ""  # the same text in a file (GENESIS_CONFLICT_FILE)
     agent: str | None = None
@@ -95,6 +96,7 @@ class TaskProgress:
             "usage_notes": list(self.usage_notes),
             "candidates": self.candidates,
             "log": str(self.log) if self.log else None,
+            "node": self.node,
         }
 
     def elapsed(self, now: float) -> float:
@@ -116,6 +118,7 @@ class RunSpec:
     git_env: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
+    ray_address: str | None = None  # backend "ray": the cluster (None: a local Ray for the run)
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""

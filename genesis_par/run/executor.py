@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
@@ -24,7 +24,8 @@ from genesis_par.model import (
 )
 from genesis_par.plan.model import Task
 from genesis_par.run import scheduler, steps
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.backend import open_backend
 from genesis_par.usage import Usage, total
 
 TICK_S = 0.2
@@ -117,10 +118,7 @@ def execute(
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
-    with (
-        _signals_to(interrupts),
-        ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool,
-    ):
+    with _signals_to(interrupts), open_backend(spec) as backend:
         while True:
             # a task is in flight until its thread ends, even while it waits to retry after a
             # failed attempt: it keeps its scope and locks, and its dependents are not skipped
@@ -139,13 +137,8 @@ def execute(
                 )
                 ready = [t for t in started if _prepare(spec, tasks[t], progress, record)]
             for task_id in ready:
-                future = pool.submit(
-                    run_task,
-                    spec,
-                    tasks[task_id],
-                    progress.tasks[task_id],
-                    interrupts.cancel,
-                    record,
+                future = backend.submit(
+                    tasks[task_id], progress.tasks[task_id], interrupts.cancel, record
                 )
                 futures[future] = task_id
             if not futures and not started:  # a task failing at launch may still skip others

@@ -148,7 +148,10 @@ def with_name(plan: Plan, name: str | None) -> Plan:
 
 def check_agents(plan: Plan) -> None:
     """Fail fast, before any worktree, when agents the tasks need are not installed (all of
-    them named at once, so they are not found one run at a time)."""
+    them named at once, so they are not found one run at a time). Not for a run on a
+    cluster: its nodes have their own installs."""
+    if plan.run.backend != "local":
+        return
     missing: dict[str, str] = {}  # agent -> what to say of it
     for task in plan.tasks:
         if task.agent is None or task.agent in missing:
@@ -199,6 +202,7 @@ def run_spec(
         gitops.identity_env(repo.root),
         gitops.without_repository_variables(env),  # agents' git stays in their worktree
         tuple(gitops.included_files(repo.root)),
+        env.get("RAY_ADDRESS") or None,  # backend "ray": the cluster (None: a local Ray)
     )
 
 

@@ -16,6 +16,7 @@ from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan, load, loads
 from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.backend import choose
 from genesis_par.run.flow import (
     QUIET,
     Observers,
@@ -126,6 +127,7 @@ def resume(
     *,
     retry_failed: bool = False,
     plan_path: Path | None = None,
+    backend: str | None = None,
     observers: Observers = QUIET,
     budget: float | None = None,
 ) -> RunResult | AlreadyFinished:
@@ -144,7 +146,7 @@ def resume(
                 record.name, status, FINISHED_EXIT[status], store.result(record.name)
             )
         with run_lock(state, record.name):
-            plan = _with_budget(_plan(record, plan_path, observers), budget)
+            plan = choose(_with_budget(_plan(record, plan_path, observers), budget), backend)
             check_agents(plan)
             if plan_path is not None:
                 _replan(store, record.name, plan, observers)

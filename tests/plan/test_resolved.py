@@ -23,6 +23,7 @@ strategy = "priority"
 setup = ["make", "deps"]
 pool = false
 budget_usd = 12.5
+backend = "ray"
 
 [merge]
 into = "integration/{run}"
@@ -62,6 +63,7 @@ max_cost_usd = 2
 [[tasks]]
 id = "two"
 agent = "claude"
+resources = { gpu = 1, licence = 0.5 }
 prompt = "write the docs"
 depends_on = ["one"]
 
