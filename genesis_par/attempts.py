@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import gitops, plan_values, proc, templates, worktrees
+from genesis_par import clones, gitops, plan_values, proc, templates, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.plan import Plan, Task
+from genesis_par.plan import Isolation, Plan, Task
 
 BACKOFF_S = 0.5
 FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
@@ -79,6 +79,16 @@ class RunSpec:
     git_env: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
+    isolation: Isolation = Isolation.WORKTREE
+
+    @property
+    def clone(self) -> bool:
+        """Each task works in a clone of its own (`[run] isolation = "clone"`)."""
+        return self.isolation is Isolation.CLONE
+
+    def own_repo(self, worktree: Path) -> Path:
+        """The git dir a task's checkout must belong to: the user's, or its clone's own."""
+        return worktree / ".git" if self.clone else self.repo.common_dir
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
@@ -131,6 +141,7 @@ def fence_for(
         label,
         log,
         spec.env,
+        spec.clone,
     )
 
 
@@ -165,9 +176,18 @@ def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> No
     Attempt 0 (no agent ran: only setup worked here) has nothing to keep. A ref already there
     was saved by a resume killed before its next attempt: only a reset came after, keep it."""
     ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
-    if attempt < 1 or gitops.resolve_commit(worktree, ref) is not None:
+    if attempt < 1 or gitops.resolve_commit(spec.repo.root, ref) is not None:
         return
-    gitops.save_to_ref(worktree, ref, leave_out=spec.included)
+    keep(spec, task, worktree, ref)
+
+
+def keep(spec: RunSpec, task: Task, worktree: Path, ref: str) -> None:
+    """Everything in the task's checkout (committed or not) under ref in the user's repository."""
+    if spec.clone:
+        branch = worktrees.branch_name(spec.run, task.id)
+        clones.keep(spec.repo, worktree, ref, branch, spec.included)
+    else:
+        gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
 
 def run_task(
@@ -182,6 +202,10 @@ def run_task(
         _run_task(spec, task, progress, cancel, record)
     except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
         _fail(progress, "worktree", _broken_reason(e))
+        if progress.started_at is not None:
+            progress.duration_s = time.time() - progress.started_at
+    except gitops.ForeignHistory as e:  # a clone's branch without its start: nothing taken
+        _fail(progress, "history", f"its agent {e}")
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
@@ -223,7 +247,7 @@ def _run_task(
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
         worktree, reused = worktrees.allocate(
-            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool
+            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool, spec.clone
         )
         if reused and progress.agent_done:  # its agent finished before the interruption
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
@@ -258,8 +282,7 @@ def _run_task(
         if outcome is None or outcome.failure == "cancelled" or progress.failure in FINAL:
             break
     if progress.status == "failed":  # kept like the earlier attempts; the worktree stays as is
-        ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
-        gitops.save_to_ref(worktree, ref, leave_out=spec.included)
+        keep(spec, task, worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}")
     progress.duration_s = time.time() - progress.started_at
 
 
@@ -419,7 +442,7 @@ def _attempt(
     if fence.verdict.failure:
         _fail(progress, fence.verdict.failure, fence.verdict.reason or "")
         return outcome
-    gitops.locate(worktree, common_dir=spec.repo.common_dir)  # before the check runs there
+    gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
     if outcome.failure is None:
         failed_check = _check(spec, task, progress, worktree, values, env, log, limits, cancel)
         if failed_check is not None:
@@ -476,17 +499,25 @@ def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
 
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
     assert progress.start_commit is not None
-    done = gitops.commit_all(
-        worktree,
-        _message(spec, task),
-        progress.start_commit,
-        spec.git_env,
-        spec.included,
-        branch=worktrees.branch_name(spec.run, task.id),
-        common_dir=spec.repo.common_dir,
-    )
+    branch = worktrees.branch_name(spec.run, task.id)
+    message, start = _message(spec, task), progress.start_commit
+    if spec.clone:  # committed in the clone, fetched home, the task's branch moved to it
+        done = clones.record(
+            spec.repo, worktree, message, start, spec.git_env, spec.included, branch
+        )
+    else:
+        done = gitops.commit_all(
+            worktree,
+            message,
+            start,
+            spec.git_env,
+            spec.included,
+            branch=branch,
+            common_dir=spec.repo.common_dir,
+        )
     progress.commit, progress.changed = done.commit, done.changed
-    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit)
+    home = spec.repo.root if spec.clone else None
+    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
         _fail(progress, "commit", unrecorded)
         return

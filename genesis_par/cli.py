@@ -114,6 +114,13 @@ def run_cmd(
     into: Annotated[
         str | None, typer.Option(help="Merge into this branch (may be a checked-out one).")
     ] = None,
+    isolation: Annotated[
+        str | None,
+        typer.Option(
+            help="worktree or clone: each agent in a clone of its own (default: the plan's "
+            "\\[run] isolation)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
@@ -127,6 +134,7 @@ def run_cmd(
         fail_fast=fail_fast,
         no_merge=no_merge,
         into=into,
+        isolation=isolation,
     )
     raise typer.Exit(code)
 

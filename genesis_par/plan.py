@@ -47,6 +47,13 @@ class Priority(enum.IntEnum):
         return self.name.lower()
 
 
+class Isolation(enum.Enum):
+    """Where each task's agent works: a worktree of the repository, or a clone of its own."""
+
+    WORKTREE = "worktree"
+    CLONE = "clone"
+
+
 class Strategy(enum.Enum):
     """How the scheduler picks among ready tasks."""
 
@@ -119,6 +126,7 @@ class RunSettings:
     strategy: Strategy = Strategy.CRITICAL_PATH
     setup: Command | None = None  # run once in each new worktree before its first agent
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
+    isolation: Isolation = Isolation.WORKTREE
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +182,7 @@ TASK_KEYS = frozenset(
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool"})
+RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "isolation"})
 MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
 AGENT_KEYS = frozenset({"command"})
 
@@ -243,7 +251,8 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     strategy = enum_value(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
     pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
-    return RunSettings(name, base, max_parallel, strategy, setup, pool)
+    isolation = enum_value(table.get("isolation", "worktree"), Isolation, where, "[run] isolation")
+    return RunSettings(name, base, max_parallel, strategy, setup, pool, isolation)
 
 
 def _merge_settings(raw: Any, path: Path) -> MergeSettings:

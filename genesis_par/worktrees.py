@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from genesis_par import gitops
+from genesis_par import clones, gitops
 from genesis_par.errors import UsageError
 from genesis_par.pool import take_from_pool
 from genesis_par.report.words import plural
@@ -81,12 +81,16 @@ def start_commit(
 
 
 def allocate(
-    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True
+    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True, clone: bool = False
 ) -> tuple[Path, bool]:
-    """The task's worktree on its branch; True when it already existed (a resumed run)."""
+    """The task's worktree (or clone: never pooled) on its branch; True when it already
+    existed (a resumed run)."""
     gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
     branch = branch_name(run, task)
+    if clone:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return clones.allocate(repo, path, branch, start)
     if (path / ".git").exists():
         return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,11 +112,15 @@ def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
     return path
 
 
-def unrecorded_work(worktree: Path, start: str) -> str | None:
+def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str | None:
     """Why the work just committed in worktree is not all of the agent's work, or None:
     files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
-    to a commit this repository does not have, which would point at nothing once merged."""
-    missing = gitops.missing_gitlinks(worktree, start)
+    to a commit this repository does not have, which would point at nothing once merged.
+    home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home)."""
+    if home is not None:
+        missing = gitops.missing_gitlinks(home, start, gitops.head(worktree))
+    else:
+        missing = gitops.missing_gitlinks(worktree, start)
     if missing:
         what = ", ".join(f"{path}/ (commit {sha[:12]})" for path, sha in missing)
         return (

@@ -134,6 +134,7 @@ def resume(
                 gitops.identity_env(repo.root),
                 gitops.without_repository_variables(env),  # agents' git stays in their worktree
                 tuple(gitops.included_files(repo.root)),
+                plan_mod.Isolation(store.isolation(record.name)),
             )
             progress = _execute(spec, store, as_json, False, earlier)
             return finish(spec, store, progress, where, Options(as_json=as_json))

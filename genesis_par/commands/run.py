@@ -13,9 +13,9 @@ from genesis_par import gitops, landing, plan_values, presets, proc, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.attempts import RunSpec, TaskProgress
 from genesis_par.commands.common import open_store, stop_orphans
-from genesis_par.errors import EnvironmentProblem
+from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.executor import RunProgress, execute
-from genesis_par.plan import MergeMethod, Plan
+from genesis_par.plan import Isolation, MergeMethod, Plan
 from genesis_par.report import formats, run_view
 from genesis_par.state import Store, run_lock
 from genesis_par.state_merges import RunSteps
@@ -29,6 +29,18 @@ def _with_name(plan: Plan, name: str | None) -> Plan:
         return plan
     plan_values.check_branch_component(name, f'--name "{name}"')
     return dataclasses.replace(plan, run=dataclasses.replace(plan.run, name=name))
+
+
+def _with_isolation(plan: Plan, isolation: str | None) -> Plan:
+    """`run --isolation` over the plan's `[run] isolation`."""
+    if isolation is None:
+        return plan
+    choices = {i.value: i for i in Isolation}
+    if isolation not in choices:
+        raise UsageError(f'--isolation "{isolation}" is not one of {", ".join(choices)}')
+    return dataclasses.replace(
+        plan, run=dataclasses.replace(plan.run, isolation=choices[isolation])
+    )
 
 
 def check_agents(plan: Plan) -> None:
@@ -103,11 +115,12 @@ def run(
     fail_fast: bool = False,
     no_merge: bool = False,
     into: str | None = None,
+    isolation: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
     """Run every task of the plan, probe conflicts, merge the safe work; the exit code."""
     options = Options(as_json, fail_fast, not no_merge, into)
-    plan = _with_name(plan_mod.load(plan_path), name)
+    plan = _with_isolation(_with_name(plan_mod.load(plan_path), name), isolation)
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
@@ -133,6 +146,8 @@ def run(
             create_time=me.create_time,
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
+        # kept for `resume` and `status` (`run --isolation` is not in the plan's text)
+        store.record_event(run_name, None, "isolation", {"mode": plan.run.isolation.value})
         spec = RunSpec(
             repo,
             plan,
@@ -142,6 +157,7 @@ def run(
             gitops.identity_env(repo.root),
             gitops.without_repository_variables(env),  # agents' git stays in their worktree
             included,
+            plan.run.isolation,
         )
         progress = _execute(spec, store, as_json, fail_fast)
         return finish(spec, store, progress, where, options)
