@@ -38,16 +38,20 @@ def record(
     env: Mapping[str, str] | None,
     leave_out: Sequence[str],
     branch: str,
+    home: str | None = None,
 ) -> gitops.Committed:
     """Commit the clone's work on its branch there, fetch it home and move the task's branch
-    in the user's repository to it (compare-and-swap); ForeignHistory when it lost start."""
+    in the user's repository to it (compare-and-swap); ForeignHistory when it lost start.
+    home: the ref to move instead of the task's branch (a best_of candidate's)."""
     ref = f"refs/heads/{branch}"
     gitops.clone_git_dir(path, [ref])
     done = gitops.commit_all(
         path, message, start, env, leave_out, branch=branch, common_dir=path / ".git"
     )
-    old = gitops.resolve_commit(repo.root, ref)
-    gitops.fetch_home(repo.root, path, ref, ref, old, start=start, tip=ref if old else None)
+    target = home or ref
+    old = gitops.resolve_commit(repo.root, target)
+    tip = ref if gitops.resolve_commit(repo.root, ref) else None
+    gitops.fetch_home(repo.root, path, ref, target, old, start=start, tip=tip)
     return done
 
 
@@ -58,5 +62,8 @@ def keep(
     gitops.clone_git_dir(path, [ref])
     commit = gitops.save_to_ref(path, ref, leave_out=leave_out)
     old = gitops.resolve_commit(repo.root, ref)
-    gitops.fetch_home(repo.root, path, ref, ref, old, tip=f"refs/heads/{branch}")
+    tip = f"refs/heads/{branch}" if branch else None
+    if tip and gitops.resolve_commit(repo.root, tip) is None:
+        tip = None
+    gitops.fetch_home(repo.root, path, ref, ref, old, tip=tip)
     return commit
