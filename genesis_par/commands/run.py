@@ -192,7 +192,7 @@ def finish(
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
             store.record_merge(spec.run, q.into, q.before, q.after, data)
     status, code = outcome(progress, home)
-    result = run_view.run_json(progress, home, status)
+    result = {**run_view.run_json(progress, home, status), "isolation": spec.isolation.value}
     store.set_result(spec.run, result)
     store.finish_run(spec.run, status)
     if options.as_json:

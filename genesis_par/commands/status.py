@@ -30,7 +30,10 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
-        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"))
+        isolation = store.isolation(record.name)
+        obj = status_view.status_json(
+            record, status_now, tasks, kept, result.get("merge"), isolation
+        )
     if as_json:
         status_view.print_json(obj)
     else:

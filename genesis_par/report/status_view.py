@@ -25,11 +25,13 @@ def status_json(
     tasks: list[dict[str, Any]],
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
+    isolation: str = "worktree",
 ) -> dict[str, Any]:
     """The object of `status --json`: the run and the same task objects as `run --json`."""
     return {
         "run": record.name,
         "status": status,
+        "isolation": isolation,  # where its agents work: "worktree" or "clone"
         "base": record.base_commit,
         "into": record.into_ref.removeprefix("refs/heads/"),  # as `merge.into` names it
         "created_at": record.created_at,
@@ -64,7 +66,8 @@ def _when(ts: float | None) -> str:
 
 def print_status(obj: dict[str, Any]) -> None:
     """A table of the run's tasks."""
-    console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
+    clones = ", each task in a clone" if obj.get("isolation") == "clone" else ""
+    console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]}{clones})")
     table = Table(expand=False)
     name_column(table, "task")
     for column in ("status", "tries", "time", "changed", "commit", "why"):
