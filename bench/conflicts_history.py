@@ -18,8 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from genesis_par import conflicts
-from genesis_par.conflicts import MergeResult
+from genesis_par.land import conflicts
+from genesis_par.land.conflicts import MergeResult
 
 
 def merges(repo: Path, limit: int) -> list[tuple[str, str, str]]:

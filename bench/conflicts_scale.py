@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.common import GENESIS, git, init_repo, sh
-from genesis_par import conflicts
+from genesis_par.land import conflicts
 
 T = TypeVar("T")
 

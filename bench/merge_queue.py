@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bench.common import git, init_repo, sh
 from genesis_par import gitops
-from genesis_par.merge import Candidate, QueueSpec, land
-from genesis_par.plan import Command, Task
+from genesis_par.land.queue import Candidate, QueueSpec, land
+from genesis_par.plan.model import Command, Task
 
 
 def main() -> None:

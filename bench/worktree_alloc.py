@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from bench.common import git, init_repo
-from genesis_par import gitops, pool, worktrees
+from genesis_par import gitops, worktrees
+from genesis_par.worktrees import pool
 
 
 def main() -> None:

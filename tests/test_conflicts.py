@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import conflicts, gitops
+from genesis_par import gitops
 from genesis_par.commands import conflicts as conflicts_cmd
-from genesis_par.conflicts import Kind
 from genesis_par.errors import UsageError
+from genesis_par.land import conflicts
+from genesis_par.land.conflicts import Kind
 from tests.conftest import branch, commit, git
 
 Files = Mapping[str, "str | bytes | None"]

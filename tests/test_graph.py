@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genesis_par import graph
-from genesis_par.plan import Command, Priority, Task, load
+from genesis_par.plan import graph
+from genesis_par.plan.model import Command, Priority, Task, load
 
 CMD = Command(("true",))
 

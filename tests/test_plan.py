@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import plan, plan_values
+from genesis_par import plan
 from genesis_par.errors import PlanError
-from genesis_par.plan import Command, MergeMethod, Priority, Strategy
+from genesis_par.plan import values as plan_values
+from genesis_par.plan.model import Command, MergeMethod, Priority, Strategy
 from tests.conftest import genesis_cmd, genesis_env
 
 GOOD = """\

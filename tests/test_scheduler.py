@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from genesis_par.plan import Command, Priority, Strategy, Task
-from genesis_par.scheduler import Schedule, scopes_overlap, to_skip
+from genesis_par.plan.model import Command, Priority, Strategy, Task
+from genesis_par.run.scheduler import Schedule, scopes_overlap, to_skip
 
 CMD = Command(("true",))
 GIB = 2**30

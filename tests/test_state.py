@@ -5,8 +5,8 @@ import sqlite3
 from pathlib import Path
 
 from genesis_par import state
-from genesis_par.state import Store
-from genesis_par.state_merges import MergeStep
+from genesis_par.state.merges import MergeStep
+from genesis_par.state.store import Store
 
 
 def schema_2_db(path: Path) -> None:

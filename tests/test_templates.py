@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import templates
-from genesis_par.plan import Command
+from genesis_par.plan import templates
+from genesis_par.plan.model import Command
 
 HOSTILE = "$(touch PWNED) `touch PWNED2`; touch PWNED3 \"q\" 'it''s' \\ $HOME\nline two {task}"
 
@@ -105,7 +105,7 @@ def test_genesis_variables_win_over_the_users_environment() -> None:
 
 def test_presets_never_put_the_prompt_where_an_option_is_read() -> None:
     """A prompt starting with `-` (a Markdown list) must reach the agent as its prompt."""
-    from genesis_par.presets import PRESETS
+    from genesis_par.plan.presets import PRESETS
 
     prompt = "- first item\n- second item"
     for name in ("claude", "codex", "aider", "gemini", "opencode"):

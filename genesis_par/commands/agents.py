@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from genesis_par import presets, proc
+from genesis_par import proc
+from genesis_par.plan import presets
 from genesis_par.report import agents_view
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from genesis_par import conflicts, gitops
+from genesis_par import gitops
 from genesis_par.errors import UsageError
+from genesis_par.land import conflicts
 from genesis_par.report import conflicts_view
 
 EXIT_CONFLICTS = 3
@@ -19,7 +20,8 @@ def _run_branches(
     commit recorded for each (a branch gone since is reported, not refused)."""
     # imported here: checking named branches (the common CI call) needs no run state
     from genesis_par import worktrees
-    from genesis_par.commands.common import open_store, pick_run, state_dir
+    from genesis_par.commands.common import open_store, state_dir
+    from genesis_par.state.store import pick_run
 
     repo, state = state_dir(cwd)
     worktrees.check_layout(repo)

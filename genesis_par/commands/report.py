@@ -7,10 +7,11 @@ import os
 import stat
 from pathlib import Path
 
-from genesis_par.commands.common import open_store, pick_run, state_dir
+from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import formats
 from genesis_par.report.console import console, emit
+from genesis_par.state.store import pick_run
 
 FORMATS = ("json", "junit", "markdown", "html")
 

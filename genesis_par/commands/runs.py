@@ -6,16 +6,13 @@ import shutil
 import time
 from pathlib import Path
 
-from genesis_par import cleaning, gitops, worktrees
-from genesis_par.commands.common import (
-    effective_status,
-    pick_run,
-    state_dir,
-    stop_orphans,
-)
+from genesis_par import gitops, worktrees
+from genesis_par.commands.common import state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import runs_view
-from genesis_par.state import RunRecord, Store, run_lock
+from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.state.store import RunRecord, Store, pick_run, run_lock
+from genesis_par.worktrees import cleaning
 
 
 def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> cleaning.RunView:

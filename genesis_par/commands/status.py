@@ -5,19 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from genesis_par import gitops, merge
-from genesis_par.commands.common import (
-    effective_run,
-    effective_status,
-    open_store,
-    pick_run,
-    state_dir,
-    stop_orphans,
-)
+from genesis_par import gitops
+from genesis_par.commands.common import effective_run, open_store, state_dir
 from genesis_par.errors import UsageError
+from genesis_par.land import queue
 from genesis_par.report import status_view
 from genesis_par.report.words import plural
-from genesis_par.state import RunRecord, Store
+from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.state.store import RunRecord, Store, pick_run
 
 
 def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
@@ -103,7 +98,7 @@ def _unknown_task(store: Store, run: str, task: str, known: list[str], latest: b
 
 
 def _print_merge_check(state: Path, run: str, task: str) -> int:
-    log = merge.check_log(state / "logs" / run, task)
+    log = queue.check_log(state / "logs" / run, task)
     if not log.exists():
         raise UsageError(
             f'no merge check ran after task "{task}" of run "{run}": one runs after each merge '

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genesis_par import graph
 from genesis_par import plan as plan_mod
 from genesis_par.errors import PlanError
+from genesis_par.plan import graph
 from genesis_par.report import plan_view
 
 

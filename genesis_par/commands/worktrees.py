@@ -7,18 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from genesis_par import cleaning, gitops, worktrees
-from genesis_par import pool as pool_mod
-from genesis_par.commands.common import (
-    effective_status,
-    open_store,
-    state_dir,
-    stop_orphans,
-    supervisor_alive,
-)
+from genesis_par import gitops, worktrees
+from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import worktrees_view
-from genesis_par.state import Store, run_supervised
+from genesis_par.run.orphans import effective_status, stop_orphans, supervisor_alive
+from genesis_par.state.store import Store, run_supervised
+from genesis_par.worktrees import cleaning
+from genesis_par.worktrees import pool as pool_mod
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

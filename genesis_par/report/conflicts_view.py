@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genesis_par.conflicts import MergeResult, Report
+from genesis_par.land.conflicts import MergeResult, Report
 from genesis_par.report.words import plural
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
-from genesis_par.state import AttemptRecord
+from genesis_par.state.store import AttemptRecord
 
 LOG_TAIL_LINES = 40  # of a task's log in JUnit's <system-out>
 LOG_EXCERPT_BYTES = 64 * 1024  # the most of a task's log a report reads and shows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genesis_par.landing import Landing
+from genesis_par.land.landing import Landing
 from genesis_par.report.console import console
 from genesis_par.report.run_view import landing_json, print_landing
 

@@ -6,7 +6,7 @@ import json
 
 from rich.markup import escape
 
-from genesis_par import graph
+from genesis_par.plan import graph
 from genesis_par.report.console import console
 from genesis_par.report.words import plural
 

@@ -13,13 +13,13 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from genesis_par.attempts import TaskProgress
-from genesis_par.executor import RunProgress
-from genesis_par.landing import Landing
+from genesis_par.land.landing import Landing
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
+from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.executor import RunProgress
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -97,8 +97,7 @@ def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
 class LiveView:
     """A rich Live table, refreshed by the run loop's ticks."""
 
-    def __init__(self, run: str, out: Console = console) -> None:
-        self.run = run
+    def __init__(self, out: Console = console) -> None:
         self.live = Live(console=out, auto_refresh=False, transient=False)
 
     def __enter__(self) -> LiveView:
@@ -108,9 +107,10 @@ class LiveView:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(None, None, None)
 
-    def tick(self, rows: Iterable[TaskProgress]) -> None:
+    def tick(self, progress: RunProgress) -> None:
         """Redraw."""
-        self.live.update(task_table(self.run, rows, time.time()), refresh=True)
+        rows = progress.tasks.values()
+        self.live.update(task_table(progress.run, rows, time.time()), refresh=True)
 
 
 def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | None:

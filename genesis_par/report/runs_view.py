@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from genesis_par.cleaning import Action
 from genesis_par.report.console import console
 from genesis_par.report.words import plural
+from genesis_par.worktrees.cleaning import Action
 
 
 def rm_json(

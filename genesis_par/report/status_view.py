@@ -16,7 +16,7 @@ from rich.table import Table
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE
-from genesis_par.state import RunRecord
+from genesis_par.state.store import RunRecord
 
 
 def status_json(

@@ -11,9 +11,9 @@ from typing import NamedTuple
 from rich.markup import escape
 from rich.table import Table
 
-from genesis_par.cleaning import Action, Worktree
-from genesis_par.pool import Pooled
 from genesis_par.report.console import console
+from genesis_par.worktrees.cleaning import Action, Worktree
+from genesis_par.worktrees.pool import Pooled
 
 
 def shown(text: str | Path) -> str:

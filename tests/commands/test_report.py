@@ -246,7 +246,7 @@ def test_a_huge_log_is_never_read_whole(
 def _show_json(repo: Path) -> str:
     """{task: its last log} of the run rep, as JSON."""
     from genesis_par.commands.common import state_dir
-    from genesis_par.state import Store
+    from genesis_par.state.store import Store
 
     _, state = state_dir(repo)
     with Store.open(state) as store:

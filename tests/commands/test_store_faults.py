@@ -16,7 +16,7 @@ from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import StoreProblem
-from genesis_par.state import Store
+from genesis_par.state.store import Store
 from tests.commands.test_merge import writer
 from tests.commands.test_resume import gp
 from tests.conftest import commit, git, wait_for

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from genesis_par.errors import PlanError
-from genesis_par.plan import MAX_PROMPT_ARG, Command
+from genesis_par.plan.model import MAX_PROMPT_ARG, Command
 
 _VARIABLE = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
 

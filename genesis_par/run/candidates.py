@@ -13,10 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genesis_par import clones, gitops, proc, templates, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
-from genesis_par.plan import Task
-from genesis_par.pool import discard_folder
+from genesis_par import gitops, proc, worktrees
+from genesis_par.plan import templates
+from genesis_par.plan.model import Task
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
+from genesis_par.worktrees import clones
+from genesis_par.worktrees.pool import discard_folder
 
 
 @dataclass

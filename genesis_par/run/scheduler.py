@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from genesis_par import graph
-from genesis_par.plan import Strategy, Task
+from genesis_par.plan import graph
+from genesis_par.plan.model import Strategy, Task
 
 _WILDCARDS = frozenset("*?[")
 

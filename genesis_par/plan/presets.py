@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from genesis_par.plan import Agent, Command
+from genesis_par.plan.model import Agent, Command
 
 
 class Preset(NamedTuple):

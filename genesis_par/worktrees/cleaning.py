@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genesis_par import clones, gitops, proc
-from genesis_par.pool import (
+from genesis_par import gitops, proc
+from genesis_par.worktrees import clones
+from genesis_par.worktrees.allocate import WORKTREES_DIR, path_for
+from genesis_par.worktrees.pool import (
     SAVED_DIR,
     discard,
     discard_folder,
@@ -21,7 +23,6 @@ from genesis_par.pool import (
     put_in_pool,
     set_aside,
 )
-from genesis_par.worktrees import WORKTREES_DIR, path_for
 
 TRASH_REFS = "refs/genesis/trash"
 TRASH_KEEP_S = 30 * 24 * 3600

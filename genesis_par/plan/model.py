@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par.errors import PlanError
-from genesis_par.inputs import NotReadable, read_input
-from genesis_par.plan_values import (
+from genesis_par.plan.inputs import NotReadable, read_input
+from genesis_par.plan.values import (
     Where,
     check_branch_component,
     check_env,
@@ -208,7 +208,7 @@ def _command(value: Any, where: Where, key: str) -> Command:
                     + " (write {{ and }} for literal braces)"
                 )
     if command.shell:
-        from genesis_par.templates import unexpandable  # it imports this module
+        from genesis_par.plan.templates import unexpandable  # it imports this module
 
         name = unexpandable(command.argv[0])
         if name:
@@ -322,7 +322,7 @@ def find_agent(name: str, agents: Mapping[str, Agent]) -> Agent | None:
     """The agent a task names: the plan's own [agents.NAME] table, else a built-in preset."""
     if name in agents:
         return agents[name]
-    from genesis_par.presets import PRESETS
+    from genesis_par.plan.presets import PRESETS
 
     preset = PRESETS.get(name)
     return preset.agent if preset else None
@@ -414,7 +414,7 @@ def _task(
         agent_name = typed(merged["agent"], str, where, "agent", "a string")
         agent = find_agent(agent_name, agents)
         if agent is None:
-            from genesis_par.presets import PRESETS
+            from genesis_par.plan.presets import PRESETS
 
             hint = did_you_mean(agent_name, [*agents, *PRESETS])
             raise where.error(
@@ -467,7 +467,7 @@ def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:
 
 def cycle_text(edges: Mapping[str, Iterable[str]]) -> str | None:
     """A dependency cycle as text (graph imported late: networkx is only needed here)."""
-    from genesis_par import graph
+    from genesis_par.plan import graph
 
     cycle = graph.find_cycle(edges)
     return graph.path_text(cycle) if cycle else None

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from genesis_par import conflicts, gitops, graph, proc, templates
-from genesis_par.conflicts import MergeResult
-from genesis_par.plan import Command, MergeMethod, Task
+from genesis_par import gitops, proc
+from genesis_par.land import conflicts
+from genesis_par.land.conflicts import MergeResult
+from genesis_par.plan import graph, templates
+from genesis_par.plan.model import Command, MergeMethod, Task
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
 

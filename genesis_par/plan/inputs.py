@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from genesis_par.plan_values import format_size
+from genesis_par.plan.values import format_size
 
 MAX_INPUT_FILE = 8 * 2**20  # bytes of a plan or a prompt file: far above any real one
 

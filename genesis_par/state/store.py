@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from genesis_par import store_faults
 from genesis_par.errors import StoreProblem, UsageError
-from genesis_par.state_merges import MERGE_STEPS, MergeRecords
+from genesis_par.state import faults
+from genesis_par.state.merges import MERGE_STEPS, MergeRecords
 
 SCHEMA_VERSION = 3
 TASK_FIELDS = [
@@ -155,29 +155,29 @@ class Store(MergeRecords):
             yield store
         except sqlite3.Error as e:
             store.db.close()
-            if store_faults.is_damage(e) and not read_only:
-                aside = store_faults.move_aside(db_path)
+            if faults.is_damage(e) and not read_only:
+                aside = faults.move_aside(db_path)
                 raise StoreProblem(
-                    store_faults.moved_notice(db_path, aside, e) + ": run the command again"
+                    faults.moved_notice(db_path, aside, e) + ": run the command again"
                 ) from None
-            raise store_faults.problem(e, db_path) from None
+            raise faults.problem(e, db_path) from None
         finally:
             store.db.close()
 
     @classmethod
     def _writable(cls, db_path: Path, now: Callable[[], float], timeout_s: float) -> Store:
         try:
-            return cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+            return cls._connected(faults.connect_writable(db_path, timeout_s), now)
         except sqlite3.Error as e:
-            if not store_faults.is_damage(e):
-                raise store_faults.problem(e, db_path) from None
+            if not faults.is_damage(e):
+                raise faults.problem(e, db_path) from None
             damage = e
-        aside = store_faults.move_aside(db_path)
+        aside = faults.move_aside(db_path)
         try:
-            store = cls._connected(store_faults.connect_writable(db_path, timeout_s), now)
+            store = cls._connected(faults.connect_writable(db_path, timeout_s), now)
         except sqlite3.Error as e:
-            raise store_faults.problem(e, db_path) from None
-        store.notice = store_faults.moved_notice(db_path, aside, damage)
+            raise faults.problem(e, db_path) from None
+        store.notice = faults.moved_notice(db_path, aside, damage)
         return store
 
     @classmethod
@@ -186,17 +186,17 @@ class Store(MergeRecords):
         if not db_path.exists():  # nothing recorded yet: an empty store, in memory
             memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             return cls._connected(memory, now)
-        db = store_faults.connect_read_only(db_path, timeout_s)
+        db = faults.connect_read_only(db_path, timeout_s)
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as e:
             db.close()
-            raise store_faults.problem(e, db_path) from None
+            raise faults.problem(e, db_path) from None
         if version < SCHEMA_VERSION:
             db.close()
             with contextlib.suppress(StoreProblem):  # read-only: read the older schema as it is
                 cls._writable(db_path, now, timeout_s).db.close()
-            db = store_faults.connect_read_only(db_path, timeout_s)
+            db = faults.connect_read_only(db_path, timeout_s)
         return cls(db, now)
 
     @classmethod
@@ -455,3 +455,16 @@ class Store(MergeRecords):
             "SELECT at, task, kind, data FROM events WHERE run=? ORDER BY id", (run,)
         )
         return [(at, task, kind, json.loads(data)) for at, task, kind, data in rows.fetchall()]
+
+
+def pick_run(store: Store, name: str | None) -> RunRecord:
+    """The named run, or the latest one."""
+    record = store.get_run(name) if name else store.latest_run()
+    if record is None:
+        if name:
+            known = ", ".join(r.name for r in store.runs()[:5]) or "none yet"
+            raise UsageError(f'no run named "{name}" in this repository (recent runs: {known})')
+        raise UsageError(
+            "no runs recorded in this repository yet: start one with `genesis-par run PLAN`"
+        )
+    return record

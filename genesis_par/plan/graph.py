@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from genesis_par.plan import Plan, Task
+from genesis_par.plan.model import Plan, Task
 
 
 def build(tasks: Iterable[Task]) -> nx.DiGraph[str]:

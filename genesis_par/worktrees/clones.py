@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from genesis_par import gitops
-from genesis_par.pool import set_aside
+from genesis_par.worktrees.pool import set_aside
 
 
 def allocate(repo: gitops.RepoPaths, path: Path, branch: str, start: str) -> tuple[Path, bool]:

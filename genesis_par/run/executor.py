@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-from genesis_par import conflicts, proc, scheduler, worktrees
-from genesis_par.attempts import Recorder, RunSpec, TaskProgress, run_task
-from genesis_par.plan import Task
+from genesis_par import proc, worktrees
+from genesis_par.land import conflicts
+from genesis_par.plan.model import Task
+from genesis_par.run import scheduler
+from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 
 TICK_S = 0.2
 PORT_BASE = 41000  # GENESIS_PORT values: one per running task

@@ -12,9 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import clones, gitops, plan_values, proc, templates, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.plan import Isolation, Plan, Task
+from genesis_par.plan import templates
+from genesis_par.plan import values as plan_values
+from genesis_par.plan.model import Isolation, Plan, Task
+from genesis_par.worktrees import clones
 
 BACKOFF_S = 0.5
 FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
@@ -239,9 +242,9 @@ def _run_task(
     progress.started_at = time.time()
     fresh = not (worktrees.path_for(spec.repo.root, spec.run, task.id) / ".git").exists()
     if task.best_of > 1 and fresh and progress.attempts == 0:
-        from genesis_par import best_of
+        from genesis_par.run import candidates
 
-        best_of.run(spec, task, progress, cancel, record)
+        candidates.run(spec, task, progress, cancel, record)
         progress.duration_s = time.time() - progress.started_at
         return
     first = progress.attempts + 1  # attempts made before a resume keep their numbers

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from genesis_par import clones, gitops
+from genesis_par import gitops
 from genesis_par.errors import UsageError
-from genesis_par.pool import take_from_pool
 from genesis_par.report.words import plural
+from genesis_par.worktrees import clones
+from genesis_par.worktrees.pool import take_from_pool
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
 EXCLUDE = ".genesis/"  # in info/exclude: the worktrees are never part of the repository

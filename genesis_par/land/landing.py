@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import conflicts, gitops, merge, plan_values, worktrees
+from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.plan import MergeMethod, Plan, target_clash
+from genesis_par.land import conflicts, queue
+from genesis_par.plan import values as plan_values
+from genesis_par.plan.model import MergeMethod, Plan, target_clash
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Landing:
     """The conflict report and what the queue did."""
 
     report: conflicts.Report
-    queue: merge.QueueResult | None = None
+    queue: queue.QueueResult | None = None
     branches: dict[str, str] = field(default_factory=dict)  # task -> branch
 
 
@@ -83,7 +85,7 @@ def bring_home(
     git_env: Mapping[str, str],
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
-    journal: merge.StepJournal | None = None,
+    journal: queue.StepJournal | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
 
@@ -98,7 +100,7 @@ def bring_home(
     task_of = {b: t for t, b in branches.items()}
     broken = {task_of[b]: why for b, why in report.broken.items()}  # left unmerged, with why
     candidates = [
-        merge.Candidate(
+        queue.Candidate(
             plan.task(t),
             branches[t],
             succeeded[t],
@@ -110,7 +112,7 @@ def bring_home(
     ]
     method = method or plan.merge.method
     needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE
-    spec = merge.QueueSpec(
+    spec = queue.QueueSpec(
         repo=repo,
         run=run,
         into_ref=where.ref,
@@ -128,7 +130,7 @@ def bring_home(
         journal=journal,
     )
     touched = report.touched
-    landing.queue = merge.land(
+    landing.queue = queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
     return landing

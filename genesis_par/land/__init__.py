@@ -1,0 +1,1 @@
+"""The landing room: conflicts between branches, the merge queue, where work lands, rollback."""

@@ -1,0 +1,6 @@
+"""The plan room: what a plan says (model), how it is read and checked, its graph, templates
+and agent presets. `load` and the model's types are its face."""
+
+from genesis_par.plan.model import MergeSettings, Plan, RunSettings, Task, find_agent, load, loads
+
+__all__ = ["MergeSettings", "Plan", "RunSettings", "Task", "find_agent", "load", "loads"]

@@ -1,0 +1,141 @@
+"""Resuming an interrupted run: what it already did is kept, the rest runs, then it lands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genesis_par import gitops, proc, worktrees
+from genesis_par.land import landing
+from genesis_par.plan import inputs
+from genesis_par.plan.model import Plan, load, loads
+from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.flow import (
+    QUIET,
+    Observers,
+    Options,
+    RunResult,
+    check_agents,
+    execute_tasks,
+    finish,
+    open_store,
+    run_spec,
+    with_isolation,
+)
+from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.state.store import RunRecord, Store, pick_run, run_lock
+
+KEEP = ("succeeded",)
+KEEP_UNLESS_RETRY = ("failed", "skipped")
+FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
+
+
+@dataclass(frozen=True)
+class AlreadyFinished:
+    """Resuming a run that finished changes nothing: its status, exit code and record."""
+
+    run: str
+    status: str
+    exit_code: int
+    record: dict[str, Any] | None
+
+
+def _plan(record: RunRecord, plan_path: Path | None, observers: Observers) -> Plan:
+    """The plan recorded with the run, unless --plan names another; say if the file changed."""
+    if plan_path is not None:
+        return load(plan_path)
+    recorded = Path(record.plan_path)
+    if recorded.exists() and _text_of(recorded) != record.plan_text:
+        observers.note(
+            f"{recorded} changed since the run started; resuming with the plan recorded then "
+            "(pass --plan to use the file as it is now)"
+        )
+    return loads(record.plan_text, recorded)
+
+
+def _text_of(path: Path) -> str | None:
+    """The plan file as it is now; None when it cannot (or must not) be read."""
+    try:
+        return inputs.read_input(path).decode("utf-8", errors="replace")
+    except (OSError, inputs.NotReadable):
+        return None
+
+
+def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskProgress]:
+    keep = KEEP if retry_failed else KEEP + KEEP_UNLESS_RETRY
+    earlier = {}
+    for t in tasks:
+        progress = TaskProgress(
+            str(t["id"]),
+            attempts=int(t["attempts"] or 0),
+            branch=t["branch"],
+            start_commit=t["start_commit"],
+        )
+        interrupted = t["status"] in ("running", "cancelled")
+        agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
+        if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
+            progress.agent_done = True  # the agent finished; only its check and commit remain
+        if t["status"] in keep:
+            progress.status, progress.failure, progress.reason = (
+                t["status"],
+                t["failure"],
+                t["reason"],
+            )
+            progress.commit, progress.changed = t["commit"], t["changed"]
+            progress.exit_code, progress.duration_s = t["exit_code"], t["duration_s"]
+            progress.peak_rss_bytes = int(t["peak_rss_bytes"] or 0)
+            progress.log = Path(t["log"]) if t["log"] else None
+        earlier[progress.id] = progress
+    return earlier
+
+
+def _replan(store: Store, run: str, plan: Plan, observers: Observers) -> None:
+    """Record the tasks `--plan` adds, and skip the unfinished ones it removes."""
+    tasks = {t.id: worktrees.branch_name(run, t.id) for t in plan.tasks}
+    added, removed = store.replan(run, tasks, f"removed from the plan by resume --plan {plan.path}")
+    parts = [f"tasks added: {', '.join(added)}"] if added else []
+    if removed:
+        parts.append(f"unfinished tasks removed (now skipped): {', '.join(removed)}")
+    if parts:
+        observers.note(f"{plan.path}: " + "; ".join(parts))
+
+
+def resume(
+    cwd: Path,
+    run: str | None,
+    env: Mapping[str, str],
+    *,
+    retry_failed: bool = False,
+    plan_path: Path | None = None,
+    observers: Observers = QUIET,
+) -> RunResult | AlreadyFinished:
+    """Run what the run (the latest when None) did not finish, then conflicts and the merge
+    queue."""
+    repo = gitops.discover(cwd)
+    gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
+    state = repo.common_dir / "genesis-par"
+    with open_store(state, observers.note) as store:
+        stop_orphans(store)
+        record = pick_run(store, run)
+        status = effective_status(record)
+        if status in FINISHED_EXIT and not retry_failed:  # resuming twice changes nothing
+            return AlreadyFinished(
+                record.name, status, FINISHED_EXIT[status], store.result(record.name)
+            )
+        with run_lock(state, record.name):
+            plan = with_isolation(_plan(record, plan_path, observers), store.isolation(record.name))
+            check_agents(plan)
+            if plan_path is not None:
+                _replan(store, record.name, plan, observers)
+            where = landing.Target(
+                record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
+            )
+            earlier = _earlier(store.tasks(record.name, with_start=True), retry_failed)
+            me = proc.identity()
+            store.take_over(record.name, me.pid, me.create_time)
+            spec = run_spec(repo, plan, record.name, record.base_commit, env)
+            progress = execute_tasks(spec, store, observers, False, earlier)
+            return finish(spec, store, progress, where, Options())
