@@ -108,12 +108,14 @@ def fetch_home(
     source: str,
     target: str,
     old: str | None,
+    commit: str,
     *,
     start: str | None = None,
     tip: str | None = None,
-) -> str:
-    """Bring the clone's ref source (and the objects it needs) into repo as target, by
-    compare-and-swap from old (None: target must not exist); the commit.
+) -> None:
+    """Bring commit, the clone's ref source (and the objects it needs), into repo as target,
+    by compare-and-swap from old (None: target must not exist); GitError, nothing moved, when
+    source no longer names commit or target no longer holds old.
 
     start: the commit target's history must hold (else ForeignHistory, nothing moved).
     tip: a ref of repo whose history the clone shares (the fetch tells only it as known)."""
@@ -133,18 +135,17 @@ def fetch_home(
     ]
     _run_git(args, repo)
     try:
-        commit = _run_git(["rev-parse", "--verify", f"{incoming}^{{commit}}"], repo).stdout.strip()
         if start is not None and not _holds(repo, start, commit):
             raise ForeignHistory(
                 f"its branch {source.removeprefix('refs/heads/')} in its clone was moved to "
                 f"history without its start commit {start[:12]}; nothing of it was taken"
             )
-        _run_git(
-            ["update-ref", "-m", "genesis-par: from its clone", target, commit, old or ZERO], repo
-        )
-    finally:
+        # one transaction: the incoming ref must hold commit, target must still hold old
+        moves = f"update {target} {commit} {old or ZERO}\ndelete {incoming} {commit}\n"
+        _run_git(["update-ref", "-m", "genesis-par: from its clone", "--stdin"], repo, input=moves)
+    except BaseException:
         _run_git(["update-ref", "-d", incoming], repo, check=False)
-    return commit
+        raise
 
 
 def _holds(repo: Path, ancestor: str, commit: str) -> bool:

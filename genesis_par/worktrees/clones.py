@@ -49,9 +49,11 @@ def record(
         path, message, start, env, leave_out, branch=branch, common_dir=path / ".git"
     )
     target = home or ref
-    old = gitops.resolve_commit(repo.root, target)
-    tip = ref if gitops.resolve_commit(repo.root, ref) else None
-    gitops.fetch_home(repo.root, path, ref, target, old, start=start, tip=tip)
+    found = gitops.resolve_many(repo.root, list(dict.fromkeys([ref, target])))
+    tip = ref if found[ref] else None
+    gitops.fetch_home(
+        repo.root, path, ref, target, found[target], done.commit, start=start, tip=tip
+    )
     return done
 
 
@@ -61,9 +63,8 @@ def keep(
     """Save everything in the clone (committed or not) under ref in the user's repository."""
     gitops.clone_git_dir(path, [ref])
     commit = gitops.save_to_ref(path, ref, leave_out=leave_out)
-    old = gitops.resolve_commit(repo.root, ref)
-    tip = f"refs/heads/{branch}" if branch else None
-    if tip and gitops.resolve_commit(repo.root, tip) is None:
-        tip = None
-    gitops.fetch_home(repo.root, path, ref, ref, old, tip=tip)
+    tip = f"refs/heads/{branch}"
+    found = gitops.resolve_many(repo.root, [ref, tip])
+    known = tip if branch and found[tip] else None
+    gitops.fetch_home(repo.root, path, ref, ref, found[ref], commit, tip=known)
     return commit
