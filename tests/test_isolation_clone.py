@@ -16,6 +16,7 @@ import pytest
 from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
+from genesis_par.errors import PlanError
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
 from tests.plans import py, write_plan
 
@@ -185,6 +186,7 @@ def test_git_in_the_users_checkout_is_off_limits_to_a_clone_agent(
         "rm -rf .git",
         "rm -rf .git && git init -q && git commit -q --allow-empty -m other",
         "rm -rf .git/refs && ln -s {repo}/.git/refs .git/refs",
+        "rm -rf .git/refs/heads/genesis && ln -s {repo}/.git/refs/heads/genesis .git/refs/heads/",
         "echo {repo}/.git > .git/commondir",
     ],
 )
@@ -381,3 +383,22 @@ def test_sigkill_mid_task_then_resume_reuses_the_clone_and_keeps_the_attempt(
     assert git(user_repo, "show", "refs/genesis/kill/t/attempt-1:partial.txt") == "partial"
     assert _landed(user_repo, "kill", "done.txt") == "done"
     _fsck(user_repo)
+
+
+def test_an_unknown_isolation_is_refused_with_one_line(repo: Path) -> None:
+    plan = write_plan(repo, GOOD, header='[run]\nisolation = "vm"\n')
+    with pytest.raises(PlanError, match='isolation "vm" is not one of worktree, clone'):
+        run_cmd.run(repo, plan)
+    plan = write_plan(repo, GOOD, name="ok.toml")
+    done = subprocess.run(
+        [*genesis_cmd(), "run", str(plan), "--isolation", "vm"],
+        cwd=repo,
+        env=genesis_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert '--isolation "vm" is not one of worktree, clone' in done.stderr
+    assert not (repo / ".genesis").exists()

@@ -11,7 +11,6 @@ instead, after checking the two links git keeps: the worktree's `.git` file poin
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,9 +61,6 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
     if main_ok and dot_git.is_dir():
         return _expected(worktree, Located(dot_git, worktree, dot_git), common_dir)
     if is_clone(worktree):  # a task clone: its own repository, checked (see clone_git_dir)
-        own = clone_git_dir(worktree)
-        return _expected(worktree, Located(own, worktree, own), common_dir)
-    if is_clone(worktree):  # a task clone: its own repository (checked: see clone_git_dir)
         own = clone_git_dir(worktree)
         return _expected(worktree, Located(own, worktree, own), common_dir)
     if dot_git.is_symlink():
@@ -120,23 +116,24 @@ class CloneBroken(WorktreeBroken):
         )
 
 
-def clone_git_dir(path: Path, refs: Iterable[str] = ()) -> Path:
+def clone_git_dir(path: Path) -> Path:
     """A task clone's git dir, refused when it is no longer the plain folder genesis-par made:
-    a symbolic link where git would write (its refs would be another repository's), or a
-    file that makes it another repository's worktree. refs: refs about to be written, whose
-    folders must be real folders too."""
+    a symbolic link where git writes (its refs would be another repository's: anywhere under
+    refs/ and logs/ too), or a file that makes it another repository's worktree."""
     git_dir = path / ".git"
     if git_dir.is_symlink() or not git_dir.is_dir():
         raise CloneBroken(path, "its .git folder was removed or replaced")
     for name in _FOREIGN:
         if os.path.lexists(git_dir / name):
             raise CloneBroken(path, f"it holds .git/{name}")
-    folders = {Path(ref).parent for ref in refs}
-    chains = [*_NO_LINKS, *(str(p) for f in folders for p in (f, *f.parents) if str(p) != ".")]
-    for name in chains:
-        for where in (git_dir / name, git_dir / "logs" / name):
-            if where.is_symlink():
-                raise CloneBroken(path, f".git/{where.relative_to(git_dir)} is a symbolic link")
+    linked = [git_dir / name for name in _NO_LINKS if (git_dir / name).is_symlink()]
+    for folder in ("refs", "logs") if not linked else ():
+        for top, dirs, files in os.walk(git_dir / folder):  # a clone's few refs: a short walk
+            linked += [Path(top, n) for n in (*dirs, *files) if Path(top, n).is_symlink()]
+            if linked:
+                break
+    if linked:
+        raise CloneBroken(path, f".git/{linked[0].relative_to(git_dir)} is a symbolic link")
     return git_dir
 
 

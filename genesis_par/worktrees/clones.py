@@ -44,7 +44,6 @@ def record(
     in the user's repository to it (compare-and-swap); ForeignHistory when it lost start.
     home: the ref to move instead of the task's branch (a best_of candidate's)."""
     ref = f"refs/heads/{branch}"
-    gitops.clone_git_dir(path, [ref])
     done = gitops.commit_all(
         path, message, start, env, leave_out, branch=branch, common_dir=path / ".git"
     )
@@ -61,7 +60,6 @@ def keep(
     repo: gitops.RepoPaths, path: Path, ref: str, branch: str, leave_out: Sequence[str]
 ) -> str:
     """Save everything in the clone (committed or not) under ref in the user's repository."""
-    gitops.clone_git_dir(path, [ref])
     commit = gitops.save_to_ref(path, ref, leave_out=leave_out)
     tip = f"refs/heads/{branch}"
     found = gitops.resolve_many(repo.root, [ref, tip])
