@@ -74,11 +74,21 @@ def init_cmd(
 
 
 @app.command("validate")
-def validate_cmd(plan: PlanArg, as_json: JsonOpt = False) -> None:
+def validate_cmd(
+    plan: PlanArg,
+    as_json: JsonOpt = False,
+    resolved: Annotated[
+        bool,
+        typer.Option(
+            "--resolved",
+            help="Print the plan as TOML with every default and inherited value filled in.",
+        ),
+    ] = False,
+) -> None:
     """Check a plan (schema and graph) without side effects."""
     from genesis_par.commands import validate
 
-    raise typer.Exit(validate.run(plan, as_json=as_json))
+    raise typer.Exit(validate.run(plan, as_json=as_json, resolved=resolved))
 
 
 class GraphFormat(enum.StrEnum):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from genesis_par import plan as plan_mod
-from genesis_par.errors import PlanError
+from genesis_par.errors import PlanError, UsageError
 from genesis_par.plan import graph
+from genesis_par.plan.resolved import resolved as resolved_toml
 from genesis_par.report import plan_view
 
 
@@ -24,16 +25,22 @@ def summarize(plan: plan_mod.Plan) -> plan_view.PlanSummary:
     )
 
 
-def run(plan_path: Path, *, as_json: bool = False) -> int:
-    """Check the plan; 0 when valid, 2 (PlanError) when not."""
+def run(plan_path: Path, *, as_json: bool = False, resolved: bool = False) -> int:
+    """Check the plan; 0 when valid, 2 (PlanError) when not. With resolved, print the plan
+    with every default filled in (TOML) instead of the summary."""
+    if resolved and as_json:
+        raise UsageError("--resolved prints TOML: use it without --json")
     try:
-        summary = summarize(plan_mod.load(plan_path))
+        plan = plan_mod.load(plan_path)
+        summary = summarize(plan)
     except PlanError as e:
         if not as_json:
             raise
         plan_view.print_raw(plan_view.error_json(str(e)))
         return e.exit_code
-    if as_json:
+    if resolved:
+        plan_view.print_raw(resolved_toml(plan).rstrip("\n"))
+    elif as_json:
         plan_view.print_raw(plan_view.validate_json(summary))
     else:
         plan_view.print_validate(summary)

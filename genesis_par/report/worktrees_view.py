@@ -6,13 +6,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from rich.markup import escape
 from rich.table import Table
 
 from genesis_par.report.console import console
-from genesis_par.worktrees.cleaning import Action, Worktree
+from genesis_par.worktrees.cleaning import Worktree
+from genesis_par.worktrees.gc import Cleaned
 from genesis_par.worktrees.pool import Pooled
 
 
@@ -118,17 +118,6 @@ def show_list(items: Sequence[Worktree], trash: Sequence[str], pooled: int, as_j
             escape(shown(w.branch or "")),
         )
     console.print(table)
-
-
-class Cleaned(NamedTuple):
-    """What one gc or rm did."""
-
-    actions: Sequence[Action]
-    pruned: Sequence[str]  # git's stale worktree records
-    expired: Sequence[str]  # trash refs older than 30 days
-    drained: Sequence[Path]  # pooled worktrees removed by --drain
-    busy: Sequence[Path]  # pooled worktrees --drain left: a process works in them
-    forgot: bool = False  # rm RUN left nothing of the run: its record went too
 
 
 def _gc_json(done: Cleaned, dry_run: bool) -> str:

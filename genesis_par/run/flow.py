@@ -74,6 +74,11 @@ class RunResult:
     landing: landing.Landing | None
     record: dict[str, object] = field(repr=False)  # the stored result (`--json`'s object)
 
+    @property
+    def tasks(self) -> Mapping[str, TaskProgress]:
+        """Each task's progress, by id."""
+        return self.progress.tasks
+
 
 class _Recorder:
     """Writes each event to the state store (before it is acted on), then tells the observer."""

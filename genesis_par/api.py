@@ -1,0 +1,215 @@
+"""genesis-par from Python: the same flow as the command line, with typed results and no
+output. Progress reaches the caller through callbacks; user errors raise `GenesisError`
+(its message is the one line the CLI would print, its `exit_code` the CLI's).
+
+    from genesis_par import api
+
+    result = api.run("plan.toml", cwd="path/to/repo")
+    print(result.status, [t.id for t in result.tasks.values() if t.status == "succeeded"])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from genesis_par import gitops, worktrees
+from genesis_par.errors import GenesisError
+from genesis_par.land import landing
+from genesis_par.land import merge as merge_core
+from genesis_par.land import rollback as rollback_core
+from genesis_par.land.conflicts import Report as ConflictReport
+from genesis_par.land.landing import Landing
+from genesis_par.land.queue import QueueResult
+from genesis_par.land.rollback import Rollback
+from genesis_par.plan.model import MergeMethod, Plan, load
+from genesis_par.run import flow
+from genesis_par.run import resume as resume_core
+from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.executor import RunProgress
+from genesis_par.run.flow import RunResult
+from genesis_par.run.resume import AlreadyFinished
+from genesis_par.state.store import Store
+from genesis_par.worktrees import gc as gc_core
+from genesis_par.worktrees.gc import Cleaned, Listing
+
+__all__ = [
+    "AlreadyFinished",
+    "Cleaned",
+    "ConflictReport",
+    "Event",
+    "GenesisError",
+    "Landing",
+    "Listing",
+    "MergeMethod",
+    "Plan",
+    "QueueResult",
+    "Rollback",
+    "RunProgress",
+    "RunResult",
+    "TaskProgress",
+    "conflicts",
+    "gc",
+    "list_worktrees",
+    "load_plan",
+    "merge",
+    "resume",
+    "rollback",
+    "run",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to a task, as recorded in the run's state (`kind`: attempt,
+    exited, succeeded, failed, skipped, cancelled, ...; `data` as docs/json.md's events)."""
+
+    task: str
+    kind: str
+    data: Mapping[str, object]
+
+
+def _observers(
+    on_event: Callable[[Event], None] | None,
+    on_note: Callable[[str], None] | None,
+    on_tick: Callable[[RunProgress], None] | None,
+) -> flow.Observers:
+    quiet = flow.QUIET
+    return flow.Observers(
+        note=on_note or quiet.note,
+        event=(lambda t, k, d: on_event(Event(t, k, d))) if on_event else quiet.event,
+        tick=on_tick or quiet.tick,
+    )
+
+
+def load_plan(path: PathLike) -> Plan:
+    """The plan file, checked as `genesis-par validate` checks it."""
+    return load(Path(path))
+
+
+def run(
+    plan: PathLike | Plan,
+    *,
+    cwd: PathLike = ".",
+    name: str | None = None,
+    fail_fast: bool = False,
+    merge: bool = True,
+    into: str | None = None,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    on_tick: Callable[[RunProgress], None] | None = None,
+) -> RunResult:
+    """Run every task of the plan in its own worktree, probe conflicts, merge the safe work
+    (unless merge=False), as `genesis-par run`. Run it from the main thread: Ctrl-C and
+    SIGTERM stop the agents' trees and end the run as `interrupted`."""
+    loaded = plan if isinstance(plan, Plan) else load(Path(plan))
+    loaded = flow.with_name(loaded, name)
+    options = flow.Options(fail_fast=fail_fast, merge=merge, into=into)
+    observers = _observers(on_event, on_note, on_tick)
+    return flow.start(Path(cwd), loaded, options, os.environ if env is None else env, observers)
+
+
+def resume(
+    run: str | None = None,
+    *,
+    cwd: PathLike = ".",
+    retry_failed: bool = False,
+    plan: PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    on_tick: Callable[[RunProgress], None] | None = None,
+) -> RunResult | AlreadyFinished:
+    """Continue an interrupted run (the latest when run is None), as `genesis-par resume`."""
+    return resume_core.resume(
+        Path(cwd),
+        run,
+        os.environ if env is None else env,
+        retry_failed=retry_failed,
+        plan_path=Path(plan) if plan is not None else None,
+        observers=_observers(on_event, on_note, on_tick),
+    )
+
+
+def conflicts(
+    branches: Sequence[str] = (),
+    *,
+    cwd: PathLike = ".",
+    into: str | None = None,
+    run: str | None = None,
+) -> ConflictReport:
+    """Conflicts among branches (or a run's) and against the target, as `genesis-par
+    conflicts`; nothing is changed."""
+    return landing.probe(Path(cwd), branches, into, run)
+
+
+def merge(
+    branches: Sequence[str] = (),
+    *,
+    cwd: PathLike = ".",
+    run: str | None = None,
+    into: str | None = None,
+    method: MergeMethod | None = None,
+    dry_run: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Landing:
+    """Merge a run's succeeded branches (or the named ones, with into) through the queue, as
+    `genesis-par merge`; `.queue.unmerged` lists what was left and why."""
+    repo = _repo(cwd)
+    environment = os.environ if env is None else env
+    if branches:
+        state = repo.common_dir / "genesis-par"
+        git_env = gitops.identity_env(repo.root)
+        return merge_core.merge_branches(
+            repo, state, branches, into, method, dry_run, git_env, environment
+        )
+    with Store.open(repo.common_dir / "genesis-par", read_only=dry_run) as store:
+        return merge_core.merge_run(repo, store, run, into, method, dry_run, environment)
+
+
+def rollback(run: str | None = None, *, cwd: PathLike = ".", revert: bool = False) -> Rollback:
+    """Put a run's merge target back where it was before its merges, as `genesis-par
+    rollback`."""
+    repo = _repo(cwd)
+    with Store.open(repo.common_dir / "genesis-par") as store:
+        return rollback_core.rollback(repo, store, run, revert)
+
+
+def list_worktrees(*, cwd: PathLike = ".") -> Listing:
+    """Every worktree and branch the tool made, as `genesis-par worktrees list`."""
+    return gc_core.listing(_repo(cwd))
+
+
+def gc(
+    *,
+    cwd: PathLike = ".",
+    dry_run: bool = False,
+    force: bool = False,
+    older_than: str | None = None,
+    drain: bool = False,
+    now: float | None = None,
+) -> Cleaned:
+    """Remove the worktrees of finished runs when that loses nothing, as `genesis-par
+    worktrees gc`."""
+    return gc_core.collect(
+        _repo(cwd),
+        lambda w: True,
+        dry_run=dry_run,
+        force=force,
+        older_than=older_than,
+        drain=drain,
+        now=time.time() if now is None else now,
+    )
+
+
+def _repo(cwd: PathLike) -> gitops.RepoPaths:
+    repo = gitops.discover(Path(cwd))
+    gitops.check_version(repo.root)
+    worktrees.check_layout(repo)
+    return repo
