@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from genesis_par import cgroups as cgroups_mod
 from genesis_par import shim
 
 if TYPE_CHECKING:
@@ -192,12 +193,14 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
+def stop_tree(root: psutil.Process, grace_s: float = 5.0, cgroup: Path | None = None) -> list[int]:
     """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
     left until nothing is; the pids that could not be stopped (none, unless it says so).
 
     A listing is old the moment it is read: an agent that forks and exits faster than it is
-    killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot."""
+    killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot.
+    cgroup: the attempt's own cgroup (v2), frozen and killed by the kernel at once, every
+    member, before the SIGSTOP sweeps look for anything left (none, unless it moved out)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         tree = shim.live(shim.members(root.pid))
         if not tree:
@@ -209,6 +212,8 @@ def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
             if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
+    if cgroup is not None:
+        cgroups_mod.kill(cgroup, FORCED_STOP_S)
     return shim.stop_forcibly(root.pid, FORCED_STOP_S)
 
 
@@ -291,6 +296,7 @@ def _spawn(
     log_path: Path,
     shell: bool,
     exit_path: Path,
+    cgroup: Path | None,
 ) -> subprocess.Popen[bytes]:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
     exit_file = str(exit_path)
@@ -298,7 +304,7 @@ def _spawn(
     # -I -S: the shim's own Python ignores PYTHON* variables and site-packages (it needs
     # neither, and starts faster); the agent still gets the environment as it is
     shim = [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid())]
-    shim += [exit_file, "--"]
+    shim += [exit_file, *([str(cgroup)] if cgroup else []), "--"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -324,15 +330,49 @@ def run(
     on_start: Callable[[Started], None] = lambda s: None,
     on_sample: Callable[[int], None] = lambda rss: None,
     exit_file: Path | None = None,
+    cgroups: Path | bool | None = True,
 ) -> Outcome:
     """Run one attempt to its end under limits; blocking; safe from many threads at once.
-    exit_file: where its exit code is recorded (default: the agent's, beside log_path)."""
+    exit_file: where its exit code is recorded (default: the agent's, beside log_path).
+    cgroups: where to make the attempt's cgroup (True: genesis-par's own, if it may; None or
+    False: none, the SIGSTOP sweeps alone stop it)."""
+    cgroup = cgroups_mod.new(cgroups_mod.parent() if cgroups is True else cgroups or None)
+    try:
+        return _run(
+            argv,
+            cwd,
+            env,
+            log_path,
+            limits,
+            cancel,
+            shell,
+            on_start,
+            on_sample,
+            exit_file or exit_file_for(log_path),
+            cgroup,
+        )
+    finally:
+        cgroups_mod.remove(cgroup)
+
+
+def _run(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    limits: Limits,
+    cancel: threading.Event,
+    shell: bool,
+    on_start: Callable[[Started], None],
+    on_sample: Callable[[int], None],
+    exit_file: Path,
+    cgroup: Path | None,
+) -> Outcome:
     import psutil
 
     began = time.monotonic()
-    exit_file = exit_file or exit_file_for(log_path)
     try:
-        child = _spawn(argv, cwd, env, log_path, shell, exit_file)
+        child = _spawn(argv, cwd, env, log_path, shell, exit_file, cgroup)
     except OSError as e:  # E2BIG (arguments or environment too long), a bad working directory
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
@@ -352,12 +392,14 @@ def run(
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s
-            stuck = stop_tree(root, grace)
+            stuck = stop_tree(root, grace, cgroup)
             child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
             break
     # the shim outlives its agent's tree, unless it was killed (an agent may `kill -9 $PPID`)
     killed = child.returncode < 0 and not failure
+    if killed and cgroup is not None:  # the shim's orphans, whatever session they made
+        cgroups_mod.kill(cgroup, FORCED_STOP_S)
     left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
     code = child.returncode
     duration = time.monotonic() - began

@@ -318,20 +318,32 @@ def _reap_until(agent: int, deadline: float | None) -> tuple[int, int] | None:
     return None
 
 
+def _join(cgroup: str) -> None:
+    """Move this process into cgroup (its children are born there); if it cannot, the
+    supervisor's SIGSTOP sweeps still stop the tree."""
+    try:
+        with open(cgroup + "/cgroup.procs", "w") as procs:
+            procs.write(str(os.getpid()))
+    except OSError as e:
+        sys.stderr.write(f"genesis-par: could not join cgroup {cgroup}: {e.strerror}\n")
+
+
 def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
     """The supervisor signals the whole tree; the shim outlives the agent to report its status."""
 
 
 def main(argv: list[str]) -> int:
     """Run the agent below this subreaper; its exit code, also written to the exit file."""
-    parent, exit_file = int(argv[0]), argv[1]
+    parent, exit_file, *cgroup = argv[: argv.index("--")]
     command = argv[argv.index("--") + 1 :]
+    if cgroup:  # the attempt's cgroup: the agent and all it starts are born in it
+        _join(cgroup[0])
     signal.pthread_sigmask(signal.SIG_BLOCK, _SHIM_SIGNALS)
     signal.signal(signal.SIGINT, _let_agents_answer)
     signal.signal(signal.SIGTERM, _let_agents_answer)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
-    if os.getppid() != parent:  # the supervisor died before the death signal was armed
+    if os.getppid() != int(parent):  # the supervisor died before the death signal was armed
         return 137
     try:
         # posix_spawn, not Popen: a dropped Popen reaps its child when collected, and the exit
