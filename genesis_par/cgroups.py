@@ -37,12 +37,23 @@ def parent() -> Path | None:
     found = Path(unified[0], lines[-1].lstrip("/"))
     if not (found / "cgroup.procs").is_file() or not os.access(found, os.W_OK):
         return None
+    # below the root, a cgroup with controllers on for its children may hold no process: the
+    # shims could not join theirs (cgroup v2's "no internal processes" rule)
+    if (found / "cgroup.type").exists() and _read(found / "cgroup.subtree_control").strip():
+        return None
     for stale in found.glob(f"{PREFIX}*-*"):
         pid = stale.name.removeprefix(PREFIX).split("-")[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             with contextlib.suppress(OSError):
                 stale.rmdir()
     return found
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return "unreadable"
 
 
 def new(under: Path | None) -> Path | None:

@@ -25,6 +25,8 @@ def restore(
     its agent removed or replaced it (or made it another repository's), what is there moved
     to kept and a new one made, on the task's branch at start, the files left as they are.
     Notes for the log; empty when the git dir itself was still the one genesis-par made."""
+    if not path.is_dir() or path.is_symlink():  # the folder itself gone: nothing to remake
+        raise CloneBroken(path, f"{path} was removed or replaced")
     try:
         clone_git_dir(path)
     except CloneBroken as e:
