@@ -22,6 +22,7 @@ max_parallel = 3
 strategy = "priority"
 setup = ["make", "deps"]
 pool = false
+isolation = "clone"
 
 [merge]
 into = "integration/{run}"
