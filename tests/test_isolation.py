@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -44,7 +45,7 @@ def add_user_work(repo: Path) -> None:
     (repo / "new.txt").write_text("untracked\n")
 
 
-def user_state(repo: Path, skip_refs: tuple[str, ...] = ()) -> dict[str, object]:
+def user_state(repo: Path, skip_refs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Everything of the user's that genesis-par must leave as it was."""
     ours = ("refs/heads/genesis/", "refs/genesis/", *skip_refs)
     refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()

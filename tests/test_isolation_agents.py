@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
 from tests.plans import write_plan
 
 
-def _user_state(repo: Path) -> dict[str, object]:
+def _user_state(repo: Path) -> dict[str, Any]:
     """What an agent must leave alone: refs outside genesis-par's, HEAD, index, config."""
     refs = git(repo, "for-each-ref", "--format=%(objectname) %(refname)").splitlines()
     return {

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,13 +21,13 @@ from tests.conftest import genesis_cmd, genesis_env, git, wait_for
 from tests.plans import py, run_json, tasks_by_id, write_plan
 
 
-def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, object]:
+def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
     assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
-def by_task(entries: object) -> dict[str, dict[str, object]]:
-    return {e["task"]: e for e in entries}  # type: ignore[attr-defined, index]
+def by_task(entries: Any) -> dict[str, dict[str, Any]]:
+    return {e["task"]: e for e in entries}
 
 
 def add_submodule(repo: Path) -> None:

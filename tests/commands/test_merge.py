@@ -333,8 +333,8 @@ def test_a_dependent_task_lands_after_its_dependency_with_every_method(
         header=f'[run]\nname = "dep-{method}"\n',
     )
     code, result = run_json(repo, plan, capsys)
-    assert code == 0, result["merge"]  # type: ignore[index]
-    assert result["merge"]["merged"] == ["other", "lib", "use"]  # type: ignore[index]
+    assert code == 0, result["merge"]
+    assert result["merge"]["merged"] == ["other", "lib", "use"]
     tip = f"genesis/dep-{method}/integration"
     assert git(repo, "show", f"{tip}:feature.py") == "def f():\n    return 2"
     assert git(repo, "show", f"{tip}:other.txt") == "first to land"
@@ -391,7 +391,7 @@ def test_a_dependent_of_unmerged_work_is_not_merged_and_blame_goes_where_it_belo
     )
     code, result = run_json(repo, plan, capsys, into="release")
     assert code == 3, result
-    unmerged = {u["task"]: u for u in result["merge"]["unmerged"]}  # type: ignore[index]
+    unmerged = {u["task"]: u for u in result["merge"]["unmerged"]}
     assert unmerged["A"]["reason"] == "merge check failed"
     assert unmerged["C"]["reason"] == "dependency A not merged"
     assert unmerged["z"]["conflicts"] == [
@@ -418,7 +418,7 @@ def test_a_hanging_merge_check_is_stopped_at_its_timeout(
     )
     code, result = run_json(repo, plan, capsys)
     assert code == 3
-    (unmerged,) = result["merge"]["unmerged"]  # type: ignore[index]
+    (unmerged,) = result["merge"]["unmerged"]
     assert unmerged["task"] == "a" and unmerged["reason"] == "merge check failed"
 
 
@@ -522,7 +522,7 @@ def test_uncommitted_changes_in_a_checked_out_target_are_named_not_retried(
     before = git(repo, "rev-parse", "main")
     code, result = run_json(repo, plan, capsys, into="main")
     assert code == 3, result
-    unmerged = {u["task"]: u["reason"] for u in result["merge"]["unmerged"]}  # type: ignore[index]
+    unmerged = {u["task"]: u["reason"] for u in result["merge"]["unmerged"]}
     assert set(unmerged) == {"a", "b"}
     for reason in unmerged.values():
         assert "uncommitted changes in" in reason and "(README.md)" in reason

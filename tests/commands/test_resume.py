@@ -23,8 +23,8 @@ def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1
     agent = py(f"""
         import os, time
         task = os.environ['GENESIS_TASK']
-        open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').write(task)
-        open('partial-' + task + '.txt', 'w').write('started')
+        open('partial-' + task + '.txt', 'w').write('started')  # before the pid: the test
+        open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').write(task)  # waits on it
         time.sleep({sleep})
         open('done-' + task + '.txt', 'w').write('done')
         with open(os.path.join({str(counts)!r}, task), 'a') as f:

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ def writer(path: str, text: str) -> str:
     return py(f"open({path!r}, 'w').write({text!r})")
 
 
-def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, object]:
+def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
     assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
@@ -330,7 +331,7 @@ def test_a_retry_keeps_included_files_and_what_setup_built(
     """,
     )
     code, result = run_json(repo, plan, capsys)
-    task = result["tasks"][0]  # type: ignore[index]
+    task = result["tasks"][0]
     assert code == 0 and task["attempts"] == 2, result
     assert setups.read_text() == "x"
     assert git(repo, "ls-tree", "-r", "--name-only", "genesis/retry/a").split() == [
