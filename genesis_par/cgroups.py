@@ -87,6 +87,11 @@ def kill(cgroup: Path, bound_s: float) -> bool:
     return False
 
 
+def members(cgroup: Path) -> set[int]:
+    """The pids in cgroup now."""
+    return {int(pid) for pid in _read(cgroup / "cgroup.procs").split() if pid.isdigit()}
+
+
 def populated(cgroup: Path) -> bool:
     """Whether a process lives in cgroup (False once it is gone)."""
     try:

@@ -398,9 +398,7 @@ def _run(
             break
     # the shim outlives its agent's tree, unless it was killed (an agent may `kill -9 $PPID`)
     killed = child.returncode < 0 and not failure
-    if killed and cgroup is not None:  # the shim's orphans, whatever session they made
-        cgroups_mod.kill(cgroup, FORCED_STOP_S)
-    left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
+    left = _stop_stragglers(child.pid, log_path, stuck, cgroup) if killed or stuck else ()
     code = child.returncode
     duration = time.monotonic() - began
     peak = max(watch.peak, _recorded(exit_file)[1])
@@ -409,14 +407,20 @@ def _run(
     return Outcome(code, None if code == 0 else "exit", peak, duration, left)
 
 
-def _stop_stragglers(shim_pid: int, log_path: Path, stuck: list[int]) -> tuple[int, ...]:
-    """After the shim was killed or a stop gave up: stop what still runs in the shim's session
-    (its orphans went to pid 1, but kept the session) and say so in the log.
+def _stop_stragglers(
+    shim_pid: int, log_path: Path, stuck: list[int], cgroup: Path | None
+) -> tuple[int, ...]:
+    """After the shim was killed or a stop gave up: stop what still runs in the attempt's
+    cgroup (whatever session it made) and in the shim's session (its orphans went to pid 1,
+    but kept the session), and say so in the log.
 
     stuck: pids a stop already gave up on, reported with those left here."""
-    escaped = shim.live(shim.members(shim_pid, session_only=True))
+    in_session = shim.live(shim.members(shim_pid, session_only=True))
+    escaped = set(in_session) | (cgroups_mod.members(cgroup) if cgroup else set())
+    if cgroup is not None and escaped:
+        cgroups_mod.kill(cgroup, FORCED_STOP_S)
     left = set(stuck)
-    if escaped:
+    if in_session:
         # The attempt's process group (the shim led it) holds live members, so its id is not
         # reused: one kill of the whole group is atomic against fork, which sweeps are not.
         with contextlib.suppress(OSError):
