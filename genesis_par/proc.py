@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from genesis_par import cgroups as cgroups_mod
 from genesis_par import shim
+from genesis_par.model import Failure
 
 if TYPE_CHECKING:
     import psutil
@@ -54,7 +55,7 @@ class Limits:
 
 class Outcome(NamedTuple):
     exit_code: int | None  # None when we stopped it
-    failure: str | None  # None | "exit" | "timeout" | "memory" | "cpu" | "cancelled"
+    failure: Failure | None  # None | EXIT | TIMEOUT | MEMORY | CPU | CANCELLED
     peak_rss_bytes: int
     duration_s: float
     left_running: tuple[int, ...] = ()  # pids of the attempt that could not be stopped
@@ -248,13 +249,13 @@ class _Watch:
         self.peak = 0
         self.cpu_marks: list[tuple[float, float]] = []
 
-    def broken(self, now: float, rss: int, cpu_s: float) -> str | None:
+    def broken(self, now: float, rss: int, cpu_s: float) -> Failure | None:
         self.peak = max(self.peak, rss)
         limits = self.limits
         if limits.timeout_s is not None and now - self.started > limits.timeout_s:
-            return "timeout"
+            return Failure.TIMEOUT
         if limits.memory_bytes is not None and rss > limits.memory_bytes:
-            return "memory"
+            return Failure.MEMORY
         if limits.cpu is not None:
             self.cpu_marks.append((now, cpu_s))
             while self.cpu_marks and now - self.cpu_marks[0][0] > CPU_WINDOW_S:
@@ -263,7 +264,7 @@ class _Watch:
                 oldest = self.cpu_marks[0]
             span = now - oldest[0]
             if span >= CPU_WINDOW_S * 0.9 and (cpu_s - oldest[1]) / span > limits.cpu:
-                return "cpu"
+                return Failure.CPU
         return None
 
 
@@ -376,22 +377,24 @@ def _run(
     except OSError as e:  # E2BIG (arguments or environment too long), a bad working directory
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
-        return Outcome(126, "exit", 0, 0.0)
+        return Outcome(126, Failure.EXIT, 0, 0.0)
     root = psutil.Process(child.pid)
     on_start(Started(child.pid, root.create_time()))
     watch = _Watch(limits, began)
-    failure: str | None = None
+    failure: Failure | None = None
     stuck: list[int] = []
     while not _exited(child, SAMPLE_S):
         if cancel.is_set():
-            failure = "cancelled"
+            failure = Failure.CANCELLED
         else:
             rss, cpu_s = _sample(root)
             on_sample(rss)
             failure = watch.broken(time.monotonic(), rss, cpu_s)
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
-            grace = min(limits.grace_s, MEMORY_GRACE_S) if failure == "memory" else limits.grace_s
+            grace = (
+                min(limits.grace_s, MEMORY_GRACE_S) if failure is Failure.MEMORY else limits.grace_s
+            )
             stuck = stop_tree(root, grace, cgroup)
             child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
@@ -404,7 +407,7 @@ def _run(
     peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
         return Outcome(None, failure, peak, duration, left)
-    return Outcome(code, None if code == 0 else "exit", peak, duration, left)
+    return Outcome(code, None if code == 0 else Failure.EXIT, peak, duration, left)
 
 
 def _stop_stragglers(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from genesis_par import gitops
+from genesis_par.model import RunStatus, TaskStatus
 from genesis_par.report import run_view
 from genesis_par.run.orphans import effective_status
-from genesis_par.state.store import RunRecord, Store
+from genesis_par.state.store import RunRecord, Store, TaskRecord
 
 
 def state_dir(cwd: Path) -> tuple[gitops.RepoPaths, Path]:
@@ -28,14 +29,16 @@ def open_store(state: Path, *, read_only: bool = False) -> Iterator[Store]:
         yield store
 
 
-def effective_run(store: Store, record: RunRecord) -> tuple[str, list[dict[str, Any]]]:
+def effective_run(store: Store, record: RunRecord) -> tuple[RunStatus, list[TaskRecord]]:
     """The run's status and its tasks as `status` and `runs` both show them: in a run whose
     supervisor died, the run and every task recorded as running or pending are interrupted."""
     status = effective_status(record)
     tasks = store.tasks(record.name)
-    if status == "interrupted":
+    if status == RunStatus.INTERRUPTED:
         tasks = [
-            {**t, "status": "interrupted"} if t["status"] in ("running", "pending") else t
+            dataclasses.replace(t, status=TaskStatus.INTERRUPTED)
+            if t.status in (TaskStatus.RUNNING, TaskStatus.PENDING)
+            else t
             for t in tasks
         ]
     return status, tasks

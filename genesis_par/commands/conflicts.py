@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genesis_par.land.landing import probe
+from genesis_par.model import ExitCode
 from genesis_par.report import conflicts_view
-
-EXIT_CONFLICTS = 3
 
 
 def run(
@@ -25,4 +24,4 @@ def run(
         conflicts_view.print_json(report)
     else:
         conflicts_view.print_report(report)
-    return 0 if report.clean else EXIT_CONFLICTS
+    return ExitCode.OK if report.clean else ExitCode.CONFLICTS

@@ -11,10 +11,9 @@ from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import merge
 from genesis_par.land import rollback as rollback_core
+from genesis_par.model import ExitCode
 from genesis_par.plan.model import MergeMethod
 from genesis_par.report import merge_view
-
-EXIT_UNMERGED = 3
 
 
 def _method(name: str | None) -> MergeMethod | None:
@@ -49,7 +48,7 @@ def run(
         with open_store(state, read_only=dry_run) as store:
             home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env)
     merge_view.show(home, dry_run, as_json)
-    return EXIT_UNMERGED if home.queue and home.queue.unmerged else 0
+    return ExitCode.CONFLICTS if home.queue and home.queue.unmerged else ExitCode.OK
 
 
 def rollback(
@@ -60,4 +59,4 @@ def rollback(
     with open_store(state) as store:
         done = rollback_core.rollback(repo, store, run_name, revert)
     merge_view.show_rollback(done.into, done.old, done.new, done.reverted, as_json)
-    return 0
+    return ExitCode.OK

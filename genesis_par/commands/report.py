@@ -16,7 +16,7 @@ from genesis_par.state.store import pick_run
 FORMATS = ("json", "junit", "markdown", "html")
 
 
-def _excerpt(path: str | None) -> formats.LogExcerpt | None:
+def _excerpt(path: Path | None) -> formats.LogExcerpt | None:
     """The end of a log, at most LOG_EXCERPT_BYTES and from a line start: a 1 GB log is never
     read whole. None when there is no log, or it is not a regular file (an agent can replace
     its log with a FIFO, which would block the read)."""
@@ -36,7 +36,7 @@ def _excerpt(path: str | None) -> formats.LogExcerpt | None:
     if start:
         cut = data.find(b"\n") + 1  # a partial first line is left out too
         data, start = data[cut:], start + cut
-    return formats.LogExcerpt(data.decode("utf-8", errors="replace"), path, start)
+    return formats.LogExcerpt(data.decode("utf-8", errors="replace"), str(path), start)
 
 
 def run(
@@ -55,7 +55,7 @@ def run(
                 "(or `genesis-par resume` it)"
             )
         attempts = store.attempts(record.name)
-        log_paths = {str(t["id"]): t["log"] for t in store.tasks(record.name)}
+        log_paths = {t.id: t.log for t in store.tasks(record.name)}
     if fmt == "json":
         text = json.dumps(result, indent=2)
     elif fmt == "markdown":

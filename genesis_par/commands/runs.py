@@ -9,6 +9,7 @@ from pathlib import Path
 from genesis_par import gitops, worktrees
 from genesis_par.commands.common import state_dir
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus
 from genesis_par.report import runs_view
 from genesis_par.run.orphans import effective_status, stop_orphans
 from genesis_par.state.store import RunRecord, Store, pick_run, run_lock
@@ -22,7 +23,7 @@ def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> cleani
         False,  # rm refused a run that is still going
         target,
         record.finished_at,
-        store.tasks(record.name, with_start=True),
+        store.tasks(record.name),
     )
 
 
@@ -35,7 +36,7 @@ def rm(
     with Store.open(state) as store:
         stop_orphans(store)
         record = pick_run(store, name)
-        if effective_status(record) == "running":
+        if effective_status(record) == RunStatus.RUNNING:
             pid = record.supervisor_pid
             raise UsageError(
                 f'run "{name}" is still running (supervisor pid {pid}): stop it first '

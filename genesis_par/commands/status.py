@@ -9,6 +9,7 @@ from genesis_par import gitops
 from genesis_par.commands.common import effective_run, open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.land import queue
+from genesis_par.model import RunStatus
 from genesis_par.report import status_view
 from genesis_par.report.words import plural
 from genesis_par.run.orphans import effective_status, stop_orphans
@@ -22,7 +23,7 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         stop_orphans(store)
         record = pick_run(store, run)
         status_now, tasks = effective_run(store, record)
-        starts = {t["id"]: t["start_commit"] for t in store.tasks(record.name, with_start=True)}
+        starts = {t.id: t.start_commit for t in store.tasks(record.name)}
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
         isolation = store.isolation(record.name)
@@ -81,7 +82,7 @@ def logs(
     _, state = state_dir(cwd)
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run)
-        known = [str(t["id"]) for t in store.tasks(record.name)]
+        known = [t.id for t in store.tasks(record.name)]
         if task not in known:
             raise UsageError(_unknown_task(store, record.name, task, known, run is None))
         if merge_check:
@@ -112,7 +113,7 @@ def _print_attempt_log(
     store: Store, record: RunRecord, task: str, attempt: int | None, follow: bool
 ) -> None:
     attempts = store.attempts(record.name, task)
-    while follow and not attempts and effective_status(record) == "running":
+    while follow and not attempts and effective_status(record) == RunStatus.RUNNING:
         time.sleep(0.3)  # --follow on a task still waiting to start: wait for its attempt
         attempts = store.attempts(record.name, task)
         record = pick_run(store, record.name)
@@ -130,7 +131,7 @@ def _print_attempt_log(
         )
     log = Path(chosen.log or "")
     offset = status_view.print_log(log, 0)
-    while follow and chosen.finished_at is None and effective_status(record) == "running":
+    while follow and chosen.finished_at is None and effective_status(record) == RunStatus.RUNNING:
         time.sleep(0.3)
         offset = status_view.print_log(log, offset)
         chosen = next(a for a in store.attempts(record.name, task) if a.n == chosen.n)

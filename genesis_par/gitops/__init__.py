@@ -16,6 +16,15 @@ from genesis_par.gitops.clone import (
     made_in,
     reclaim,
 )
+from genesis_par.gitops.commit_moves import (
+    MergedStart,
+    checkout_detached,
+    cherry_pick,
+    merge_commits,
+    revert,
+    try_fast_forward,
+    try_reset_checked_out,
+)
 from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
 from genesis_par.gitops.located import (
     CloneBroken,
@@ -76,34 +85,29 @@ from genesis_par.gitops.run import (
     without_repository_variables,
 )
 from genesis_par.gitops.worktree import (
-    MergedStart,
     WorktreeEntry,
     add_detached_worktree,
     add_worktree,
     add_worktree_on,
     checked_out_in,
-    checkout_detached,
-    cherry_pick,
     detach,
-    has_uncommitted,
     included_files,
-    is_clean,
-    is_sparse,
-    local_changes,
     lock_files,
-    merge_commits,
     move_worktree,
     prune_worktrees,
     remove_worktree,
     reset_worktree,
-    revert,
     save_to_ref,
     switch_worktree,
-    try_fast_forward,
-    try_reset_checked_out,
     worktree_lock,
-    worktree_snapshot,
     worktrees,
+)
+from genesis_par.gitops.worktree_state import (
+    has_uncommitted,
+    is_clean,
+    is_sparse,
+    local_changes,
+    worktree_snapshot,
 )
 
 __all__ = [

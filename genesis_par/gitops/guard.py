@@ -32,6 +32,7 @@ from genesis_par.gitops.guard_files import (
 )
 from genesis_par.gitops.refs import RepoPaths
 from genesis_par.gitops.run import _out, _run_git
+from genesis_par.model import Failure
 
 OWN_NAMESPACES = ("refs/genesis/", "refs/heads/genesis/")
 ZERO = "0" * 40
@@ -70,7 +71,7 @@ class Scope:
 
 @dataclass
 class Verdict:
-    failure: str | None = None  # "escaped" | "history" | None
+    failure: Failure | None = None  # ESCAPED | HISTORY | WORKTREE | None
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -203,16 +204,16 @@ class Fence:
                     "left as it is"
                 )
         if touched:
-            self.verdict.failure = "escaped"
+            self.verdict.failure = Failure.ESCAPED
             self.verdict.reason = "its git touched the user's repository: " + ", ".join(touched)
             if escaped:
                 self.verdict.reason += f"; what it tried is kept under {s.space}escaped/"
             if history:
                 self.verdict.reason += f"; and it {history}"
         elif history:
-            self.verdict.failure, self.verdict.reason = "history", f"its agent {history}"
+            self.verdict.failure, self.verdict.reason = Failure.HISTORY, f"its agent {history}"
         elif relinked:  # issue 13: a worktree that is not what genesis-par made fails its task
-            self.verdict.failure = "worktree"
+            self.verdict.failure = Failure.WORKTREE
             self.verdict.reason = (
                 f"its {'clone' if s.clone else 'worktree'}'s .git was removed or replaced by its "
                 "agent (put back so that its work could be kept; see the task's log)"

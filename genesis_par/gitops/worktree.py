@@ -7,15 +7,16 @@ import fcntl
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.errors import GitError, UsageError
+from genesis_par.errors import UsageError
 from genesis_par.gitops.located import locate
 from genesis_par.gitops.refs import head
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
-from genesis_par.gitops.run import FALLBACK_IDENTITY, _out, _run_git, identity_env
+from genesis_par.gitops.run import _out, _run_git, identity_env
+from genesis_par.gitops.worktree_state import hidden_files
 
 
 @contextlib.contextmanager
@@ -57,49 +58,6 @@ def reset_worktree(worktree: Path, commit: str, *, branch: str | None = None) ->
     _run_git([*where, "clean", "-ffdq"], worktree)
 
 
-class MergedStart(NamedTuple):
-    commit: str | None  # None when the dependencies' results conflict
-    conflicted: tuple[str, ...]
-
-
-def merge_commits(
-    repo: Path, commits: Sequence[str], message: str, env: Mapping[str, str] | None = None
-) -> MergedStart:
-    """One commit that merges commits together, built without touching any worktree or index."""
-    current = commits[0]
-    for other in commits[1:]:
-        done = _run_git(
-            # a dependency with an unrelated history (an agent's doing) must not end the run
-            [
-                "merge-tree",
-                "--write-tree",
-                "--name-only",
-                "--no-messages",
-                "--allow-unrelated-histories",
-                "-z",
-                current,
-                other,
-            ],
-            repo,
-            check=False,
-        )
-        if done.returncode not in (0, 1):
-            raise GitError(f"git merge-tree failed in {repo}: {done.stderr.strip()}")
-        tree, *paths = [p for p in done.stdout.split("\0") if p]
-        if done.returncode == 1:
-            return MergedStart(None, tuple(sorted(set(paths))))
-        args = ["commit-tree", tree, "-p", current, "-p", other, "-m", message]
-        current = _run_git(args, repo, env=env).stdout.strip()
-    return MergedStart(current, ())
-
-
-def checkout_detached(worktree: Path, commit: str) -> None:
-    """Point a worktree (detached) at commit, its files matching exactly."""
-    where = locate(worktree).args
-    _run_git([*where, "checkout", "--quiet", "--force", "--detach", commit], worktree)
-    _run_git([*where, "clean", "-ffdxq"], worktree)
-
-
 def add_detached_worktree(repo: Path, common_dir: Path, path: Path, commit: str) -> None:
     """A worktree at path with commit checked out, on no branch."""
     with worktree_lock(common_dir):
@@ -116,129 +74,6 @@ def checked_out_in(repo: Path, branch_ref: str) -> Path | None:
         elif line == f"branch {branch_ref}":
             return path
     return None
-
-
-# `git status` refreshes the index when it can (an optional lock): not when only asked, so it
-# works on a full disk (where gc must run) and never rewrites a user's index behind their back
-READ_ONLY_STATUS = {"GIT_OPTIONAL_LOCKS": "0"}
-
-
-def is_clean(worktree: Path) -> bool:
-    """No staged, unstaged or untracked (not ignored) changes in the user's checkout."""
-    return _status_clean(locate(worktree, main_ok=True).args, worktree)
-
-
-def _status_clean(where: Sequence[str], worktree: Path) -> bool:
-    args = [*where, "status", "--porcelain", "--untracked-files=normal"]
-    return _out(args, worktree, env=READ_ONLY_STATUS) == ""
-
-
-def local_changes(worktree: Path) -> list[str]:
-    """Paths with staged, unstaged or untracked (not ignored) changes, as `git status` lists."""
-    args = ["status", "--porcelain", "-z", "--untracked-files=normal"]
-    text = _run_git(args, worktree, env=READ_ONLY_STATUS).stdout  # not stripped: see [3:]
-    entries = text.split("\0")
-    paths, skip = [], False
-    for entry in entries:
-        if skip or len(entry) < 4:  # a rename's second entry is its old name
-            skip = False
-            continue
-        paths.append(entry[3:])
-        skip = entry[0] in "RC"
-    return paths
-
-
-def try_fast_forward(worktree: Path, old: str, new: str) -> bool:
-    """Move the branch checked out in worktree from old to new with its files; False if it moved."""
-    if head(worktree) != old:
-        return False
-    args = [*locate(worktree, main_ok=True).args, "merge", "--quiet", "--ff-only", new]
-    return _run_git(args, worktree, check=False).returncode == 0
-
-
-def try_reset_checked_out(worktree: Path, old: str, new: str) -> bool:
-    """Move the branch checked out in worktree from old to new, any direction, with its files
-    (`reset --keep`); False if the branch was not at old or local changes are in the way."""
-    if head(worktree) != old:
-        return False
-    args = [*locate(worktree, main_ok=True).args, "reset", "--quiet", "--keep", new]
-    return _run_git(args, worktree, check=False).returncode == 0
-
-
-def cherry_pick(worktree: Path, commits: Sequence[str], env: Mapping[str, str] | None) -> bool:
-    """Replay commits onto the worktree's HEAD; on a conflict abort and return False."""
-    if not commits:
-        return True
-    where = locate(worktree).args
-    args = [*where, "cherry-pick", "--allow-empty", "--keep-redundant-commits", *commits]
-    if _run_git(args, worktree, env=env, check=False).returncode == 0:
-        return True
-    _run_git([*where, "cherry-pick", "--abort"], worktree, check=False)
-    return False
-
-
-def worktree_snapshot(worktree: Path, env: Mapping[str, str]) -> tuple[str, str]:
-    """(a commit of the worktree's current files (untracked too), HEAD: its parent), built in
-    a temporary index so the worktree's own index is never touched."""
-    where = locate(worktree)
-    with tempfile.TemporaryDirectory(prefix="genesis-index-") as tmp:
-        index = Path(tmp) / "index"
-        if (where.git_dir / "index").exists():
-            shutil.copyfile(where.git_dir / "index", index)
-        snap_env = {**env, "GIT_INDEX_FILE": str(index), **FALLBACK_IDENTITY}
-        _run_git([*where.args, "add", "--all"], worktree, env=snap_env)
-        tree = _out([*where.args, "write-tree"], worktree, env=snap_env)
-        parent = head(worktree)
-        args = ["commit-tree", tree, "-p", parent, "-m", "genesis-par: work in progress"]
-        return _out([*where.args, *args], worktree, env=snap_env), parent
-
-
-def has_uncommitted(worktree: Path) -> bool:
-    """Tracked changes or untracked (not ignored) files, or files git status does not show
-    (skip-worktree, assume-unchanged) whose content differs from what is committed, or files
-    in the folder of a submodule that is not checked out."""
-    where = locate(worktree).args
-    if not _status_clean(where, worktree):
-        return True
-    # one listing (tag, mode, path) for both: `ls-files -v` tags, `--stage` modes
-    listing = [*where, "ls-files", "-v", "--stage", "-z"]
-    listed = [e for e in _out(listing, worktree).split("\0") if e]
-    entries = [(e[:1], e[2:].split(" ", 1)[0], e.split("\t", 1)[1]) for e in listed]
-    if in_submodule_folders(worktree, [p for _, mode, p in entries if mode == "160000"]):
-        return True
-    hidden = [p for tag, _, p in entries if tag == "S" or tag.islower()]
-    hidden = [f for f in hidden if (worktree / f).is_file()]  # not sparse ones
-    if not hidden:
-        return False
-    done = _run_git([*where, "hash-object", "--", *hidden], worktree, check=False)
-    shown = [*where, "rev-parse", *(f"HEAD:{f}" for f in hidden)]
-    committed = _run_git(shown, worktree, check=False)
-    return done.returncode != 0 or done.stdout.split() != committed.stdout.split()
-
-
-def _hidden_files(worktree: Path) -> list[str]:
-    """Files marked skip-worktree (S) or assume-unchanged (lower-case tag) in the index."""
-    listed = _out([*locate(worktree).args, "ls-files", "-v", "-z"], worktree)
-    return [e[2:] for e in listed.split("\0") if e[:1] == "S" or e[:1].islower()]
-
-
-def is_sparse(worktree: Path) -> bool:
-    """Whether worktree uses a sparse checkout (some tracked files absent on purpose)."""
-    args = [*locate(worktree).args, "config", "--bool", "core.sparseCheckout"]
-    done = _run_git(args, worktree, check=False)
-    return done.stdout.strip() == "true"
-
-
-def revert(worktree: Path, commits: Sequence[str], env: Mapping[str, str]) -> bool:
-    """Revert commits (merges against their first parent) in order; False on a conflict."""
-    where = locate(worktree).args
-    for commit in commits:
-        parents = _out([*where, "rev-list", "--parents", "-n", "1", commit], worktree).split()[1:]
-        args = ["revert", "--no-edit", *(["-m", "1"] if len(parents) > 1 else []), commit]
-        if _run_git([*where, *args], worktree, env=env, check=False).returncode != 0:
-            _run_git([*where, "revert", "--abort"], worktree, check=False)
-            return False
-    return True
 
 
 class WorktreeEntry(NamedTuple):
@@ -281,7 +116,7 @@ def save_to_ref(
         if (where.git_dir / "index").exists():
             shutil.copyfile(where.git_dir / "index", index)
         env = {"GIT_INDEX_FILE": str(index), **identity_env(worktree)}
-        hidden = _hidden_files(worktree)
+        hidden = hidden_files(worktree)
         if hidden:  # else `add` would pass over their changes
             flags = ["--no-skip-worktree", "--no-assume-unchanged"]
             _run_git([*where.args, "update-index", *flags, "--", *hidden], worktree, env=env)

@@ -9,6 +9,7 @@ from pathlib import Path
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, queue
+from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
 
@@ -170,12 +171,14 @@ def run_branches(
         raise UsageError("no runs recorded here: name the branches to check, or start a run")
     with Store.open(state, read_only=True) as store:
         record = pick_run(store, run)
-        tasks = [t for t in store.tasks(record.name) if t["status"] in ("succeeded", "running")]
+        branches = {
+            t.branch: t
+            for t in store.tasks(record.name)
+            if t.status in (TaskStatus.SUCCEEDED, TaskStatus.RUNNING) and t.branch
+        }
     into = record.into_ref
     target = into if gitops.resolve_commit(repo.root, into) else record.base_commit
-    names = [str(t["branch"]) for t in tasks]
-    trees = {
-        str(t["branch"]): worktrees.path_for(repo.root, record.name, str(t["id"])) for t in tasks
-    }
-    known = {str(t["branch"]): t["commit"] for t in tasks}
+    names = list(branches)
+    trees = {b: worktrees.path_for(repo.root, record.name, t.id) for b, t in branches.items()}
+    known = {b: t.commit for b, t in branches.items()}
     return names, target, trees, known

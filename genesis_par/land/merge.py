@@ -11,6 +11,7 @@ from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, landing, queue
+from genesis_par.model import RunStatus, TaskStatus
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.report.run_view import landing_json
 from genesis_par.state.merges import RunSteps
@@ -30,9 +31,9 @@ def merge_run(
     merge is recorded with the run (a dry run changes nothing)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
-    done = [t for t in store.tasks(record.name, with_start=True) if t["status"] == "succeeded"]
-    succeeded = {str(t["id"]): str(t["commit"]) for t in done if t["commit"]}
-    starts = {str(t["id"]): str(t["start_commit"]) for t in done if t["start_commit"]}
+    done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
+    succeeded = {t.id: t.commit for t in done if t.commit}
+    starts = {t.id: t.start_commit for t in done if t.start_commit}
     where = landing.target(repo, record.name, plan, into)
     home = landing.bring_home(
         repo,
@@ -136,7 +137,7 @@ def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bo
     if result is None:
         return
     result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
-    if result["status"] in ("succeeded", "conflicts"):
-        result["status"] = "conflicts" if unmerged else "succeeded"
+    if result["status"] in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
+        result["status"] = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
         store.finish_run(run, result["status"])
     store.set_result(run, result)

@@ -12,8 +12,9 @@ from typing import NamedTuple, Protocol
 from genesis_par import gitops, proc
 from genesis_par.land import conflicts
 from genesis_par.land.conflicts import MergeResult
-from genesis_par.plan import graph, templates
+from genesis_par.plan import graph
 from genesis_par.plan.model import Command, MergeMethod, Task
+from genesis_par.run import steps
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
 
@@ -160,25 +161,16 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
     assert spec.log_dir is not None
     gitops.checkout_detached(spec.check_worktree, commit)
     log = check_log(spec.log_dir, task)
-    values = {
-        "run": spec.run,
-        "task": task,
-        "worktree": str(spec.check_worktree),
-        "branch": spec.into_ref,
-        "base": spec.start,
-        "prompt": "",
-        "prompt_file": "",
-    }
-    argv, env = templates.expand(spec.check, values, spec.env)
-    outcome = proc.run(
-        argv,
-        cwd=spec.check_worktree,
-        env=env,
-        log_path=log,
-        limits=proc.Limits(timeout_s=spec.check_timeout_s),
-        cancel=threading.Event(),
-        shell=spec.check.shell,
+    values = steps.template_values(
+        run=spec.run,
+        task=task,
+        worktree=spec.check_worktree,
+        branch=spec.into_ref,
+        base=spec.start,
     )
+    limits = proc.Limits(timeout_s=spec.check_timeout_s)
+    step = steps.Step(spec.check, spec.check_worktree, log, values, spec.env, limits)
+    outcome = steps.run(step, threading.Event()).outcome
     return outcome.failure is None, log
 
 

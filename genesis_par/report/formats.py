@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
+from genesis_par.model import TaskStatus
 from genesis_par.state.store import AttemptRecord
 
 LOG_TAIL_LINES = 40  # of a task's log in JUnit's <system-out>
@@ -54,8 +55,11 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, LogExcerpt]) -> str:
     run's exit code says so too), skipped skips; the end of each log as its system-out."""
     tasks = _tasks(result)
     unmerged = _unmerged(result)
-    failures = sum(t["status"] in ("failed", "cancelled") or t["id"] in unmerged for t in tasks)
-    skipped = sum(t["status"] == "skipped" for t in tasks)
+    failures = sum(
+        t["status"] in (TaskStatus.FAILED, TaskStatus.CANCELLED) or t["id"] in unmerged
+        for t in tasks
+    )
+    skipped = sum(t["status"] == TaskStatus.SKIPPED for t in tasks)
     total_time = sum(t.get("duration_s") or 0.0 for t in tasks)
     # junit-10.xsd (Jenkins, Surefire) allows no `skipped` on <testsuites>: only on <testsuite>
     suites = ET.Element(
@@ -85,11 +89,11 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, LogExcerpt]) -> str:
             time=f"{t.get('duration_s') or 0.0:.3f}",
         )
         reason = t.get("reason") or ""
-        if t["status"] in ("failed", "cancelled"):
+        if t["status"] in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             kind = t.get("failure") or t["status"]
             failure = ET.SubElement(case, "failure", message=reason or kind, type=kind)
             failure.text = reason
-        elif t["status"] == "skipped":
+        elif t["status"] == TaskStatus.SKIPPED:
             ET.SubElement(case, "skipped", message=reason)
         elif t["id"] in unmerged:
             failure = ET.SubElement(case, "failure", message=unmerged[t["id"]], type="unmerged")
@@ -109,7 +113,12 @@ def markdown(result: Mapping[str, Any]) -> str:
         "| task | status | tries | time | why |",
         "|---|---|---|---|---|",
     ]
-    icons = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "cancelled": "⛔"}
+    icons = {
+        TaskStatus.SUCCEEDED: "✅",
+        TaskStatus.FAILED: "❌",
+        TaskStatus.SKIPPED: "⏭️",
+        TaskStatus.CANCELLED: "⛔",
+    }
     unmerged = _unmerged(result)
     for t in _tasks(result):
         duration = f"{t['duration_s']:.1f}s" if t.get("duration_s") is not None else ""
@@ -186,7 +195,7 @@ def html_report(
         left = ((a.started_at or t0) - t0) / span * 100
         width = max(((a.finished_at or t1) - (a.started_at or t0)) / span * 100, 0.4)
         outcome = "ok" if a.exit_code == 0 and not a.failure else "bad"
-        if a.exit_code == 0 and status.get(a.task) != "succeeded":
+        if a.exit_code == 0 and status.get(a.task) != TaskStatus.SUCCEEDED:
             outcome = "bad"
         title = html.escape(f"{a.task} attempt {a.n}: {a.failure or 'exit ' + str(a.exit_code)}")
         bars.append(

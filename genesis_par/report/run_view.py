@@ -14,24 +14,25 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from genesis_par.land.landing import Landing
+from genesis_par.model import ACTIVE, FINISHED, TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.words import plural
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
+from genesis_par.state.records import TaskRecord
 
 STATUS_STYLE = {
-    "pending": "dim",
-    "starting": "cyan",
-    "running": "cyan",
-    "succeeded": "green",
-    "failed": "red",
-    "skipped": "yellow",
-    "cancelled": "magenta",
-    "interrupted": "magenta",  # status of a task whose supervisor died
+    TaskStatus.PENDING: "dim",
+    TaskStatus.STARTING: "cyan",
+    TaskStatus.RUNNING: "cyan",
+    TaskStatus.SUCCEEDED: "green",
+    TaskStatus.FAILED: "red",
+    TaskStatus.SKIPPED: "yellow",
+    TaskStatus.CANCELLED: "magenta",
+    TaskStatus.INTERRUPTED: "magenta",  # status of a task whose supervisor died
 }
-FINISHED = ("succeeded", "failed", "skipped", "cancelled")
 JSON_VERSION = 1  # of the `run --json` object; docs/json.md
 
 
@@ -67,13 +68,13 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
     table.add_column("last log line / why")
     for row in rows:
         style = STATUS_STYLE.get(row.status, "")
-        if row.status in ("running", "starting"):
+        if row.status in ACTIVE:
             note = last_line(row.log)
         elif row.status in FINISHED:  # why it ended; what it waited for no longer matters
             note = row.reason or ""
         else:
             note = row.waiting or ""
-        running = row.status in ("running", "starting")
+        running = row.status in ACTIVE
         table.add_row(
             escape(row.id),
             f"[{style}]{row.status}[/]",
@@ -87,7 +88,7 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
 
 def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
     """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled."""
-    cancelled = sum(row.status == "cancelled" for row in rows)
+    cancelled = sum(row.status == TaskStatus.CANCELLED for row in rows)
     done = sum(row.status in FINISHED for row in rows) - cancelled
     bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
     line = f"{done} of {plural(len(rows), 'task')} finished"
@@ -113,17 +114,17 @@ class LiveView:
         self.live.update(task_table(progress.run, rows, time.time()), refresh=True)
 
 
-def describe_event(task: str, kind: str, data: Mapping[str, object]) -> str | None:
+def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> str | None:
     """One plain line for an event, or None for events not worth a line."""
     stamp = time.strftime("%H:%M:%S")
-    if kind == "attempt":
+    if kind == EventKind.ATTEMPT:
         return f"{stamp} {task}: attempt {data['n']} started (log {data['log']})"
-    if kind == "exited":
+    if kind == EventKind.EXITED:
         failure, code = data.get("failure"), data.get("exit_code")
         what = f"failed ({failure})" if failure else "exited 0"
         said = f", exit code {code}" if failure and code is not None else ""
         return f"{stamp} {task}: attempt {data['n']} {what}{said}"
-    if kind in ("succeeded", "failed", "skipped", "cancelled"):
+    if kind in TASK_ENDS:
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
     return None
@@ -135,7 +136,7 @@ class PlainLines:
     def __init__(self, out: Console) -> None:
         self.out = out
 
-    def event(self, task: str, kind: str, data: Mapping[str, object]) -> None:
+    def event(self, task: str, kind: EventKind, data: Mapping[str, object]) -> None:
         """Print the event's line."""
         line = describe_event(task, kind, data)
         if line:
@@ -150,6 +151,24 @@ def plain_lines(to_stderr: bool) -> PlainLines:
 def print_json(obj: object) -> None:
     """One JSON object on stdout."""
     print(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def task_json(task: TaskRecord) -> dict[str, object]:
+    """A task as recorded, in the form of `run --json`'s task objects (TaskProgress.fields)."""
+    return {
+        "id": task.id,
+        "status": task.status,
+        "failure": task.failure,
+        "reason": task.reason,
+        "attempts": task.attempts,
+        "exit_code": task.exit_code,
+        "branch": task.branch,
+        "commit": task.commit,
+        "changed": task.changed,
+        "duration_s": task.duration_s,
+        "peak_rss_bytes": task.peak_rss_bytes,
+        "log": str(task.log) if task.log else None,
+    }
 
 
 def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
@@ -184,7 +203,7 @@ def landing_json(landing: Landing) -> dict[str, object]:
     return out
 
 
-def print_summary(progress: RunProgress, home: Landing | None, status: str) -> None:
+def print_summary(progress: RunProgress, home: Landing | None, status: RunStatus) -> None:
     """The closing lines of a run in a terminal or a CI log."""
     by_status: dict[str, list[str]] = {}
     for task in progress.tasks.values():
@@ -197,13 +216,16 @@ def print_summary(progress: RunProgress, home: Landing | None, status: str) -> N
                 f"  [{STATUS_STYLE[state]}]{state}[/] ({len(ids)}): {escape(', '.join(ids))}"
             )
     for task in progress.tasks.values():
-        if task.status in ("failed", "skipped", "cancelled") and task.reason:
+        if (
+            task.status in (TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+            and task.reason
+        ):
             console.print(f"  {escape(task.id)}: {escape(task.reason)}")
-            if task.log and task.status == "failed":
+            if task.log and task.status == TaskStatus.FAILED:
                 console.print(f"    log: {escape(str(task.log))}")
     if home is not None:
         print_landing(home)
-    if status == "interrupted":
+    if status == RunStatus.INTERRUPTED:
         console.print(f"continue it with `genesis-par resume {escape(progress.run)}`")
 
 

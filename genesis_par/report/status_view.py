@@ -13,16 +13,17 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from genesis_par.model import RunStatus
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
-from genesis_par.report.run_view import STATUS_STYLE
-from genesis_par.state.store import RunRecord
+from genesis_par.report.run_view import STATUS_STYLE, task_json
+from genesis_par.state.records import RunRecord, TaskRecord
 
 
 def status_json(
     record: RunRecord,
     status: str,
-    tasks: list[dict[str, Any]],
+    tasks: Sequence[TaskRecord],
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
     isolation: str = "worktree",
@@ -36,16 +37,16 @@ def status_json(
         "into": record.into_ref.removeprefix("refs/heads/"),  # as `merge.into` names it
         "created_at": record.created_at,
         "finished_at": record.finished_at,
-        "tasks": tasks,
+        "tasks": [task_json(t) for t in tasks],
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
         "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
     }
 
 
-def run_row(record: RunRecord, status: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+def run_row(record: RunRecord, status: str, tasks: Sequence[TaskRecord]) -> dict[str, Any]:
     """One line of `runs`."""
-    counts = Counter(t["status"] for t in tasks)
+    counts = Counter(str(t.status) for t in tasks)
     return {
         "run": record.name,
         "status": status,
@@ -102,7 +103,7 @@ def print_status(obj: dict[str, Any]) -> None:
             )
     for kept in obj["kept"]:
         console.print(f"  kept: {escape(kept['ref'])}")
-    if obj["status"] == "interrupted":
+    if obj["status"] == RunStatus.INTERRUPTED:
         console.print(f"continue it with `genesis-par resume {escape(obj['run'])}`")
 
 

@@ -11,16 +11,17 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.plan import templates
+from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, Plan, Task
+from genesis_par.run import steps
 from genesis_par.worktrees import clones
 
 BACKOFF_S = 0.5
-FINAL = ("escaped", "history", "worktree")  # an agent that reached outside its task: not again
 
 
 @dataclass
@@ -28,8 +29,8 @@ class TaskProgress:
     """What is known of one task; workers update it, the live view reads it."""
 
     id: str
-    status: str = "pending"
-    failure: str | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    failure: Failure | None = None
     reason: str | None = None
     attempts: int = 0
     exit_code: int | None = None
@@ -102,7 +103,7 @@ class RunSpec:
         return self.state_dir / "logs" / self.run / f"{task}.setup.exit"
 
 
-Recorder = Callable[[str, str, dict[str, object]], None]
+Recorder = Callable[[str, EventKind, dict[str, object]], None]
 
 
 def _prompt_file(spec: RunSpec, task: Task) -> str:
@@ -118,16 +119,16 @@ def _prompt_file(spec: RunSpec, task: Task) -> str:
 
 def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress) -> dict[str, str]:
     """The template values (and GENESIS_* environment) of one task in one worktree."""
-    return {
-        "run": spec.run,
-        "task": task.id,
-        "worktree": str(worktree),
-        "branch": worktrees.branch_name(spec.run, task.id),
-        "base": spec.base_commit,
-        "prompt": task.prompt or "",
-        "prompt_file": _prompt_file(spec, task),
-        "port": str(progress.port),
-    }
+    return steps.template_values(
+        run=spec.run,
+        task=task.id,
+        worktree=worktree,
+        branch=worktrees.branch_name(spec.run, task.id),
+        base=spec.base_commit,
+        port=progress.port,
+        prompt=task.prompt or "",
+        prompt_file=_prompt_file(spec, task),
+    )
 
 
 def fence_for(
@@ -157,13 +158,13 @@ def _reason(outcome: proc.Outcome, task: Task) -> str:
 
 
 def _why(outcome: proc.Outcome, task: Task) -> str:
-    if outcome.failure == "timeout":
+    if outcome.failure is Failure.TIMEOUT:
         return f"timed out after {task.timeout_s:g}s"
-    if outcome.failure == "memory":
+    if outcome.failure is Failure.MEMORY:
         return f"went over its memory limit of {plan_values.format_size(task.memory_bytes or 0)}"
-    if outcome.failure == "cpu":
+    if outcome.failure is Failure.CPU:
         return f"used more than {task.cpu:g} cores"
-    if outcome.failure == "cancelled":
+    if outcome.failure is Failure.CANCELLED:
         return "interrupted"
     return f"exited with code {outcome.exit_code}"
 
@@ -204,15 +205,15 @@ def run_task(
     try:
         _run_task(spec, task, progress, cancel, record)
     except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
-        _fail(progress, "worktree", _broken_reason(e))
+        _fail(progress, Failure.WORKTREE, _broken_reason(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except gitops.ForeignHistory as e:  # a clone's branch without its start: nothing taken
-        _fail(progress, "history", f"its agent {e}")
+        _fail(progress, Failure.HISTORY, f"its agent {e}")
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
-        _fail(progress, "setup", str(e))
+        _fail(progress, Failure.SETUP, str(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except Exception as e:  # anything else too (a bug, or what an agent did to the files)
@@ -222,7 +223,9 @@ def run_task(
 def _unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Exception) -> None:
     """Fail the task with the error as its reason; the traceback goes to its log if it can."""
     _fail(
-        progress, "error", f"genesis-par hit an unexpected error: {type(error).__name__}: {error}"
+        progress,
+        Failure.ERROR,
+        f"genesis-par hit an unexpected error: {type(error).__name__}: {error}",
     )
     if progress.started_at is not None:
         progress.duration_s = time.time() - progress.started_at
@@ -261,13 +264,13 @@ def _run_task(
             _save_attempt(spec, task, worktree, max(first - 1, 0))
             _reset(spec, task, worktree, progress.start_commit)
     except GenesisError as e:
-        _fail(progress, "setup", f"its worktree could not be prepared: {e}")
+        _fail(progress, Failure.SETUP, f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - progress.started_at
         return
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
-    _copy_included(spec, worktree)
+    copy_included(spec, worktree)
     setup_done = reused and proc.recorded_exit(spec.setup_exit_file(task.id)) == 0
     if not setup_done and not _setup(spec, task, progress, worktree, values, env, first, cancel):
         progress.duration_s = time.time() - progress.started_at
@@ -276,15 +279,19 @@ def _run_task(
         if attempt > first:
             _save_attempt(spec, task, worktree, attempt - 1)
             _reset(spec, task, worktree, progress.start_commit)
-            _copy_included(spec, worktree)  # in case the failed attempt removed one
+            copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
         outcome = _attempt(
             spec, task, progress, attempt, worktree, values, env, limits, cancel, record
         )
-        if outcome is None or outcome.failure == "cancelled" or progress.failure in FINAL:
+        if (
+            outcome is None
+            or outcome.failure is Failure.CANCELLED
+            or progress.failure in FINAL_FAILURES
+        ):
             break
-    if progress.status == "failed":  # kept like the earlier attempts; the worktree stays as is
+    if progress.status == TaskStatus.FAILED:  # kept like the earlier attempts; the worktree stays
         keep(spec, task, worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}")
     progress.duration_s = time.time() - progress.started_at
 
@@ -300,10 +307,10 @@ def _finish_done_agent(
     """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
-    progress.exit_code, progress.status = 0, "running"
+    progress.exit_code, progress.status = 0, TaskStatus.RUNNING
     record(
         task.id,
-        "exited",
+        EventKind.EXITED,
         {
             "n": progress.attempts,
             "exit_code": 0,
@@ -343,13 +350,21 @@ def _clear_stale_locks(worktree: Path, branch: str) -> None:
             lock.unlink(missing_ok=True)
 
 
-def _copy_included(spec: RunSpec, worktree: Path) -> None:
+def copy_included(spec: RunSpec, worktree: Path) -> None:
     """Copy the .worktreeinclude files (.env, local config) from the main worktree."""
     for name in spec.included:
         source, target = spec.repo.root / name, worktree / name
         if source.is_file() and not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+
+
+class Failed(NamedTuple):
+    """Why a step of the task failed."""
+
+    failure: Failure
+    reason: str
+    outcome: proc.Outcome
 
 
 def _setup(
@@ -364,34 +379,84 @@ def _setup(
 ) -> bool:
     """[run] setup, once in a new worktree (again if it never exited 0 there: killed half-way);
     its output goes to the task's log."""
-    setup = spec.plan.run.setup
-    if setup is None:
+    if spec.plan.run.setup is None:
         return True
     log = spec.log_path(task.id, attempt)
     progress.log = log
-    argv, run_env = templates.expand(setup, values, env)
-    with gitops.guard(fence_for(spec, task, progress, worktree, f"setup.{attempt}", log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=proc.Limits(timeout_s=task.timeout_s),
-            cancel=cancel,
-            shell=setup.shell,
-            exit_file=spec.setup_exit_file(task.id),
-        )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, f"setup: {fence.verdict.reason}")
-        return False
-    if outcome.failure is None:
-        return True
-    _fail(
-        progress,
-        "setup" if outcome.failure != "cancelled" else "cancelled",
-        f"setup `{setup.text}` failed ({_reason(outcome, task)})",
+    exit_file = spec.setup_exit_file(task.id)
+    failed = run_setup(
+        spec, task, progress, worktree, values, env, log, str(attempt), exit_file, cancel
     )
-    return False
+    if failed is not None:
+        _fail(progress, failed.failure, failed.reason)
+    return failed is None
+
+
+def run_setup(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Path,
+    label: str,
+    exit_file: Path,
+    cancel: threading.Event,
+) -> Failed | None:
+    """[run] setup in a new worktree of the task; why it failed, or None."""
+    setup = spec.plan.run.setup
+    if setup is None:
+        return None
+    limits = proc.Limits(timeout_s=task.timeout_s)
+    step = steps.Step(setup, worktree, log, values, env, limits, exit_file)
+    fence = fence_for(spec, task, progress, worktree, f"setup.{label}", log)
+    ran = steps.run(step, cancel, fence=fence)
+    if ran.escape is not None:
+        return Failed(_escape(ran.escape), f"setup: {ran.escape.reason}", ran.outcome)
+    if ran.outcome.failure is None:
+        return None
+    cancelled = ran.outcome.failure is Failure.CANCELLED
+    reason = f"setup `{setup.text}` failed ({_reason(ran.outcome, task)})"
+    return Failed(Failure.CANCELLED if cancelled else Failure.SETUP, reason, ran.outcome)
+
+
+def _escape(verdict: gitops.Verdict) -> Failure:
+    return verdict.failure or Failure.ESCAPED
+
+
+def run_agent(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    n: int,
+    worktree: Path,
+    step: steps.Step,
+    label: str,
+    cancel: threading.Event,
+    record: Recorder,
+    on_sample: Callable[[int], None],
+) -> steps.Ran:
+    """The task's command as its attempt n: recorded before it starts, its process (for the
+    orphan sweep) once it runs, its end after."""
+    record(task.id, EventKind.ATTEMPT, {"n": n, "log": str(step.log)})
+
+    def started(s: proc.Started) -> None:
+        record(task.id, EventKind.STARTED, {"n": n, "pid": s.pid, "create_time": s.create_time})
+
+    fence = fence_for(spec, task, progress, worktree, label, step.log)
+    ran = steps.run(step, cancel, fence=fence, on_start=started, on_sample=on_sample)
+    record(
+        task.id,
+        EventKind.EXITED,
+        {
+            "n": n,
+            "exit_code": ran.outcome.exit_code,
+            "failure": ran.outcome.failure,
+            "peak_rss_bytes": ran.outcome.peak_rss_bytes,
+        },
+    )
+    return ran
 
 
 def _attempt(
@@ -408,42 +473,20 @@ def _attempt(
 ) -> proc.Outcome | None:
     """One attempt; None when it succeeded, else the failing outcome."""
     log = spec.log_path(task.id, attempt)
-    progress.attempts, progress.log, progress.status = attempt, log, "running"
-    record(task.id, "attempt", {"n": attempt, "log": str(log)})
+    progress.attempts, progress.log, progress.status = attempt, log, TaskStatus.RUNNING
 
     def sample(rss: int) -> None:
         progress.rss_bytes = rss
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
 
-    def started(s: proc.Started) -> None:
-        record(task.id, "started", {"n": attempt, "pid": s.pid, "create_time": s.create_time})
-
-    argv, run_env = templates.expand(task.command, values, env)
-    with gitops.guard(fence_for(spec, task, progress, worktree, str(attempt), log)) as fence:
-        outcome = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.command.shell,
-            on_start=started,
-            on_sample=sample,
-        )
-    progress.exit_code = outcome.exit_code
-    record(
-        task.id,
-        "exited",
-        {
-            "n": attempt,
-            "exit_code": outcome.exit_code,
-            "failure": outcome.failure,
-            "peak_rss_bytes": outcome.peak_rss_bytes,
-        },
+    step = steps.Step(task.command, worktree, log, values, env, limits)
+    ran = run_agent(
+        spec, task, progress, attempt, worktree, step, str(attempt), cancel, record, sample
     )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, fence.verdict.reason or "")
+    outcome = ran.outcome
+    progress.exit_code = outcome.exit_code
+    if ran.escape is not None:
+        _fail(progress, _escape(ran.escape), ran.escape.reason or "")
         return outcome
     gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
     if outcome.failure is None:
@@ -469,34 +512,46 @@ def _check(
     cancel: threading.Event,
 ) -> proc.Outcome | None:
     """Run the task's check after its agent exited 0; the failing outcome, or None."""
+    label = f"check.{progress.attempts}"
+    failed = run_check(spec, task, progress, worktree, values, env, log, label, limits, cancel)
+    if failed is None:
+        return None
+    _fail(progress, failed.failure, failed.reason)
+    return failed.outcome
+
+
+def run_check(
+    spec: RunSpec,
+    task: Task,
+    progress: TaskProgress,
+    worktree: Path,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Path,
+    label: str,
+    limits: proc.Limits,
+    cancel: threading.Event,
+) -> Failed | None:
+    """The task's check, after its agent exited 0; why it failed, or None."""
     if task.check is None:
         return None
-    argv, run_env = templates.expand(task.check, values, env)
-    label = f"check.{progress.attempts}"
-    with gitops.guard(fence_for(spec, task, progress, worktree, label, log)) as fence:
-        check = proc.run(
-            argv,
-            cwd=worktree,
-            env=fence.env(run_env),
-            log_path=log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.check.shell,
-            exit_file=proc.exit_file_for(log, "check"),
-        )
-    if fence.verdict.failure:
-        _fail(progress, fence.verdict.failure, f"check: {fence.verdict.reason}")
-        return check
-    if check.failure is None:
+    step = steps.Step(
+        task.check, worktree, log, values, env, limits, proc.exit_file_for(log, "check")
+    )
+    ran = steps.run(step, cancel, fence=fence_for(spec, task, progress, worktree, label, log))
+    if ran.escape is not None:
+        return Failed(_escape(ran.escape), f"check: {ran.escape.reason}", ran.outcome)
+    if ran.outcome.failure is None:
         return None
-    failure = "check" if check.failure == "exit" else check.failure
-    _fail(progress, failure, f"check `{task.check.text}` failed ({_reason(check, task)})")
-    return check
+    failure = Failure.CHECK if ran.outcome.failure is Failure.EXIT else ran.outcome.failure
+    reason = f"check `{task.check.text}` failed ({_reason(ran.outcome, task)})"
+    return Failed(failure, reason, ran.outcome)
 
 
-def _fail(progress: TaskProgress, failure: str, reason: str) -> None:
-    progress.status = "cancelled" if failure == "cancelled" else "failed"
-    progress.failure = None if failure == "cancelled" else failure
+def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
+    cancelled = failure is Failure.CANCELLED
+    progress.status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
+    progress.failure = None if cancelled else failure
     progress.reason = reason
 
 
@@ -522,6 +577,6 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
     home = spec.repo.root if spec.clone else None
     unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
-        _fail(progress, "commit", unrecorded)
+        _fail(progress, Failure.COMMIT, unrecorded)
         return
-    progress.status, progress.failure, progress.reason = "succeeded", None, None
+    progress.status, progress.failure, progress.reason = TaskStatus.SUCCEEDED, None, None

@@ -1,22 +1,35 @@
 """`best_of = N`: N candidates of one task in parallel worktrees; the best passing one wins.
 
-Each candidate runs the agent once from the task's start commit in a detached worktree, then
-the task's check. Among the passing candidates the smallest diff wins (the first to finish on a
-tie): its worktree becomes the task's, on the task's branch. The others are kept under
-`refs/genesis/<run>/<task>/candidate-<k>`.
+Each candidate is set up like an attempt in a detached worktree from the task's start commit
+(the .worktreeinclude files, [run] setup), then runs the agent once (its process recorded, its
+memory sampled), then the task's check. Among the passing candidates the smallest diff wins
+(the first to finish on a tie): its worktree becomes the task's, on the task's branch. The
+others are kept under `refs/genesis/<run>/<task>/candidate-<k>`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.plan import templates
+from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
 from genesis_par.plan.model import Task
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, fence_for, values_for
+from genesis_par.run import steps
+from genesis_par.run.attempts import (
+    Failed,
+    Recorder,
+    RunSpec,
+    TaskProgress,
+    copy_included,
+    run_agent,
+    run_check,
+    run_setup,
+    values_for,
+)
 from genesis_par.worktrees import clones
 from genesis_par.worktrees.pool import discard_folder
 
@@ -27,18 +40,44 @@ class Candidate:
     path: Path
     log: Path
     outcome: proc.Outcome | None = None
-    check_failed: bool = False
+    failed: Failed | None = None  # its setup or check failed
     commit: str | None = None
     changed: bool = False
     diff_lines: int = 0
     finished_at: float = 0.0
-    escape: gitops.Verdict | None = None  # its agent or check reached outside the task
+    escape: Failed | None = None  # its setup, agent or check reached outside the task
 
     @property
     def passed(self) -> bool:
-        """The agent exited 0 and the check (if any) passed."""
+        """Its setup and agent exited 0 and the check (if any) passed."""
         ok = self.outcome is not None and self.outcome.failure is None
-        return ok and not self.check_failed and self.commit is not None and not self.escape
+        return ok and not self.failed and self.commit is not None and not self.escape
+
+    def fail(self, failed: Failed | None) -> None:
+        """Record why a step failed; one that reached outside the task is an escape."""
+        if failed is not None and failed.failure in FINAL_FAILURES:
+            self.escape = self.escape or failed
+        elif failed is not None:
+            self.failed = self.failed or failed
+
+
+class _Memory:
+    """The task's resident memory while its candidates run: the sum of theirs."""
+
+    def __init__(self, progress: TaskProgress) -> None:
+        self.progress = progress
+        self.parts: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def sampler(self, k: int) -> Callable[[int], None]:
+        def sample(rss: int) -> None:
+            with self.lock:
+                self.parts[k] = rss
+                total = sum(self.parts.values())
+            self.progress.rss_bytes = total
+            self.progress.peak_rss_bytes = max(self.progress.peak_rss_bytes, total)
+
+        return sample
 
 
 def _run_one(
@@ -49,48 +88,31 @@ def _run_one(
     progress: TaskProgress,
     cancel: threading.Event,
     record: Recorder,
+    memory: _Memory,
 ) -> None:
-    values = {**values_for(spec, task, c.path, progress)}
+    """One candidate in its own worktree, like an attempt: the .worktreeinclude files and
+    [run] setup, then the agent, then the check; its result committed (detached)."""
+    values = values_for(spec, task, c.path, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
-    record(task.id, "attempt", {"n": c.k, "log": str(c.log)})
-    argv, run_env = templates.expand(task.command, values, env)
-    with gitops.guard(fence_for(spec, task, progress, c.path, f"candidate-{c.k}", c.log)) as fence:
-        c.outcome = proc.run(
-            argv,
-            cwd=c.path,
-            env=fence.env(run_env),
-            log_path=c.log,
-            limits=limits,
-            cancel=cancel,
-            shell=task.command.shell,
+    label = f"candidate-{c.k}"
+    copy_included(spec, c.path)
+    setup_exit = spec.setup_exit_file(f"{task.id}~{c.k}")
+    c.fail(run_setup(spec, task, progress, c.path, values, env, c.log, label, setup_exit, cancel))
+    if c.failed or c.escape:
+        return
+    step = steps.Step(task.command, c.path, c.log, values, env, limits)
+    sample = memory.sampler(c.k)
+    ran = run_agent(spec, task, progress, c.k, c.path, step, label, cancel, record, sample)
+    sample(0)  # its tree is gone
+    c.outcome = ran.outcome
+    if ran.escape is not None:
+        c.fail(Failed(ran.escape.failure or Failure.ESCAPED, ran.escape.reason or "", ran.outcome))
+    if c.outcome.failure is None:
+        check_label = f"{label}.check"
+        c.fail(
+            run_check(spec, task, progress, c.path, values, env, c.log, check_label, limits, cancel)
         )
-    c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
-    record(
-        task.id,
-        "exited",
-        {
-            "n": c.k,
-            "exit_code": c.outcome.exit_code,
-            "failure": c.outcome.failure,
-            "peak_rss_bytes": c.outcome.peak_rss_bytes,
-        },
-    )
-    if c.outcome.failure is None and task.check is not None:
-        check_argv, check_env = templates.expand(task.check, values, env)
-        label = f"candidate-{c.k}.check"
-        with gitops.guard(fence_for(spec, task, progress, c.path, label, c.log)) as fence:
-            check = proc.run(
-                check_argv,
-                cwd=c.path,
-                env=fence.env(check_env),
-                log_path=c.log,
-                limits=limits,
-                cancel=cancel,
-                shell=task.check.shell,
-            )
-        c.check_failed = check.failure is not None
-        c.escape = c.escape or (fence.verdict if fence.verdict.failure else None)
     message = (
         f"genesis-par: {task.id} (candidate {c.k})\n\nGenesis-Run: {spec.run}\n"
         f"Genesis-Task: {task.id}\n"
@@ -122,7 +144,8 @@ def _commit(
     except gitops.WorktreeBroken:  # never followed; the candidate does not pass
         return None
     except gitops.ForeignHistory as e:  # its clone's branch lost the start: not taken
-        c.escape = c.escape or gitops.Verdict("history", f"its agent {e}")
+        assert c.outcome is not None
+        c.fail(Failed(Failure.HISTORY, f"its agent {e}", c.outcome))
         return None
 
 
@@ -145,9 +168,12 @@ def run(
             gitops.add_detached_worktree(spec.repo.root, spec.repo.common_dir, path, start)
         log = spec.state_dir / "logs" / spec.run / f"{task.id}.candidate-{k}.log"
         candidates.append(Candidate(k, path, log))
-    progress.status, progress.attempts = "running", task.best_of
+    progress.status, progress.attempts = TaskStatus.RUNNING, task.best_of
+    memory = _Memory(progress)
     threads = [
-        threading.Thread(target=_run_one, args=(spec, task, c, start, progress, cancel, record))
+        threading.Thread(
+            target=_run_one, args=(spec, task, c, start, progress, cancel, record, memory)
+        )
         for c in candidates
     ]
     for thread in threads:
@@ -194,7 +220,7 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
     else:
         gitops.move_worktree(spec.repo.root, spec.repo.common_dir, winner.path, path)
         gitops.switch_worktree(path, branch, winner.commit)
-    progress.status, progress.failure = "succeeded", None
+    progress.status, progress.failure = TaskStatus.SUCCEEDED, None
     progress.reason = f"candidate {winner.k} of {task.best_of} won ({winner.diff_lines} lines)"
     progress.commit, progress.changed, progress.exit_code = winner.commit, winner.changed, 0
     progress.log = winner.log
@@ -202,7 +228,7 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
 
 def _all_failed(progress: TaskProgress, candidates: list[Candidate]) -> None:
     first = candidates[0]
-    progress.status = "failed"
+    progress.status = TaskStatus.FAILED
     escaped = next((c for c in candidates if c.escape), None)
     if escaped is not None and escaped.escape is not None:
         progress.failure = escaped.escape.failure
@@ -210,10 +236,12 @@ def _all_failed(progress: TaskProgress, candidates: list[Candidate]) -> None:
         progress.exit_code = escaped.outcome.exit_code if escaped.outcome else None
         progress.log = escaped.log
         return
-    if first.outcome is not None and first.outcome.failure not in (None, "exit"):
+    if first.failed is not None:  # its setup or its check
+        progress.failure = first.failed.failure
+    elif first.outcome is not None and first.outcome.failure is not None:
         progress.failure = first.outcome.failure
     else:
-        progress.failure = "check" if first.check_failed else "exit"
+        progress.failure = Failure.EXIT
     progress.exit_code = first.outcome.exit_code if first.outcome else None
     progress.reason = f"none of the {len(candidates)} candidates passed"
     progress.log = first.log

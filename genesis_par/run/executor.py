@@ -13,13 +13,12 @@ from types import FrameType
 
 from genesis_par import proc, worktrees
 from genesis_par.land import conflicts
+from genesis_par.model import ACTIVE, FINISHED, EventKind, Failure, RunStatus, TaskStatus
 from genesis_par.plan.model import Task
-from genesis_par.run import scheduler
+from genesis_par.run import scheduler, steps
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 
 TICK_S = 0.2
-PORT_BASE = 41000  # GENESIS_PORT values: one per running task
-FINISHED = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 
 @dataclass
@@ -32,17 +31,17 @@ class RunProgress:
     started_at: float = field(default_factory=time.time)
     interrupted: bool = False
 
-    def with_status(self, *statuses: str) -> set[str]:
+    def with_status(self, *statuses: TaskStatus) -> set[str]:
         """Ids of the tasks in any of these states."""
         return {t.id for t in self.tasks.values() if t.status in statuses}
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         """succeeded, failed or interrupted."""
         if self.interrupted:
-            return "interrupted"
-        failed = self.with_status("failed", "cancelled")
-        return "failed" if failed else "succeeded"
+            return RunStatus.INTERRUPTED
+        failed = self.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED)
+        return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
 
 
 class _Interrupts:
@@ -103,7 +102,7 @@ def execute(
             in_flight = set(futures.values())
             if not interrupts.cancel.is_set():
                 _skip_dependents(progress, tasks, record, in_flight)
-                if fail_fast and progress.with_status("failed") - in_flight:
+                if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
                     interrupts.cancel.set()
             started = (
                 [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress, in_flight)
@@ -116,11 +115,13 @@ def execute(
             for future in done:
                 task_id = futures.pop(future)
                 future.result()
-                record(task_id, progress.tasks[task_id].status, progress.tasks[task_id].fields())
+                ended = progress.tasks[task_id]
+                record(task_id, EventKind(ended.status), ended.fields())
             on_tick(progress)
     if interrupts.cancel.is_set():
         progress.interrupted = interrupts.count > 0
-        _cancel_rest(progress, "cancelled" if interrupts.count else "skipped", record)
+        stopped = TaskStatus.CANCELLED if interrupts.count else TaskStatus.SKIPPED
+        _cancel_rest(progress, stopped, record)
     on_tick(progress)
     return progress
 
@@ -130,8 +131,8 @@ def _decide(
 ) -> list[str]:
     decision = schedule.decide(
         spec.plan.run.max_parallel,
-        succeeded=progress.with_status("succeeded") - in_flight,
-        running=progress.with_status("running", "starting") | in_flight,
+        succeeded=progress.with_status(TaskStatus.SUCCEEDED) - in_flight,
+        running=progress.with_status(*ACTIVE) | in_flight,
         finished=progress.with_status(*FINISHED) - in_flight,
         available_memory=proc.available_memory(),
     )
@@ -165,21 +166,21 @@ def _launch(
     dep_commits = [progress.tasks[d].commit or "" for d in task.depends_on]
     start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
     if start.commit is None:
-        task_progress.status, task_progress.failure = "failed", "dependencies"
+        task_progress.status, task_progress.failure = TaskStatus.FAILED, Failure.DEPENDENCIES
         task_progress.reason = _clashing_dependencies(spec, task, progress)
-        record(task.id, "failed", task_progress.fields())
+        record(task.id, EventKind.FAILED, task_progress.fields())
         return
-    task_progress.status, task_progress.start_commit = "starting", start.commit
+    task_progress.status, task_progress.start_commit = TaskStatus.STARTING, start.commit
     task_progress.port = _free_port(progress)
-    record(task.id, "starting", {"start_commit": start.commit})
+    record(task.id, EventKind.STARTING, {"start_commit": start.commit})
     future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
     futures[future] = task.id
 
 
 def _free_port(progress: RunProgress) -> int:
     """The lowest port no running task of the run holds."""
-    taken = {t.port for t in progress.tasks.values() if t.status in ("starting", "running")}
-    return next(p for p in range(PORT_BASE, PORT_BASE + 10_000) if p not in taken)
+    taken = {t.port for t in progress.tasks.values() if t.status in ACTIVE}
+    return next(p for p in range(steps.PORT_BASE, steps.PORT_BASE + 10_000) if p not in taken)
 
 
 def _skip_dependents(
@@ -193,17 +194,17 @@ def _skip_dependents(
     skips = scheduler.to_skip(list(tasks.values()), finished)
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]
-        task_progress.status, task_progress.reason = "skipped", reason
-        record(task_id, "skipped", task_progress.fields())
+        task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
+        record(task_id, EventKind.SKIPPED, task_progress.fields())
 
 
-def _cancel_rest(progress: RunProgress, status: str, record: Recorder) -> None:
+def _cancel_rest(progress: RunProgress, status: TaskStatus, record: Recorder) -> None:
     for task_progress in progress.tasks.values():
         if task_progress.status not in FINISHED:
             task_progress.status, task_progress.waiting = status, None
             task_progress.reason = (
                 "the run was interrupted"
-                if status == "cancelled"
+                if status == TaskStatus.CANCELLED
                 else ("not started: the run stopped at the first failure (--fail-fast)")
             )
-            record(task_progress.id, status, task_progress.fields())
+            record(task_progress.id, EventKind(status), task_progress.fields())

@@ -13,6 +13,7 @@ from pathlib import Path
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.land import landing
+from genesis_par.model import EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, MergeMethod, Plan, find_agent
@@ -23,16 +24,12 @@ from genesis_par.run.orphans import stop_orphans
 from genesis_par.state.merges import RunSteps
 from genesis_par.state.store import Store, run_lock
 
-EXIT_FAILED = 1
-EXIT_CONFLICTS = 3
-EXIT_INTERRUPTED = 130
-
 
 def _ignore_note(text: str) -> None:
     """Notes nobody asked to see."""
 
 
-def _ignore_event(task: str, kind: str, data: Mapping[str, object]) -> None:
+def _ignore_event(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
     """Events nobody asked to see."""
 
 
@@ -46,7 +43,7 @@ class Observers:
     run loop (for a live view). All optional: an API user may watch nothing."""
 
     note: Callable[[str], None] = _ignore_note
-    event: Callable[[str, str, Mapping[str, object]], None] = _ignore_event
+    event: Callable[[str, EventKind, Mapping[str, object]], None] = _ignore_event
     tick: Callable[[RunProgress], None] = _ignore_tick
 
 
@@ -68,8 +65,8 @@ class RunResult:
     """What a run did: its status and exit code, each task's progress, what landed."""
 
     run: str
-    status: str
-    exit_code: int
+    status: RunStatus
+    exit_code: ExitCode
     progress: RunProgress
     landing: landing.Landing | None
     record: dict[str, object] = field(repr=False)  # the stored result (`--json`'s object)
@@ -86,7 +83,7 @@ class _Recorder:
     def __init__(self, store: Store, run: str, observers: Observers) -> None:
         self.store, self.run, self.observers = store, run, observers
 
-    def __call__(self, task: str, kind: str, data: dict[str, object]) -> None:
+    def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
         self.store.record_event(self.run, task, kind, data)
         self.observers.event(task, kind, data)
 
@@ -209,7 +206,7 @@ def start(
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
         # kept for `resume` and `status` (`run --isolation` is not in the plan's text)
-        store.record_event(run_name, None, "isolation", {"mode": plan.run.isolation.value})
+        store.record_event(run_name, None, EventKind.ISOLATION, {"mode": plan.run.isolation.value})
         progress = execute_tasks(spec, store, observers, options.fail_fast)
         return finish(spec, store, progress, where, options)
 
@@ -233,7 +230,9 @@ def finish(
     home: landing.Landing | None = None
     if not progress.interrupted:
         succeeded = {
-            t.id: t.commit for t in progress.tasks.values() if t.status == "succeeded" and t.commit
+            t.id: t.commit
+            for t in progress.tasks.values()
+            if t.status == TaskStatus.SUCCEEDED and t.commit
         }
         home = landing.bring_home(
             spec.repo,
@@ -261,16 +260,16 @@ def finish(
     return RunResult(spec.run, status, code, progress, home, record)
 
 
-def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[str, int]:
+def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[RunStatus, ExitCode]:
     """The run's status and exit code: interrupted 130, a task failed 1, unmerged work 3."""
     if progress.interrupted:
-        return "interrupted", EXIT_INTERRUPTED
-    if progress.with_status("failed", "cancelled"):
-        return "failed", EXIT_FAILED
+        return RunStatus.INTERRUPTED, ExitCode.INTERRUPTED
+    if progress.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED):
+        return RunStatus.FAILED, ExitCode.FAILED
     unmerged = home is not None and (
         (home.queue is not None and bool(home.queue.unmerged))
         or (home.queue is None and not home.report.clean)
     )
     if unmerged:
-        return "conflicts", EXIT_CONFLICTS
-    return "succeeded", 0
+        return RunStatus.CONFLICTS, ExitCode.CONFLICTS
+    return RunStatus.SUCCEEDED, ExitCode.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genesis_par import proc
+from genesis_par.model import RunStatus
 from genesis_par.state.store import RunRecord, Store
 
 
@@ -13,11 +14,11 @@ def supervisor_alive(record: RunRecord) -> bool:
     return proc.alive(record.supervisor_pid, record.supervisor_create_time)
 
 
-def effective_status(record: RunRecord) -> str:
+def effective_status(record: RunRecord) -> RunStatus:
     """The recorded status, except that a running run whose supervisor died is interrupted."""
-    if record.status == "running" and not supervisor_alive(record):
-        return "interrupted"
-    return record.status
+    if record.status == RunStatus.RUNNING and not supervisor_alive(record):
+        return RunStatus.INTERRUPTED
+    return RunStatus(record.status)
 
 
 def stop_orphans(store: Store) -> list[int]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.land import landing
+from genesis_par.model import ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan, load, loads
 from genesis_par.run.attempts import TaskProgress
@@ -25,11 +26,15 @@ from genesis_par.run.flow import (
     with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
-from genesis_par.state.store import RunRecord, Store, pick_run, run_lock
+from genesis_par.state.store import RunRecord, Store, TaskRecord, pick_run, run_lock
 
-KEEP = ("succeeded",)
-KEEP_UNLESS_RETRY = ("failed", "skipped")
-FINISHED_EXIT = {"succeeded": 0, "failed": 1, "conflicts": 3}  # as `run` exits
+KEEP = (TaskStatus.SUCCEEDED,)
+KEEP_UNLESS_RETRY = (TaskStatus.FAILED, TaskStatus.SKIPPED)
+FINISHED_EXIT = {  # as `run` exits
+    RunStatus.SUCCEEDED: ExitCode.OK,
+    RunStatus.FAILED: ExitCode.FAILED,
+    RunStatus.CONFLICTS: ExitCode.CONFLICTS,
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,8 @@ class AlreadyFinished:
     """Resuming a run that finished changes nothing: its status, exit code and record."""
 
     run: str
-    status: str
-    exit_code: int
+    status: RunStatus
+    exit_code: ExitCode
     record: dict[str, Any] | None
 
 
@@ -63,30 +68,22 @@ def _text_of(path: Path) -> str | None:
         return None
 
 
-def _earlier(tasks: list[dict[str, Any]], retry_failed: bool) -> dict[str, TaskProgress]:
+def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgress]:
     keep = KEEP if retry_failed else KEEP + KEEP_UNLESS_RETRY
     earlier = {}
     for t in tasks:
         progress = TaskProgress(
-            str(t["id"]),
-            attempts=int(t["attempts"] or 0),
-            branch=t["branch"],
-            start_commit=t["start_commit"],
+            t.id, attempts=t.attempts, branch=t.branch, start_commit=t.start_commit
         )
-        interrupted = t["status"] in ("running", "cancelled")
-        agent_exit = proc.exit_file_for(Path(t["log"])) if t["log"] else None
+        interrupted = t.status in (TaskStatus.RUNNING, TaskStatus.CANCELLED)
+        agent_exit = proc.exit_file_for(t.log) if t.log else None
         if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
             progress.agent_done = True  # the agent finished; only its check and commit remain
-        if t["status"] in keep:
-            progress.status, progress.failure, progress.reason = (
-                t["status"],
-                t["failure"],
-                t["reason"],
-            )
-            progress.commit, progress.changed = t["commit"], t["changed"]
-            progress.exit_code, progress.duration_s = t["exit_code"], t["duration_s"]
-            progress.peak_rss_bytes = int(t["peak_rss_bytes"] or 0)
-            progress.log = Path(t["log"]) if t["log"] else None
+        if t.status in keep:
+            progress.status, progress.failure, progress.reason = t.status, t.failure, t.reason
+            progress.commit, progress.changed = t.commit, t.changed
+            progress.exit_code, progress.duration_s = t.exit_code, t.duration_s
+            progress.peak_rss_bytes, progress.log = t.peak_rss_bytes or 0, t.log
         earlier[progress.id] = progress
     return earlier
 
@@ -133,7 +130,7 @@ def resume(
             where = landing.Target(
                 record.into_ref, gitops.checked_out_in(repo.root, record.into_ref)
             )
-            earlier = _earlier(store.tasks(record.name, with_start=True), retry_failed)
+            earlier = _earlier(store.tasks(record.name), retry_failed)
             me = proc.identity()
             store.take_over(record.name, me.pid, me.create_time)
             spec = run_spec(repo, plan, record.name, record.base_commit, env)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from genesis_par.model import TaskStatus
 from genesis_par.plan import graph
 from genesis_par.plan.model import Strategy, Task
 
@@ -130,7 +131,7 @@ class Schedule:
         return None
 
 
-def to_skip(tasks: Sequence[Task], finished: Mapping[str, str]) -> dict[str, str]:
+def to_skip(tasks: Sequence[Task], finished: Mapping[str, TaskStatus]) -> dict[str, str]:
     """Unfinished tasks that depend, directly or not, on one that did not succeed, with why."""
     status = dict(finished)
     skips: dict[str, str] = {}
@@ -139,13 +140,17 @@ def to_skip(tasks: Sequence[Task], finished: Mapping[str, str]) -> dict[str, str
         if task_id in status:
             continue
         culprit = next(
-            (d for d in by_id[task_id].depends_on if status.get(d, "succeeded") != "succeeded"),
+            (
+                d
+                for d in by_id[task_id].depends_on
+                if status.get(d, TaskStatus.SUCCEEDED) != TaskStatus.SUCCEEDED
+            ),
             None,
         )
         if culprit is not None:
-            verb = {"failed": "failed", "cancelled": "was cancelled"}.get(
+            verb = {TaskStatus.FAILED: "failed", TaskStatus.CANCELLED: "was cancelled"}.get(
                 status[culprit], "was skipped"
             )
             skips[task_id] = f'dependency "{culprit}" {verb}'
-            status[task_id] = "skipped"
+            status[task_id] = TaskStatus.SKIPPED
     return skips

@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from genesis_par.model import EventKind
+
 # 3: each move of a target, written before its compare-and-swap (published 0) and settled after
 # (1, or the row is dropped when the swap lost), so a killed queue still leaves what it moved;
 # rolled_back 1 once `rollback` undid it.
@@ -92,8 +94,8 @@ class MergeRecords:
                 "UPDATE merge_steps SET rolled_back=1 WHERE run=? AND into_ref=?", (run, into_ref)
             )
             db.execute(
-                "INSERT INTO events (run, task, at, kind, data) VALUES (?,NULL,?,'rollback',?)",
-                (run, self.now(), json.dumps(data)),
+                "INSERT INTO events (run, task, at, kind, data) VALUES (?,NULL,?,?,?)",
+                (run, self.now(), EventKind.ROLLBACK, json.dumps(data)),
             )
 
     @staticmethod

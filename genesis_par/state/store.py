@@ -12,11 +12,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from genesis_par.errors import StoreProblem, UsageError
+from genesis_par.model import TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.state import faults
 from genesis_par.state.merges import MERGE_STEPS, MergeRecords
+from genesis_par.state.records import RUN_COLUMNS, TASK_COLUMNS
+from genesis_par.state.records import AttemptRecord as AttemptRecord
+from genesis_par.state.records import RunRecord as RunRecord
+from genesis_par.state.records import TaskRecord as TaskRecord
 
 SCHEMA_VERSION = 3
 TASK_FIELDS = [
@@ -91,37 +96,6 @@ def run_supervised(state_dir: Path, run: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
-
-
-class RunRecord(NamedTuple):
-    name: str
-    plan_path: str
-    plan_text: str
-    base_ref: str
-    base_commit: str
-    into_ref: str
-    status: str
-    supervisor_pid: int | None
-    supervisor_create_time: float | None
-    created_at: float
-    finished_at: float | None
-
-
-RUN_COLUMNS = ", ".join(RunRecord._fields)
-
-
-class AttemptRecord(NamedTuple):
-    run: str
-    task: str
-    n: int
-    pid: int | None
-    create_time: float | None
-    started_at: float | None
-    finished_at: float | None
-    exit_code: int | None
-    failure: str | None
-    peak_rss_bytes: int | None
-    log: str | None
 
 
 class Store(MergeRecords):
@@ -264,7 +238,7 @@ class Store(MergeRecords):
                     base_ref,
                     base_commit,
                     into_ref,
-                    "running",
+                    RunStatus.RUNNING,
                     pid,
                     create_time,
                     self.now(),
@@ -273,7 +247,7 @@ class Store(MergeRecords):
             )
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,?,?,0,?)",
-                [(name, t, i, "pending", b) for i, (t, b) in enumerate(tasks.items())],
+                [(name, t, i, TaskStatus.PENDING, b) for i, (t, b) in enumerate(tasks.items())],
             )
 
     def replan(
@@ -288,46 +262,47 @@ class Store(MergeRecords):
             gone = [t for t in status if t not in tasks]
             db.executemany(
                 "INSERT INTO tasks (run, id, idx, status, attempts, branch) VALUES (?,?,0,?,0,?)",
-                [(name, t, "pending", tasks[t]) for t in added],
+                [(name, t, TaskStatus.PENDING, tasks[t]) for t in added],
             )
             order = [*tasks, *gone]  # plan order, then what the plan dropped
             db.executemany(
                 "UPDATE tasks SET idx=? WHERE run=? AND id=?",
                 [(i, name, t) for i, t in enumerate(order)],
             )
-            removed = [t for t in gone if status[t] not in ("succeeded", "failed", "skipped")]
+            kept = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED)
+            removed = [t for t in gone if status[t] not in kept]
             db.executemany(
-                "UPDATE tasks SET status='skipped', reason=? WHERE run=? AND id=?",
-                [(reason, name, t) for t in removed],
+                "UPDATE tasks SET status=?, reason=? WHERE run=? AND id=?",
+                [(TaskStatus.SKIPPED, reason, name, t) for t in removed],
             )
         return added, removed
 
     def get_run(self, name: str) -> RunRecord | None:
         """The run with this name."""
         row = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE name=?", (name,)).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def latest_run(self) -> RunRecord | None:
         """The run created last."""
         row = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
-        return RunRecord(*row) if row else None
+        return RunRecord.from_row(row) if row else None
 
     def runs(self) -> list[RunRecord]:
         """Every run, newest first."""
         rows = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC"
         ).fetchall()
-        return [RunRecord(*r) for r in rows]
+        return [RunRecord.from_row(r) for r in rows]
 
     def take_over(self, name: str, pid: int, create_time: float) -> None:
         """This process now supervises the run (resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status='running', supervisor_pid=?, supervisor_create_time=?, "
+                "UPDATE runs SET status=?, supervisor_pid=?, supervisor_create_time=?, "
                 "finished_at=NULL WHERE name=?",
-                (pid, create_time, name),
+                (RunStatus.RUNNING, pid, create_time, name),
             )
 
     def set_result(self, name: str, result: Mapping[str, Any]) -> None:
@@ -350,7 +325,7 @@ class Store(MergeRecords):
         ).fetchone()
         return str(json.loads(row[0]).get("mode", "worktree")) if row else "worktree"
 
-    def finish_run(self, name: str, status: str) -> None:
+    def finish_run(self, name: str, status: RunStatus) -> None:
         """Record a run's final status."""
         with self._tx() as db:
             db.execute(
@@ -366,7 +341,9 @@ class Store(MergeRecords):
 
     # --- tasks, attempts, events ---
 
-    def record_event(self, run: str, task: str | None, kind: str, data: Mapping[str, Any]) -> None:
+    def record_event(
+        self, run: str, task: str | None, kind: EventKind, data: Mapping[str, Any]
+    ) -> None:
         """Record an event and the transition it stands for, in one transaction."""
         with self._tx() as db:
             db.execute(
@@ -377,15 +354,15 @@ class Store(MergeRecords):
                 self._apply(db, run, task, kind, data)
 
     def _apply(
-        self, db: sqlite3.Connection, run: str, task: str, kind: str, data: Mapping[str, Any]
+        self, db: sqlite3.Connection, run: str, task: str, kind: EventKind, data: Mapping[str, Any]
     ) -> None:
         now = self.now()
-        if kind == "starting":
+        if kind == EventKind.STARTING:
             db.execute(
-                "UPDATE tasks SET status='running', start_commit=? WHERE run=? AND id=?",
-                (data["start_commit"], run, task),
+                "UPDATE tasks SET status=?, start_commit=? WHERE run=? AND id=?",
+                (TaskStatus.RUNNING, data["start_commit"], run, task),
             )
-        elif kind == "attempt":
+        elif kind == EventKind.ATTEMPT:
             db.execute(
                 "INSERT OR REPLACE INTO attempts (run, task, n, started_at, log) "
                 "VALUES (?,?,?,?,?)",
@@ -395,12 +372,12 @@ class Store(MergeRecords):
                 "UPDATE tasks SET attempts=?, log=? WHERE run=? AND id=?",
                 (data["n"], data["log"], run, task),
             )
-        elif kind == "started":
+        elif kind == EventKind.STARTED:
             db.execute(
                 "UPDATE attempts SET pid=?, create_time=? WHERE run=? AND task=? AND n=?",
                 (data["pid"], data["create_time"], run, task, data["n"]),
             )
-        elif kind == "exited":
+        elif kind == EventKind.EXITED:
             db.execute(
                 "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=? "
                 "WHERE run=? AND task=? AND n=?",
@@ -414,7 +391,7 @@ class Store(MergeRecords):
                     data["n"],
                 ),
             )
-        elif kind in ("succeeded", "failed", "skipped", "cancelled"):
+        elif kind in TASK_ENDS:
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind
             assignments = ", ".join(f'"{k}"=?' for k in fields)
@@ -423,31 +400,24 @@ class Store(MergeRecords):
                 (*fields.values(), run, task),
             )
 
-    def tasks(self, run: str, with_start: bool = False) -> list[dict[str, Any]]:
-        """The run's tasks in plan order, as the JSON task objects (plus start_commit)."""
-        cols = ", ".join(f'"{c}"' for c in ["id", *TASK_FIELDS])
-        rows = self.db.execute(f"SELECT {cols} FROM tasks WHERE run=? ORDER BY idx", (run,))
-        out = []
-        for row in rows.fetchall():
-            item = dict(zip(["id", *TASK_FIELDS], row, strict=True))
-            item["changed"] = None if item["changed"] is None else bool(item["changed"])
-            if not with_start:
-                item.pop("start_commit")
-            out.append(item)
-        return out
+    def tasks(self, run: str) -> list[TaskRecord]:
+        """The run's tasks in plan order."""
+        rows = self.db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE run=? ORDER BY idx", (run,))
+        return [TaskRecord.from_row(row) for row in rows.fetchall()]
 
     def attempts(self, run: str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or of one task), oldest first."""
         query = "SELECT * FROM attempts WHERE run=?" + (" AND task=?" if task else "")
         args = (run, task) if task else (run,)
-        return [AttemptRecord(*r) for r in self.db.execute(query + " ORDER BY started_at", args)]
+        rows = self.db.execute(query + " ORDER BY started_at", args)
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def running_attempts(self) -> list[AttemptRecord]:
         """Attempts started and never recorded as finished (orphan candidates after a crash)."""
         rows = self.db.execute(
             "SELECT * FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
         ).fetchall()
-        return [AttemptRecord(*r) for r in rows]
+        return [AttemptRecord.from_row(r) for r in rows]
 
     def events(self, run: str) -> list[tuple[float, str | None, str, dict[str, Any]]]:
         """(time, task, kind, data) of every event of a run, in order."""

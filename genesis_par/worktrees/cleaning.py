@@ -10,9 +10,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from genesis_par import gitops, proc
+from genesis_par.model import TaskStatus
+from genesis_par.state.records import TaskRecord
 from genesis_par.worktrees import clones
 from genesis_par.worktrees.allocate import WORKTREES_DIR, path_for
 from genesis_par.worktrees.pool import (
@@ -69,7 +71,7 @@ class RunView:
     alive: bool  # its supervisor still runs
     target: str | None  # where its work lands, if that exists
     finished_at: float | None
-    tasks: list[dict[str, Any]]
+    tasks: list[TaskRecord]
     base: str | None = None  # where its integration branch's work belongs
 
 
@@ -89,7 +91,7 @@ def inventory(repo: gitops.RepoPaths, runs: Sequence[RunView]) -> list[Worktree]
     """Every worktree and task branch the tool made, with its state."""
     base = repo.root / WORKTREES_DIR
     records = {e.path: e for e in gitops.worktrees(repo.root) if e.path.is_relative_to(base)}
-    known = {(r.name, str(t["id"])): (r, t) for r in runs for t in r.tasks}
+    known = {(r.name, t.id): (r, t) for r in runs for t in r.tasks}
     alive = {r.name for r in runs if r.alive}
     dirs = _task_dirs(base)
     paths = dirs + [p for p in records if p not in dirs]
@@ -105,15 +107,15 @@ def inventory(repo: gitops.RepoPaths, runs: Sequence[RunView]) -> list[Worktree]
     seen = {w.path for w in found}
     for (run, task), (view, t) in known.items():
         path = path_for(repo.root, run, task)
-        branch = str(t["branch"])
-        if path not in seen and t["attempts"] and gitops.resolve_commit(repo.root, branch):
+        branch = t.branch
+        if path not in seen and t.attempts and branch and gitops.resolve_commit(repo.root, branch):
             w = Worktree(
                 run,
                 task,
                 path,
                 branch,
                 "branch-only",
-                start=t.get("start_commit"),
+                start=t.start_commit,
                 target=view.target,
                 finished_at=view.finished_at,
             )
@@ -135,7 +137,7 @@ def _describe(
     repo: gitops.RepoPaths,
     path: Path,
     record: gitops.WorktreeEntry | None,
-    entry: tuple[RunView, dict[str, Any]] | None,
+    entry: tuple[RunView, TaskRecord] | None,
 ) -> Worktree:
     run, task = path.parent.name, path.name
     view, t = entry if entry else (None, None)
@@ -143,7 +145,10 @@ def _describe(
     if record is not None and record.prunable:
         state = "prunable"
     elif (
-        view is not None and view.alive and t is not None and t["status"] in ("running", "pending")
+        view is not None
+        and view.alive
+        and t is not None
+        and t.status in (TaskStatus.RUNNING, TaskStatus.PENDING)
     ):
         state = "running"
     elif view is None and task != ".merge":
@@ -154,10 +159,10 @@ def _describe(
         run,
         task,
         path,
-        str(t["branch"]) if t else checked_out,
+        t.branch if t else checked_out,
         state,
         head=record.head if record else None,
-        start=t.get("start_commit") if t else None,
+        start=t.start_commit if t else None,
         target=view.target if view else None,
         finished_at=view.finished_at if view else None,
         run_alive=view is not None and view.alive,

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
+from genesis_par.model import RunStatus
 from genesis_par.run.orphans import effective_status, stop_orphans, supervisor_alive
 from genesis_par.state.store import Store, run_supervised
 from genesis_par.worktrees import cleaning
@@ -56,9 +57,9 @@ def run_views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
         with Store.open(state, read_only=True) as store:
             stop_orphans(store)
             for r in store.runs():
-                alive = r.status == "running" and supervisor_alive(r)
+                alive = r.status == RunStatus.RUNNING and supervisor_alive(r)
                 target = r.into_ref if gitops.resolve_commit(repo.root, r.into_ref) else None
-                tasks = store.tasks(r.name, with_start=True)
+                tasks = store.tasks(r.name)
                 views.append(
                     cleaning.RunView(r.name, alive, target, r.finished_at, tasks, r.base_ref)
                 )
@@ -132,7 +133,7 @@ def _forget_if_gone(
         return False
     with Store.open(state) as store:
         record = store.get_run(only[0])
-        if record is None or effective_status(record) == "running":
+        if record is None or effective_status(record) == RunStatus.RUNNING:
             return False
         store.forget_run(only[0])
     for kept in ("logs", "prompts"):  # a later run of that name must not append to them

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from genesis_par.model import TaskStatus
 from genesis_par.report.run_view import task_table
 from genesis_par.run.attempts import TaskProgress
 from tests.conftest import genesis_cmd, wait_for
@@ -66,11 +67,14 @@ def test_the_live_view_says_what_each_task_waits_for_and_ends_honestly(
 
 def test_a_finished_task_shows_why_it_ended_not_what_it_waited_for() -> None:
     rows = [
-        TaskProgress("a", status="succeeded", attempts=1, duration_s=1.0),
+        TaskProgress("a", status=TaskStatus.SUCCEEDED, attempts=1, duration_s=1.0),
         TaskProgress(
-            "b", status="cancelled", waiting="max_parallel (2) reached", reason="interrupted"
+            "b",
+            status=TaskStatus.CANCELLED,
+            waiting="max_parallel (2) reached",
+            reason="interrupted",
         ),
-        TaskProgress("c", status="pending", waiting="waits for a"),
+        TaskProgress("c", status=TaskStatus.PENDING, waiting="waits for a"),
     ]
     out = Console(width=120, file=io.StringIO())
     out.print(task_table("r", rows, now=0.0))

@@ -250,7 +250,7 @@ def _show_json(repo: Path) -> str:
 
     _, state = state_dir(repo)
     with Store.open(state) as store:
-        return json.dumps({str(t["id"]): t["log"] for t in store.tasks("rep")})
+        return json.dumps({t.id: str(t.log) if t.log else None for t in store.tasks("rep")})
 
 
 def test_a_log_replaced_by_a_fifo_does_not_hang_the_report(

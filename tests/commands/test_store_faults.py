@@ -16,6 +16,7 @@ from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import StoreProblem
+from genesis_par.model import RunStatus
 from genesis_par.state.store import Store
 from tests.commands.test_merge import writer
 from tests.commands.test_resume import gp
@@ -110,7 +111,7 @@ def test_a_locked_store_still_answers_readers_and_writers_say_it_is_locked(
             pytest.raises(StoreProblem, match="is locked by another process"),
             Store.open(state_of(repo), timeout_s=0.2) as store,
         ):
-            store.finish_run("l1", "failed")
+            store.finish_run("l1", RunStatus.FAILED)
     with Store.open(state_of(repo)) as store:
         assert store.get_run("l1").status == "succeeded"  # type: ignore[union-attr]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from genesis_par.model import TaskStatus
 from genesis_par.plan.model import Command, Priority, Strategy, Task
 from genesis_par.run.scheduler import Schedule, scopes_overlap, to_skip
 
@@ -97,13 +98,13 @@ def test_memory_admission_waits_while_limits_do_not_fit() -> None:
 
 def test_to_skip_is_transitive_and_names_the_cause() -> None:
     tasks = [t("a", 0), t("b", 1, "a"), t("c", 2, "b"), t("d", 3), t("e", 4, "d", "a")]
-    skips = to_skip(tasks, {"a": "failed", "d": "succeeded"})
+    skips = to_skip(tasks, {"a": TaskStatus.FAILED, "d": TaskStatus.SUCCEEDED})
     assert skips == {
         "b": 'dependency "a" failed',
         "c": 'dependency "b" was skipped',
         "e": 'dependency "a" failed',
     }
-    assert to_skip(tasks, {"a": "cancelled"})["b"] == 'dependency "a" was cancelled'
+    assert to_skip(tasks, {"a": TaskStatus.CANCELLED})["b"] == 'dependency "a" was cancelled'
 
 
 def test_decide_is_cheap_on_a_big_plan() -> None:

@@ -1,0 +1,88 @@
+"""The run model's names, in one place: states, failures, event kinds and exit codes.
+
+StrEnum members are their strings, so the JSON output and the state store keep the words
+they always had (docs/json.md), and a value read back from either compares equal."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class TaskStatus(StrEnum):
+    """Where one task is."""
+
+    PENDING = "pending"
+    STARTING = "starting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # shown, never stored: running when its supervisor died
+
+
+# in the order summaries list them
+FINISHED = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+ACTIVE = (TaskStatus.STARTING, TaskStatus.RUNNING)
+
+
+class RunStatus(StrEnum):
+    """Where a whole run is."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFLICTS = "conflicts"  # its tasks succeeded, some of their work is left unmerged
+    INTERRUPTED = "interrupted"
+
+
+class Failure(StrEnum):
+    """Why a task (or one of its processes) failed."""
+
+    EXIT = "exit"  # the agent exited non-zero
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    CPU = "cpu"
+    CANCELLED = "cancelled"  # a process stopped by an interrupt (the task is cancelled)
+    CHECK = "check"
+    SETUP = "setup"
+    COMMIT = "commit"
+    DEPENDENCIES = "dependencies"  # its dependencies' results conflict with each other
+    ERROR = "error"  # genesis-par itself hit an unexpected error
+    ESCAPED = "escaped"  # its git touched the user's repository
+    HISTORY = "history"  # its agent rewrote history it must not
+    WORKTREE = "worktree"  # its worktree's .git was removed or replaced
+
+
+# An agent that reached outside its task is not given another attempt.
+FINAL_FAILURES = frozenset({Failure.ESCAPED, Failure.HISTORY, Failure.WORKTREE})
+
+
+class EventKind(StrEnum):
+    """What an event in the run store records."""
+
+    STARTING = "starting"
+    ATTEMPT = "attempt"
+    STARTED = "started"
+    EXITED = "exited"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    ROLLBACK = "rollback"
+    ISOLATION = "isolation"  # the run's: worktree or clone, as it started (no task)
+
+
+# the events that end a task: each one's kind is the task's final status
+TASK_ENDS = (EventKind.SUCCEEDED, EventKind.FAILED, EventKind.SKIPPED, EventKind.CANCELLED)
+
+
+class ExitCode(IntEnum):
+    """What every command exits with (docs/commands.md)."""
+
+    OK = 0
+    FAILED = 1  # a task failed
+    USAGE = 2  # bad usage or a bad plan
+    CONFLICTS = 3  # conflicts found, or work left unmerged because of them
+    ENVIRONMENT = 4  # not a git repository, git too old, a store that cannot be used
+    INTERRUPTED = 130
