@@ -37,10 +37,20 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def sh(args: Sequence[str], cwd: Path | None = None, input: str | None = None) -> str:
-    """Run a command, fail loudly, return stdout."""
+def sh(
+    args: Sequence[str],
+    cwd: Path | None = None,
+    input: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> str:
+    """Run a command (extra: more environment), fail loudly, return stdout."""
     done = subprocess.run(
-        list(args), cwd=cwd, env=env(), input=input, capture_output=True, text=True
+        list(args),
+        cwd=cwd,
+        env={**env(), **(extra or {})},
+        input=input,
+        capture_output=True,
+        text=True,
     )
     if done.returncode not in (0, 1, 3):
         raise SystemExit(f"{args} failed ({done.returncode}): {done.stderr[-2000:]}")

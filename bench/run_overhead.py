@@ -2,17 +2,23 @@
 
 The script: `git worktree add` per task, the command, `git add -A && git commit`, all under
 `xargs -P <max_parallel>`. genesis-par also records state, supervises each process tree and,
-unless --no-merge, probes conflicts and merges; both figures are printed.
+unless --no-merge, probes conflicts and merges; both figures are printed, then where
+genesis-par's time goes (see `breakdown`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import sqlite3
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import GENESIS, best_of, init_repo, sh
+from bench.common import GENESIS, best_of, env, init_repo, sh
 
 SCRIPT = """\
 set -e
@@ -38,11 +44,123 @@ def fresh(tmp: Path, files: dict[str, str]) -> Path:
     return init_repo(repo, files)
 
 
+def git_processes(trace: Path) -> tuple[int, int, float]:
+    """(git processes, of which top-level, seconds in the top-level ones) from a GIT_TRACE2
+    event file: a process started by another git (worktree add's checkout) is counted but
+    its time is its parent's."""
+    count = top = 0
+    seconds = 0.0
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        sid, kind = event.get("sid", ""), event.get("event")
+        if kind == "start":
+            count += 1
+            top += "/" not in sid
+        elif kind == "exit" and "/" not in sid:
+            seconds += float(event.get("t_abs", 0.0))
+    return count, top, seconds
+
+
+def state_write_cost(state_dir: Path, events: int) -> float:
+    """Seconds for `events` transactions of one event each, written the way the run store
+    writes them during a run (same file system, same pragmas), in a fresh store."""
+    from genesis_par.state import Store
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with Store.open(state_dir) as store:
+        store.create_run(
+            "x",
+            plan_path="p",
+            plan_text="",
+            base_ref="main",
+            base_commit="0" * 40,
+            into_ref="i",
+            pid=1,
+            create_time=0.0,
+            tasks={"t": "b"},
+        )
+        start = time.perf_counter()
+        for i in range(events):
+            store.record_event("x", "t", "attempt", {"n": i, "log": "l"})
+        return time.perf_counter() - start
+
+
+def shim_cost(tmp: Path, n: int) -> tuple[float, float]:
+    """Seconds to run `true` n times under genesis-par's supervision (proc.run, one after
+    another) and with a bare subprocess.run: the difference is what supervising costs."""
+    import subprocess
+    import threading
+
+    from genesis_par import proc
+
+    cancel = threading.Event()
+    log = tmp / "shim.log"
+
+    def supervised() -> None:
+        for _ in range(n):
+            proc.run(
+                ["true"], cwd=tmp, env=env(), log_path=log, limits=proc.Limits(), cancel=cancel
+            )
+
+    def bare() -> None:
+        for _ in range(n):
+            subprocess.run(["true"], cwd=tmp, check=True)
+
+    return best_of(1, supervised), best_of(1, bare)
+
+
+def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[str]:
+    """Where genesis-par's time goes, each part measured on its own in this run."""
+    python = best_of(5, lambda: sh([sys.executable, "-c", "pass"]))
+    version = best_of(5, lambda: sh([*GENESIS, "--version"]))
+    one = tmp / "one.toml"
+    one.write_text(plan_text(1, 1))
+    single = best_of(
+        3, lambda: sh([*GENESIS, "run", str(one), "--no-merge"], cwd=fresh(tmp, files))
+    )
+    repo = fresh(tmp, files)
+    trace = tmp / "trace2.json"
+    trace.unlink(missing_ok=True)
+    traced = _timed(
+        lambda: sh(
+            [*GENESIS, "run", str(plan), "--no-merge"],
+            cwd=repo,
+            extra={"GIT_TRACE2_EVENT": str(trace)},
+        )
+    )
+    count, top, git_s = git_processes(trace)
+    db = repo / ".git" / "genesis-par" / "state.db"
+    with sqlite3.connect(db) as handle:
+        events = handle.execute("SELECT count(*) FROM events").fetchone()[0]
+    state_s = state_write_cost(tmp / "cost-state", events)
+    supervised, bare = shim_cost(tmp, tasks)
+    return [
+        "where genesis-par's time goes (each part measured alone, in this run):",
+        f"  start-up: python -c pass {python * 1000:.0f} ms, genesis-par --version "
+        f"{version * 1000:.0f} ms, run of one task {single * 1000:.0f} ms",
+        f"  per-task git: {count / tasks:.1f} git processes per task ({top / tasks:.1f} started "
+        f"by genesis-par, the rest by git itself); {git_s:.2f} s in them over the run "
+        f"({git_s / tasks * 1000:.0f} ms per task, serial sum; traced run {traced:.2f} s)",
+        f"  supervision: {tasks} x `true` supervised {supervised:.2f} s against "
+        f"{bare:.2f} s bare: {(supervised - bare) / tasks * 1000:.1f} ms per attempt",
+        f"  state: {events} events, {state_s / events * 1000:.2f} ms per transaction, "
+        f"{state_s:.2f} s in all",
+    ]
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=50)
-    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-whole", action="store_true", help="skip the run with merges")
     args = parser.parse_args()
     files = {f"src/f{i}.txt": f"file {i}\n" for i in range(args.files)}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -67,19 +185,26 @@ def main() -> None:
 
         # Interleaved, best of five each: this machine's disk speed drifts between minutes.
         times: dict[str, list[float]] = {"hand": [], "no_merge": [], "whole": []}
-        for _ in range(5):
+        for _ in range(args.rounds):
             times["hand"].append(best_of(1, by_hand))
             times["no_merge"].append(best_of(1, lambda: tool("--no-merge")))
-            times["whole"].append(best_of(1, tool))
-        hand, no_merge, whole = (min(times[k]) for k in ("hand", "no_merge", "whole"))
+            if not args.no_whole:
+                times["whole"].append(best_of(1, tool))
+        hand, no_merge = min(times["hand"]), min(times["no_merge"])
+        parts = breakdown(tmp, files, plan, args.tasks)
     print(f"{args.tasks} trivial tasks, max_parallel {args.parallel}, {args.files}-file repository")
     print(f"by hand (worktree add + command + commit, xargs -P)  {hand:6.2f} s")
     print(
-        f"genesis-par run --no-merge (tasks + conflict probe)  {no_merge:6.2f} s  ratio {no_merge / hand:.2f}"
+        f"genesis-par run --no-merge (tasks + conflict probe)  {no_merge:6.2f} s"
+        f"  ratio {no_merge / hand:.2f}"
     )
-    print(
-        f"genesis-par run (tasks + conflicts + merge queue)    {whole:6.2f} s  ratio {whole / hand:.2f}"
-    )
+    if times["whole"]:
+        whole = min(times["whole"])
+        print(
+            f"genesis-par run (tasks + conflicts + merge queue)    {whole:6.2f} s"
+            f"  ratio {whole / hand:.2f}"
+        )
+    print("\n".join(parts))
 
 
 if __name__ == "__main__":

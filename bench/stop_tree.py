@@ -69,7 +69,7 @@ def _running(p: psutil.Process) -> bool:
 
 
 def new_stop_tree(root: psutil.Process, grace_s: float, cgroup: Path | None = None) -> None:
-    proc.stop_tree(root, grace_s, cgroup)
+    proc.stop_pid(root.pid, grace_s, cgroup)
 
 
 Stop = Callable[..., None]

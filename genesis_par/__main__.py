@@ -1,3 +1,20 @@
-from genesis_par.cli import main
+"""`python -m genesis_par` and the `genesis-par` command: what `fast_cli` answers without the
+command-line app (Typer, rich, pydantic: most of the start-up), the rest by the app."""
 
-main()
+import sys
+
+
+def main() -> None:
+    """The entry point."""
+    from genesis_par import fast_cli
+
+    code = fast_cli.answer(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
+    from genesis_par.cli import main as app_main
+
+    app_main()
+
+
+if __name__ == "__main__":
+    main()

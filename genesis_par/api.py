@@ -74,16 +74,21 @@ class Event:
     data: Mapping[str, object]
 
 
+MergeStep = Callable[[str, Mapping[str, object]], None]  # (kind, data): docs/json.md's merge-*
+
+
 def _observers(
     on_event: Callable[[Event], None] | None,
     on_note: Callable[[str], None] | None,
     on_tick: Callable[[RunProgress], None] | None,
+    on_merge_step: MergeStep | None = None,
 ) -> flow.Observers:
     quiet = flow.QUIET
     return flow.Observers(
         note=on_note or quiet.note,
         event=(lambda t, k, d: on_event(Event(t, k, d))) if on_event else quiet.event,
         tick=on_tick or quiet.tick,
+        merge_step=on_merge_step or quiet.merge_step,
     )
 
 
@@ -104,6 +109,7 @@ def run(
     on_event: Callable[[Event], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_tick: Callable[[RunProgress], None] | None = None,
+    on_merge_step: MergeStep | None = None,
 ) -> RunResult:
     """Run every task of the plan in its own worktree, probe conflicts, merge the safe work
     (unless merge=False), as `genesis-par run`. Run it from the main thread: Ctrl-C and
@@ -111,7 +117,7 @@ def run(
     loaded = plan if isinstance(plan, Plan) else load(Path(plan))
     loaded = flow.with_name(loaded, name)
     options = flow.Options(fail_fast=fail_fast, merge=merge, into=into)
-    observers = _observers(on_event, on_note, on_tick)
+    observers = _observers(on_event, on_note, on_tick, on_merge_step)
     return flow.start(Path(cwd), loaded, options, os.environ if env is None else env, observers)
 
 
@@ -125,6 +131,7 @@ def resume(
     on_event: Callable[[Event], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_tick: Callable[[RunProgress], None] | None = None,
+    on_merge_step: MergeStep | None = None,
 ) -> RunResult | AlreadyFinished:
     """Continue an interrupted run (the latest when run is None), as `genesis-par resume`."""
     return resume_core.resume(
@@ -133,7 +140,7 @@ def resume(
         os.environ if env is None else env,
         retry_failed=retry_failed,
         plan_path=Path(plan) if plan is not None else None,
-        observers=_observers(on_event, on_note, on_tick),
+        observers=_observers(on_event, on_note, on_tick, on_merge_step),
     )
 
 

@@ -435,13 +435,7 @@ def main() -> None:
     try:
         app()
     except GenesisError as e:
-        from rich.markup import escape
+        from genesis_par.fast_cli import report_error
 
-        from genesis_par.report.console import err_console
-
-        err_console.print(f"[red]error:[/] {escape(str(e))}")
-        if "--json" in sys.argv[1:]:  # a CI step reading stdout gets an object, not nothing
-            import json
-
-            print(json.dumps({"ok": False, "error": str(e), "exit_code": e.exit_code}))
+        report_error(e, as_json="--json" in sys.argv[1:])
         raise SystemExit(e.exit_code) from None

@@ -70,6 +70,15 @@ class EventKind(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     ROLLBACK = "rollback"
+    # the merge queue's steps (land/batch.py), recorded as merge-<step>
+    MERGE_BATCH = "merge-batch"
+    MERGE_CHECK_STARTED = "merge-check-started"
+    MERGE_CHECK_FINISHED = "merge-check-finished"
+    MERGE_BISECT = "merge-bisect"
+    MERGE_PUBLISHED = "merge-published"
+    MERGE_CONVICTED = "merge-convicted"
+    MERGE_TARGET_MOVED = "merge-target-moved"
+    MERGE_LEFT_OUT = "merge-left-out"
     ISOLATION = "isolation"  # the run's: worktree or clone, as it started (no task)
 
 

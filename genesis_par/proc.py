@@ -19,16 +19,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from genesis_par import cgroups as cgroups_mod
-from genesis_par import shim
+from genesis_par import shim, warden_link
 from genesis_par.model import Failure
+from genesis_par.shim import CGROUP_VARIABLE
 
 if TYPE_CHECKING:
     import psutil
 
 SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
+IDLE_SAMPLE_S = 1.6  # ... backing off to this while the tree does nothing (issue 19)
 CPU_WINDOW_S = 3.0
 MEMORY_GRACE_S = 0.5
 FORCED_STOP_S = 10.0  # freeze and kill: then the pids still alive are reported, not waited on
@@ -185,16 +187,12 @@ def delete_in_background(path: Path) -> None:
     )
 
 
-def _tree(root: psutil.Process) -> list[psutil.Process]:
-    import psutil
-
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
+def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
+    """stop_pid of a process."""
+    return stop_pid(root.pid, grace_s)
 
 
-def stop_tree(root: psutil.Process, grace_s: float = 5.0, cgroup: Path | None = None) -> list[int]:
+def stop_pid(root: int, grace_s: float = 5.0, cgroup: Path | None = None) -> list[int]:
     """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
     left until nothing is; the pids that could not be stopped (none, unless it says so).
 
@@ -203,19 +201,19 @@ def stop_tree(root: psutil.Process, grace_s: float = 5.0, cgroup: Path | None = 
     cgroup: the attempt's own cgroup (v2), frozen and killed by the kernel at once, every
     member, before the SIGSTOP sweeps look for anything left (none, unless it moved out)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        tree = shim.live(shim.members(root.pid))
+        tree = shim.live(shim.members(root))
         if not tree:
             return []
         for pid, p in tree.items():
             shim.send(pid, p.start, sig)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and shim.live(shim.members(root.pid)):
+        while time.monotonic() < deadline and shim.live(shim.members(root)):
             if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
     if cgroup is not None:
         cgroups_mod.kill(cgroup, FORCED_STOP_S)
-    return shim.stop_forcibly(root.pid, FORCED_STOP_S)
+    return shim.stop_forcibly(root, FORCED_STOP_S)
 
 
 def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
@@ -228,17 +226,34 @@ def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
     return True
 
 
-def _sample(root: psutil.Process) -> tuple[int, float]:
-    """Resident memory and cpu seconds of the agent tree (the shim itself left out)."""
-    import psutil
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
 
-    rss, cpu = 0, 0.0
-    for p in _tree(root)[1:]:
-        with contextlib.suppress(psutil.Error), p.oneshot():
-            rss += p.memory_info().rss
-            times = p.cpu_times()
-            cpu += times.user + times.system
-    return rss, cpu
+
+class _Sample(NamedTuple):
+    rss: int  # resident bytes of the agent's tree
+    cpu_s: float  # cpu seconds of its live members
+    shape: tuple[int, ...]  # members, resident pages and cpu ticks: unchanged while idle
+
+
+def _sample(root: int) -> _Sample:
+    """The agent tree's memory and cpu (the shim itself left out), read from /proc along the
+    kernel's children lists: the cost is the tree's, not the machine's (psutil's children()
+    reads every process on the machine, for each tree, five times a second)."""
+    tree = shim.members(root)
+    tree.pop(root, None)
+    pages = sum(p.rss_pages for p in tree.values())
+    ticks = sum(p.cpu_ticks for p in tree.values())
+    return _Sample(pages * _PAGE, ticks / _TICKS, (*sorted(tree), pages, ticks))
+
+
+def _next_every(every: float, idle: bool, limits: Limits) -> float:
+    """How long until the next sample: twice as long each time nothing moved in the tree (no
+    process started or ended, no page or tick used), up to IDLE_SAMPLE_S; back to SAMPLE_S the
+    moment something did. A memory limit keeps SAMPLE_S: a tree can grow fast from idle."""
+    if idle and limits.memory_bytes is None:
+        return min(every * 2, IDLE_SAMPLE_S)
+    return SAMPLE_S
 
 
 class _Watch:
@@ -248,6 +263,12 @@ class _Watch:
         self.limits, self.started = limits, started
         self.peak = 0
         self.cpu_marks: list[tuple[float, float]] = []
+
+    def overdue(self, now: float) -> Failure | None:
+        """TIMEOUT if the attempt ran out of time (checked between samples too)."""
+        if self.limits.timeout_s is not None and now - self.started > self.limits.timeout_s:
+            return Failure.TIMEOUT
+        return None
 
     def broken(self, now: float, rss: int, cpu_s: float) -> Failure | None:
         self.peak = max(self.peak, rss)
@@ -290,6 +311,17 @@ def _recorded(exit_file: Path) -> tuple[int | None, int]:
         return None, 0
 
 
+class _Child(Protocol):
+    """An attempt's shim: a Popen, or a fork of the run's warden."""
+
+    pid: int
+    returncode: int | None
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 def _spawn(
     argv: Sequence[str],
     cwd: Path,
@@ -297,16 +329,23 @@ def _spawn(
     log_path: Path,
     shell: bool,
     exit_path: Path,
-    cgroup: Path | None,
-) -> subprocess.Popen[bytes]:
+    cgroup: Path | None = None,
+) -> _Child:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
-    exit_file = str(exit_path)
-    Path(exit_file).unlink(missing_ok=True)  # an earlier run of this process is not this one
+    if cgroup is not None:  # the shim joins it, and takes the variable out of the agent's env
+        env = {**env, CGROUP_VARIABLE: str(cgroup)}
+    exit_path.unlink(missing_ok=True)  # an earlier run of this process is not this one
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.open("ab").close()  # a log that cannot be written fails here, in genesis-par
+    if warden_link.usable():
+        try:  # a fork of the run's warden: no Python to start for this attempt
+            return warden_link.link().start(command, cwd, env, log_path, exit_path)
+        except warden_link.Gone:
+            pass  # the warden cannot be had: a shim of its own, as below
     # -I -S: the shim's own Python ignores PYTHON* variables and site-packages (it needs
     # neither, and starts faster); the agent still gets the environment as it is
     shim = [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _PACKAGE_PARENT, str(os.getpid())]
-    shim += [exit_file, *([str(cgroup)] if cgroup else []), "--"]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    shim += [str(exit_path), "--"]
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [*shim, *command],
@@ -369,8 +408,6 @@ def _run(
     exit_file: Path,
     cgroup: Path | None,
 ) -> Outcome:
-    import psutil
-
     began = time.monotonic()
     try:
         child = _spawn(argv, cwd, env, log_path, shell, exit_file, cgroup)
@@ -378,36 +415,53 @@ def _run(
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
         return Outcome(126, Failure.EXIT, 0, 0.0)
-    root = psutil.Process(child.pid)
-    on_start(Started(child.pid, root.create_time()))
+    on_start(Started(child.pid, _create_time(child)))
     watch = _Watch(limits, began)
     failure: Failure | None = None
     stuck: list[int] = []
+    every, due, last = SAMPLE_S, 0.0, _Sample(0, 0.0, ())
     while not _exited(child, SAMPLE_S):
+        now = time.monotonic()
         if cancel.is_set():
             failure = Failure.CANCELLED
+        elif now < due:  # backed off: the tree was idle
+            failure = watch.overdue(now)
         else:
-            rss, cpu_s = _sample(root)
-            on_sample(rss)
-            failure = watch.broken(time.monotonic(), rss, cpu_s)
+            seen = _sample(child.pid)
+            on_sample(seen.rss)
+            failure = watch.broken(now, seen.rss, seen.cpu_s)
+            every = _next_every(every, seen.shape == last.shape, limits)
+            due, last = now + every, seen
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
             grace = (
                 min(limits.grace_s, MEMORY_GRACE_S) if failure is Failure.MEMORY else limits.grace_s
             )
-            stuck = stop_tree(root, grace, cgroup)
+            stuck = stop_pid(child.pid, grace, cgroup)
             child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
             break
     # the shim outlives its agent's tree, unless it was killed (an agent may `kill -9 $PPID`)
-    killed = child.returncode < 0 and not failure
-    left = _stop_stragglers(child.pid, log_path, stuck, cgroup) if killed or stuck else ()
     code = child.returncode
+    assert code is not None
+    killed = code < 0 and not failure
+    left = _stop_stragglers(child.pid, log_path, stuck, cgroup) if killed or stuck else ()
     duration = time.monotonic() - began
     peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
         return Outcome(None, failure, peak, duration, left)
     return Outcome(code, None if code == 0 else Failure.EXIT, peak, duration, left)
+
+
+def _create_time(child: _Child) -> float:
+    """The shim's create time as psutil counts it. A fork of the warden running a quick agent
+    may be reaped (its pid free for another process) before we look: the warden read its start."""
+    import psutil
+
+    ticks: int | None = getattr(child, "start_ticks", None)
+    if ticks is None:  # a Popen: not reaped before we wait for it
+        return float(psutil.Process(child.pid).create_time())
+    return ticks / _TICKS + psutil.boot_time()
 
 
 def _stop_stragglers(
@@ -449,7 +503,7 @@ def _pids(pids: Iterable[int]) -> str:
     return " ".join(map(str, sorted(pids)))
 
 
-def _exited(child: subprocess.Popen[bytes], wait_s: float) -> bool:
+def _exited(child: _Child, wait_s: float) -> bool:
     try:
         child.wait(timeout=wait_s)
     except subprocess.TimeoutExpired:

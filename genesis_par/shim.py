@@ -12,6 +12,7 @@ start), so it starts fast: it runs once per attempt.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 import sys
@@ -33,12 +34,13 @@ def _prctl(option: int, value: int) -> None:
 class _Proc:
     """One line of /proc/PID/stat (a plain class: typing would slow the shim's start)."""
 
-    __slots__ = ("exiting", "ppid", "sid", "start", "state")
+    __slots__ = ("cpu_ticks", "exiting", "ppid", "rss_pages", "sid", "start", "state")
 
     def __init__(self, ppid: int, sid: int, state: str, start: int, exiting: bool) -> None:
         self.ppid, self.sid, self.state = ppid, sid, state
         self.start = start  # in clock ticks since boot: with the pid, names the process
         self.exiting = exiting
+        self.cpu_ticks = self.rss_pages = 0  # user + system time; resident pages
 
 
 _CANNOT_FORK = frozenset("TtZXx")  # stopped, traced or dead
@@ -48,7 +50,9 @@ _PF_EXITING = 0x4
 def _parse(stat: bytes) -> _Proc:
     fields = stat[stat.rindex(b")") + 2 :].split()
     exiting = bool(int(fields[6]) & _PF_EXITING)
-    return _Proc(int(fields[1]), int(fields[3]), fields[0].decode(), int(fields[19]), exiting)
+    found = _Proc(int(fields[1]), int(fields[3]), fields[0].decode(), int(fields[19]), exiting)
+    found.cpu_ticks, found.rss_pages = int(fields[11]) + int(fields[12]), int(fields[21])
+    return found
 
 
 def _read(pid: int) -> _Proc | None:
@@ -101,14 +105,19 @@ def members(
     return tree
 
 
+adopters: set[int] = set()  # subreapers of ours (the warden) that may hold such orphans
+
+
 def _orphan_candidates() -> list[int]:
-    """The children of this process and of its ancestors: where the orphans of a dead
-    process below us went (the nearest subreaper above it, else pid 1)."""
+    """The children of this process, of its ancestors and of its adopters: where the orphans
+    of a dead process below us went (the nearest subreaper above it, else pid 1)."""
     found: list[int] = []
     pid = os.getpid()
     while pid > 0:
         found = _children(pid) + found
         pid = getattr(_read(pid), "ppid", 0)
+    for adopter in adopters:
+        found += _children(adopter)
     return found
 
 
@@ -278,6 +287,8 @@ def _kill_descendants(grace_s: float = 1.0) -> None:
 
 FINISHING_GRACE_S = 2.5  # on genesis-par's death, an agent about to exit on its own may
 SHIM_POLL_S = 0.05
+IDLE_WAIT_S = 1.0
+_DEFAULTS = (signal.SIGPIPE, signal.SIGXFSZ)
 _SHIM_SIGNALS = {signal.SIGUSR1, signal.SIGCHLD}  # blocked, and taken with sigtimedwait
 
 
@@ -310,12 +321,18 @@ def _reap_until(agent: int, deadline: float | None) -> tuple[int, int] | None:
             sys.stderr.write("genesis-par: the agent's exit status was lost\n")
             return 255, 0
         if deadline is None:
-            got = signal.sigtimedwait(_SHIM_SIGNALS, SHIM_POLL_S)  # SIGCHLD wakes us at once
+            # SIGCHLD and SIGUSR1 wake us at once (blocked, they wait for this call if they
+            # come before it): the timeout is only a safety net, long so that a shim of a
+            # sleeping agent costs no CPU
+            got = signal.sigtimedwait(_SHIM_SIGNALS, IDLE_WAIT_S)
             if got is not None and got.si_signo == signal.SIGUSR1:
                 return None
         if deadline is not None:
             time.sleep(SHIM_POLL_S)
     return None
+
+
+CGROUP_VARIABLE = "GENESIS_PAR_CGROUP"  # set by proc for the shim only
 
 
 def _join(cgroup: str) -> None:
@@ -334,24 +351,31 @@ def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str]) -> int:
     """Run the agent below this subreaper; its exit code, also written to the exit file."""
-    parent, exit_file, *cgroup = argv[: argv.index("--")]
-    command = argv[argv.index("--") + 1 :]
+    parent, exit_file = int(argv[0]), argv[1]
+    return supervise(parent, exit_file, argv[argv.index("--") + 1 :])
+
+
+def supervise(parent: int, exit_file: str, command: list[str]) -> int:
+    """Be the subreaper of one agent run with os.environ: start it, wait for it, write its exit
+    code, stop what it left; if parent dies first, stop the whole tree. The exit code."""
+    cgroup = os.environ.pop(CGROUP_VARIABLE, None)  # never the agent's to see
     if cgroup:  # the attempt's cgroup: the agent and all it starts are born in it
-        _join(cgroup[0])
+        _join(cgroup)
     signal.pthread_sigmask(signal.SIG_BLOCK, _SHIM_SIGNALS)
     signal.signal(signal.SIGINT, _let_agents_answer)
     signal.signal(signal.SIGTERM, _let_agents_answer)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
-    if os.getppid() != int(parent):  # the supervisor died before the death signal was armed
+    if os.getppid() != parent:  # the supervisor died before the death signal was armed
         return 137
     try:
         # posix_spawn, not Popen: a dropped Popen reaps its child when collected, and the exit
         # status the loop below waits for would be lost. The agent starts with no signal blocked.
-        agent = os.posix_spawnp(command[0], command, os.environ, setsigmask=())
-    except OSError as e:
+        # Python ignores SIGPIPE and SIGXFSZ; the agent gets them back as any program expects
+        agent = os.posix_spawnp(command[0], command, os.environ, setsigmask=(), setsigdef=_DEFAULTS)
+    except OSError as e:  # 127: not found, 126: found but not runnable (as a shell says)
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
-        return 127
+        return 127 if e.errno == errno.ENOENT else 126
     ended = _reap_until(agent, None)
     if ended is None:  # genesis-par died: let a finishing agent finish, then stop the tree
         ended = _reap_until(agent, time.monotonic() + FINISHING_GRACE_S)

@@ -1,5 +1,5 @@
 """The doors of docs/architecture.md, checked on the package's source: only gitops/ and
-proc/shim start processes, and the core neither prints nor imports the CLI's libraries."""
+proc/shim/warden start processes, and the core neither prints nor imports the CLI's libraries."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "genesis_par"
-PROCESS_DOORS = ("gitops/", "proc.py", "shim.py")
-EDGE = ("cli.py", "commands/", "report/", "demo/")  # where printing and Typer/rich belong
+PROCESS_DOORS = ("gitops/", "proc.py", "shim.py", "warden.py", "warden_link.py")
+# where printing and Typer/rich belong (fast_cli: the commands answered before Typer loads)
+EDGE = ("cli.py", "fast_cli.py", "commands/", "report/", "demo/")
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from genesis_par import __version__
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import branch, genesis_cmd, genesis_env
 
 
 def test_version_and_help_in_a_subprocess() -> None:
@@ -74,3 +77,74 @@ def test_help_shows_no_value_after_a_flag() -> None:
         assert result.exit_code == 0, path
         assert "<bool>" not in result.output, (path, result.output)
         assert "--help" in result.output
+
+
+def test_version_imports_no_command_line_app() -> None:
+    """`--version` answers before Typer, rich and pydantic are imported (issue 19: start-up)."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['genesis-par', '--version']\n"
+        "try:\n"
+        "    runpy.run_module('genesis_par', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"genesis-par {__version__}\n"
+
+
+THROUGH_TYPER = [sys.executable, "-c", "from genesis_par.cli import main; main()"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["conflicts", "t1", "t2", "--into", "main"],
+        ["conflicts", "--json", "--into=main", "t1", "t2"],
+        ["conflicts", "t1", "--json"],
+        ["conflicts", "t1", "nosuch", "--json"],
+        ["conflicts", "--run", "nosuch"],
+        ["conflicts", "t1", "--into"],  # a mistake: the app says it
+    ],
+)
+def test_conflicts_answers_as_the_app_does_without_importing_it(
+    repo: Path, args: list[str]
+) -> None:
+    """`conflicts` is parsed without Typer (issue 19: start-up), and what it prints and
+    returns is the app's, word for word; what the quick parser does not take goes to the app."""
+    branch(repo, "t1", {"f.txt": "one\n"})
+    branch(repo, "t2", {"f.txt": "two\n"})
+    quick = subprocess.run(
+        [*genesis_cmd(), *args], cwd=repo, capture_output=True, text=True, env=genesis_env()
+    )
+    app = subprocess.run(
+        [*THROUGH_TYPER, *args], cwd=repo, capture_output=True, text=True, env=genesis_env()
+    )
+    assert (quick.returncode, quick.stdout, quick.stderr) == (
+        app.returncode,
+        app.stdout,
+        app.stderr.replace(" -c ", " python -m genesis_par "),  # the app's own name in usage
+    )
+
+
+def test_plain_conflicts_imports_no_command_line_app(repo: Path) -> None:
+    branch(repo, "t1", {"f.txt": "one\n"})
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['genesis-par', 'conflicts', '--json', 't1']\n"
+        "try:\n"
+        "    runpy.run_module('genesis_par', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "loaded = [m for m in ('typer', 'pydantic', 'click', 'networkx') if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 0, out.stderr

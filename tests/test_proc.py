@@ -15,6 +15,13 @@ from tests.conftest import wait_for
 from tests.reforking import Reforker, escaped, reforker
 
 
+@pytest.fixture(autouse=True, params=["warden", "shim"])
+def supervisor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every promise holds on both paths: the run's warden, and a shim per attempt."""
+    monkeypatch.setenv("GENESIS_PAR_SUPERVISOR", request.param)
+    return str(request.param)
+
+
 def run(
     tmp_path: Path, code: str, limits: proc.Limits, cancel: threading.Event | None = None
 ) -> proc.Outcome:
@@ -236,6 +243,37 @@ def test_an_agent_that_kills_its_shim_is_still_stopped_and_it_is_said(tmp_path: 
         assert out.left_running == ()
         log = (tmp_path / "logs" / "a.log").read_text()
         assert "processes of this attempt outlived its supervisor" in log
+
+
+def test_supervising_sleeping_agents_costs_almost_no_cpu(tmp_path: Path) -> None:
+    """Four sleeping agents: the supervisor reads only their trees from /proc, and less often
+    while they do nothing (issue 19: it used 4 to 7 % of a core, walking every process on the
+    machine for each tree five times a second). Their memory is still seen."""
+    import resource
+
+    seen: list[int] = []
+
+    def one(i: int) -> proc.Outcome:
+        return proc.run(
+            ["sleep", "4"],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=tmp_path / f"{i}.log",
+            limits=proc.Limits(timeout_s=120),
+            cancel=threading.Event(),
+            on_sample=seen.append,
+        )
+
+    one(9)  # the warden, if any, is started before the measure
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(one, range(4)))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    assert all(o.exit_code == 0 for o in outcomes)
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    wall = max(o.duration_s for o in outcomes)
+    assert used / wall < 0.02, f"{used:.3f} s of cpu in {wall:.1f} s"
+    assert seen and max(seen) > 0
 
 
 # Where genesis-par may make a cgroup v2, each attempt runs in one of its own, frozen then

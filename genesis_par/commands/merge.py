@@ -13,7 +13,7 @@ from genesis_par.land import merge
 from genesis_par.land import rollback as rollback_core
 from genesis_par.model import ExitCode
 from genesis_par.plan.model import MergeMethod
-from genesis_par.report import merge_view
+from genesis_par.report import merge_view, run_view
 
 
 def _method(name: str | None) -> MergeMethod | None:
@@ -46,7 +46,8 @@ def run(
         home = merge.merge_branches(repo, state, branches, into, chosen, dry_run, git_env, env)
     else:
         with open_store(state, read_only=dry_run) as store:
-            home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env)
+            steps = run_view.plain_lines(to_stderr=as_json).merge_step  # stdout: the result
+            home = merge.merge_run(repo, store, run_name, into, chosen, dry_run, env, steps)
     merge_view.show(home, dry_run, as_json)
     return ExitCode.CONFLICTS if home.queue and home.queue.unmerged else ExitCode.OK
 

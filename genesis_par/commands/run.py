@@ -20,10 +20,10 @@ def observers_for(as_json: bool) -> Iterator[flow.Observers]:
     beside --json, on stderr."""
     if sys.stdout.isatty() and not as_json:
         with run_view.LiveView() as view:
-            yield flow.Observers(run_view.note, tick=view.tick)
+            yield flow.Observers(run_view.note, tick=view.tick, merge_step=view.merge_step)
         return
     lines = run_view.plain_lines(to_stderr=as_json)
-    yield flow.Observers(run_view.note, event=lines.event)
+    yield flow.Observers(run_view.note, event=lines.event, merge_step=lines.merge_step)
 
 
 def run(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, queue
+from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
@@ -87,6 +88,7 @@ def bring_home(
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
     journal: queue.StepJournal | None = None,
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> Landing:
     """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
 
@@ -129,12 +131,20 @@ def bring_home(
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
+        batching=batching(plan),
+        progress=progress,
     )
     touched = report.touched
     landing.queue = queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
     return landing
+
+
+def batching(plan: Plan) -> BatchSettings:
+    """The plan's [merge] batch, parallel_checks and check_retries, defaults resolved here."""
+    parallel = plan.merge.parallel_checks or default_parallel_checks(plan.run.max_parallel)
+    return BatchSettings(plan.merge.batch, parallel, plan.merge.check_retries)
 
 
 def probe(

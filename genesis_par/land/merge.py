@@ -3,7 +3,7 @@ named branches (`merge BRANCH... --into REF`), through the same queue."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ def merge_run(
     method: MergeMethod | None,
     dry_run: bool,
     env: Mapping[str, str],
+    progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> landing.Landing:
     """Merge a run's (the latest when None) succeeded branches onto its target, or into; the
-    merge is recorded with the run (a dry run changes nothing)."""
+    merge is recorded with the run (a dry run changes nothing). progress: the queue's steps."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
     done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
@@ -49,6 +50,7 @@ def merge_run(
         env=env,
         starts=starts,
         journal=RunSteps(store, record.name),
+        progress=progress,
     )
     if home.queue is not None and not dry_run:
         q = home.queue

@@ -11,12 +11,13 @@ from typing import NamedTuple, Protocol
 
 from genesis_par import gitops, proc
 from genesis_par.land import conflicts
+from genesis_par.land.checks import BatchSettings
 from genesis_par.land.conflicts import MergeResult
-from genesis_par.plan import graph
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.run import steps
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
+CHECK_FAILED = "merge check failed"
 
 
 class Candidate(NamedTuple):
@@ -32,6 +33,7 @@ class Unmerged(NamedTuple):
     reason: str
     conflicts: tuple[tuple[str, str, str], ...] = ()  # (path, kind, with)
     log: Path | None = None
+    on_top_of: tuple[str, ...] = ()  # a failed merge check: the tasks merged under it then
 
     def as_json(self) -> dict[str, object]:
         """The JSON form used by `run` and `merge`."""
@@ -40,6 +42,8 @@ class Unmerged(NamedTuple):
             "reason": self.reason,
             "conflicts": [{"path": p, "kind": k, "with": w} for p, k, w in self.conflicts],
         }
+        if self.reason == CHECK_FAILED:  # what was under it: it may fail only on top of them
+            obj["on_top_of"] = list(self.on_top_of)
         if self.log:
             obj["log"] = str(self.log)
         return obj
@@ -58,6 +62,7 @@ class QueueResult:
     created: bool = False
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
     blocked: str | None = None  # why a checked-out target's local changes stop every move
+    batches: list[dict[str, object]] = field(default_factory=list)  # land.batch's, as JSON
 
 
 class StepJournal(Protocol):
@@ -85,6 +90,10 @@ class QueueSpec:
     check_timeout_s: float | None = None
     checked_out: Path | None = None  # the user's worktree that has the target checked out
     journal: StepJournal | None = None  # records each move, so a killed queue can be undone
+    batching: BatchSettings = field(
+        default_factory=BatchSettings
+    )  # [merge] batch, parallel_checks, check_retries
+    progress: Callable[[str, Mapping[str, object]], None] | None = None  # the queue's steps
 
 
 def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
@@ -93,6 +102,8 @@ def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
 
     def key(task: Task) -> tuple[float, ...]:
         return (-task.priority, len(by_id[task.id].conflicts_with) > 0, task.index)
+
+    from genesis_par.plan import graph  # networkx: imported by the commands that merge only
 
     ids = graph.ordered([c.task for c in candidates], key)
     return [(task_id, _why(by_id[task_id], by_id)) for task_id in ids]
@@ -216,6 +227,11 @@ def land(
     if before is None and not dry_run:
         gitops.update_ref(repo, spec.into_ref, spec.start, None)
     by_id = {c.task.id: c for c in candidates}
+    if spec.check is not None and not dry_run and not spec.batching.one_by_one:
+        from genesis_par.land import batch  # built on this module
+
+        result.after = batch.land(spec, [by_id[t] for t, _ in result.order], result, touched)
+        return result
     tip = result.before
     blocked = None if dry_run else _in_the_way(spec)
     with contextlib.ExitStack() as stack:
@@ -294,7 +310,8 @@ def _land_one(
             return tip
         passed, log = _check(spec, new, c.task.id)
         if not passed:
-            result.unmerged.append(Unmerged(c.task.id, "merge check failed", log=log))
+            on_top_of = tuple(result.merged)
+            result.unmerged.append(Unmerged(c.task.id, CHECK_FAILED, (), log, on_top_of))
             return tip
         if _publish(spec, new, tip, c.task.id):
             result.merged.append(c.task.id)

@@ -137,6 +137,9 @@ class MergeSettings:
     method: MergeMethod = MergeMethod.MERGE
     check: Command | None = None
     timeout_s: float | None = None  # of each run of the merge check
+    batch: int | None = None  # tasks checked together; None: "auto" (land.checks)
+    parallel_checks: int | None = None  # None: the cores free after [run] max_parallel
+    check_retries: int = 0  # a failing merge check runs again this many times
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,9 @@ TASK_KEYS = frozenset(
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
 RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "isolation"})
-MERGE_KEYS = frozenset({"into", "method", "check", "timeout"})
+MERGE_KEYS = frozenset(
+    {"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"}
+)
 AGENT_KEYS = frozenset({"command"})
 
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -268,7 +273,28 @@ def _merge_settings(raw: Any, path: Path) -> MergeSettings:
     check = _command(table["check"], where, "[merge] check") if "check" in table else None
     timeout = table.get("timeout")
     timeout_s = None if timeout is None else parse_duration(timeout, where, "[merge] timeout")
-    return MergeSettings(into, method, check, timeout_s)
+    return MergeSettings(into, method, check, timeout_s, *_batching(table, where))
+
+
+def _batching(table: dict[str, Any], where: Where) -> tuple[int | None, int | None, int]:
+    """[merge] batch ("auto" or N >= 1), parallel_checks (K >= 1), check_retries (N >= 0)."""
+    batch = table.get("batch", "auto")
+    if batch != "auto" and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise where.error(
+            f'[merge] batch must be "auto" or a whole number of at least 1 (1 checks each '
+            f"task on its own), not {batch!r}"
+        )
+    parallel = table.get("parallel_checks")
+    if parallel is not None:
+        typed(parallel, int, where, "[merge] parallel_checks", "an integer")
+        if parallel < 1:
+            raise where.error(f"[merge] parallel_checks must be at least 1, not {parallel}")
+    retries = typed(
+        table.get("check_retries", 0), int, where, "[merge] check_retries", "an integer"
+    )
+    if retries < 0:
+        raise where.error(f"[merge] check_retries must be 0 or more, not {retries}")
+    return (None if batch == "auto" else batch), parallel, retries
 
 
 TASK_BRANCH = "genesis/{run}/{task}"  # worktrees.branch_name builds the same

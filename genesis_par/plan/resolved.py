@@ -51,6 +51,8 @@ def _table(settings: Any) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
+        if f.name == "batch" and value is None:  # [merge] batch: None is "auto"
+            value = "auto"
         if f.name in _NOT_SETTINGS or value is None:
             continue
         if f.name == "env":

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 from genesis_par.model import TaskStatus
+from genesis_par.report import queue_view
 from genesis_par.state.store import AttemptRecord
 
 LOG_TAIL_LINES = 40  # of a task's log in JUnit's <system-out>
@@ -39,7 +40,8 @@ def _unmerged(result: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for u in (result.get("merge") or {}).get("unmerged", []):
         detail = conflicts_text(u)
-        out[u["task"]] = f"not merged: {u['reason']}" + (f": {detail}" if detail else "")
+        why = f"not merged: {u['reason']}{queue_view.under(u)}"
+        out[u["task"]] = why + (f": {detail}" if detail else "")
     return out
 
 
@@ -143,8 +145,10 @@ def markdown(result: Mapping[str, Any]) -> str:
                 f"`{c['path']}` ({c['kind']}, with `{c['with']}`)" for c in u.get("conflicts", [])
             )
             lines.append(
-                f"- **unmerged** `{u['task']}`: {u['reason']}" + (f": {detail}" if detail else "")
+                f"- **unmerged** `{u['task']}`: {u['reason']}{queue_view.under(u)}"
+                + (f": {detail}" if detail else "")
             )
+        lines += [f"- {line}" for line in queue_view.batch_lines(merge.get("batches") or [])]
     files = _conflicted_files(result)
     if files:
         lines += ["", "**Conflicts by file**", ""]

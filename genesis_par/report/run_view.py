@@ -15,6 +15,7 @@ from rich.table import Table
 
 from genesis_par.land.landing import Landing
 from genesis_par.model import ACTIVE, FINISHED, TASK_ENDS, EventKind, RunStatus, TaskStatus
+from genesis_par.report import queue_view
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
@@ -100,18 +101,30 @@ class LiveView:
 
     def __init__(self, out: Console = console) -> None:
         self.live = Live(console=out, auto_refresh=False, transient=False)
+        self.table: Group | None = None
+        self.queue = queue_view.QueueBoard()
+        self.ticker = queue_view.Ticker(self.live.refresh)
 
     def __enter__(self) -> LiveView:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.ticker.stop()
         self.live.__exit__(None, None, None)
 
     def tick(self, progress: RunProgress) -> None:
         """Redraw."""
         rows = progress.tasks.values()
-        self.live.update(task_table(progress.run, rows, time.time()), refresh=True)
+        self.table = task_table(progress.run, rows, time.time())
+        self.live.update(self.table, refresh=True)
+
+    def merge_step(self, kind: str, data: Mapping[str, object]) -> None:
+        """A step of the merge queue: shown under the table, its checks' time running."""
+        self.queue.step(kind, data)
+        parts = [self.table, self.queue] if self.table is not None else [self.queue]
+        self.live.update(Group(*parts), refresh=True)
+        self.ticker.start()
 
 
 def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> str | None:
@@ -141,6 +154,10 @@ class PlainLines:
         line = describe_event(task, kind, data)
         if line:
             self.out.print(escape(line))
+
+    def merge_step(self, kind: str, data: Mapping[str, object]) -> None:
+        """Print the merge queue step's line."""
+        queue_view.plain_line(self.out)(kind, data)
 
 
 def plain_lines(to_stderr: bool) -> PlainLines:
@@ -199,6 +216,7 @@ def landing_json(landing: Landing) -> dict[str, object]:
             "order": [{"task": t, "why": why} for t, why in q.order],
             "merged": q.merged,
             "unmerged": [u.as_json() for u in q.unmerged],
+            "batches": q.batches,
         }
     return out
 
@@ -249,9 +267,12 @@ def print_landing(home: Landing) -> None:
         console.print(f"  order: {escape(task)} ({escape(why)})")
     if q.merged:
         console.print(f"  [green]merged[/] ({len(q.merged)}): {escape(', '.join(q.merged))}")
+    for line in queue_view.batch_lines(q.batches):
+        console.print(f"  {escape(line)}")
     for u in q.unmerged:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
-        extra = f": {detail}" if detail else (f": log {u.log}" if u.log else "")
+        under = f" on top of {', '.join(u.on_top_of)}" if u.on_top_of else ""
+        extra = f": {detail}" if detail else (f"{under}: log {u.log}" if u.log else under)
         console.print(f"  [yellow]unmerged[/] {escape(u.task)}: {escape(u.reason)}{escape(extra)}")
 
 

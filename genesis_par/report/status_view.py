@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genesis_par.model import RunStatus
+from genesis_par.report import queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE, task_json
@@ -95,9 +96,12 @@ def print_status(obj: dict[str, Any]) -> None:
             console.print(
                 f"  [yellow]rolled back[/]: the target is at {merge['rolled_back_to'][:12]}"
             )
+        for line in queue_view.batch_lines(merge.get("batches") or []):
+            console.print(f"  {escape(line)}")
         for u in merge["unmerged"]:
             detail = conflicts_text(u)
             extra = f": {detail}" if detail else (f": log {u['log']}" if u.get("log") else "")
+            extra = queue_view.under(u) + extra
             console.print(
                 f"  [yellow]unmerged[/] {escape(u['task'])}: {escape(u['reason'] + extra)}"
             )

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -100,23 +100,36 @@ def execute(
             # a task is in flight until its thread ends, even while it waits to retry after a
             # failed attempt: it keeps its scope and locks, and its dependents are not skipped
             in_flight = set(futures.values())
-            if not interrupts.cancel.is_set():
-                _skip_dependents(progress, tasks, record, in_flight)
-                if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
-                    interrupts.cancel.set()
-            started = (
-                [] if interrupts.cancel.is_set() else _decide(schedule, spec, progress, in_flight)
-            )
-            for task_id in started:
-                _launch(spec, tasks[task_id], progress, pool, futures, interrupts, record)
+            with _one_transaction(record):  # the tick's transitions, recorded before acted on
+                if not interrupts.cancel.is_set():
+                    _skip_dependents(progress, tasks, record, in_flight)
+                    if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
+                        interrupts.cancel.set()
+                started = (
+                    []
+                    if interrupts.cancel.is_set()
+                    else _decide(schedule, spec, progress, in_flight)
+                )
+                ready = [t for t in started if _prepare(spec, tasks[t], progress, record)]
+            for task_id in ready:
+                future = pool.submit(
+                    run_task,
+                    spec,
+                    tasks[task_id],
+                    progress.tasks[task_id],
+                    interrupts.cancel,
+                    record,
+                )
+                futures[future] = task_id
             if not futures and not started:  # a task failing at launch may still skip others
                 break
             done, _ = wait(futures, timeout=TICK_S, return_when=FIRST_COMPLETED)
-            for future in done:
-                task_id = futures.pop(future)
-                future.result()
-                ended = progress.tasks[task_id]
-                record(task_id, EventKind(ended.status), ended.fields())
+            with _one_transaction(record):
+                for future in done:
+                    task_id = futures.pop(future)
+                    future.result()
+                    task_progress = progress.tasks[task_id]
+                    record(task_id, EventKind(task_progress.status), task_progress.fields())
             on_tick(progress)
     if interrupts.cancel.is_set():
         progress.interrupted = interrupts.count > 0
@@ -153,15 +166,9 @@ def _clashing_dependencies(spec: RunSpec, task: Task, progress: RunProgress) -> 
     return "its dependencies' results conflict with each other: " + "; ".join(clashes)
 
 
-def _launch(
-    spec: RunSpec,
-    task: Task,
-    progress: RunProgress,
-    pool: ThreadPoolExecutor,
-    futures: dict[Future[None], str],
-    interrupts: _Interrupts,
-    record: Recorder,
-) -> None:
+def _prepare(spec: RunSpec, task: Task, progress: RunProgress, record: Recorder) -> bool:
+    """Record the task as starting from its start commit; False if it failed already (its
+    dependencies' results conflict)."""
     task_progress = progress.tasks[task.id]
     dep_commits = [progress.tasks[d].commit or "" for d in task.depends_on]
     start = worktrees.start_commit(spec.repo.root, spec.base_commit, dep_commits, spec.git_env)
@@ -169,12 +176,18 @@ def _launch(
         task_progress.status, task_progress.failure = TaskStatus.FAILED, Failure.DEPENDENCIES
         task_progress.reason = _clashing_dependencies(spec, task, progress)
         record(task.id, EventKind.FAILED, task_progress.fields())
-        return
+        return False
     task_progress.status, task_progress.start_commit = TaskStatus.STARTING, start.commit
     task_progress.port = _free_port(progress)
     record(task.id, EventKind.STARTING, {"start_commit": start.commit})
-    future = pool.submit(run_task, spec, task, task_progress, interrupts.cancel, record)
-    futures[future] = task.id
+    return True
+
+
+def _one_transaction(record: Recorder) -> AbstractContextManager[None]:
+    """While in it, this thread's events wait and are recorded together (one transaction, one
+    commit) if the recorder can group them (the run's does); else each as it comes."""
+    held: Callable[[], AbstractContextManager[None]] | None = getattr(record, "held", None)
+    return held() if held is not None else nullcontext()
 
 
 def _free_port(progress: RunProgress) -> int:

@@ -5,6 +5,7 @@ observers the caller gives (the CLI's live view or plain lines, or an API user's
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ def _ignore_tick(progress: RunProgress) -> None:
     """Ticks nobody asked to see."""
 
 
+def _ignore_step(kind: str, data: Mapping[str, object]) -> None:
+    """Merge queue steps nobody asked to see."""
+
+
 @dataclass(frozen=True)
 class Observers:
     """Where a run says what happens: one-line notes, each recorded event, each tick of the
@@ -45,6 +50,7 @@ class Observers:
     note: Callable[[str], None] = _ignore_note
     event: Callable[[str, EventKind, Mapping[str, object]], None] = _ignore_event
     tick: Callable[[RunProgress], None] = _ignore_tick
+    merge_step: Callable[[str, Mapping[str, object]], None] = _ignore_step  # land/batch.py
 
 
 QUIET = Observers()
@@ -78,14 +84,48 @@ class RunResult:
 
 
 class _Recorder:
-    """Writes each event to the state store (before it is acted on), then tells the observer."""
+    """Writes each event to the state store (before it is acted on), then tells the observer.
+
+    While a thread holds it (`held`), that thread's events wait and are written together in
+    one transaction when it lets go: the scheduler's tick, before it acts on them."""
 
     def __init__(self, store: Store, run: str, observers: Observers) -> None:
         self.store, self.run, self.observers = store, run, observers
+        self.holder: int | None = None
+        self.waiting: list[tuple[str, EventKind, dict[str, object]]] = []
 
     def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
+        if threading.get_ident() == self.holder:
+            self.waiting.append((task, kind, data))
+            return
         self.store.record_event(self.run, task, kind, data)
         self.observers.event(task, kind, data)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Group this thread's events until the end of the block (one transaction)."""
+        self.holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self.holder, events, self.waiting = None, self.waiting, []
+            if events:
+                self.store.record_events(self.run, events)
+            for task, kind, data in events:
+                self.observers.event(task, kind, data)
+
+
+class _QueueRecorder:
+    """Records each step of the merge queue as a run event (`merge-<step>`), then shows it."""
+
+    def __init__(
+        self, store: Store, run: str, show: Callable[[str, Mapping[str, object]], None]
+    ) -> None:
+        self.store, self.run, self.show = store, run, show
+
+    def __call__(self, kind: str, data: Mapping[str, object]) -> None:
+        self.store.record_event(self.run, None, EventKind(f"merge-{kind}"), data)
+        self.show(kind, data)
 
 
 @contextmanager
@@ -208,7 +248,7 @@ def start(
         # kept for `resume` and `status` (`run --isolation` is not in the plan's text)
         store.record_event(run_name, None, EventKind.ISOLATION, {"mode": plan.run.isolation.value})
         progress = execute_tasks(spec, store, observers, options.fail_fast)
-        return finish(spec, store, progress, where, options)
+        return finish(spec, store, progress, where, options, observers)
 
 
 def execute_tasks(
@@ -224,7 +264,12 @@ def execute_tasks(
 
 
 def finish(
-    spec: RunSpec, store: Store, progress: RunProgress, where: landing.Target, options: Options
+    spec: RunSpec,
+    store: Store,
+    progress: RunProgress,
+    where: landing.Target,
+    options: Options,
+    observers: Observers = QUIET,
 ) -> RunResult:
     """After the tasks: conflicts, the merge queue, the record."""
     home: landing.Landing | None = None
@@ -248,6 +293,7 @@ def finish(
             env=spec.env,
             starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
             journal=RunSteps(store, spec.run),
+            progress=_QueueRecorder(store, spec.run, observers.merge_step),
         )
         if home.queue is not None:
             q = home.queue

@@ -135,4 +135,4 @@ def resume(
             store.take_over(record.name, me.pid, me.create_time)
             spec = run_spec(repo, plan, record.name, record.base_commit, env)
             progress = execute_tasks(spec, store, observers, False, earlier)
-            return finish(spec, store, progress, where, Options())
+            return finish(spec, store, progress, where, Options(), observers)

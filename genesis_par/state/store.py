@@ -1,4 +1,5 @@
-"""The run store: SQLite (WAL) in the git common dir; every transition in its own transaction."""
+"""The run store: SQLite (WAL) in the git common dir; each transition, or each scheduler tick's
+transitions together, in one transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -345,13 +346,21 @@ class Store(MergeRecords):
         self, run: str, task: str | None, kind: EventKind, data: Mapping[str, Any]
     ) -> None:
         """Record an event and the transition it stands for, in one transaction."""
+        self.record_events(run, [(task, kind, data)])
+
+    def record_events(
+        self, run: str, events: Sequence[tuple[str | None, EventKind, Mapping[str, Any]]]
+    ) -> None:
+        """Record events (task, kind, data) and their transitions, in order, in one transaction:
+        all of them or none survive a crash."""
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO events (run, task, at, kind, data) VALUES (?,?,?,?,?)",
-                (run, task, self.now(), kind, json.dumps(data, default=str)),
-            )
-            if task is not None:
-                self._apply(db, run, task, kind, data)
+            for task, kind, data in events:
+                db.execute(
+                    "INSERT INTO events (run, task, at, kind, data) VALUES (?,?,?,?,?)",
+                    (run, task, self.now(), kind, json.dumps(data, default=str)),
+                )
+                if task is not None:
+                    self._apply(db, run, task, kind, data)
 
     def _apply(
         self, db: sqlite3.Connection, run: str, task: str, kind: EventKind, data: Mapping[str, Any]

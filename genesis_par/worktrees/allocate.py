@@ -103,9 +103,10 @@ def allocate(
     return path, True
 
 
-def merge_worktree(repo: gitops.RepoPaths, run: str, start: str) -> Path:
-    """A detached worktree where merge checks and rebases run (never the user's)."""
-    path = path_for(repo.root, run, ".merge")
+def merge_worktree(repo: gitops.RepoPaths, run: str, start: str, slot: int = 1) -> Path:
+    """A detached worktree where merge checks and rebases run (never the user's); slot 2, 3,
+    ...: one more for each merge check run in parallel (`[merge] parallel_checks`)."""
+    path = path_for(repo.root, run, ".merge" if slot == 1 else f".merge-{slot}")
     if not path.exists():
         gitops.ensure_excluded(repo.common_dir, EXCLUDE)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,12 @@ def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str
     files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
     to a commit this repository does not have, which would point at nothing once merged.
     home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home)."""
-    if home is not None:
+    # the index is the commit's tree just written: with no gitlink in it (the usual case) no
+    # gitlink can be missing, and git need not diff the commit against start
+    links = gitops.gitlinks(worktree)
+    if not links:
+        missing = []
+    elif home is not None:
         missing = gitops.missing_gitlinks(home, start, gitops.head(worktree))
     else:
         missing = gitops.missing_gitlinks(worktree, start)
@@ -128,7 +134,7 @@ def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str
             f"{what}: a git repository of its own, whose commits this repository does not "
             "have; merged, it would point at nothing: remove its .git to commit its files"
         )
-    unseen = gitops.in_submodule_folders(worktree)
+    unseen = gitops.in_submodule_folders(worktree, links)
     if unseen:
         shown = ", ".join(unseen[:3]) + (f" and {len(unseen) - 3} more" if len(unseen) > 3 else "")
         return (

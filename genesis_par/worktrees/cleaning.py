@@ -151,7 +151,7 @@ def _describe(
         and t.status in (TaskStatus.RUNNING, TaskStatus.PENDING)
     ):
         state = "running"
-    elif view is None and task != ".merge":
+    elif view is None and not task.startswith(".merge"):
         state = "orphaned"
     else:
         state = "finished"
@@ -279,7 +279,7 @@ def _clean_one(
         if w.nested:
             notes.append(_set_nested_aside(repo, w, dry_run))
             w.dirty = True  # what git recorded of them is saved below with the rest
-        if w.task != ".merge" and (w.dirty or not w.on_branch):
+        if not w.task.startswith(".merge") and (w.dirty or not w.on_branch):
             why = "uncommitted changes" if w.dirty else "HEAD is not on its branch"
             if not force:
                 return Action(
@@ -296,7 +296,7 @@ def _clean_one(
         notes += [f"not pooled: {refused}"] if refused else []
     else:
         pooled = False
-    if w.task == ".merge" or not w.branch:
+    if w.task.startswith(".merge") or not w.branch:
         return Action(w, True, False, "; ".join(notes), saved=saved)
     return _drop_branch(repo, w, dry_run, force, now, saved, pooled, notes)
 
@@ -310,7 +310,7 @@ def _pool_or_remove(
         if not dry_run:
             discard_folder(repo, w.path)
         return False, None
-    if pool and w.task != ".merge":
+    if pool and not w.task.startswith(".merge"):
         # inventory found no nested repository and (clean) no files in submodule folders
         looked = not w.nested and w.dirty is False
         if dry_run:

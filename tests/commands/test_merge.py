@@ -236,6 +236,7 @@ def test_a_target_moved_during_the_queue_is_not_overwritten(
         f"""
         [merge]
         check = {mover}
+        batch = 1  # one check per task (the batched queue's own test: tests/land)
 
         [[tasks]]
         id = "a"
@@ -344,7 +345,8 @@ def test_a_dependent_of_unmerged_work_is_not_merged_and_blame_goes_where_it_belo
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """C holds A's work: with A backed out by the merge check, C must not bring it in anyway.
-    A conflict with the target's own later commit is named as with the target."""
+    A conflict with the target's own later commit is named as with the target. (batch = 1:
+    this check fails A alone but passes A with C, which a batch checks together.)"""
     (repo / "shared.txt").write_text("".join(f"{i}\n" for i in range(10)))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "shared")
@@ -368,6 +370,7 @@ def test_a_dependent_of_unmerged_work_is_not_merged_and_blame_goes_where_it_belo
         f"""
         [merge]
         check = {check}
+        batch = 1
 
         [[tasks]]
         id = "A"

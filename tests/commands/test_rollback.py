@@ -30,6 +30,7 @@ def hanging_queue(repo: Path, tmp: Path, name: str) -> tuple[Path, Path]:
     body = f"""
         [merge]
         check = {check}
+        batch = 1  # one check per task: the second one hangs after the first task landed
 
         [[tasks]]
         id = "a"

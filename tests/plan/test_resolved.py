@@ -29,6 +29,9 @@ into = "integration/{run}"
 method = "squash"
 check = "make test"
 timeout = "1h30m"
+batch = 4
+parallel_checks = 2
+check_retries = 1
 
 [defaults]
 timeout = "20m"

@@ -1,0 +1,224 @@
+"""The run's warden (issue 19): one supervisor process for every attempt, and no agent outlives
+genesis-par, however genesis-par or the warden dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from genesis_par import proc, warden_link
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.skipif(not warden_link.usable(), reason="the warden needs Linux")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        return int(handle.read().rsplit(b")", 1)[1].split()[1])
+
+
+def stubborn(tmp_path: Path, name: str) -> str:
+    """An agent that ignores SIGINT and SIGTERM, forks a grandchild that does too (setsid,
+    so not in its session), writes both pids, and sleeps."""
+    pids = tmp_path / f"{name}.pids"
+    return textwrap.dedent(
+        f"""
+        import os, signal, time
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(s, signal.SIG_IGN)
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(600)
+            os._exit(0)
+        with open({str(pids) + ".tmp"!r}, "w") as f:
+            f.write(f"{{os.getpid()}} {{os.getppid()}}\\n")
+        os.replace({str(pids) + ".tmp"!r}, {str(pids)!r})
+        time.sleep(600)
+        """
+    )
+
+
+def driver(tmp_path: Path, agents: int) -> subprocess.Popen[bytes]:
+    """A process that supervises `agents` stubborn agents through proc.run (as genesis-par
+    does, one thread each), and prints the warden's pid."""
+    codes = [stubborn(tmp_path, f"a{i}") for i in range(agents)]
+    script = textwrap.dedent(
+        f"""
+        import os, sys, threading
+        from pathlib import Path
+        from genesis_par import proc, warden_link
+        print(warden_link.link().pid, flush=True)
+        def one(i, code):
+            proc.run([sys.executable, "-c", code], cwd=Path({str(tmp_path)!r}),
+                     env=dict(os.environ), log_path=Path({str(tmp_path)!r}) / f"a{{i}}.log",
+                     limits=proc.Limits(), cancel=threading.Event())
+        for i, code in enumerate({codes!r}):
+            threading.Thread(target=one, args=(i, code)).start()
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+
+
+def agent_pids(tmp_path: Path, agents: int) -> list[tuple[int, int]]:
+    """(agent pid, its shim's pid) of each agent, once all have started."""
+    files = [tmp_path / f"a{i}.pids" for i in range(agents)]
+    wait_for(lambda: all(f.exists() for f in files), "the agents to start", bound=60)
+    return [tuple(map(int, f.read_text().split())) for f in files]  # type: ignore[misc]
+
+
+def grandchildren(tmp_path: Path, agents: list[tuple[int, int]]) -> list[int]:
+    """The setsid() grandchildren, found below each agent."""
+    found = []
+    for agent, _ in agents:
+        children = Path(f"/proc/{agent}/task/{agent}/children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def test_attempts_share_one_warden_and_start_no_python_of_their_own(tmp_path: Path) -> None:
+    """Each attempt's shim is a fork of the one warden (its parent), not a new interpreter."""
+    code = "import os; print(os.getppid())"
+    shims = []
+    for i in range(3):
+        log = tmp_path / f"{i}.log"
+        out = proc.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=log,
+            limits=proc.Limits(),
+            cancel=threading.Event(),
+        )
+        assert (out.exit_code, out.failure) == (0, None)
+        shims.append(int(log.read_text()))
+    warden = warden_link.link()
+    assert len(set(shims)) == 3 and warden.pid != os.getpid()
+    assert _running(warden.pid)
+    children = Path(f"/proc/{warden.pid}/task/{warden.pid}/children").read_text().split()
+    assert not children, "the warden reaped every attempt's shim"
+
+
+@pytest.mark.parametrize("agents", [1, 4])
+def test_sigkill_of_genesis_par_mid_attempt_leaves_no_agent_running(
+    tmp_path: Path, agents: int
+) -> None:
+    """SIGKILL of the supervising process: the warden (told by its pipe and the kernel) has each
+    attempt stop its tree, the setsid() grandchildren too, then ends itself."""
+    main = driver(tmp_path, agents)
+    try:
+        assert main.stdout is not None
+        warden = int(main.stdout.readline())
+        pids = agent_pids(tmp_path, agents)
+        assert all(_parent(shim) == warden for _, shim in pids)
+        below = grandchildren(tmp_path, pids)
+        assert len(below) == agents
+        main.send_signal(signal.SIGKILL)
+        main.wait(timeout=30)
+    finally:
+        main.kill()
+        main.wait()
+        if main.stdout:
+            main.stdout.close()
+    everything = [pid for pair in pids for pid in pair] + below + [warden]
+    # the finishing grace (2.5 s), then the stop: bounded well below this
+    wait_for(lambda: not any(map(_running, everything)), "every agent and the warden to end", 30)
+
+
+def test_a_warden_started_by_a_thread_that_ended_keeps_its_attempts(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG fires when the *thread* that started the warden ends: that alone must
+    not stop the warden or its attempts (genesis-par's workers are threads that come and go)."""
+    started: list[warden_link.Link] = []
+    if warden_link._link is not None:
+        warden_link._link.close()  # a warden of this test's own
+    thread = threading.Thread(target=lambda: started.append(warden_link.link()))
+    thread.start()
+    thread.join()
+    out = proc.run(
+        [sys.executable, "-c", "import time; time.sleep(1.5)"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "a.log",
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+    )
+    assert (out.exit_code, out.failure) == (0, None)
+    assert warden_link.link() is started[0] and _running(started[0].pid)
+
+
+def test_a_killed_warden_takes_its_attempts_trees_with_it(tmp_path: Path) -> None:
+    """The warden SIGKILLed: each attempt's shim (told by the kernel) stops its tree, proc.run
+    returns, and the next attempt gets a new warden."""
+    result: list[proc.Outcome] = []
+    worker = threading.Thread(
+        target=lambda: result.append(
+            proc.run(
+                [sys.executable, "-c", stubborn(tmp_path, "a0")],
+                cwd=tmp_path,
+                env=dict(os.environ),
+                log_path=tmp_path / "a0.log",
+                limits=proc.Limits(timeout_s=120),
+                cancel=threading.Event(),
+            )
+        )
+    )
+    worker.start()
+    pids = agent_pids(tmp_path, 1)
+    below = grandchildren(tmp_path, pids)
+    old = warden_link.link().pid
+    os.kill(old, signal.SIGKILL)
+    worker.join(timeout=30)
+    assert not worker.is_alive() and result[0].failure == "exit"
+    everything = [*pids[0], *below]
+    wait_for(lambda: not any(map(_running, everything)), "the attempt's tree to end", 30)
+    assert warden_link.link().pid != old
+
+
+def test_the_recorded_identity_names_the_attempts_shim(tmp_path: Path) -> None:
+    """What resume uses to stop a recorded tree (pid and create time) is the shim's, as psutil
+    sees it; read by the warden, it holds even for an attempt reaped before genesis-par looks."""
+    seen: list[proc.Started] = []
+    shims: list[float] = []
+
+    def started(s: proc.Started) -> None:
+        seen.append(s)
+        shims.append(proc.identity(s.pid).create_time)
+
+    out = proc.run(
+        [sys.executable, "-c", "import time; time.sleep(1)"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "a.log",
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+        on_start=started,
+    )
+    assert out.exit_code == 0 and seen[0].create_time == shims[0]
+    for i in range(20):  # gone at once: reaped by the warden before genesis-par looks, often
+        out = proc.run(
+            ["true"],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=tmp_path / f"{i}.log",
+            limits=proc.Limits(),
+            cancel=threading.Event(),
+            on_start=lambda s: seen.append(s),
+        )
+        assert (out.exit_code, out.failure) == (0, None)
