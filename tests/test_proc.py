@@ -284,10 +284,16 @@ needs_cgroup = pytest.mark.skipif(
 
 
 @needs_cgroup
-def test_an_attempt_runs_in_a_cgroup_of_its_own_removed_after(tmp_path: Path) -> None:
-    out = run(tmp_path, "print(open('/proc/self/cgroup').read())", proc.Limits(timeout_s=30))
+@pytest.mark.parametrize("supervisor", ["warden", "shim"])
+def test_an_attempt_runs_in_a_cgroup_of_its_own_removed_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, supervisor: str
+) -> None:
+    monkeypatch.setenv("GENESIS_PAR_SUPERVISOR", supervisor)
+    code = "import os; print(open('/proc/self/cgroup').read(), 'GENESIS_PAR_CGROUP' in os.environ)"
+    out = run(tmp_path, code, proc.Limits(timeout_s=30))
     assert out.exit_code == 0
     log = (tmp_path / "logs" / "a.log").read_text()
+    assert log.rstrip().endswith("False"), log  # the shim's variable, never the agent's
     (line,) = [x for x in log.splitlines() if x.startswith("0::")]
     name = line.rsplit("/", 1)[1]
     assert name.startswith(f"genesis-par-{os.getpid()}-"), line
