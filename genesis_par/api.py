@@ -11,6 +11,7 @@ output. Progress reaches the caller through callbacks; user errors raise `Genesi
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,15 +19,17 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.land import landing
+from genesis_par.land import by_hand, landing
 from genesis_par.land import merge as merge_core
 from genesis_par.land import rollback as rollback_core
+from genesis_par.land.by_hand import Preparation
 from genesis_par.land.conflicts import Report as ConflictReport
 from genesis_par.land.landing import Landing
 from genesis_par.land.queue import QueueResult
 from genesis_par.land.rollback import Rollback
+from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan, load
-from genesis_par.run import flow
+from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
@@ -46,6 +49,7 @@ __all__ = [
     "Listing",
     "MergeMethod",
     "Plan",
+    "Preparation",
     "QueueResult",
     "Rollback",
     "RunProgress",
@@ -56,6 +60,7 @@ __all__ = [
     "list_worktrees",
     "load_plan",
     "merge",
+    "resolve",
     "resume",
     "rollback",
     "run",
@@ -164,20 +169,38 @@ def merge(
     into: str | None = None,
     method: MergeMethod | None = None,
     dry_run: bool = False,
+    check: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Landing:
     """Merge a run's succeeded branches (or the named ones, with into) through the queue, as
-    `genesis-par merge`; `.queue.unmerged` lists what was left and why."""
+    `genesis-par merge`; `.queue.unmerged` lists what was left and why, `.resolutions` what
+    the run's [merge] on_conflict tried. check: the merge check for named branches."""
     repo = _repo(cwd)
     environment = os.environ if env is None else env
+    state = repo.common_dir / "genesis-par"
     if branches:
-        state = repo.common_dir / "genesis-par"
         git_env = gitops.identity_env(repo.root)
+        checking = merge_core.named_check(state, check, run, into)
         return merge_core.merge_branches(
-            repo, state, branches, into, method, dry_run, git_env, environment
+            repo, state, branches, into, method, dry_run, git_env, environment, checking
         )
-    with Store.open(repo.common_dir / "genesis-par", read_only=dry_run) as store:
-        return merge_core.merge_run(repo, store, run, into, method, dry_run, environment)
+    with Store.open(state, read_only=dry_run) as store:
+        hooks_for = rerun.hooks_for(repo, store, environment, threading.Event(), _unwatched)
+        return merge_core.merge_run(
+            repo, store, run, into, method, dry_run, environment, hooks_for=hooks_for
+        )
+
+
+def _unwatched(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
+    """Events of an API call nobody watches (they are in the run's state all the same)."""
+
+
+def resolve(task: str, run: str | None = None, *, cwd: PathLike = ".") -> Preparation:
+    """The merge of the run's current target into a task's branch, in its worktree, as
+    `genesis-par resolve`: conflicts left for a person (`.unmerged`); nothing is printed."""
+    repo = _repo(cwd)
+    with Store.open(repo.common_dir / "genesis-par") as store:
+        return by_hand.prepare_task(repo, store, run, task)
 
 
 def rollback(run: str | None = None, *, cwd: PathLike = ".", revert: bool = False) -> Rollback:

@@ -235,6 +235,10 @@ def logs_cmd(
         bool,
         typer.Option("--merge-check", help="The merge check's log after this task's merge."),
     ] = False,
+    resolution: Annotated[
+        int | None,
+        typer.Option(help="The log of this resolution try (a rerun, or the resolver agent)."),
+    ] = None,
 ) -> None:
     """Print a task's log: `logs TASK` (latest run) or `logs RUN TASK`."""
     from genesis_par.commands import status
@@ -242,7 +246,13 @@ def logs_cmd(
     if task is None:  # one name: the task, in the latest run
         run, task = None, run
     code = status.logs(
-        Path.cwd(), run, task, attempt=attempt, follow=follow, merge_check=merge_check
+        Path.cwd(),
+        run,
+        task,
+        attempt=attempt,
+        follow=follow,
+        merge_check=merge_check,
+        resolution=resolution,
     )
     raise typer.Exit(code)
 
@@ -324,6 +334,10 @@ def merge_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the order and outcome; change nothing.")
     ] = False,
+    check: Annotated[
+        str | None,
+        typer.Option(help="Named branches: the merge check, run on each merge before it lands."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Merge the safe branches onto the target, in order, each checked."""
@@ -337,8 +351,31 @@ def merge_cmd(
         method=method,
         dry_run=dry_run,
         as_json=as_json,
+        check=check,
     )
     raise typer.Exit(code)
+
+
+@app.command("resolve")
+def resolve_cmd(
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="Run name (default: the latest run).", metavar="RUN", show_default=False
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (`resolve TASK` takes the latest run's).", metavar="TASK"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the current target into a task's branch in its worktree, for you to finish."""
+    from genesis_par.commands import resolve
+
+    if task is None:  # one name: the task, in the latest run
+        run, task = None, run
+    raise typer.Exit(resolve.run(Path.cwd(), run, task, as_json=as_json))
 
 
 @app.command("rollback")

@@ -70,6 +70,9 @@ class EventKind(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     ROLLBACK = "rollback"
+    RESOLUTION = "resolution"  # a resolution of a conflicted task starts (issue 15)
+    RESOLVED = "resolved"  # ... and how it ended
+    BRANCH_MOVED = "branch-moved"  # a task's branch holds commits added after the run
     # the merge queue's steps (land/batch.py), recorded as merge-<step>
     MERGE_BATCH = "merge-batch"
     MERGE_CHECK_STARTED = "merge-check-started"

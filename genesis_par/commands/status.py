@@ -72,6 +72,7 @@ def logs(
     attempt: int | None = None,
     follow: bool = False,
     merge_check: bool = False,
+    resolution: int | None = None,
 ) -> int:
     """Print a task's log (the last attempt's by default; the latest run's without a run name);
     --follow until the attempt ends; --merge-check: the merge queue's check after its merge."""
@@ -87,7 +88,31 @@ def logs(
             raise UsageError(_unknown_task(store, record.name, task, known, run is None))
         if merge_check:
             return _print_merge_check(state, record.name, task)
+        if resolution is not None:
+            return _print_resolution(store, record.name, task, resolution)
         _print_attempt_log(store, record, task, attempt, follow)
+    return 0
+
+
+def _print_resolution(store: Store, run: str, task: str, n: int) -> int:
+    """The log of a task's resolution try n (a rerun's attempt, or the resolver agent's)."""
+    tries = {
+        int(data["n"]): data
+        for _, t, kind, data in store.events(run)
+        if kind == "resolved" and t == task and isinstance(data.get("n"), int)
+    }
+    if n not in tries:
+        known = ", ".join(map(str, sorted(tries))) or "none"
+        raise UsageError(
+            f'task "{task}" of run "{run}" has no resolution try {n} (tries: {known}); they '
+            "run when [merge] on_conflict is set"
+        )
+    log = tries[n].get("log")
+    if not log:
+        raise UsageError(
+            f'resolution try {n} of task "{task}" ran nothing that logs ({tries[n]["strategy"]})'
+        )
+    status_view.print_log(Path(str(log)), 0)
     return 0
 
 

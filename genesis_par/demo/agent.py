@@ -6,6 +6,7 @@ Run as `python -m genesis_par.demo.agent ACTION` inside a task's worktree.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -78,8 +79,19 @@ def greet_formal() -> None:
 
 
 def greet_loud() -> None:
+    """Makes the greeting loud, whatever it is now: run again on top of greet-formal's work
+    (on_conflict = "rerun"), it re-applies its intent to the new code."""
+    told = os.environ.get("GENESIS_CONFLICT", "")
+    if told:
+        print(f"run again after a conflict; told: {told.splitlines()[0]}", flush=True)
     _pause(1.2)
-    _replace("calc/greet.py", '"hello"', '"HELLO!"')
+    path = Path("calc/greet.py")
+    text = path.read_text()
+    greeting = re.search(r'return "([^"]*)"', text)
+    assert greeting is not None, "calc/greet.py has no greeting to make loud"
+    loud = greeting[1].upper().rstrip("!") + "!"
+    path.write_text(text.replace(f'"{greeting[1]}"', f'"{loud}"', 1))
+    print(f"edited calc/greet.py: {greeting[1]!r} -> {loud!r}", flush=True)
 
 
 def drop_legacy() -> None:

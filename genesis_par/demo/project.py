@@ -31,9 +31,9 @@ TASKS = [
     ("give-up", "give-up", ""),
     ("follow-up", "follow-up", 'depends_on = ["give-up"]'),
     ("greet-formal", "greet-formal", ""),
-    ("greet-loud", "greet-loud", ""),
+    ("greet-loud", "greet-loud", 'on_conflict = "rerun"'),  # redone on greet-formal's work
     ("drop-legacy", "drop-legacy", ""),
-    ("fix-legacy", "fix-legacy", ""),
+    ("fix-legacy", "fix-legacy", 'on_conflict = "manual"'),  # left for `genesis-par resolve`
     ("break-add", "break-add", 'priority = "low"'),
 ]
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -70,6 +70,9 @@ class _Segment(NamedTuple):
     built_on: str | None = None
 
 
+TICK_S = 0.2  # how often a round looks at Ctrl-C while its checks run
+
+
 def land(
     spec: QueueSpec,
     queue: Sequence[Candidate],
@@ -120,10 +123,20 @@ class _Batches:
         pending: deque[_Segment] = deque([_Segment(tuple(queue), None)])
         try:
             while pending:
+                if self.spec.cancel.is_set():  # interrupted: what is left waits for `resume`
+                    self._interrupted(pending)
+                    break
                 self._step(pending.popleft(), pending)
         finally:
             self.result.batches = [b.as_json(self.result.merged) for b in self.records]
         return self.tip
+
+    def _interrupted(self, pending: deque[_Segment]) -> None:
+        landed = set(self.result.merged) | {u.task for u in self.result.unmerged}
+        for seg in pending:
+            for c in seg.items:
+                if c.task.id not in landed:
+                    self.result.unmerged.append(Unmerged(c.task.id, "interrupted"))
 
     # --- one round ---
 
@@ -261,18 +274,29 @@ class _Batches:
                             self._check, slot, built[cut - 1], members, on_top_of, cancels[cut]
                         )
                     ] = cut
-                for future in as_completed(futures):
-                    cut = futures[future]
-                    runs[cut] = future.result()
-                    self._finished(runs[cut])
-                    for other, cancel in cancels.items():
-                        if runs[cut].passed is not None and (other < cut) == bool(runs[cut].passed):
-                            cancel.set()  # a failure ahead, or a longer pass, makes it moot
+                running = set(futures)
+                while running:
+                    done, running = wait(running, timeout=TICK_S, return_when=FIRST_COMPLETED)
+                    if self.spec.cancel.is_set():  # Ctrl-C or SIGTERM: every check stops
+                        for cancel in cancels.values():
+                            cancel.set()
+                    for future in done:
+                        cut = futures[future]
+                        runs[cut] = future.result()
+                        self._finished(runs[cut])
+                        self._moot(cancels, cut, runs[cut])
             except BaseException:
                 for cancel in cancels.values():
                     cancel.set()
                 raise
         return runs
+
+    @staticmethod
+    def _moot(cancels: Mapping[int, threading.Event], cut: int, run: CheckRun) -> None:
+        """A failure ahead, or a longer pass, makes the other checks moot: stop them."""
+        for other, cancel in cancels.items():
+            if run.passed is not None and (other < cut) == bool(run.passed):
+                cancel.set()
 
     def _check(
         self,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, queue
+from genesis_par.land import conflicts, queue, resolve
 from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
@@ -30,6 +31,10 @@ class Landing:
     report: conflicts.Report
     queue: queue.QueueResult | None = None
     branches: dict[str, str] = field(default_factory=dict)  # task -> branch
+    tips: dict[str, str] = field(default_factory=dict)  # task -> the commit the queue took
+    resolutions: list[resolve.Resolution] = field(default_factory=list)  # issue 15
+    check: str | None = None  # the merge check's command, None when none is set
+    dry_run: bool = False
 
 
 def full_ref(name: str) -> str:
@@ -72,6 +77,13 @@ def target(repo: gitops.RepoPaths, run: str, plan: Plan, into: str | None) -> Ta
     return Target(ref, checked_out)
 
 
+def current_tips(report: conflicts.Report, branches: Mapping[str, str]) -> dict[str, str]:
+    """Task -> the commit its branch holds now, as probed: a commit added after the run (by the
+    user, or by `resolve`) is part of the task."""
+    probed = {b.name: b.commit for b in report.branches}
+    return {task: probed[branch] for task, branch in branches.items()}
+
+
 def bring_home(
     repo: gitops.RepoPaths,
     run: str,
@@ -88,30 +100,37 @@ def bring_home(
     env: Mapping[str, str],
     starts: Mapping[str, str] | None = None,
     journal: queue.StepJournal | None = None,
+    hooks: resolve.Hooks | None = None,
     progress: Callable[[str, Mapping[str, object]], None] | None = None,
 ) -> Landing:
-    """Probe the succeeded tasks' commits (task -> commit), then land what merges safely.
+    """Probe the succeeded tasks' branches as they are now, then land what merges safely.
 
-    starts: the commit each task started from, so squash and rebase land its own change only."""
+    succeeded: task -> the commit recorded when it finished (used when its branch is gone).
+
+    starts: the commit each task started from, so squash and rebase land its own change only.
+    hooks: given, the tasks left unmerged by conflicts are resolved by their on_conflict."""
     branches = {t: worktrees.branch_name(run, t) for t in succeeded}
     tip = gitops.resolve_commit(repo.root, where.ref)
     known = {branches[t]: commit for t, commit in succeeded.items()}
     report = conflicts.check(repo.root, list(branches.values()), tip or base_commit, known=known)
-    landing = Landing(report, branches=branches)
+    check = plan.merge.check.text if plan.merge.check else None
+    landing = Landing(report, branches=branches, check=check, dry_run=dry_run)
     if not merge_now or not succeeded:
         return landing
     task_of = {b: t for t, b in branches.items()}
     broken = {task_of[b]: why for b, why in report.broken.items()}  # left unmerged, with why
+    tips = current_tips(report, {t: branches[t] for t in succeeded if t not in broken})
+    landing.tips = tips
     candidates = [
         queue.Candidate(
             plan.task(t),
             branches[t],
-            succeeded[t],
+            tip,
             frozenset(task_of[b] for b in report.conflicting(branches[t])),
-            (starts or {}).get(t),
+            # a branch moved since the run (a by-hand resolution): git's own merge base is right
+            (starts or {}).get(t) if tip == succeeded[t] else None,
         )
-        for t in succeeded
-        if t not in broken
+        for t, tip in tips.items()
     ]
     method = method or plan.merge.method
     needs_worktree = plan.merge.check is not None or method is MergeMethod.REBASE
@@ -131,6 +150,7 @@ def bring_home(
         checked_out=where.checked_out,
         check_timeout_s=plan.merge.timeout_s,
         journal=journal,
+        cancel=hooks.cancel if hooks is not None else threading.Event(),
         batching=batching(plan),
         progress=progress,
     )
@@ -138,6 +158,9 @@ def bring_home(
     landing.queue = queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
+    if hooks is not None and not dry_run:  # the one seam: resolve the conflicted, queue again
+        by_id = {c.task.id: c for c in candidates}
+        landing.resolutions = resolve.settle(spec, plan, landing.queue, by_id, hooks)
     return landing
 
 

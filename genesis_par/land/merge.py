@@ -3,6 +3,7 @@ named branches (`merge BRANCH... --into REF`), through the same queue."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, landing, queue
-from genesis_par.model import RunStatus, TaskStatus
+from genesis_par.land import conflicts, landing, queue, resolve
+from genesis_par.model import EventKind, RunStatus, TaskStatus
 from genesis_par.plan.model import Command, MergeMethod, Task
-from genesis_par.report.run_view import landing_json
+from genesis_par.report.run_view import landing_json, task_json
 from genesis_par.state.merges import RunSteps
-from genesis_par.state.store import Store, pick_run
+from genesis_par.state.store import RunRecord, Store, pick_run
+
+HooksFor = Callable[[RunRecord, plan_mod.Plan], resolve.Hooks]
 
 
 def merge_run(
@@ -27,9 +30,12 @@ def merge_run(
     dry_run: bool,
     env: Mapping[str, str],
     progress: Callable[[str, Mapping[str, object]], None] | None = None,
+    hooks_for: HooksFor | None = None,
 ) -> landing.Landing:
     """Merge a run's (the latest when None) succeeded branches onto its target, or into; the
-    merge is recorded with the run (a dry run changes nothing). progress: the queue's steps."""
+    merge is recorded with the run (a dry run changes nothing). Each task's branch is taken as
+    it is now. progress: the queue's steps; hooks_for: what its on_conflict resolutions need
+    (issue 15)."""
     record = pick_run(store, run)
     plan = plan_mod.loads(record.plan_text, Path(record.plan_path))
     done = [t for t in store.tasks(record.name) if t.status == TaskStatus.SUCCEEDED]
@@ -50,14 +56,52 @@ def merge_run(
         env=env,
         starts=starts,
         journal=RunSteps(store, record.name),
+        hooks=hooks_for(record, plan) if hooks_for is not None and not dry_run else None,
         progress=progress,
     )
     if home.queue is not None and not dry_run:
         q = home.queue
+        _record_tips(store, record.name, home.tips, succeeded)
+        now = {t.id: t for t in store.tasks(record.name)}
+        moved = {t: task_json(now[t]) for t in succeeded if now[t].commit != succeeded[t]}
         data = {**landing_json(home), "steps": q.steps}
         store.record_merge(record.name, q.into, q.before, q.after, data)
-        _update_result(store, record.name, data, unmerged=bool(q.unmerged))
+        _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
     return home
+
+
+def _record_tips(
+    store: Store, run: str, tips: Mapping[str, str], recorded: Mapping[str, str]
+) -> None:
+    """Task branches that moved since the run (a by-hand resolution): their new commit is the
+    task's, in status and reports."""
+    for task, tip in tips.items():
+        if tip != recorded.get(task):
+            store.record_event(
+                run, task, EventKind.BRANCH_MOVED, {"commit": tip, "was": recorded.get(task)}
+            )
+
+
+def named_check(
+    state: Path, check: str | None, run: str | None, into: str | None
+) -> plan_mod.MergeSettings:
+    """The check for named branches: --check, else the [merge] check of the run named with
+    --run, or of the run whose target --into is; none when there is none."""
+    if check is not None:
+        if not check.strip():
+            raise UsageError("--check needs a command, like --check 'pytest -q'")
+        return plan_mod.MergeSettings(check=Command((check,), shell=True))
+    if not (state / "state.db").exists() or (run is None and into is None):
+        return plan_mod.MergeSettings()
+    with Store.open(state, read_only=True) as store:
+        if run is not None:
+            record: RunRecord | None = pick_run(store, run)
+        else:
+            ref = landing.full_ref(str(into))
+            record = next((r for r in store.runs() if r.into_ref == ref), None)
+    if record is None:
+        return plan_mod.MergeSettings()
+    return plan_mod.loads(record.plan_text, Path(record.plan_path)).merge
 
 
 def merge_branches(
@@ -69,8 +113,10 @@ def merge_branches(
     dry_run: bool,
     git_env: Mapping[str, str],
     env: Mapping[str, str],
+    checking: plan_mod.MergeSettings | None = None,
 ) -> landing.Landing:
-    """Merge the named branches onto into (the queue with no check); a dry run changes nothing."""
+    """Merge the named branches onto into, each step behind checking's check (see named_check);
+    a dry run changes nothing."""
     if into is None:
         raise UsageError("name the branch to merge into with --into (e.g. --into main)")
     commits = {b: gitops.resolve_commit(repo.root, b) for b in branches}
@@ -82,7 +128,7 @@ def merge_branches(
         path=Path("named-branches"),
         text="",
         run=plan_mod.RunSettings("merge"),
-        merge=plan_mod.MergeSettings(into=into),
+        merge=dataclasses.replace(checking or plan_mod.MergeSettings(), into=into),
         tasks=tasks,
     )
     where = landing.target(repo, "merge", plan, into)
@@ -104,7 +150,7 @@ def _land_branches(
     git_env: Mapping[str, str],
     env: Mapping[str, str],
 ) -> landing.Landing:
-    names = list(commits)
+    names, check = list(commits), plan.merge.check
     report = conflicts.check(repo.root, names, start)
     candidates = [
         queue.Candidate(plan.task(b), b, commits[b] or "", frozenset(report.conflicting(b)))
@@ -117,11 +163,12 @@ def _land_branches(
         into_ref=where.ref,
         start=start,
         method=method or MergeMethod.MERGE,
-        check=None,
+        check=check,
+        check_timeout_s=plan.merge.timeout_s,
         log_dir=state / "logs" / "merge",
         check_worktree=(
             worktrees.merge_worktree(repo, "merge", start)
-            if method is MergeMethod.REBASE and not dry_run
+            if (method is MergeMethod.REBASE or check is not None) and not dry_run
             else None
         ),
         git_env=git_env,
@@ -130,15 +177,26 @@ def _land_branches(
     )
     touched = report.touched
     result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
-    return landing.Landing(report, result, {b: b for b in names})
+    text = check.text if check else None
+    return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
 
 
-def _update_result(store: Store, run: str, data: Mapping[str, Any], unmerged: bool) -> None:
-    """A later `merge` becomes the run's merge in status and reports, and sets its status."""
+def _update_result(
+    store: Store,
+    run: str,
+    data: Mapping[str, Any],
+    unmerged: bool,
+    moved: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """A later `merge` becomes the run's merge in status and reports, and sets its status;
+    tasks whose branch moved (a resolution) show their new commit."""
     result = store.result(run)
     if result is None:
         return
     result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
+    tasks = result.get("tasks")
+    if moved and isinstance(tasks, list):
+        result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
     if result["status"] in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
         result["status"] = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
         store.finish_run(run, result["status"])

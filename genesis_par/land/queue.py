@@ -58,6 +58,7 @@ class QueueResult:
     after: str
     order: list[tuple[str, str]] = field(default_factory=list)  # (task, why it is there)
     merged: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # of merged: in the target before the queue
     unmerged: list[Unmerged] = field(default_factory=list)
     created: bool = False
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
@@ -94,6 +95,7 @@ class QueueSpec:
         default_factory=BatchSettings
     )  # [merge] batch, parallel_checks, check_retries
     progress: Callable[[str, Mapping[str, object]], None] | None = None  # the queue's steps
+    cancel: threading.Event = field(default_factory=threading.Event)  # set by Ctrl-C: stop
 
 
 def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
@@ -181,7 +183,7 @@ def _check(spec: QueueSpec, commit: str, task: str) -> tuple[bool, Path | None]:
     )
     limits = proc.Limits(timeout_s=spec.check_timeout_s)
     step = steps.Step(spec.check, spec.check_worktree, log, values, spec.env, limits)
-    outcome = steps.run(step, threading.Event()).outcome
+    outcome = steps.run(step, spec.cancel).outcome
     return outcome.failure is None, log
 
 
@@ -240,6 +242,9 @@ def land(
         for task_id, _ in result.order:
             c = by_id[task_id]
             left_out = [d for d in c.task.depends_on if d in {u.task for u in result.unmerged}]
+            if spec.cancel.is_set():  # interrupted: what is left waits for `resume`
+                result.unmerged.append(Unmerged(task_id, "interrupted"))
+                continue
             if blocked:  # nothing can land on the checked-out target until they are dealt with
                 result.unmerged.append(Unmerged(task_id, blocked))
                 continue
@@ -295,6 +300,7 @@ def _land_one(
         probe = _probe(spec, tip, c, scratch)
         if probe.clean and probe.tree == gitops.tree_of(repo, tip, scratch):
             result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
+            result.already.append(c.task.id)
             return tip
         if not probe.clean:
             named = _conflicts_with(probe, c, result.merged, touched)
@@ -311,7 +317,8 @@ def _land_one(
         passed, log = _check(spec, new, c.task.id)
         if not passed:
             on_top_of = tuple(result.merged)
-            result.unmerged.append(Unmerged(c.task.id, CHECK_FAILED, (), log, on_top_of))
+            why = "interrupted" if spec.cancel.is_set() else CHECK_FAILED
+            result.unmerged.append(Unmerged(c.task.id, why, (), log, on_top_of))
             return tip
         if _publish(spec, new, tip, c.task.id):
             result.merged.append(c.task.id)

@@ -14,6 +14,14 @@ from typing import Any
 
 from genesis_par.errors import PlanError
 from genesis_par.plan.inputs import NotReadable, read_input
+from genesis_par.plan.on_conflict import (
+    DEFAULT_RERUN_LIMIT,
+    RESOLUTION_KEYS,
+    OnConflict,
+    on_conflict,
+    rerun_limit,
+    resolver,
+)
 from genesis_par.plan.values import (
     Where,
     check_branch_component,
@@ -31,7 +39,17 @@ from genesis_par.plan.values import (
 
 SUPPORTED_VERSIONS = (1,)
 DEFAULT_INTO = "genesis/{run}/integration"
-TEMPLATE_VARS = ("prompt", "prompt_file", "task", "run", "worktree", "branch", "base", "port")
+TEMPLATE_VARS = (
+    "prompt",
+    "prompt_file",
+    "task",
+    "run",
+    "worktree",
+    "branch",
+    "base",
+    "port",
+    "conflict",  # why a rerun runs: what collided (issue 15); empty otherwise
+)
 
 
 class Priority(enum.IntEnum):
@@ -114,6 +132,7 @@ class Task:
     best_of: int = 1  # candidates run in parallel; the best passing one becomes the branch
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
+    on_conflict: OnConflict | None = None  # None: [merge] on_conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +159,9 @@ class MergeSettings:
     batch: int | None = None  # tasks checked together; None: "auto" (land.checks)
     parallel_checks: int | None = None  # None: the cores free after [run] max_parallel
     check_retries: int = 0  # a failing merge check runs again this many times
+    on_conflict: OnConflict = OnConflict.LEAVE
+    rerun_limit: int = DEFAULT_RERUN_LIMIT
+    resolver: Command | None = None  # runs where on_conflict = "agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +203,15 @@ TASK_KEYS = frozenset(
         "check",
         "env",
         "best_of",
+        "on_conflict",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
 RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "isolation"})
-MERGE_KEYS = frozenset(
-    {"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"}
+MERGE_KEYS = (
+    frozenset({"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"})
+    | RESOLUTION_KEYS
 )
 AGENT_KEYS = frozenset({"command"})
 
@@ -260,7 +284,7 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     return RunSettings(name, base, max_parallel, strategy, setup, pool, isolation)
 
 
-def _merge_settings(raw: Any, path: Path) -> MergeSettings:
+def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeSettings:
     where = Where(path)
     table = typed(raw, dict, where, "[merge]", "a table")
     check_keys(table, MERGE_KEYS, where, "[merge]")
@@ -273,7 +297,33 @@ def _merge_settings(raw: Any, path: Path) -> MergeSettings:
     check = _command(table["check"], where, "[merge] check") if "check" in table else None
     timeout = table.get("timeout")
     timeout_s = None if timeout is None else parse_duration(timeout, where, "[merge] timeout")
-    return MergeSettings(into, method, check, timeout_s, *_batching(table, where))
+    return MergeSettings(
+        into,
+        method,
+        check,
+        timeout_s,
+        *_batching(table, where),
+        on_conflict=on_conflict(table, where, "[merge] on_conflict") or OnConflict.LEAVE,
+        rerun_limit=rerun_limit(table, where),
+        resolver=resolver(table, where, agents, _command, find_agent),
+    )
+
+
+def _check_resolver(plan: Plan, path: Path) -> None:
+    """on_conflict = "agent" needs a resolver to run."""
+    if plan.merge.resolver is not None:
+        return
+    if plan.merge.on_conflict is OnConflict.AGENT:
+        raise Where(path).error(
+            '[merge] on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") '
+            "or a command"
+        )
+    task = next((t for t in plan.tasks if t.on_conflict is OnConflict.AGENT), None)
+    if task is not None:
+        raise Where(path, task.id).error(
+            'on_conflict = "agent" needs [merge] resolver: an agent name (like "claude") or a '
+            "command"
+        )
 
 
 def _batching(table: dict[str, Any], where: Where) -> tuple[int | None, int | None, int]:
@@ -479,6 +529,7 @@ def _task(
         best_of=best_of,
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
+        on_conflict=on_conflict(merged, where, "on_conflict"),
     )
 
 
@@ -554,10 +605,11 @@ def _validate(text: str, raw: dict[str, Any], path: Path) -> Plan:
         path=path.resolve(),
         text=text,
         run=_run_settings(raw.get("run", {}), path),
-        merge=_merge_settings(raw.get("merge", {}), path),
+        merge=_merge_settings(raw.get("merge", {}), path, agents),
         tasks=tuple(tasks),
         agents=agents,
         version=raw["version"],
     )
     _check_target(plan, path)
+    _check_resolver(plan, path)
     return plan

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from genesis_par.land.conflicts import MergeResult, Report
+from genesis_par.plan.on_conflict import strategies_for
 from genesis_par.report.words import plural
 
 
@@ -29,7 +30,12 @@ def report_json(report: Report) -> dict[str, object]:
         ],
         "pairs": [{"a": a, "b": b, **_result_json(r)} for (a, b), r in report.pairs.items()],
         "files": [
-            {"path": path, "branches": branches, "kinds": kinds}
+            {
+                "path": path,
+                "branches": branches,
+                "kinds": kinds,
+                "strategies": strategies_for(kinds),
+            }
             for path, branches, kinds in report.files()
         ],
     }
@@ -109,5 +115,6 @@ def print_report(report: Report) -> None:
     for path, branches, kinds in files:
         console.print(
             f"  {escape(printable_path(path))}: {escape(', '.join(kinds))} "
-            f"between {escape(', '.join(branches))}"
+            f"between {escape(', '.join(branches))}; "
+            f"on_conflict can resolve it by {escape(', '.join(strategies_for(kinds)))}"
         )

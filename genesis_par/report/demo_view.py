@@ -17,8 +17,9 @@ def intro(repo: Path, plan: Path, as_json: bool) -> None:
         "[bold]genesis-par demo[/]: eleven scripted agents work on a tiny calculator in "
         f"{escape(str(repo))}\n"
         "  parallel tasks, a dependency chain, a retry, a failing task whose dependent is "
-        "skipped,\n  two tasks editing one line, a modify/delete, and a merge whose check "
-        "fails and is backed out.\n"
+        "skipped,\n  two tasks editing one line (the second is run again on the first's work: "
+        'on_conflict = "rerun"),\n  a modify/delete left for you to resolve, and a merge '
+        "whose check fails and is backed out.\n"
         "  The failures are expected: they are there to show what genesis-par does with them.\n"
     )
 
@@ -29,6 +30,7 @@ TOUR = [
     ("logs flaky-cli --attempt 1", "the failed first attempt (its retry succeeded)"),
     ("logs break-add --merge-check", "why that task's merge was backed out"),
     ("conflicts", "who collides with whom (exits 3: conflicts found)"),
+    ("resolve fix-legacy", "its worktree holding the conflicted merge, for you (exits 3)"),
 ]
 
 

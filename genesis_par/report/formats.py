@@ -140,6 +140,12 @@ def markdown(result: Mapping[str, Any]) -> str:
             lines.append(
                 f"- **rolled back**: `{merge['into']}` is at `{merge['rolled_back_to'][:12]}`"
             )
+        for r in merge.get("resolutions") or []:
+            said = f": {r['reason']}" if r.get("reason") else ""
+            lines.append(
+                f"- **resolution** `{r['task']}` ({r['strategy']}, try {r['n']}): "
+                f"{r['outcome']}{said}"
+            )
         for u in merge["unmerged"]:
             detail = "; ".join(
                 f"`{c['path']}` ({c['kind']}, with `{c['with']}`)" for c in u.get("conflicts", [])

@@ -137,6 +137,13 @@ def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> st
         what = f"failed ({failure})" if failure else "exited 0"
         said = f", exit code {code}" if failure and code is not None else ""
         return f"{stamp} {task}: attempt {data['n']} {what}{said}"
+    if kind == EventKind.RESOLUTION:  # the queue resolving a conflicted task (issue 15)
+        return f"{stamp} {task}: resolution started ({data['strategy']}, try {data.get('n', 1)})"
+    if kind == EventKind.RESOLVED:
+        said = f": {data['reason']}" if data.get("reason") else ""
+        return (
+            f"{stamp} {task}: resolution {data['strategy']} try {data['n']} {data['outcome']}{said}"
+        )
     if kind in TASK_ENDS:
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
@@ -212,13 +219,26 @@ def landing_json(landing: Landing) -> dict[str, object]:
         out["merge"] = {
             "into": q.into.removeprefix("refs/heads/"),
             "before": q.before,
-            "after": q.after,
+            "after": None if landing.dry_run and q.after != q.before else q.after,
             "order": [{"task": t, "why": why} for t, why in q.order],
             "merged": q.merged,
+            "already_merged": q.already,
             "unmerged": [u.as_json() for u in q.unmerged],
+            "check": check_json(landing),
+            "resolutions": [r.as_json() for r in landing.resolutions],
             "batches": q.batches,
         }
     return out
+
+
+def check_json(landing: Landing) -> dict[str, object]:
+    """Whether a merge check ran on each step, and if not, why not."""
+    note = None
+    if landing.dry_run:
+        note = "a dry run runs no check: a step shown as merged may still fail its check"
+    elif landing.check is None:
+        note = "no merge check is set: nothing was tested (set [merge] check, or --check CMD)"
+    return {"command": landing.check, "ran": note is None, "note": note}
 
 
 def print_summary(progress: RunProgress, home: Landing | None, status: RunStatus) -> None:
@@ -262,13 +282,29 @@ def print_landing(home: Landing) -> None:
                 )
         return
     into = q.into.removeprefix("refs/heads/")
-    console.print(f"merge into {escape(into)}: {q.before[:12]} -> {q.after[:12]}")
+    # a dry run's merges are made in a throwaway object store: their ids name nothing
+    after = "(new commits, not made: dry run)" if home.dry_run else q.after[:12]
+    after = q.after[:12] if q.after == q.before else after
+    console.print(f"merge into {escape(into)}: {q.before[:12]} -> {escape(after)}")
     for task, why in q.order:
         console.print(f"  order: {escape(task)} ({escape(why)})")
-    if q.merged:
-        console.print(f"  [green]merged[/] ({len(q.merged)}): {escape(', '.join(q.merged))}")
+    new = [t for t in q.merged if t not in q.already]
+    verb = "would merge" if home.dry_run else "merged"
+    if new:
+        console.print(f"  [green]{verb}[/] ({len(new)}): {escape(', '.join(new))}")
+    if q.already:
+        console.print(f"  already merged ({len(q.already)}): {escape(', '.join(q.already))}")
+    note = check_json(home)["note"]
+    if note:
+        console.print(f"  [yellow]note[/]: {escape(str(note))}")
     for line in queue_view.batch_lines(q.batches):
         console.print(f"  {escape(line)}")
+    for r in home.resolutions:
+        said = f": {r.reason}" if r.reason else ""
+        console.print(
+            f"  resolution {escape(r.task)} ({escape(r.strategy)}, try {r.n}): "
+            f"{escape(r.outcome)}{escape(said)}"
+        )
     for u in q.unmerged:
         detail = "; ".join(f"{p} ({k}) with {w}" for p, k, w in u.conflicts)
         under = f" on top of {', '.join(u.on_top_of)}" if u.on_top_of else ""

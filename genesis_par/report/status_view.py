@@ -98,6 +98,13 @@ def print_status(obj: dict[str, Any]) -> None:
             )
         for line in queue_view.batch_lines(merge.get("batches") or []):
             console.print(f"  {escape(line)}")
+        for r in merge.get("resolutions") or []:
+            said = f": {r['reason']}" if r.get("reason") else ""
+            log = f" (log {r['log']})" if r.get("log") else ""
+            console.print(
+                f"  resolution {escape(r['task'])} ({escape(r['strategy'])}, try {r['n']}): "
+                f"{escape(r['outcome'] + said + log)}"
+            )
         for u in merge["unmerged"]:
             detail = conflicts_text(u)
             extra = f": {detail}" if detail else (f": log {u['log']}" if u.get("log") else "")

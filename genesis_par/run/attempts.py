@@ -46,6 +46,8 @@ class TaskProgress:
     waiting: str | None = None
     port: int = 0  # GENESIS_PORT: unique among the run's running tasks
     agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
+    conflict: str = ""  # a rerun after a conflict: what collided ({conflict}, issue 15)
+    conflict_file: str = ""  # the same text in a file (GENESIS_CONFLICT_FILE)
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -128,6 +130,8 @@ def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress
         port=progress.port,
         prompt=task.prompt or "",
         prompt_file=_prompt_file(spec, task),
+        conflict=progress.conflict,
+        conflict_file=progress.conflict_file,
     )
 
 

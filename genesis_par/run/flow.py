@@ -13,12 +13,13 @@ from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, UsageError
-from genesis_par.land import landing
+from genesis_par.land import landing, resolve
 from genesis_par.model import EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, MergeMethod, Plan, find_agent
 from genesis_par.report import run_view
+from genesis_par.run import rerun
 from genesis_par.run.attempts import RunSpec, TaskProgress
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.run.orphans import stop_orphans
@@ -271,30 +272,13 @@ def finish(
     options: Options,
     observers: Observers = QUIET,
 ) -> RunResult:
-    """After the tasks: conflicts, the merge queue, the record."""
+    """After the tasks: conflicts, the merge queue (and its resolutions), the record."""
     home: landing.Landing | None = None
     if not progress.interrupted:
-        succeeded = {
-            t.id: t.commit
-            for t in progress.tasks.values()
-            if t.status == TaskStatus.SUCCEEDED and t.commit
-        }
-        home = landing.bring_home(
-            spec.repo,
-            spec.run,
-            spec.plan,
-            succeeded,
-            spec.base_commit,
-            where,
-            method=options.method,
-            merge_now=options.merge,
-            state_dir=spec.state_dir,
-            git_env=spec.git_env,
-            env=spec.env,
-            starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
-            journal=RunSteps(store, spec.run),
-            progress=_QueueRecorder(store, spec.run, observers.merge_step),
-        )
+        hooks = _resolution_hooks(spec, store, progress, observers)
+        with resolve.interruptible(hooks.cancel):
+            home = _bring_home(spec, store, progress, where, options, hooks, observers)
+        progress.interrupted = hooks.cancel.is_set()  # Ctrl-C in the queue: resume goes on
         if home.queue is not None:
             q = home.queue
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
@@ -304,6 +288,49 @@ def finish(
     store.set_result(spec.run, record)
     store.finish_run(spec.run, status)
     return RunResult(spec.run, status, code, progress, home, record)
+
+
+def _resolution_hooks(
+    spec: RunSpec, store: Store, progress: RunProgress, observers: Observers
+) -> resolve.Hooks:
+    """What the queue's resolutions (issue 15) need: reruns of the run's own tasks."""
+    recorder = _Recorder(store, spec.run, observers)
+    cancel = threading.Event()
+    reruns = rerun.rerunner(spec, progress.tasks, recorder, cancel)
+    return resolve.Hooks(spec.state_dir, reruns, recorder, cancel, spec.env)
+
+
+def _bring_home(
+    spec: RunSpec,
+    store: Store,
+    progress: RunProgress,
+    where: landing.Target,
+    options: Options,
+    hooks: resolve.Hooks,
+    observers: Observers,
+) -> landing.Landing:
+    succeeded = {
+        t.id: t.commit
+        for t in progress.tasks.values()
+        if t.status == TaskStatus.SUCCEEDED and t.commit
+    }
+    return landing.bring_home(
+        spec.repo,
+        spec.run,
+        spec.plan,
+        succeeded,
+        spec.base_commit,
+        where,
+        method=options.method,
+        merge_now=options.merge,
+        state_dir=spec.state_dir,
+        git_env=spec.git_env,
+        env=spec.env,
+        starts={t.id: t.start_commit for t in progress.tasks.values() if t.start_commit},
+        journal=RunSteps(store, spec.run),
+        progress=_QueueRecorder(store, spec.run, observers.merge_step),
+        hooks=hooks,
+    )
 
 
 def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[RunStatus, ExitCode]:

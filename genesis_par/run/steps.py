@@ -31,6 +31,8 @@ def template_values(
     port: int = PORT_BASE,
     prompt: str = "",
     prompt_file: str = "",
+    conflict: str = "",
+    conflict_file: str = "",
 ) -> dict[str, str]:
     """Every template variable (plan.TEMPLATE_VARS), hence every GENESIS_* variable."""
     return {
@@ -42,6 +44,8 @@ def template_values(
         "prompt": prompt,
         "prompt_file": prompt_file,
         "port": str(port),
+        "conflict": conflict,  # why a rerun runs (issue 15); empty otherwise
+        "conflict_file": conflict_file,  # GENESIS_CONFLICT_FILE
     }
 
 

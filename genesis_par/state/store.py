@@ -400,6 +400,10 @@ class Store(MergeRecords):
                     data["n"],
                 ),
             )
+        elif kind == EventKind.BRANCH_MOVED:  # its branch got commits after the run (a resolution)
+            db.execute(
+                'UPDATE tasks SET "commit"=? WHERE run=? AND id=?', (data["commit"], run, task)
+            )
         elif kind in TASK_ENDS:
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind

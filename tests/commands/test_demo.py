@@ -36,7 +36,11 @@ def test_the_tour_after_the_demo_runs_as_printed(tmp_path: Path) -> None:
         timeout=300,
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
+    # one conflict resolved by a rerun on the other task's work, one left for `resolve`
+    assert "resolution greet-loud (rerun, try 1): landed" in demo.stdout
+    assert "unmerged fix-legacy: conflicts: calc/legacy.py (modify/delete)" in demo.stdout
     cd, *commands = _try_next(demo.stdout)
+    assert any("resolve fix-legacy" in c for c in commands)
     assert cd.startswith("cd ") and len(commands) >= 4
     for command in commands:
         expected = 3 if "exits 3" in command else 0

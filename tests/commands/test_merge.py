@@ -298,7 +298,9 @@ def test_demo_runs_the_whole_flow(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert tasks["give-up"]["status"] == "failed" and tasks["follow-up"]["status"] == "skipped"
     assert tasks["flaky-cli"]["attempts"] == 2 and tasks["flaky-cli"]["status"] == "succeeded"
     unmerged = {u["task"]: u for u in result["merge"]["unmerged"]}
-    assert unmerged["greet-loud"]["conflicts"][0]["kind"] == "content"
+    assert "greet-loud" not in unmerged  # its content conflict: run again on top, it landed
+    (rerun,) = result["merge"]["resolutions"]
+    assert (rerun["task"], rerun["strategy"], rerun["outcome"]) == ("greet-loud", "rerun", "landed")
     assert unmerged["fix-legacy"]["conflicts"][0]["kind"] == "modify/delete"
     assert unmerged["break-add"]["reason"] == "merge check failed"
     assert {"add-mul", "write-usage", "write-index", "flaky-cli"} <= set(result["merge"]["merged"])

@@ -29,6 +29,9 @@ into = "integration/{run}"
 method = "squash"
 check = "make test"
 timeout = "1h30m"
+on_conflict = "agent"
+rerun_limit = 3
+resolver = ["fix-conflicts", "{prompt}"]
 batch = 4
 parallel_checks = 2
 check_retries = 1
@@ -53,6 +56,7 @@ cpu = 1.5
 retries = 2
 best_of = 2
 check = ["pytest", "-x"]
+on_conflict = "rerun"
 
 [[tasks]]
 id = "two"
