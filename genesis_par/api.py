@@ -137,8 +137,10 @@ def resume(
     on_note: Callable[[str], None] | None = None,
     on_tick: Callable[[RunProgress], None] | None = None,
     on_merge_step: MergeStep | None = None,
+    budget_usd: float | None = None,
 ) -> RunResult | AlreadyFinished:
-    """Continue an interrupted run (the latest when run is None), as `genesis-par resume`."""
+    """Continue an interrupted run (the latest when run is None), as `genesis-par resume`;
+    budget_usd: the run's budget from now on, as `resume --budget`."""
     return resume_core.resume(
         Path(cwd),
         run,
@@ -146,6 +148,7 @@ def resume(
         retry_failed=retry_failed,
         plan_path=Path(plan) if plan is not None else None,
         observers=_observers(on_event, on_note, on_tick, on_merge_step),
+        budget=budget_usd,
     )
 
 

@@ -131,6 +131,14 @@ def run_cmd(
             "\\[run] isolation)."
         ),
     ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics",
+            help="Keep this Prometheus text file up to date while the run goes on.",
+            metavar="FILE",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the plan: parallel agents in worktrees, then conflicts, then the merge queue."""
@@ -145,6 +153,7 @@ def run_cmd(
         no_merge=no_merge,
         into=into,
         isolation=isolation,
+        metrics=metrics,
     )
     raise typer.Exit(code)
 
@@ -163,13 +172,35 @@ def resume_cmd(
     plan: Annotated[
         Path | None, typer.Option("--plan", help="Use this plan file instead of the recorded one.")
     ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            help="The run's budget_usd from now on: a run stopped by its budget goes on.",
+            metavar="USD",
+        ),
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics",
+            help="Keep this Prometheus text file up to date while the run goes on.",
+            metavar="FILE",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue an interrupted run: finished tasks are not run again."""
     from genesis_par.commands import resume
 
     code = resume.resume(
-        Path.cwd(), run, retry_failed=retry_failed, plan_path=plan, as_json=as_json
+        Path.cwd(),
+        run,
+        retry_failed=retry_failed,
+        plan_path=plan,
+        as_json=as_json,
+        budget=budget,
+        metrics=metrics,
     )
     raise typer.Exit(code)
 
@@ -296,11 +327,19 @@ def report_cmd(
 
 
 @app.command("agents")
-def agents_cmd(as_json: JsonOpt = False) -> None:
-    """The built-in agent presets and whether each is installed."""
+def agents_cmd(
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="Compare the agents of this run: tasks, success, tokens, cost, time."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The built-in agent presets and whether each is installed; --run RUN compares a run's."""
     from genesis_par.commands import agents
 
-    raise typer.Exit(agents.run(as_json=as_json))
+    raise typer.Exit(agents.run(as_json=as_json, run_name=run))
 
 
 @app.command("demo")

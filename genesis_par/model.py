@@ -33,6 +33,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CONFLICTS = "conflicts"  # its tasks succeeded, some of their work is left unmerged
+    BUDGET = "budget"  # it reached its budget_usd: tasks were skipped (resume --budget)
     INTERRUPTED = "interrupted"
 
 
@@ -43,6 +44,7 @@ class Failure(StrEnum):
     TIMEOUT = "timeout"
     MEMORY = "memory"
     CPU = "cpu"
+    BUDGET = "budget"  # the task spent more than its max_cost_usd
     CANCELLED = "cancelled"  # a process stopped by an interrupt (the task is cancelled)
     CHECK = "check"
     SETUP = "setup"
@@ -56,6 +58,10 @@ class Failure(StrEnum):
 
 # An agent that reached outside its task is not given another attempt.
 FINAL_FAILURES = frozenset({Failure.ESCAPED, Failure.HISTORY, Failure.WORKTREE})
+
+
+# the `reason` of a task skipped because the run reached its budget_usd
+BUDGET = "budget"
 
 
 class EventKind(StrEnum):

@@ -57,7 +57,7 @@ class Limits:
 
 class Outcome(NamedTuple):
     exit_code: int | None  # None when we stopped it
-    failure: Failure | None  # None | EXIT | TIMEOUT | MEMORY | CPU | CANCELLED
+    failure: Failure | None  # None | EXIT | TIMEOUT | MEMORY | CPU | BUDGET | CANCELLED
     peak_rss_bytes: int
     duration_s: float
     left_running: tuple[int, ...] = ()  # pids of the attempt that could not be stopped
@@ -368,12 +368,14 @@ def run(
     cancel: threading.Event,
     shell: bool = False,
     on_start: Callable[[Started], None] = lambda s: None,
-    on_sample: Callable[[int], None] = lambda rss: None,
+    on_sample: Callable[[int, float], Failure | None] = lambda rss, cpu_s: None,
     exit_file: Path | None = None,
     cgroups: Path | bool | None = True,
 ) -> Outcome:
     """Run one attempt to its end under limits; blocking; safe from many threads at once.
     exit_file: where its exit code is recorded (default: the agent's, beside log_path).
+    on_sample gets the tree's resident bytes and cpu seconds at each sample; a failure it
+    returns (BUDGET) stops the tree like a broken limit.
     cgroups: where to make the attempt's cgroup (True: genesis-par's own, if it may; None or
     False: none, the SIGSTOP sweeps alone stop it)."""
     cgroup = cgroups_mod.new(cgroups_mod.parent() if cgroups is True else cgroups or None)
@@ -404,7 +406,7 @@ def _run(
     cancel: threading.Event,
     shell: bool,
     on_start: Callable[[Started], None],
-    on_sample: Callable[[int], None],
+    on_sample: Callable[[int, float], Failure | None],
     exit_file: Path,
     cgroup: Path | None,
 ) -> Outcome:
@@ -428,8 +430,7 @@ def _run(
             failure = watch.overdue(now)
         else:
             seen = _sample(child.pid)
-            on_sample(seen.rss)
-            failure = watch.broken(now, seen.rss, seen.cpu_s)
+            failure = on_sample(seen.rss, seen.cpu_s) or watch.broken(now, seen.rss, seen.cpu_s)
             every = _next_every(every, seen.shape == last.shape, limits)
             due, last = now + every, seen
         if failure:

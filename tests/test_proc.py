@@ -261,7 +261,7 @@ def test_supervising_sleeping_agents_costs_almost_no_cpu(tmp_path: Path) -> None
             log_path=tmp_path / f"{i}.log",
             limits=proc.Limits(timeout_s=120),
             cancel=threading.Event(),
-            on_sample=seen.append,
+            on_sample=lambda rss, cpu_s: seen.append(rss),
         )
 
     one(9)  # the warden, if any, is started before the measure

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from genesis_par.commands.run import observers_for, show
 from genesis_par.report import run_view
+from genesis_par.report.metrics import MetricsFile
 from genesis_par.run.resume import AlreadyFinished
 from genesis_par.run.resume import resume as resume_run
 
@@ -19,12 +20,22 @@ def resume(
     retry_failed: bool = False,
     plan_path: Path | None = None,
     as_json: bool = False,
+    budget: float | None = None,
+    metrics: Path | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> int:
-    """Run what the run did not finish, then conflicts and the merge queue; run's exit codes."""
-    with observers_for(as_json) as observers:
+    """Run what the run did not finish, then conflicts and the merge queue; run's exit codes.
+    budget: the run's budget_usd from now on (a run stopped by its budget goes on)."""
+    gauges = MetricsFile.checked(metrics) if metrics is not None else None
+    with observers_for(as_json, gauges) as observers:
         result = resume_run(
-            cwd, run, env, retry_failed=retry_failed, plan_path=plan_path, observers=observers
+            cwd,
+            run,
+            env,
+            retry_failed=retry_failed,
+            plan_path=plan_path,
+            observers=observers,
+            budget=budget,
         )
     if isinstance(result, AlreadyFinished):
         run_view.note(
@@ -35,4 +46,4 @@ def resume(
         if as_json:
             run_view.print_json(result.record or {"run": result.run})
         return result.exit_code
-    return show(result, as_json, env)
+    return show(result, as_json, env, gauges)

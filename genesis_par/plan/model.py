@@ -133,6 +133,7 @@ class Task:
     check: Command | None = None
     env: tuple[tuple[str, str], ...] = ()
     on_conflict: OnConflict | None = None  # None: [merge] on_conflict
+    max_cost_usd: float | None = None  # its agents' whole trees stop when they spend more
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ class RunSettings:
     strategy: Strategy = Strategy.CRITICAL_PATH
     setup: Command | None = None  # run once in each new worktree before its first agent
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
+    budget_usd: float | None = None  # no task or attempt starts once the run spent this
     isolation: Isolation = Isolation.WORKTREE
 
 
@@ -204,11 +206,14 @@ TASK_KEYS = frozenset(
         "env",
         "best_of",
         "on_conflict",
+        "max_cost_usd",
     ]
 )
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
-RUN_KEYS = frozenset({"name", "base", "max_parallel", "strategy", "setup", "pool", "isolation"})
+RUN_KEYS = frozenset(
+    {"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd", "isolation"}
+)
 MERGE_KEYS = (
     frozenset({"into", "method", "check", "timeout", "batch", "parallel_checks", "check_retries"})
     | RESOLUTION_KEYS
@@ -280,8 +285,9 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     strategy = enum_value(table.get("strategy", "critical-path"), Strategy, where, "[run] strategy")
     setup = _command(table["setup"], where, "[run] setup") if "setup" in table else None
     pool = typed(table.get("pool", True), bool, where, "[run] pool", "true or false")
+    budget = _dollars(table, "budget_usd", where, "[run] budget_usd")
     isolation = enum_value(table.get("isolation", "worktree"), Isolation, where, "[run] isolation")
-    return RunSettings(name, base, max_parallel, strategy, setup, pool, isolation)
+    return RunSettings(name, base, max_parallel, strategy, setup, pool, budget, isolation)
 
 
 def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeSettings:
@@ -434,6 +440,18 @@ def _env(raw: Any, where: Where) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(table.items()))
 
 
+def _dollars(raw: Mapping[str, Any], key: str, where: Where, name: str) -> float | None:
+    """An amount of US dollars (budget_usd, max_cost_usd), or None when not given."""
+    if key not in raw:
+        return None
+    value = typed(raw[key], (int, float), where, name, "a number of US dollars")
+    if not math.isfinite(value) or value < 0:
+        raise where.error(
+            f"{name} must be a finite number of US dollars, not negative, not {value}"
+        )
+    return float(value)
+
+
 def _number(raw: Mapping[str, Any], key: str, where: Where, default: float) -> float:
     value = typed(raw.get(key, default), (int, float), where, key, "a number")
     if not math.isfinite(value) or value < 0:
@@ -530,6 +548,7 @@ def _task(
         check=_command(merged["check"], where, "check") if "check" in merged else None,
         env=_env(merged.get("env", {}), where),
         on_conflict=on_conflict(merged, where, "on_conflict"),
+        max_cost_usd=_dollars(merged, "max_cost_usd", where, "max_cost_usd"),
     )
 
 

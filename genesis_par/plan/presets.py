@@ -1,6 +1,8 @@
 """Built-in agents: how each coding agent runs headless, and how to install it.
 
-Flags checked against each agent's own documentation; the sources are in docs/agents.md. The
+Flags checked against each agent's own documentation; the sources are in docs/agents.md. Each
+preset that can turns on its agent's machine-readable output, which genesis_par.usage reads
+for tokens and cost (the log keeps it as printed). The
 prompt is never where an option could be read: after `--`, or glued to its option with `=`, so
 a prompt that starts with `-` (a Markdown list in a prompt file) stays the prompt.
 """
@@ -28,12 +30,22 @@ PRESETS: Mapping[str, Preset] = {
     for p in (
         _preset(
             "claude",
-            ("claude", "-p", "--permission-mode", "acceptEdits", "--", "{prompt}"),
+            (
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "acceptEdits",
+                "--",
+                "{prompt}",
+            ),
             "npm install -g @anthropic-ai/claude-code",
         ),
         _preset(
             "codex",
-            ("codex", "exec", "--sandbox", "workspace-write", "--", "{prompt}"),
+            ("codex", "exec", "--json", "--sandbox", "workspace-write", "--", "{prompt}"),
             "npm install -g @openai/codex",
         ),
         _preset(
@@ -51,7 +63,7 @@ PRESETS: Mapping[str, Preset] = {
         ),
         _preset(
             "gemini",
-            ("gemini", "--approval-mode", "yolo", "--prompt={prompt}"),
+            ("gemini", "--output-format", "json", "--approval-mode", "yolo", "--prompt={prompt}"),
             "npm install -g @google/gemini-cli",
         ),
         _preset("opencode", ("opencode", "run", "--", "{prompt}"), "npm install -g opencode-ai"),

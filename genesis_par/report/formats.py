@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 from genesis_par.model import TaskStatus
-from genesis_par.report import queue_view
+from genesis_par.report import amounts, comparison, queue_view
 from genesis_par.state.store import AttemptRecord
 
 LOG_TAIL_LINES = 40  # of a task's log in JUnit's <system-out>
@@ -103,6 +103,7 @@ def junit(result: Mapping[str, Any], logs: Mapping[str, LogExcerpt]) -> str:
         log = logs.get(t["id"])
         if log:
             ET.SubElement(case, "system-out").text = log_tail(log)
+    comparison.junit_properties(result, suite)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
 
@@ -112,8 +113,8 @@ def markdown(result: Mapping[str, Any]) -> str:
     lines = [
         f"## genesis-par run `{result['run']}`: {result['status']}",
         "",
-        "| task | status | tries | time | why |",
-        "|---|---|---|---|---|",
+        "| task | status | tries | time | tokens in/out | cost | why |",
+        "|---|---|---|---|---|---|---|",
     ]
     icons = {
         TaskStatus.SUCCEEDED: "✅",
@@ -128,7 +129,12 @@ def markdown(result: Mapping[str, Any]) -> str:
         if t["id"] in unmerged:
             status += ", ⚠️ not merged"
         why = (t.get("reason") or unmerged.get(t["id"], "")).replace("|", "\\|")
-        lines.append(f"| `{t['id']}` | {status} | {t.get('attempts') or ''} | {duration} | {why} |")
+        usage = t.get("usage") or {}
+        spent = f"{amounts.in_out(usage)} | {amounts.dollars(usage.get('cost_usd'))}"
+        lines.append(
+            f"| `{t['id']}` | {status} | {t.get('attempts') or ''} | {duration} | {spent} | {why} |"
+        )
+    lines += comparison.markdown(result)
     merge = result.get("merge")
     if merge:
         lines += [
@@ -240,11 +246,13 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 .clean {{ background: #dfd; }} .conflict {{ background: #fcc; }} .unmerged {{ color: #a50; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; }}
 .cut {{ color: #666; font-style: italic; }}
+{comparison.STYLE}
 </style></head><body>
 <h1>genesis-par run <code>{html.escape(result["run"])}</code>: {html.escape(result["status"])}</h1>
 <h2>Timeline</h2>
 <p>One bar per attempt, by worker slot, over {span:.1f} s; green succeeded, red failed.</p>
 <div class="timeline" id="timeline">{"".join(bars)}</div>
+{comparison.html_section(result)}
 <h2>Merge</h2>
 {merge_section}
 <h2>Conflicts</h2>

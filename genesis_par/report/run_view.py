@@ -15,7 +15,7 @@ from rich.table import Table
 
 from genesis_par.land.landing import Landing
 from genesis_par.model import ACTIVE, FINISHED, TASK_ENDS, EventKind, RunStatus, TaskStatus
-from genesis_par.report import queue_view
+from genesis_par.report import amounts, queue_view
 from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
@@ -23,6 +23,7 @@ from genesis_par.report.words import plural
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
 from genesis_par.state.records import TaskRecord
+from genesis_par.usage import compare, total
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim",
@@ -59,12 +60,15 @@ def last_line(log: Path | None, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
-    """The live view: one row a task and a progress bar for the run."""
+def task_table(
+    run: str, rows: Iterable[TaskProgress], now: float, per_minute: float | None = None
+) -> Group:
+    """The live view: one row a task (CPU, memory and cost of the running ones) and a
+    progress bar for the run, with its totals and tasks finished per minute."""
     rows = list(rows)
     table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
     name_column(table, "task")
-    for column in ("status", "try", "elapsed", "memory"):
+    for column in ("status", "try", "elapsed", "cpu", "memory", "cost"):
         table.add_column(column, no_wrap=True)
     table.add_column("last log line / why")
     for row in rows:
@@ -81,19 +85,30 @@ def task_table(run: str, rows: Iterable[TaskProgress], now: float) -> Group:
             f"[{style}]{row.status}[/]",
             str(row.attempts or ""),
             f"{row.elapsed(now):.1f}s" if row.attempts else "",
+            f"{row.cpu_percent():.0f}%" if running else "",
             _size(row.rss_bytes) if running else "",
+            amounts.dollars(row.total_usage().cost_usd),
             escape(note),
         )
-    return Group(table, *_footer(rows))
+    return Group(table, *_footer(rows, per_minute))
 
 
-def _footer(rows: list[TaskProgress]) -> tuple[ProgressBar, str]:
-    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled."""
+def _footer(rows: list[TaskProgress], per_minute: float | None) -> tuple[ProgressBar, str]:
+    """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled;
+    the run's tokens and cost, and its pace."""
     cancelled = sum(row.status == TaskStatus.CANCELLED for row in rows)
     done = sum(row.status in FINISHED for row in rows) - cancelled
     bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
     line = f"{done} of {plural(len(rows), 'task')} finished"
-    return bar, line + (f", {cancelled} cancelled" if cancelled else "")
+    line += f", {cancelled} cancelled" if cancelled else ""
+    spent = total(row.total_usage() for row in rows)
+    if spent.known:
+        line += f" · {amounts.tokens(spent.input_tokens)} tokens in, "
+        line += f"{amounts.tokens(spent.output_tokens)} out"
+        line += f", {amounts.dollars(spent.cost_usd)}" if spent.cost_usd is not None else ""
+    if per_minute is not None:
+        line += f" · {per_minute:.1f} tasks/min"
+    return bar, line
 
 
 class LiveView:
@@ -115,8 +130,8 @@ class LiveView:
 
     def tick(self, progress: RunProgress) -> None:
         """Redraw."""
-        rows = progress.tasks.values()
-        self.table = task_table(progress.run, rows, time.time())
+        rows, now = progress.tasks.values(), time.time()
+        self.table = task_table(progress.run, rows, now, progress.tasks_per_minute(now))
         self.live.update(self.table, refresh=True)
 
     def merge_step(self, kind: str, data: Mapping[str, object]) -> None:
@@ -136,7 +151,7 @@ def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> st
         failure, code = data.get("failure"), data.get("exit_code")
         what = f"failed ({failure})" if failure else "exited 0"
         said = f", exit code {code}" if failure and code is not None else ""
-        return f"{stamp} {task}: attempt {data['n']} {what}{said}"
+        return f"{stamp} {task}: attempt {data['n']} {what}{said}{_spent(data.get('usage'))}"
     if kind == EventKind.RESOLUTION:  # the queue resolving a conflicted task (issue 15)
         return f"{stamp} {task}: resolution started ({data['strategy']}, try {data.get('n', 1)})"
     if kind == EventKind.RESOLVED:
@@ -148,6 +163,14 @@ def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> st
         reason = data.get("reason")
         return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
     return None
+
+
+def _spent(usage: object) -> str:
+    """` (26k / 300 tokens, $0.0421)` for an attempt that reported usage, else nothing."""
+    tokens = amounts.in_out(usage)
+    cost = amounts.dollars(usage.get("cost_usd")) if isinstance(usage, dict) else ""
+    parts = [f"{tokens} tokens" if tokens else "", cost]
+    return f" ({', '.join(p for p in parts if p)})" if any(parts) else ""
 
 
 class PlainLines:
@@ -191,18 +214,26 @@ def task_json(task: TaskRecord) -> dict[str, object]:
         "changed": task.changed,
         "duration_s": task.duration_s,
         "peak_rss_bytes": task.peak_rss_bytes,
+        "cpu_s": task.cpu_s,
+        "agent": task.agent,
+        "usage": task.usage.fields(),
+        "usage_notes": list(task.usage_notes),
+        "candidates": list(task.candidates) if task.candidates is not None else None,
         "log": str(task.log) if task.log else None,
     }
 
 
 def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
     """The final object of `run --json`."""
+    tasks = [t.fields() for t in progress.tasks.values()]
     obj: dict[str, object] = {
         "version": JSON_VERSION,
         "run": progress.run,
         "status": status,
         "base": progress.base_commit,
-        "tasks": [t.fields() for t in progress.tasks.values()],
+        "tasks": tasks,
+        "usage": compare.totals(tasks),
+        "agents": compare.agents(tasks),
         "conflicts": None,  # null when the probe did not run (interrupted, --fail-fast)
         "merge": None,  # null when the queue did not run (--no-merge, nothing succeeded)
     }
@@ -253,6 +284,13 @@ def print_summary(progress: RunProgress, home: Landing | None, status: RunStatus
             console.print(
                 f"  [{STATUS_STYLE[state]}]{state}[/] ({len(ids)}): {escape(', '.join(ids))}"
             )
+    spent = progress.total_usage()
+    if spent.known:
+        cost = amounts.dollars(spent.cost_usd)
+        console.print(
+            f"  spent: {amounts.tokens(spent.input_tokens)} tokens in, "
+            f"{amounts.tokens(spent.output_tokens)} out" + (f", {escape(cost)}" if cost else "")
+        )
     for task in progress.tasks.values():
         if (
             task.status in (TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
@@ -265,6 +303,8 @@ def print_summary(progress: RunProgress, home: Landing | None, status: RunStatus
         print_landing(home)
     if status == RunStatus.INTERRUPTED:
         console.print(f"continue it with `genesis-par resume {escape(progress.run)}`")
+    if status == "budget":
+        console.print(amounts.budget_hint(progress.run))
 
 
 def print_landing(home: Landing) -> None:

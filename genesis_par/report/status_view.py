@@ -14,11 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from genesis_par.model import RunStatus
-from genesis_par.report import queue_view
+from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
 from genesis_par.report.run_view import STATUS_STYLE, task_json
 from genesis_par.state.records import RunRecord, TaskRecord
+from genesis_par.usage import compare
 
 
 def status_json(
@@ -30,6 +31,7 @@ def status_json(
     isolation: str = "worktree",
 ) -> dict[str, Any]:
     """The object of `status --json`: the run and the same task objects as `run --json`."""
+    task_objects = [task_json(t) for t in tasks]
     return {
         "run": record.name,
         "status": status,
@@ -38,7 +40,9 @@ def status_json(
         "into": record.into_ref.removeprefix("refs/heads/"),  # as `merge.into` names it
         "created_at": record.created_at,
         "finished_at": record.finished_at,
-        "tasks": [task_json(t) for t in tasks],
+        "tasks": task_objects,
+        "usage": compare.totals(task_objects),
+        "agents": compare.agents(task_objects),
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
         "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
@@ -72,7 +76,7 @@ def print_status(obj: dict[str, Any]) -> None:
     console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]}{clones})")
     table = Table(expand=False)
     name_column(table, "task")
-    for column in ("status", "tries", "time", "changed", "commit", "why"):
+    for column in ("status", "tries", "time", "tokens in/out", "cost", "changed", "commit", "why"):
         table.add_column(column)
     for t in obj["tasks"]:
         style = STATUS_STYLE.get(t["status"], "")
@@ -83,11 +87,14 @@ def print_status(obj: dict[str, Any]) -> None:
             f"[{style}]{t['status']}[/]",
             str(t["attempts"] or ""),
             duration,
+            amounts.in_out(t.get("usage")),
+            amounts.dollars((t.get("usage") or {}).get("cost_usd")),
             {True: "yes", False: "no", None: ""}[t["changed"]],
             (t["commit"] or "")[:12],
             escape(why),
         )
     print_table(table)
+    _print_spent(obj)
     merge = obj["merge"]
     if merge:
         merged = ", ".join(merge["merged"]) or "nothing"
@@ -116,6 +123,24 @@ def print_status(obj: dict[str, Any]) -> None:
         console.print(f"  kept: {escape(kept['ref'])}")
     if obj["status"] == RunStatus.INTERRUPTED:
         console.print(f"continue it with `genesis-par resume {escape(obj['run'])}`")
+    if obj["status"] == "budget":
+        console.print(amounts.budget_hint(obj["run"]))
+
+
+def _print_spent(obj: dict[str, Any]) -> None:
+    """The run's usage in one line, and the notes of tasks whose usage could not be read."""
+    usage = obj.get("usage") or {}
+    if usage.get("input_tokens") or usage.get("output_tokens") or usage.get("cost_usd"):
+        cost = amounts.dollars(usage.get("cost_usd"))
+        console.print(
+            f"spent: {amounts.tokens(usage['input_tokens'])} tokens in, "
+            f"{amounts.tokens(usage['output_tokens'])} out"
+            + (f", {cost}" if cost else "")
+            + f"; cpu {usage.get('cpu_s') or 0:.1f}s"
+        )
+    for t in obj["tasks"]:
+        for note in t.get("usage_notes") or []:
+            console.print(f"  [yellow]note[/] {escape(t['id'])}: {escape(note)}")
 
 
 def print_runs(rows: list[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import threading
@@ -19,9 +20,13 @@ from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, Plan, Task
 from genesis_par.run import steps
+from genesis_par.usage import Usage, total
+from genesis_par.usage import attempt as metered
+from genesis_par.usage.metering import Metering
 from genesis_par.worktrees import clones
 
 BACKOFF_S = 0.5
+BUDGET_REACHED = "the run reached its budget_usd"
 
 
 @dataclass
@@ -48,6 +53,28 @@ class TaskProgress:
     agent_done: bool = False  # resumed: the agent already exited 0; only check and commit
     conflict: str = ""  # a rerun after a conflict: what collided ({conflict}, issue 15)
     conflict_file: str = ""  # the same text in a file (GENESIS_CONFLICT_FILE)
+    agent: str | None = None
+    usage: Usage = field(default_factory=Usage)  # of its finished attempts
+    cpu_s: float = 0.0  # of its finished attempts
+    usage_notes: list[str] = field(default_factory=list)
+    metering: list[Metering] = field(default_factory=list)  # its attempts running now
+    candidates: list[dict[str, object]] | None = None  # best_of: each candidate, the winner
+
+    def total_usage(self) -> Usage:
+        """Finished attempts and running ones, live."""
+        return total([self.usage, *(m.live for m in list(self.metering))])
+
+    def spent_usd(self) -> float:
+        """What the task spent so far, in US dollars (0 when its agent reports no cost)."""
+        return self.total_usage().cost_usd or 0.0
+
+    def total_cpu_s(self) -> float:
+        """CPU seconds of its finished attempts and running ones."""
+        return self.cpu_s + sum(m.cpu_s for m in list(self.metering))
+
+    def cpu_percent(self) -> float:
+        """CPU of its running attempts now (100 is one core)."""
+        return sum(m.cpu_percent for m in list(self.metering))
 
     def fields(self) -> dict[str, object]:
         """The task as the JSON output and the state store see it."""
@@ -63,6 +90,11 @@ class TaskProgress:
             "changed": self.changed,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "peak_rss_bytes": self.peak_rss_bytes,
+            "cpu_s": round(self.total_cpu_s(), 3),
+            "agent": self.agent,
+            "usage": self.total_usage().fields(),
+            "usage_notes": list(self.usage_notes),
+            "candidates": self.candidates,
             "log": str(self.log) if self.log else None,
         }
 
@@ -99,6 +131,16 @@ class RunSpec:
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
         return self.state_dir / "logs" / self.run / f"{task}.{attempt}.log"
+
+    spend: metered.Spend = field(default_factory=metered.Spend)  # the run's, for budget_usd
+
+    def budget_reached(self) -> bool:
+        """The run spent its [run] budget_usd: no new task or attempt starts."""
+        return self.spend.budget_reached(self.plan.run.budget_usd)
+
+    def usage_file(self, log: Path) -> Path:
+        """$GENESIS_USAGE_FILE of the attempt logging to log: <task>.<attempt>.usage.json."""
+        return log.with_suffix(".usage.json")
 
     def setup_exit_file(self, task: str) -> Path:
         """The exit record of the task's setup, whichever attempt's log its output went to."""
@@ -170,6 +212,8 @@ def _why(outcome: proc.Outcome, task: Task) -> str:
         return f"used more than {task.cpu:g} cores"
     if outcome.failure is Failure.CANCELLED:
         return "interrupted"
+    if outcome.failure is Failure.BUDGET:
+        return f"spent more than its max_cost_usd of ${task.max_cost_usd:g}"
     return f"exited with code {outcome.exit_code}"
 
 
@@ -281,6 +325,10 @@ def _run_task(
         return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
+            if spec.budget_reached():
+                progress.reason = f"{progress.reason}; not tried again: {BUDGET_REACHED}"
+                attempt -= 1  # the last one that ran: its work is kept under its own number
+                break
             _save_attempt(spec, task, worktree, attempt - 1)
             _reset(spec, task, worktree, progress.start_commit)
             copy_included(spec, worktree)  # in case the failed attempt removed one
@@ -293,6 +341,7 @@ def _run_task(
             outcome is None
             or outcome.failure is Failure.CANCELLED
             or progress.failure in FINAL_FAILURES
+            or progress.failure is Failure.BUDGET  # trying again would spend more
         ):
             break
     if progress.status == TaskStatus.FAILED:  # kept like the earlier attempts; the worktree stays
@@ -440,27 +489,40 @@ def run_agent(
     cancel: threading.Event,
     record: Recorder,
     on_sample: Callable[[int], None],
-) -> steps.Ran:
+) -> tuple[steps.Ran, Usage]:
     """The task's command as its attempt n: recorded before it starts, its process (for the
-    orphan sweep) once it runs, its end after."""
+    orphan sweep) once it runs, its end after; metered all along (what it spent, and
+    "budget" when the task passes its max_cost_usd). The outcome, and what it spent."""
     record(task.id, EventKind.ATTEMPT, {"n": n, "log": str(step.log)})
+    metering = metered.start(spec, task, progress, step.log)
 
     def started(s: proc.Started) -> None:
         record(task.id, EventKind.STARTED, {"n": n, "pid": s.pid, "create_time": s.create_time})
 
+    def sample(rss: int, cpu_s: float) -> Failure | None:
+        on_sample(rss)
+        return metering.sample(rss, cpu_s)
+
     fence = fence_for(spec, task, progress, worktree, label, step.log)
-    ran = steps.run(step, cancel, fence=fence, on_start=started, on_sample=on_sample)
+    step = dataclasses.replace(step, env=metered.env(spec, step.log, step.env))
+    try:
+        ran = steps.run(step, cancel, fence=fence, on_start=started, on_sample=sample)
+    except BaseException:
+        metered.drop(progress, metering)
+        raise
+    outcome, spent = metered.finish(progress, metering, ran.outcome)
     record(
         task.id,
         EventKind.EXITED,
         {
             "n": n,
-            "exit_code": ran.outcome.exit_code,
-            "failure": ran.outcome.failure,
-            "peak_rss_bytes": ran.outcome.peak_rss_bytes,
+            "exit_code": outcome.exit_code,
+            "failure": outcome.failure,
+            "peak_rss_bytes": outcome.peak_rss_bytes,
+            **spent,
         },
     )
-    return ran
+    return ran._replace(outcome=outcome), metering.live
 
 
 def _attempt(
@@ -484,7 +546,7 @@ def _attempt(
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
 
     step = steps.Step(task.command, worktree, log, values, env, limits)
-    ran = run_agent(
+    ran, _ = run_agent(
         spec, task, progress, attempt, worktree, step, str(attempt), cancel, record, sample
     )
     outcome = ran.outcome

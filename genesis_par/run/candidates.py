@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
@@ -30,6 +30,7 @@ from genesis_par.run.attempts import (
     run_setup,
     values_for,
 )
+from genesis_par.usage import Usage
 from genesis_par.worktrees import clones
 from genesis_par.worktrees.pool import discard_folder
 
@@ -46,6 +47,8 @@ class Candidate:
     diff_lines: int = 0
     finished_at: float = 0.0
     escape: Failed | None = None  # its setup, agent or check reached outside the task
+    usage: Usage = field(default_factory=Usage)
+    checked: bool = False  # its check ran
 
     @property
     def passed(self) -> bool:
@@ -103,12 +106,13 @@ def _run_one(
         return
     step = steps.Step(task.command, c.path, c.log, values, env, limits)
     sample = memory.sampler(c.k)
-    ran = run_agent(spec, task, progress, c.k, c.path, step, label, cancel, record, sample)
+    ran, c.usage = run_agent(spec, task, progress, c.k, c.path, step, label, cancel, record, sample)
     sample(0)  # its tree is gone
     c.outcome = ran.outcome
     if ran.escape is not None:
         c.fail(Failed(ran.escape.failure or Failure.ESCAPED, ran.escape.reason or "", ran.outcome))
     if c.outcome.failure is None:
+        c.checked = task.check is not None
         check_label = f"{label}.check"
         c.fail(
             run_check(spec, task, progress, c.path, values, env, c.log, check_label, limits, cancel)
@@ -185,6 +189,9 @@ def run(
     )
     if any(c.escape for c in candidates):  # one agent of the task reached out: the task fails
         passing = []
+    progress.candidates = [
+        _summary(c, task, winner=bool(passing) and c is passing[0]) for c in candidates
+    ]
     if passing:
         _crown(spec, task, progress, passing[0])
     else:
@@ -203,6 +210,21 @@ def run(
             spec.repo.root, spec.repo.common_dir, c.path, spec.repo.root / ".genesis" / "trash"
         )
         proc.delete_in_background(aside)
+
+
+def _summary(c: Candidate, task: Task, winner: bool) -> dict[str, object]:
+    """One candidate as the task's JSON shows it (docs/json.md, "candidates")."""
+    check_failed = c.failed is not None and c.failed.failure is Failure.CHECK
+    return {
+        "k": c.k,
+        "agent": task.agent,
+        "exit_code": c.outcome.exit_code if c.outcome else None,
+        "failure": c.outcome.failure if c.outcome else None,
+        "check": ("failed" if check_failed else "passed") if c.checked else None,
+        "diff_lines": c.diff_lines if c.commit else None,
+        "usage": c.usage.fields(),
+        "winner": winner,
+    }
 
 
 def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate) -> None:

@@ -13,10 +13,19 @@ from types import FrameType
 
 from genesis_par import proc, worktrees
 from genesis_par.land import conflicts
-from genesis_par.model import ACTIVE, FINISHED, EventKind, Failure, RunStatus, TaskStatus
+from genesis_par.model import (
+    ACTIVE,
+    BUDGET,
+    FINISHED,
+    EventKind,
+    Failure,
+    RunStatus,
+    TaskStatus,
+)
 from genesis_par.plan.model import Task
 from genesis_par.run import scheduler, steps
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
+from genesis_par.usage import Usage, total
 
 TICK_S = 0.2
 
@@ -42,6 +51,20 @@ class RunProgress:
             return RunStatus.INTERRUPTED
         failed = self.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED)
         return RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+
+    def total_usage(self) -> Usage:
+        """What every task spent, earlier attempts and running ones included."""
+        return total(t.total_usage() for t in list(self.tasks.values()))
+
+    def tasks_per_minute(self, now: float) -> float:
+        """Tasks that ran to an end (succeeded or failed) per minute since the run started."""
+        ended = self.with_status(TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+        done = sum(self.tasks[t].started_at is not None for t in ended)  # in this session
+        return done / max((now - self.started_at) / 60, 1 / 60)
+
+    def spent_usd(self) -> float:
+        """The run's spend in US dollars (what agents reported)."""
+        return self.total_usage().cost_usd or 0.0
 
 
 class _Interrupts:
@@ -89,6 +112,8 @@ def execute(
     )
     for task_id, task_progress in progress.tasks.items():
         task_progress.branch = worktrees.branch_name(spec.run, task_id)
+        task_progress.agent = tasks[task_id].agent
+    spec.spend.count = progress.spent_usd
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
@@ -103,6 +128,8 @@ def execute(
             with _one_transaction(record):  # the tick's transitions, recorded before acted on
                 if not interrupts.cancel.is_set():
                     _skip_dependents(progress, tasks, record, in_flight)
+                    if spec.budget_reached():
+                        _skip_rest(progress, BUDGET, record, in_flight)
                     if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
                         interrupts.cancel.set()
                 started = (
@@ -179,7 +206,7 @@ def _prepare(spec: RunSpec, task: Task, progress: RunProgress, record: Recorder)
         return False
     task_progress.status, task_progress.start_commit = TaskStatus.STARTING, start.commit
     task_progress.port = _free_port(progress)
-    record(task.id, EventKind.STARTING, {"start_commit": start.commit})
+    record(task.id, EventKind.STARTING, {"start_commit": start.commit, "agent": task.agent})
     return True
 
 
@@ -209,6 +236,15 @@ def _skip_dependents(
         task_progress = progress.tasks[task_id]
         task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
         record(task_id, EventKind.SKIPPED, task_progress.fields())
+
+
+def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: set[str]) -> None:
+    """Skip every task not started yet, with reason."""
+    for task_progress in progress.tasks.values():
+        if task_progress.status == TaskStatus.PENDING and task_progress.id not in in_flight:
+            task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
+            task_progress.waiting = None
+            record(task_progress.id, EventKind.SKIPPED, task_progress.fields())
 
 
 def _cancel_rest(progress: RunProgress, status: TaskStatus, record: Recorder) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.land import landing, resolve
-from genesis_par.model import EventKind, ExitCode, RunStatus, TaskStatus
+from genesis_par.model import BUDGET, EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, MergeMethod, Plan, find_agent
@@ -334,9 +334,12 @@ def _bring_home(
 
 
 def outcome(progress: RunProgress, home: landing.Landing | None) -> tuple[RunStatus, ExitCode]:
-    """The run's status and exit code: interrupted 130, a task failed 1, unmerged work 3."""
+    """The run's status and exit code: interrupted 130, a task failed 1 (or the budget left
+    tasks unstarted: "budget", which `resume --budget` continues), unmerged work 3."""
     if progress.interrupted:
         return RunStatus.INTERRUPTED, ExitCode.INTERRUPTED
+    if any(t.status == TaskStatus.SKIPPED and t.reason == BUDGET for t in progress.tasks.values()):
+        return RunStatus.BUDGET, ExitCode.FAILED
     if progress.with_status(TaskStatus.FAILED, TaskStatus.CANCELLED):
         return RunStatus.FAILED, ExitCode.FAILED
     unmerged = home is not None and (

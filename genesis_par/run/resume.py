@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genesis_par import gitops, proc, worktrees
+from genesis_par.errors import UsageError
 from genesis_par.land import landing
-from genesis_par.model import ExitCode, RunStatus, TaskStatus
+from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan, load, loads
 from genesis_par.run.attempts import TaskProgress
@@ -73,8 +76,17 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
     earlier = {}
     for t in tasks:
         progress = TaskProgress(
-            t.id, attempts=t.attempts, branch=t.branch, start_commit=t.start_commit
+            t.id,
+            attempts=t.attempts,
+            branch=t.branch,
+            start_commit=t.start_commit,
+            usage=t.usage,  # what it spent counts toward the budget
+            cpu_s=t.cpu_s,
+            usage_notes=list(t.usage_notes),
         )
+        if t.status == TaskStatus.SKIPPED and t.reason == BUDGET:
+            earlier[progress.id] = progress  # not started for want of budget: it starts now
+            continue
         interrupted = t.status in (TaskStatus.RUNNING, TaskStatus.CANCELLED)
         agent_exit = proc.exit_file_for(t.log) if t.log else None
         if interrupted and agent_exit and proc.recorded_exit(agent_exit) == 0:
@@ -86,6 +98,15 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
             progress.peak_rss_bytes, progress.log = t.peak_rss_bytes or 0, t.log
         earlier[progress.id] = progress
     return earlier
+
+
+def _with_budget(plan: Plan, budget: float | None) -> Plan:
+    """The plan with --budget as its [run] budget_usd."""
+    if budget is None:
+        return plan
+    if not math.isfinite(budget) or budget < 0:
+        raise UsageError(f"--budget must be a number of US dollars, not negative, not {budget}")
+    return dataclasses.replace(plan, run=dataclasses.replace(plan.run, budget_usd=budget))
 
 
 def _replan(store: Store, run: str, plan: Plan, observers: Observers) -> None:
@@ -107,9 +128,10 @@ def resume(
     retry_failed: bool = False,
     plan_path: Path | None = None,
     observers: Observers = QUIET,
+    budget: float | None = None,
 ) -> RunResult | AlreadyFinished:
     """Run what the run (the latest when None) did not finish, then conflicts and the merge
-    queue."""
+    queue. budget: the run's budget_usd from now on (a run stopped by its budget goes on)."""
     repo = gitops.discover(cwd)
     gitops.check_version(repo.root)
     worktrees.check_layout(repo)
@@ -123,7 +145,8 @@ def resume(
                 record.name, status, FINISHED_EXIT[status], store.result(record.name)
             )
         with run_lock(state, record.name):
-            plan = with_isolation(_plan(record, plan_path, observers), store.isolation(record.name))
+            plan = _with_budget(_plan(record, plan_path, observers), budget)
+            plan = with_isolation(plan, store.isolation(record.name))
             check_agents(plan)
             if plan_path is not None:
                 _replan(store, record.name, plan, observers)

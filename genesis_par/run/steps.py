@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par import gitops, proc
+from genesis_par.model import Failure
 from genesis_par.plan import templates
 from genesis_par.plan.model import Command
 
@@ -73,7 +74,7 @@ def run(
     *,
     fence: gitops.Scope | None = None,
     on_start: Callable[[proc.Started], None] = lambda s: None,
-    on_sample: Callable[[int], None] = lambda rss: None,
+    on_sample: Callable[[int, float], Failure | None] = lambda rss, cpu_s: None,
 ) -> Ran:
     """Run the step to its end; a task's step runs fenced in (gitops.guard)."""
     argv, env = templates.expand(step.command, step.values, step.env)

@@ -4,6 +4,7 @@ transitions together, in one transaction."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -19,12 +20,13 @@ from genesis_par.errors import StoreProblem, UsageError
 from genesis_par.model import TASK_ENDS, EventKind, RunStatus, TaskStatus
 from genesis_par.state import faults
 from genesis_par.state.merges import MERGE_STEPS, MergeRecords
-from genesis_par.state.records import RUN_COLUMNS, TASK_COLUMNS
+from genesis_par.state.records import ATTEMPT_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
 from genesis_par.state.records import AttemptRecord as AttemptRecord
 from genesis_par.state.records import RunRecord as RunRecord
 from genesis_par.state.records import TaskRecord as TaskRecord
+from genesis_par.usage import Usage, total
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TASK_FIELDS = [
     "status",
     "failure",
@@ -38,7 +40,18 @@ TASK_FIELDS = [
     "duration_s",
     "peak_rss_bytes",
     "log",
+    "agent",
+    "candidates",  # JSON
 ]
+USAGE_COLUMNS = (  # 4: what each attempt spent (genesis_par.usage)
+    "input_tokens INTEGER",
+    "output_tokens INTEGER",
+    "cost_usd REAL",
+    "turns INTEGER",
+    "model TEXT",
+    "cpu_s REAL",
+    "usage_notes TEXT",
+)
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -207,6 +220,11 @@ class Store(MergeRecords):
             if version in (0, 1, 2):
                 db.execute(MERGE_STEPS)
                 self._steps_from_passes(db)
+            if version in (0, 1, 2, 3):
+                for column in USAGE_COLUMNS:
+                    db.execute(f"ALTER TABLE attempts ADD COLUMN {column}")
+                db.execute("ALTER TABLE tasks ADD COLUMN agent TEXT")
+                db.execute("ALTER TABLE tasks ADD COLUMN candidates TEXT")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # --- runs ---
@@ -334,9 +352,10 @@ class Store(MergeRecords):
             )
 
     def forget_run(self, name: str) -> None:
-        """Delete every record of a run (`runs rm`): its tasks, attempts, events and merges."""
+        """Delete every record of a run (`runs rm`): its tasks, attempts, events, merges and the
+        journal of its merge steps (a later run of that name must not roll them back)."""
         with self._tx() as db:
-            for table in ("tasks", "attempts", "events", "merges"):
+            for table in ("tasks", "attempts", "events", "merges", "merge_steps"):
                 db.execute(f"DELETE FROM {table} WHERE run=?", (name,))
             db.execute("DELETE FROM runs WHERE name=?", (name,))
 
@@ -368,8 +387,8 @@ class Store(MergeRecords):
         now = self.now()
         if kind == EventKind.STARTING:
             db.execute(
-                "UPDATE tasks SET status=?, start_commit=? WHERE run=? AND id=?",
-                (TaskStatus.RUNNING, data["start_commit"], run, task),
+                "UPDATE tasks SET status=?, start_commit=?, agent=? WHERE run=? AND id=?",
+                (TaskStatus.RUNNING, data["start_commit"], data.get("agent"), run, task),
             )
         elif kind == EventKind.ATTEMPT:
             db.execute(
@@ -387,14 +406,23 @@ class Store(MergeRecords):
                 (data["pid"], data["create_time"], run, task, data["n"]),
             )
         elif kind == EventKind.EXITED:
+            usage = Usage.from_fields(data.get("usage"))
             db.execute(
-                "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=? "
-                "WHERE run=? AND task=? AND n=?",
+                "UPDATE attempts SET finished_at=?, exit_code=?, failure=?, peak_rss_bytes=?, "
+                "input_tokens=?, output_tokens=?, cost_usd=?, turns=?, model=?, cpu_s=?, "
+                "usage_notes=? WHERE run=? AND task=? AND n=?",
                 (
                     now,
                     data["exit_code"],
                     data["failure"],
                     data["peak_rss_bytes"],
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cost_usd,
+                    usage.turns,
+                    usage.model,
+                    data.get("cpu_s"),
+                    json.dumps(data.get("usage_notes") or []),
                     run,
                     task,
                     data["n"],
@@ -407,6 +435,8 @@ class Store(MergeRecords):
         elif kind in TASK_ENDS:
             fields = {k: data[k] for k in TASK_FIELDS if k in data}
             fields["status"] = kind
+            if fields.get("candidates") is not None:
+                fields["candidates"] = json.dumps(fields["candidates"])
             assignments = ", ".join(f'"{k}"=?' for k in fields)
             db.execute(
                 f"UPDATE tasks SET {assignments} WHERE run=? AND id=?",
@@ -414,13 +444,34 @@ class Store(MergeRecords):
             )
 
     def tasks(self, run: str) -> list[TaskRecord]:
-        """The run's tasks in plan order."""
+        """The run's tasks in plan order, each with what its finished attempts spent."""
         rows = self.db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE run=? ORDER BY idx", (run,))
-        return [TaskRecord.from_row(row) for row in rows.fetchall()]
+        spent = self._spent_by_task(run)
+        return [
+            dataclasses.replace(record, **spent[record.id]) if record.id in spent else record
+            for record in map(TaskRecord.from_row, rows.fetchall())
+        ]
+
+    def _spent_by_task(self, run: str) -> dict[str, dict[str, Any]]:
+        """Each task's usage, cpu_s and usage_notes: the sums over its finished attempts."""
+        by_task: dict[str, list[AttemptRecord]] = {}
+        for a in self.attempts(run):
+            if a.finished_at is not None:
+                by_task.setdefault(a.task, []).append(a)
+        return {
+            task: {
+                "cpu_s": round(sum(a.cpu_s or 0.0 for a in attempts), 3),
+                "usage": total(a.usage for a in attempts),
+                "usage_notes": tuple(dict.fromkeys(n for a in attempts for n in a.notes)),
+            }
+            for task, attempts in by_task.items()
+        }
 
     def attempts(self, run: str, task: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or of one task), oldest first."""
-        query = "SELECT * FROM attempts WHERE run=?" + (" AND task=?" if task else "")
+        query = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE run=?" + (
+            " AND task=?" if task else ""
+        )
         args = (run, task) if task else (run,)
         rows = self.db.execute(query + " ORDER BY started_at", args)
         return [AttemptRecord.from_row(r) for r in rows]
@@ -428,7 +479,7 @@ class Store(MergeRecords):
     def running_attempts(self) -> list[AttemptRecord]:
         """Attempts started and never recorded as finished (orphan candidates after a crash)."""
         rows = self.db.execute(
-            "SELECT * FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE pid IS NOT NULL AND finished_at IS NULL"
         ).fetchall()
         return [AttemptRecord.from_row(r) for r in rows]
 

@@ -206,7 +206,7 @@ def test_a_setup_killed_half_way_runs_again_on_resume(repo: Path, tmp_path: Path
             f.write('x')
         ready = pathlib.Path({str(ready)!r})
         if not ready.exists():
-            ready.write_text(str(os.getpid()))
+            ready.with_suffix('.tmp').write_text(str(os.getpid())); ready.with_suffix('.tmp').replace(ready)  # whole, never half-written
             time.sleep(600)
         pathlib.Path({str(finished)!r}).write_text('yes')
     """)
@@ -235,7 +235,7 @@ def test_resume_keeps_an_attempt_a_killed_resume_already_saved(repo: Path, tmp_p
         open('a.txt', 'w').write('a')
         ready = pathlib.Path({str(ready)!r})
         if not ready.exists():
-            ready.write_text(str(os.getpid()))
+            ready.with_suffix('.tmp').write_text(str(os.getpid())); ready.with_suffix('.tmp').replace(ready)  # whole, never half-written
             time.sleep(600)
     """)
     plan = write_plan(

@@ -24,7 +24,7 @@ def hanging_queue(repo: Path, tmp: Path, name: str) -> tuple[Path, Path]:
         import os, pathlib, time
         ready = pathlib.Path({str(ready)!r})
         if os.environ['GENESIS_TASK'] == 'b' and not ready.exists():
-            ready.write_text(str(os.getpid()))
+            ready.with_suffix('.tmp').write_text(str(os.getpid())); ready.with_suffix('.tmp').replace(ready)  # whole, never half-written
             time.sleep(600)
     """)
     body = f"""

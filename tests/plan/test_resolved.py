@@ -23,6 +23,7 @@ strategy = "priority"
 setup = ["make", "deps"]
 pool = false
 isolation = "clone"
+budget_usd = 12.5
 
 [merge]
 into = "integration/{run}"
@@ -57,6 +58,7 @@ retries = 2
 best_of = 2
 check = ["pytest", "-x"]
 on_conflict = "rerun"
+max_cost_usd = 2
 
 [[tasks]]
 id = "two"

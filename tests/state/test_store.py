@@ -5,7 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from genesis_par import state
-from genesis_par.state.merges import MergeStep
+from genesis_par.state.merges import MergeStep, RunSteps
 from genesis_par.state.store import Store
 
 
@@ -42,3 +42,24 @@ def test_schema_2_is_migrated_with_the_steps_of_its_merge_passes(tmp_path: Path)
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == state.SCHEMA_VERSION
     with Store.open(tmp_path / "s") as store:  # opening again migrates nothing twice
         assert len(store.merge_steps("r")) == 2
+
+
+def test_forgetting_a_run_forgets_its_merge_steps(tmp_path: Path) -> None:
+    """`runs rm` then a new run of the same name: rollback must not see the old run's moves."""
+    with Store.open(tmp_path) as store:
+        store.create_run(
+            "r",
+            plan_path="p.toml",
+            plan_text="",
+            base_ref="main",
+            base_commit="a" * 40,
+            into_ref="refs/heads/x",
+            pid=1,
+            create_time=0.0,
+            tasks={"t": "genesis/r/t"},
+        )
+        steps = RunSteps(store, "r")
+        steps.settle(steps.intend("refs/heads/x", "a" * 40, "b" * 40, "t"), True)
+        assert [s.after for s in store.merge_steps("r")] == ["b" * 40]
+        store.forget_run("r")
+        assert store.merge_steps("r") == []
