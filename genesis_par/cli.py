@@ -141,6 +141,13 @@ def run_cmd(
     into: Annotated[
         str | None, typer.Option(help="Merge into this branch (may be a checked-out one).")
     ] = None,
+    isolation: Annotated[
+        str | None,
+        typer.Option(
+            help="worktree or clone: each agent in a clone of its own (default: the plan's "
+            "\\[run] isolation)."
+        ),
+    ] = None,
     metrics: Annotated[
         Path | None,
         typer.Option(
@@ -164,6 +171,7 @@ def run_cmd(
         fail_fast=fail_fast,
         no_merge=no_merge,
         into=into,
+        isolation=isolation,
         metrics=metrics,
         backend=backend,
         ray_address=ray_address,

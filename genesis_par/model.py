@@ -91,6 +91,7 @@ class EventKind(StrEnum):
     MERGE_CONVICTED = "merge-convicted"
     MERGE_TARGET_MOVED = "merge-target-moved"
     MERGE_LEFT_OUT = "merge-left-out"
+    ISOLATION = "isolation"  # the run's: worktree or clone, as it started (no task)
 
 
 # the events that end a task: each one's kind is the task's final status

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from genesis_par import cgroups as cgroups_mod
 from genesis_par import shim, warden_link
 from genesis_par.model import Failure
+from genesis_par.shim import CGROUP_VARIABLE
 
 if TYPE_CHECKING:
     import psutil
@@ -190,12 +192,14 @@ def stop_tree(root: psutil.Process, grace_s: float = 5.0) -> list[int]:
     return stop_pid(root.pid, grace_s)
 
 
-def stop_pid(root: int, grace_s: float = 5.0) -> list[int]:
+def stop_pid(root: int, grace_s: float = 5.0, cgroup: Path | None = None) -> list[int]:
     """SIGINT, then SIGTERM, each to the whole tree with a grace; then freeze and kill what is
     left until nothing is; the pids that could not be stopped (none, unless it says so).
 
     A listing is old the moment it is read: an agent that forks and exits faster than it is
-    killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot."""
+    killed outruns any stop that signals a list once (issue 13). Frozen first, it cannot.
+    cgroup: the attempt's own cgroup (v2), frozen and killed by the kernel at once, every
+    member, before the SIGSTOP sweeps look for anything left (none, unless it moved out)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         tree = shim.live(shim.members(root))
         if not tree:
@@ -207,6 +211,8 @@ def stop_pid(root: int, grace_s: float = 5.0) -> list[int]:
             if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
+    if cgroup is not None:
+        cgroups_mod.kill(cgroup, FORCED_STOP_S)
     return shim.stop_forcibly(root, FORCED_STOP_S)
 
 
@@ -323,8 +329,11 @@ def _spawn(
     log_path: Path,
     shell: bool,
     exit_path: Path,
+    cgroup: Path | None = None,
 ) -> _Child:
     command = ["/bin/sh", "-c", argv[0]] if shell else list(argv)
+    if cgroup is not None:  # the shim joins it, and takes the variable out of the agent's env
+        env = {**env, CGROUP_VARIABLE: str(cgroup)}
     exit_path.unlink(missing_ok=True)  # an earlier run of this process is not this one
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.open("ab").close()  # a log that cannot be written fails here, in genesis-par
@@ -361,15 +370,49 @@ def run(
     on_start: Callable[[Started], None] = lambda s: None,
     on_sample: Callable[[int, float], Failure | None] = lambda rss, cpu_s: None,
     exit_file: Path | None = None,
+    cgroups: Path | bool | None = True,
 ) -> Outcome:
     """Run one attempt to its end under limits; blocking; safe from many threads at once.
     exit_file: where its exit code is recorded (default: the agent's, beside log_path).
     on_sample gets the tree's resident bytes and cpu seconds at each sample; a failure it
-    returns (BUDGET) stops the tree like a broken limit."""
-    began = time.monotonic()
-    exit_file = exit_file or exit_file_for(log_path)
+    returns (BUDGET) stops the tree like a broken limit.
+    cgroups: where to make the attempt's cgroup (True: genesis-par's own, if it may; None or
+    False: none, the SIGSTOP sweeps alone stop it)."""
+    cgroup = cgroups_mod.new(cgroups_mod.parent() if cgroups is True else cgroups or None)
     try:
-        child = _spawn(argv, cwd, env, log_path, shell, exit_file)
+        return _run(
+            argv,
+            cwd,
+            env,
+            log_path,
+            limits,
+            cancel,
+            shell,
+            on_start,
+            on_sample,
+            exit_file or exit_file_for(log_path),
+            cgroup,
+        )
+    finally:
+        cgroups_mod.remove(cgroup)
+
+
+def _run(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    limits: Limits,
+    cancel: threading.Event,
+    shell: bool,
+    on_start: Callable[[Started], None],
+    on_sample: Callable[[int, float], Failure | None],
+    exit_file: Path,
+    cgroup: Path | None,
+) -> Outcome:
+    began = time.monotonic()
+    try:
+        child = _spawn(argv, cwd, env, log_path, shell, exit_file, cgroup)
     except OSError as e:  # E2BIG (arguments or environment too long), a bad working directory
         with log_path.open("a") as log:
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
@@ -395,7 +438,7 @@ def run(
             grace = (
                 min(limits.grace_s, MEMORY_GRACE_S) if failure is Failure.MEMORY else limits.grace_s
             )
-            stuck = stop_pid(child.pid, grace)
+            stuck = stop_pid(child.pid, grace, cgroup)
             child.kill()  # a stop that gave up left the shim stopped: it must not hang us
             child.wait()
             break
@@ -403,7 +446,7 @@ def run(
     code = child.returncode
     assert code is not None
     killed = code < 0 and not failure
-    left = _stop_stragglers(child.pid, log_path, stuck) if killed or stuck else ()
+    left = _stop_stragglers(child.pid, log_path, stuck, cgroup) if killed or stuck else ()
     duration = time.monotonic() - began
     peak = max(watch.peak, _recorded(exit_file)[1])
     if failure:
@@ -422,14 +465,20 @@ def _create_time(child: _Child) -> float:
     return ticks / _TICKS + psutil.boot_time()
 
 
-def _stop_stragglers(shim_pid: int, log_path: Path, stuck: list[int]) -> tuple[int, ...]:
-    """After the shim was killed or a stop gave up: stop what still runs in the shim's session
-    (its orphans went to pid 1, but kept the session) and say so in the log.
+def _stop_stragglers(
+    shim_pid: int, log_path: Path, stuck: list[int], cgroup: Path | None
+) -> tuple[int, ...]:
+    """After the shim was killed or a stop gave up: stop what still runs in the attempt's
+    cgroup (whatever session it made) and in the shim's session (its orphans went to pid 1,
+    but kept the session), and say so in the log.
 
     stuck: pids a stop already gave up on, reported with those left here."""
-    escaped = shim.live(shim.members(shim_pid, session_only=True))
+    in_session = shim.live(shim.members(shim_pid, session_only=True))
+    escaped = set(in_session) | (cgroups_mod.members(cgroup) if cgroup else set())
+    if cgroup is not None and escaped:
+        cgroups_mod.kill(cgroup, FORCED_STOP_S)
     left = set(stuck)
-    if escaped:
+    if in_session:
         # The attempt's process group (the shim led it) holds live members, so its id is not
         # reused: one kill of the whole group is atomic against fork, which sweeps are not.
         with contextlib.suppress(OSError):

@@ -332,6 +332,19 @@ def _reap_until(agent: int, deadline: float | None) -> tuple[int, int] | None:
     return None
 
 
+CGROUP_VARIABLE = "GENESIS_PAR_CGROUP"  # set by proc for the shim only
+
+
+def _join(cgroup: str) -> None:
+    """Move this process into cgroup (its children are born there); if it cannot, the
+    supervisor's SIGSTOP sweeps still stop the tree."""
+    try:
+        with open(cgroup + "/cgroup.procs", "w") as procs:
+            procs.write(str(os.getpid()))
+    except OSError as e:
+        sys.stderr.write(f"genesis-par: could not join cgroup {cgroup}: {e.strerror}\n")
+
+
 def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
     """The supervisor signals the whole tree; the shim outlives the agent to report its status."""
 
@@ -345,6 +358,9 @@ def main(argv: list[str]) -> int:
 def supervise(parent: int, exit_file: str, command: list[str]) -> int:
     """Be the subreaper of one agent run with os.environ: start it, wait for it, write its exit
     code, stop what it left; if parent dies first, stop the whole tree. The exit code."""
+    cgroup = os.environ.pop(CGROUP_VARIABLE, None)  # never the agent's to see
+    if cgroup:  # the attempt's cgroup: the agent and all it starts are born in it
+        _join(cgroup)
     signal.pthread_sigmask(signal.SIG_BLOCK, _SHIM_SIGNALS)
     signal.signal(signal.SIGINT, _let_agents_answer)
     signal.signal(signal.SIGTERM, _let_agents_answer)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from genesis_par import proc
+from genesis_par import cgroups, proc
 from tests.conftest import wait_for
 from tests.reforking import Reforker, escaped, reforker
 
@@ -274,3 +274,55 @@ def test_supervising_sleeping_agents_costs_almost_no_cpu(tmp_path: Path) -> None
     wall = max(o.duration_s for o in outcomes)
     assert used / wall < 0.02, f"{used:.3f} s of cpu in {wall:.1f} s"
     assert seen and max(seen) > 0
+
+
+# Where genesis-par may make a cgroup v2, each attempt runs in one of its own, frozen then
+# killed by the kernel when stopped (issue 13); elsewhere the SIGSTOP sweeps above do it alone.
+needs_cgroup = pytest.mark.skipif(
+    cgroups.parent() is None, reason="no cgroup v2 here that genesis-par may make cgroups in"
+)
+
+
+@needs_cgroup
+@pytest.mark.parametrize("supervisor", ["warden", "shim"])
+def test_an_attempt_runs_in_a_cgroup_of_its_own_removed_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, supervisor: str
+) -> None:
+    monkeypatch.setenv("GENESIS_PAR_SUPERVISOR", supervisor)
+    code = "import os; print(open('/proc/self/cgroup').read(), 'GENESIS_PAR_CGROUP' in os.environ)"
+    out = run(tmp_path, code, proc.Limits(timeout_s=30))
+    assert out.exit_code == 0
+    log = (tmp_path / "logs" / "a.log").read_text()
+    assert log.rstrip().endswith("False"), log  # the shim's variable, never the agent's
+    (line,) = [x for x in log.splitlines() if x.startswith("0::")]
+    name = line.rsplit("/", 1)[1]
+    assert name.startswith(f"genesis-par-{os.getpid()}-"), line
+    parent = cgroups.parent()
+    assert parent is not None and not (parent / name).exists()
+
+
+@needs_cgroup
+def test_a_daemon_that_left_the_session_of_its_killed_shim_is_stopped_by_its_cgroup(
+    tmp_path: Path,
+) -> None:
+    """The shim killed, then setsid() and a double fork: out of the shim's tree and session,
+    where no walk finds it; still in the attempt's cgroup, which is killed."""
+    with reforker(tmp_path) as agent:
+        options = ("--kill-parent", "--daemon", *CHAINS)
+        run_agent(tmp_path, agent, options, proc.Limits(timeout_s=60))
+        assert escaped(agent) == "", "the daemon outlived its killed shim"
+
+
+def test_without_a_cgroup_the_sweeps_alone_stop_a_re_forking_tree(tmp_path: Path) -> None:
+    with reforker(tmp_path) as agent:
+        out = proc.run(
+            agent.argv(*CHAINS),
+            cwd=tmp_path,
+            env=dict(os.environ),
+            log_path=tmp_path / "logs" / "a.log",
+            limits=proc.Limits(timeout_s=1, grace_s=0.2),
+            cancel=threading.Event(),
+            cgroups=None,
+        )
+        assert (out.failure, out.left_running) == ("timeout", ())
+        assert escaped(agent) == "", "re-forked processes outlived the stop"

@@ -57,6 +57,7 @@ def run(
     fail_fast: bool = False,
     no_merge: bool = False,
     into: str | None = None,
+    isolation: str | None = None,
     metrics: Path | None = None,
     backend: str | None = None,
     ray_address: str | None = None,
@@ -64,7 +65,8 @@ def run(
 ) -> int:
     """Run every task of the plan, probe conflicts, merge the safe work; the exit code.
     metrics: a Prometheus text file kept up to date while the run goes on."""
-    plan = choose(flow.with_name(plan_mod.load(plan_path), name), backend)
+    plan = flow.with_isolation(flow.with_name(plan_mod.load(plan_path), name), isolation)
+    plan = choose(plan, backend)
     env = with_ray_address(env, ray_address)
     options = flow.Options(fail_fast, not no_merge, into)
     gauges = MetricsFile.checked(metrics) if metrics is not None else None

@@ -27,7 +27,10 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         kept = _refs_holding_work(repo.root, record.name, starts)
         result = store.result(record.name) or {}
         nodes = _nodes(store, record.name)
-        obj = status_view.status_json(record, status_now, tasks, kept, result.get("merge"), nodes)
+        isolation = store.isolation(record.name)
+        obj = status_view.status_json(
+            record, status_now, tasks, kept, result.get("merge"), nodes, isolation
+        )
     if as_json:
         status_view.print_json(obj)
     else:

@@ -7,6 +7,15 @@ on its task's branch; probe.py checks merges and diffs without touching anything
 
 from __future__ import annotations
 
+from genesis_par.gitops.clone import (
+    ForeignHistory,
+    add_clone,
+    borrows_from,
+    clone_head,
+    fetch_home,
+    made_in,
+    reclaim,
+)
 from genesis_par.gitops.commit_moves import (
     MergedStart,
     checkout_detached,
@@ -17,7 +26,13 @@ from genesis_par.gitops.commit_moves import (
     try_reset_checked_out,
 )
 from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
-from genesis_par.gitops.located import WorktreeBroken, locate
+from genesis_par.gitops.located import (
+    CloneBroken,
+    WorktreeBroken,
+    clone_git_dir,
+    is_clone,
+    locate,
+)
 from genesis_par.gitops.merging import (
     abort_merge,
     branch_checked_out,
@@ -113,8 +128,10 @@ __all__ = [
     "FALLBACK_IDENTITY",
     "MIN_GIT",
     "BranchDiff",
+    "CloneBroken",
     "Committed",
     "Fence",
+    "ForeignHistory",
     "MergedStart",
     "RepoPaths",
     "Scope",
@@ -123,10 +140,12 @@ __all__ = [
     "WorktreeBroken",
     "WorktreeEntry",
     "abort_merge",
+    "add_clone",
     "add_detached_worktree",
     "add_worktree",
     "add_worktree_on",
     "all_committed",
+    "borrows_from",
     "branch_checked_out",
     "branch_diffs",
     "changed_paths",
@@ -134,6 +153,8 @@ __all__ = [
     "checked_out_in",
     "checkout_detached",
     "cherry_pick",
+    "clone_git_dir",
+    "clone_head",
     "commit_all",
     "commit_tree",
     "commits_between",
@@ -146,6 +167,7 @@ __all__ = [
     "discover",
     "ensure_excluded",
     "existing_refs",
+    "fetch_home",
     "first_parent_commits",
     "gitlinks",
     "guard",
@@ -158,11 +180,13 @@ __all__ = [
     "init_repo",
     "is_ancestor",
     "is_clean",
+    "is_clone",
     "is_sparse",
     "landed",
     "local_changes",
     "locate",
     "lock_files",
+    "made_in",
     "merge_base",
     "merge_commits",
     "merge_in_worktree",
@@ -172,6 +196,7 @@ __all__ = [
     "move_worktree",
     "nested_repositories",
     "prune_worktrees",
+    "reclaim",
     "ref_names",
     "remove_worktree",
     "reset_worktree",

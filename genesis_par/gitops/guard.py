@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par.gitops import guard_env
+from genesis_par.gitops import guard_clone, guard_env
 from genesis_par.gitops.guard_files import (
     FileState,
     config_keys,
@@ -51,6 +51,7 @@ class Scope:
     label: str  # names this process's files: "2" (attempt), "setup.1", "check.2", ...
     log: Path  # notes for the user are appended here
     user_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    clone: bool = False  # the task works in a clone of its own (isolation = "clone")
 
     @property
     def branch_ref(self) -> str:
@@ -102,7 +103,7 @@ class Fence:
             base,
             s.worktree,
             s.repo.common_dir,
-            s.folder / "include.config",
+            None if s.clone else s.folder / "include.config",
             s.state_dir / "guard" / "off-limits.config",
             self._blocked,
         )
@@ -134,6 +135,11 @@ class Fence:
         heads = "".join(f"{ref}\n" for ref in refs if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
+        (s.state_dir / "guard" / "off-limits.config").write_text(guard_env.OFF_LIMITS)
+        self._blocked = guard_env.blocked_gitdirs(s.repo.common_dir, gitdir)
+        if s.clone:  # its git is its own: no hook in it; the user's repository is off limits
+            self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
+            return
         guard_env.write_hooks(
             s.folder / "hooks",
             s.folder / "refs.log",
@@ -145,8 +151,6 @@ class Fence:
             user_hooks=guard_env.user_hooks_dir(s.worktree, s.repo.common_dir),
         )
         guard_env.write_include(s.folder / "include.config", s.folder / "hooks")
-        (s.state_dir / "guard" / "off-limits.config").write_text(guard_env.OFF_LIMITS)
-        self._blocked = guard_env.blocked_gitdirs(s.repo.common_dir, gitdir)
         with contextlib.suppress(OSError):
             self._link = (s.worktree / ".git").read_bytes()
         self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
@@ -166,14 +170,25 @@ class Fence:
 
     def _judge(self, after: _Snapshot) -> None:
         s, before, notes = self.scope, self._before, self.verdict.notes
-        relinked = _restore_link(s, self._link)
+        if s.clone:
+            relinked = guard_clone.restore(
+                s.repo, s.worktree, s.branch_ref, s.start, s.folder / "escaped" / "clone.git"
+            )
+        else:
+            relinked = _restore_link(s, self._link)
         notes += relinked
         escaped = _logged(s, "prepared", "refused")
         mine = escaped.pop(s.branch_ref, None)
         made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
-        notes += _set_aside(s, made, after.refs)
+        notes += [] if s.clone else _set_aside(s, made, after.refs)
         touched = [_describe_refused(ref, new) for ref, new in escaped.items()]
         _keep(s, {ref: new for ref, new in escaped.items() if new != ZERO})
+        if s.clone:  # a push to the repository's path: no hook of ours saw it
+            mine_refs = {r: v for r, v in before.refs.items() if r != s.branch_ref}
+            now_refs = {r: v for r, v in after.refs.items() if r != s.branch_ref}
+            pushed, handled = guard_clone.pushed(s.repo, s.worktree, mine_refs, now_refs, s.space)
+            touched += pushed
+            escaped.update({ref: after.refs[ref] for ref in handled})
         touched += self._files(before.files, after.files)
         history = _own_branch(s, before.refs.get(s.branch_ref), after.refs.get(s.branch_ref))
         if mine is not None and history is None:
@@ -200,8 +215,8 @@ class Fence:
         elif relinked:  # issue 13: a worktree that is not what genesis-par made fails its task
             self.verdict.failure = Failure.WORKTREE
             self.verdict.reason = (
-                "its worktree's .git was removed or replaced by its agent (put back so that its "
-                "work could be kept; see the task's log)"
+                f"its {'clone' if s.clone else 'worktree'}'s .git was removed or replaced by its "
+                "agent (put back so that its work could be kept; see the task's log)"
             )
 
     def _files(

@@ -149,7 +149,7 @@ def agent_env(
     base: Mapping[str, str],
     worktree: Path,
     common_dir: Path,
-    include: Path,
+    include: Path | None,
     off_limits: Path,
     blocked: Sequence[Path],
 ) -> dict[str, str]:
@@ -159,7 +159,9 @@ def agent_env(
     inherited = base.get("GIT_CEILING_DIRECTORIES")
     env["GIT_CEILING_DIRECTORIES"] = f"{ceiling}:{inherited}" if inherited else ceiling
     # `*` stops at `/`: the worktrees, not the repositories of their submodules
-    pairs = [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/*.path", include)]
+    pairs = []
+    if include is not None:  # none for a task clone: its git runs no hook of ours
+        pairs += [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/*.path", include)]
     pairs += [(f"includeIf.gitdir:{_pattern(b)}.path", off_limits) for b in blocked]
     env["GIT_CONFIG_COUNT"] = str(len(pairs))
     for k, (key, value) in enumerate(pairs):

@@ -10,6 +10,7 @@ instead, after checking the two links git keeps: the worktree's `.git` file poin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,8 +44,9 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
     """The git dir of a linked worktree, checked both ways; WorktreeBroken if it is not.
 
     main_ok: a main worktree (a `.git` folder, or a `.git` file naming a repository's git dir)
-    is accepted too, for the user's own checkouts.
-    common_dir: the repository it must belong to."""
+    is accepted too, for the user's own checkouts. A task clone (`isolation = "clone"`) is
+    accepted as its own repository.
+    common_dir: the repository it must belong to (a clone's own git dir, for a clone)."""
     dot_git = worktree / ".git"
     if worktree.exists() and not worktree.is_dir():
         detail = f"git cannot run in {worktree}: Not a directory"
@@ -58,6 +60,9 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
         )
     if main_ok and dot_git.is_dir():
         return _expected(worktree, Located(dot_git, worktree, dot_git), common_dir)
+    if is_clone(worktree):  # a task clone: its own repository, checked (see clone_git_dir)
+        own = clone_git_dir(worktree)
+        return _expected(worktree, Located(own, worktree, own), common_dir)
     if dot_git.is_symlink():
         raise WorktreeBroken(worktree, "it is a symbolic link")
     if not dot_git.is_file():
@@ -91,3 +96,53 @@ def _link(path: Path, prefix: str) -> Path | None:
     if not text.startswith(prefix) or len(text) == len(prefix):
         return None
     return (path.parent / text[len(prefix) :]).resolve()
+
+
+# Files that would make a clone's git dir another repository's (commondir: a linked worktree
+# of it), or change which history it sees (shallow, grafts): refused.
+_FOREIGN = ("commondir", "gitdir", "shallow", "info/grafts")
+_NO_LINKS = ("config", "HEAD", "index", "packed-refs", "objects", "refs", "logs", "info")
+
+
+class CloneBroken(WorktreeBroken):
+    """A task clone whose git dir is no longer what genesis-par made: never worked in."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            path,
+            detail,
+            f"{path / '.git'} is no longer the repository genesis-par made ({detail}): "
+            "genesis-par leaves that clone alone; its files are as they were left",
+        )
+
+
+def clone_git_dir(path: Path) -> Path:
+    """A task clone's git dir, refused when it is no longer the plain folder genesis-par made:
+    a symbolic link where git writes (its refs would be another repository's: anywhere under
+    refs/ and logs/ too), or a file that makes it another repository's worktree."""
+    git_dir = path / ".git"
+    if git_dir.is_symlink() or not git_dir.is_dir():
+        raise CloneBroken(path, "its .git folder was removed or replaced")
+    for name in _FOREIGN:
+        if os.path.lexists(git_dir / name):
+            raise CloneBroken(path, f"it holds .git/{name}")
+    linked = [git_dir / name for name in _NO_LINKS if (git_dir / name).is_symlink()]
+    for folder in ("refs", "logs") if not linked else ():
+        for top, dirs, files in os.walk(git_dir / folder):  # a clone's few refs: a short walk
+            linked += [Path(top, n) for n in (*dirs, *files) if Path(top, n).is_symlink()]
+            if linked:
+                break
+    if linked:
+        raise CloneBroken(path, f".git/{linked[0].relative_to(git_dir)} is a symbolic link")
+    return git_dir
+
+
+def is_clone(path: Path) -> bool:
+    """Whether path looks like a task clone (a repository of its own with borrowed objects)."""
+    git_dir = path / ".git"
+    return git_dir.is_dir() and not git_dir.is_symlink() and alternates_file(git_dir).is_file()
+
+
+def alternates_file(git_dir: Path) -> Path:
+    """Where a repository names the object stores it borrows from."""
+    return git_dir / "objects" / "info" / "alternates"

@@ -169,7 +169,8 @@ def check(
 
 
 def _branch(name: str, commit: str, worktree: Path | None, env: Mapping[str, str]) -> BranchReport:
-    if worktree is None or not worktree.exists():
+    # a task clone's files and commits are its own until they come home: the branch as is
+    if worktree is None or not worktree.exists() or gitops.is_clone(worktree):
         return BranchReport(name, commit, False)
     try:
         if gitops.has_uncommitted(worktree):

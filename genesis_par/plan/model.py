@@ -65,6 +65,13 @@ class Priority(enum.IntEnum):
         return self.name.lower()
 
 
+class Isolation(enum.Enum):
+    """Where each task's agent works: a worktree of the repository, or a clone of its own."""
+
+    WORKTREE = "worktree"
+    CLONE = "clone"
+
+
 class Strategy(enum.Enum):
     """How the scheduler picks among ready tasks."""
 
@@ -142,6 +149,7 @@ class RunSettings:
     pool: bool = True  # reuse clean worktrees that gc kept instead of creating new ones
     budget_usd: float | None = None  # no task or attempt starts once the run spent this
     backend: str = "local"  # where attempts run: "local" (threads here) or "ray" (a cluster)
+    isolation: Isolation = Isolation.WORKTREE
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +215,17 @@ TASK_KEYS = frozenset(
 DEFAULT_KEYS = TASK_KEYS - {"id", "depends_on"}
 TOP_KEYS = frozenset({"version", "run", "defaults", "agents", "merge", "tasks"})
 RUN_KEYS = frozenset(
-    {"name", "base", "max_parallel", "strategy", "setup", "pool", "budget_usd", "backend"}
+    {
+        "name",
+        "base",
+        "max_parallel",
+        "strategy",
+        "setup",
+        "pool",
+        "budget_usd",
+        "backend",
+        "isolation",
+    }
 )
 BACKENDS = ("local", "ray")
 MERGE_KEYS = (
@@ -286,7 +304,18 @@ def _run_settings(raw: Any, path: Path) -> RunSettings:
     if backend not in BACKENDS:
         hint = did_you_mean(backend, BACKENDS)
         raise where.error(f'[run] backend must be "local" or "ray", not "{backend}"{hint}')
-    return RunSettings(name, base, max_parallel, strategy, setup, pool, budget, backend)
+    isolation = enum_value(table.get("isolation", "worktree"), Isolation, where, "[run] isolation")
+    return RunSettings(
+        name,
+        base,
+        max_parallel,
+        strategy,
+        setup,
+        pool,
+        budget,
+        backend=backend,
+        isolation=isolation,
+    )
 
 
 def _merge_settings(raw: Any, path: Path, agents: Mapping[str, Agent]) -> MergeSettings:

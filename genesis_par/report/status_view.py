@@ -29,6 +29,7 @@ def status_json(
     kept: Sequence[str],
     merge: dict[str, Any] | None = None,
     nodes: Mapping[str, str] | None = None,
+    isolation: str = "worktree",
 ) -> dict[str, Any]:
     """The object of `status --json`: the run and the same task objects as `run --json`
     (nodes: the Ray node of each task's last attempt)."""
@@ -36,6 +37,7 @@ def status_json(
     return {
         "run": record.name,
         "status": status,
+        "isolation": isolation,  # where its agents work: "worktree" or "clone"
         "base": record.base_commit,
         "into": record.into_ref.removeprefix("refs/heads/"),  # as `merge.into` names it
         "created_at": record.created_at,
@@ -72,7 +74,8 @@ def _when(ts: float | None) -> str:
 
 def print_status(obj: dict[str, Any]) -> None:
     """A table of the run's tasks."""
-    console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]})")
+    clones = ", each task in a clone" if obj.get("isolation") == "clone" else ""
+    console.print(f"run {escape(obj['run'])}: {obj['status']} (base {obj['base'][:12]}{clones})")
     table = Table(expand=False)
     name_column(table, "task")
     on_nodes = any(t.get("node") for t in obj["tasks"])  # a run on a cluster

@@ -44,6 +44,7 @@ def worktree_json(w: Worktree) -> dict[str, object]:
         "branch": raw(w.branch) if w.branch else None,
         "path": raw(w.path),
         "state": w.state,
+        "isolation": "clone" if w.clone else "worktree",
         "dirty": w.dirty,
         "landed": w.landed,
         "size_bytes": w.size_bytes,

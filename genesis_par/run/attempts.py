@@ -18,11 +18,12 @@ from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
 from genesis_par.plan import values as plan_values
-from genesis_par.plan.model import Plan, Task
+from genesis_par.plan.model import Isolation, Plan, Task
 from genesis_par.run import steps
 from genesis_par.usage import Usage, total
 from genesis_par.usage import attempt as metered
 from genesis_par.usage.metering import Metering
+from genesis_par.worktrees import clones
 
 BACKOFF_S = 0.5
 BUDGET_REACHED = "the run reached its budget_usd"
@@ -119,6 +120,16 @@ class RunSpec:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
     ray_address: str | None = None  # backend "ray": the cluster (None: a local Ray for the run)
+    isolation: Isolation = Isolation.WORKTREE
+
+    @property
+    def clone(self) -> bool:
+        """Each task works in a clone of its own (`[run] isolation = "clone"`)."""
+        return self.isolation is Isolation.CLONE
+
+    def own_repo(self, worktree: Path) -> Path:
+        """The git dir a task's checkout must belong to: the user's, or its clone's own."""
+        return worktree / ".git" if self.clone else self.repo.common_dir
 
     def log_path(self, task: str, attempt: int) -> Path:
         """logs/<run>/<task>.<attempt>.log under the state directory."""
@@ -183,6 +194,7 @@ def fence_for(
         label,
         log,
         spec.env,
+        spec.clone,
     )
 
 
@@ -219,9 +231,18 @@ def _save_attempt(spec: RunSpec, task: Task, worktree: Path, attempt: int) -> No
     Attempt 0 (no agent ran: only setup worked here) has nothing to keep. A ref already there
     was saved by a resume killed before its next attempt: only a reset came after, keep it."""
     ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
-    if attempt < 1 or gitops.resolve_commit(worktree, ref) is not None:
+    if attempt < 1 or gitops.resolve_commit(spec.repo.root, ref) is not None:
         return
-    gitops.save_to_ref(worktree, ref, leave_out=spec.included)
+    keep(spec, task, worktree, ref)
+
+
+def keep(spec: RunSpec, task: Task, worktree: Path, ref: str) -> None:
+    """Everything in the task's checkout (committed or not) under ref in the user's repository."""
+    if spec.clone:
+        branch = worktrees.branch_name(spec.run, task.id)
+        clones.keep(spec.repo, worktree, ref, branch, spec.included)
+    else:
+        gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
 
 def run_task(
@@ -236,6 +257,10 @@ def run_task(
         _run_task(spec, task, progress, cancel, record)
     except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
         _fail(progress, Failure.WORKTREE, _broken_reason(e))
+        if progress.started_at is not None:
+            progress.duration_s = time.time() - progress.started_at
+    except gitops.ForeignHistory as e:  # a clone's branch without its start: nothing taken
+        _fail(progress, Failure.HISTORY, f"its agent {e}")
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
@@ -279,7 +304,7 @@ def _run_task(
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
         worktree, reused = worktrees.allocate(
-            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool
+            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool, spec.clone
         )
         if reused and progress.agent_done:  # its agent finished before the interruption
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))
@@ -322,11 +347,8 @@ def _run_task(
             or progress.failure is Failure.BUDGET  # trying again would spend more
         ):
             break
-    if (
-        progress.status == TaskStatus.FAILED
-    ):  # kept like the earlier attempts; the worktree stays as is
-        ref = f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}"
-        gitops.save_to_ref(worktree, ref, leave_out=spec.included)
+    if progress.status == TaskStatus.FAILED:  # kept like the earlier attempts; the worktree stays
+        keep(spec, task, worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}")
     progress.duration_s = time.time() - progress.started_at
 
 
@@ -535,7 +557,7 @@ def _attempt(
     if ran.escape is not None:
         _fail(progress, _escape(ran.escape), ran.escape.reason or "")
         return outcome
-    gitops.locate(worktree, common_dir=spec.repo.common_dir)  # before the check runs there
+    gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
     if outcome.failure is None:
         failed_check = _check(spec, task, progress, worktree, values, env, log, limits, cancel)
         if failed_check is not None:
@@ -604,17 +626,25 @@ def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
 
 def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> None:
     assert progress.start_commit is not None
-    done = gitops.commit_all(
-        worktree,
-        _message(spec, task),
-        progress.start_commit,
-        spec.git_env,
-        spec.included,
-        branch=worktrees.branch_name(spec.run, task.id),
-        common_dir=spec.repo.common_dir,
-    )
+    branch = worktrees.branch_name(spec.run, task.id)
+    message, start = _message(spec, task), progress.start_commit
+    if spec.clone:  # committed in the clone, fetched home, the task's branch moved to it
+        done = clones.record(
+            spec.repo, worktree, message, start, spec.git_env, spec.included, branch
+        )
+    else:
+        done = gitops.commit_all(
+            worktree,
+            message,
+            start,
+            spec.git_env,
+            spec.included,
+            branch=branch,
+            common_dir=spec.repo.common_dir,
+        )
     progress.commit, progress.changed = done.commit, done.changed
-    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit)
+    home = spec.repo.root if spec.clone else None
+    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
         _fail(progress, Failure.COMMIT, unrecorded)
         return

@@ -31,6 +31,8 @@ from genesis_par.run.attempts import (
     values_for,
 )
 from genesis_par.usage import Usage
+from genesis_par.worktrees import clones
+from genesis_par.worktrees.pool import discard_folder
 
 
 @dataclass
@@ -119,15 +121,36 @@ def _run_one(
         f"genesis-par: {task.id} (candidate {c.k})\n\nGenesis-Run: {spec.run}\n"
         f"Genesis-Task: {task.id}\n"
     )
-    try:
-        done = gitops.commit_all(
-            c.path, message, start, spec.git_env, spec.included, common_dir=spec.repo.common_dir
-        )
-    except gitops.WorktreeBroken:  # never followed; the candidate does not pass
+    done = _commit(spec, task, c, start, message)
+    if done is None:
         return
     c.commit, c.changed = done.commit, done.changed
     c.diff_lines = gitops.diff_lines(spec.repo.root, start, done.commit)
     c.finished_at = time.monotonic()
+
+
+def _commit(
+    spec: RunSpec, task: Task, c: Candidate, start: str, message: str
+) -> gitops.Committed | None:
+    """Record the candidate's work (detached; in clone mode on its clone's branch, fetched home
+    as candidate-<k>); None when it cannot pass."""
+    try:
+        if not spec.clone:
+            own = spec.repo.common_dir
+            return gitops.commit_all(
+                c.path, message, start, spec.git_env, spec.included, common_dir=own
+            )
+        ref = f"refs/genesis/{spec.run}/{task.id}/candidate-{c.k}"
+        branch = worktrees.branch_name(spec.run, task.id)
+        return clones.record(
+            spec.repo, c.path, message, start, spec.git_env, spec.included, branch, ref
+        )
+    except gitops.WorktreeBroken:  # never followed; the candidate does not pass
+        return None
+    except gitops.ForeignHistory as e:  # its clone's branch lost the start: not taken
+        assert c.outcome is not None
+        c.fail(Failed(Failure.HISTORY, f"its agent {e}", c.outcome))
+        return None
 
 
 def run(
@@ -137,10 +160,16 @@ def run(
     assert progress.start_commit is not None
     start = progress.start_commit
     candidates = []
+    branch = worktrees.branch_name(spec.run, task.id)
+    if spec.clone and gitops.resolve_commit(spec.repo.root, branch) is None:
+        gitops.update_ref(spec.repo.root, f"refs/heads/{branch}", start)  # start stays reachable
     for k in range(1, task.best_of + 1):
         path = worktrees.path_for(spec.repo.root, spec.run, f"{task.id}~{k}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        gitops.add_detached_worktree(spec.repo.root, spec.repo.common_dir, path, start)
+        if spec.clone:
+            gitops.add_clone(spec.repo.common_dir, path, branch, start, spec.repo.root)
+        else:
+            gitops.add_detached_worktree(spec.repo.root, spec.repo.common_dir, path, start)
         log = spec.state_dir / "logs" / spec.run / f"{task.id}.candidate-{k}.log"
         candidates.append(Candidate(k, path, log))
     progress.status, progress.attempts = TaskStatus.RUNNING, task.best_of
@@ -169,6 +198,9 @@ def run(
         _all_failed(progress, candidates)
     for c in candidates:
         if passing and c is passing[0]:
+            continue
+        if spec.clone:  # its commit is home already, as candidate-<k>
+            discard_folder(spec.repo, c.path)
             continue
         if c.commit:
             gitops.update_ref(
@@ -199,8 +231,17 @@ def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate)
     """The winner's worktree becomes the task's, on the task's branch."""
     assert winner.commit is not None
     path = worktrees.path_for(spec.repo.root, spec.run, task.id)
-    gitops.move_worktree(spec.repo.root, spec.repo.common_dir, winner.path, path)
-    gitops.switch_worktree(path, worktrees.branch_name(spec.run, task.id), winner.commit)
+    branch = worktrees.branch_name(spec.run, task.id)
+    if spec.clone:  # a clone is a folder of its own: moved as one, already on its branch
+        winner.path.rename(path)
+        ref = f"refs/genesis/{spec.run}/{task.id}/candidate-{winner.k}"
+        gitops.update_ref(
+            spec.repo.root, f"refs/heads/{branch}", winner.commit, progress.start_commit
+        )
+        gitops.delete_ref(spec.repo.root, ref)
+    else:
+        gitops.move_worktree(spec.repo.root, spec.repo.common_dir, winner.path, path)
+        gitops.switch_worktree(path, branch, winner.commit)
     progress.status, progress.failure = TaskStatus.SUCCEEDED, None
     progress.reason = f"candidate {winner.k} of {task.best_of} won ({winner.diff_lines} lines)"
     progress.commit, progress.changed, progress.exit_code = winner.commit, winner.changed, 0

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.errors import EnvironmentProblem
+from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.land import landing, resolve
 from genesis_par.model import BUDGET, EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
-from genesis_par.plan.model import MergeMethod, Plan, find_agent
+from genesis_par.plan.model import Isolation, MergeMethod, Plan, find_agent
 from genesis_par.report import run_view
 from genesis_par.run import rerun
 from genesis_par.run.attempts import RunSpec, TaskProgress
@@ -146,6 +146,17 @@ def with_name(plan: Plan, name: str | None) -> Plan:
     return dataclasses.replace(plan, run=dataclasses.replace(plan.run, name=name))
 
 
+def with_isolation(plan: Plan, isolation: str | None) -> Plan:
+    """The plan, its `[run] isolation` replaced when one is given (`run --isolation`)."""
+    if isolation is None:
+        return plan
+    choices = {i.value: i for i in Isolation}
+    if isolation not in choices:
+        raise UsageError(f'--isolation "{isolation}" is not one of {", ".join(choices)}')
+    chosen = dataclasses.replace(plan.run, isolation=choices[isolation])
+    return dataclasses.replace(plan, run=chosen)
+
+
 def check_agents(plan: Plan) -> None:
     """Fail fast, before any worktree, when agents the tasks need are not installed (all of
     them named at once, so they are not found one run at a time). Not for a run on a
@@ -203,6 +214,7 @@ def run_spec(
         gitops.without_repository_variables(env),  # agents' git stays in their worktree
         tuple(gitops.included_files(repo.root)),
         env.get("RAY_ADDRESS") or None,  # backend "ray": the cluster (None: a local Ray)
+        plan.run.isolation,
     )
 
 
@@ -238,6 +250,8 @@ def start(
             create_time=me.create_time,
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
+        # kept for `resume` and `status` (`run --isolation` is not in the plan's text)
+        store.record_event(run_name, None, EventKind.ISOLATION, {"mode": plan.run.isolation.value})
         progress = execute_tasks(spec, store, observers, options.fail_fast)
         return finish(spec, store, progress, where, options, observers)
 
@@ -274,7 +288,7 @@ def finish(
             data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
             store.record_merge(spec.run, q.into, q.before, q.after, data)
     status, code = outcome(progress, home)
-    record = run_view.run_json(progress, home, status)
+    record = {**run_view.run_json(progress, home, status), "isolation": spec.isolation.value}
     store.set_result(spec.run, record)
     store.finish_run(spec.run, status)
     return RunResult(spec.run, status, code, progress, home, record)

@@ -27,6 +27,7 @@ from genesis_par.run.flow import (
     finish,
     open_store,
     run_spec,
+    with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
 from genesis_par.state.store import RunRecord, Store, TaskRecord, pick_run, run_lock
@@ -146,7 +147,8 @@ def resume(
                 record.name, status, FINISHED_EXIT[status], store.result(record.name)
             )
         with run_lock(state, record.name):
-            plan = choose(_with_budget(_plan(record, plan_path, observers), budget), backend)
+            plan = _with_budget(_plan(record, plan_path, observers), budget)
+            plan = choose(with_isolation(plan, store.isolation(record.name)), backend)
             check_agents(plan)
             if plan_path is not None:
                 _replan(store, record.name, plan, observers)

@@ -334,6 +334,16 @@ class Store(MergeRecords):
         row = self.db.execute("SELECT result FROM runs WHERE name=?", (name,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
+    def isolation(self, name: str) -> str:
+        """How the run's tasks are isolated ("worktree" or "clone"), as recorded at its start
+        (an `isolation` event: no column, so older stores read as "worktree")."""
+        row = self.db.execute(
+            "SELECT data FROM events WHERE run=? AND task IS NULL AND kind='isolation' "
+            "ORDER BY id DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        return str(json.loads(row[0]).get("mode", "worktree")) if row else "worktree"
+
     def finish_run(self, name: str, status: RunStatus) -> None:
         """Record a run's final status."""
         with self._tx() as db:

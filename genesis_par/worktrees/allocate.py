@@ -8,6 +8,7 @@ from pathlib import Path
 from genesis_par import gitops
 from genesis_par.errors import UsageError
 from genesis_par.report.words import plural
+from genesis_par.worktrees import clones
 from genesis_par.worktrees.pool import take_from_pool
 
 WORKTREES_DIR = Path(".genesis") / "worktrees"
@@ -81,12 +82,16 @@ def start_commit(
 
 
 def allocate(
-    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True
+    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True, clone: bool = False
 ) -> tuple[Path, bool]:
-    """The task's worktree on its branch; True when it already existed (a resumed run)."""
+    """The task's worktree (or clone: never pooled) on its branch; True when it already
+    existed (a resumed run)."""
     gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
     branch = branch_name(run, task)
+    if clone:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return clones.allocate(repo, path, branch, start)
     if (path / ".git").exists():
         return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,14 +114,20 @@ def merge_worktree(repo: gitops.RepoPaths, run: str, start: str, slot: int = 1) 
     return path
 
 
-def unrecorded_work(worktree: Path, start: str) -> str | None:
+def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str | None:
     """Why the work just committed in worktree is not all of the agent's work, or None:
     files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
-    to a commit this repository does not have, which would point at nothing once merged."""
+    to a commit this repository does not have, which would point at nothing once merged.
+    home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home)."""
     # the index is the commit's tree just written: with no gitlink in it (the usual case) no
     # gitlink can be missing, and git need not diff the commit against start
     links = gitops.gitlinks(worktree)
-    missing = gitops.missing_gitlinks(worktree, start) if links else []
+    if not links:
+        missing = []
+    elif home is not None:
+        missing = gitops.missing_gitlinks(home, start, gitops.head(worktree))
+    else:
+        missing = gitops.missing_gitlinks(worktree, start)
     if missing:
         what = ", ".join(f"{path}/ (commit {sha[:12]})" for path, sha in missing)
         return (

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from genesis_par import gitops, proc
 from genesis_par.model import TaskStatus
 from genesis_par.state.records import TaskRecord
+from genesis_par.worktrees import clones
 from genesis_par.worktrees.allocate import WORKTREES_DIR, path_for
 from genesis_par.worktrees.pool import (
     SAVED_DIR,
@@ -49,6 +50,7 @@ class Worktree:
     run_alive: bool = False  # its run is still supervised: gc leaves the whole run alone
     processes: list[proc.Seen] = field(default_factory=list)  # working in it right now
     nested: list[str] = field(default_factory=list)  # folders with a repository of their own
+    clone: bool = False  # a task clone (isolation = "clone"), not a worktree: never pooled
 
 
 class Action(NamedTuple):
@@ -165,6 +167,8 @@ def _describe(
         finished_at=view.finished_at if view else None,
         run_alive=view is not None and view.alive,
     )
+    if record is None and gitops.is_clone(path):
+        return _describe_clone(repo, w)
     if path.exists() and record is not None and not record.prunable:
         try:
             w.dirty = gitops.has_uncommitted(path)
@@ -173,6 +177,25 @@ def _describe(
             return w
         w.on_branch = checked_out is not None and checked_out == w.branch
         w.size_bytes, w.nested = gitops.walk(path)
+    w.landed = _landed(repo, w)
+    return w
+
+
+def _describe_clone(repo: gitops.RepoPaths, w: Worktree) -> Worktree:
+    """A task clone: dirty when it holds uncommitted files, off its branch when its HEAD's
+    commit never came home (the user's repository lacks it: removing the clone would lose it)."""
+    w.clone = True
+    if w.branch is None:  # no record of its run (git keeps none for a clone): the convention's
+        named = f"genesis/{w.run}/{w.task}"
+        w.branch = named if gitops.resolve_commit(repo.root, named) else None
+    try:
+        w.head = gitops.clone_head(w.path)
+        w.dirty = gitops.has_uncommitted(w.path)
+    except gitops.WorktreeBroken:  # its git dir is not what genesis-par made: never followed
+        w.head, w.state = None, w.state if w.state == "running" else "broken"
+        return w
+    w.on_branch = w.head is not None and gitops.resolve_commit(repo.root, w.head) is not None
+    w.size_bytes, w.nested = gitops.walk(w.path)
     w.landed = _landed(repo, w)
     return w
 
@@ -263,7 +286,9 @@ def _clean_one(
                     w, False, False, f"{why}: commit them, or --force to save and drop", kept=True
                 )
             saved = _trash_ref(w, now)
-            if not dry_run:  # off its branch, the branch's tip is kept in the same commit
+            if not dry_run and w.clone:  # saved in the clone, then fetched home
+                clones.keep(repo, w.path, saved, w.branch or "", ())
+            elif not dry_run:  # off its branch, the branch's tip is kept in the same commit
                 tip = gitops.resolve_commit(repo.root, w.branch) if w.branch else None
                 also = [tip] if tip and not w.on_branch else []
                 gitops.save_to_ref(w.path, saved, leave_out=(), also_keep=also)
@@ -281,6 +306,10 @@ def _pool_or_remove(
 ) -> tuple[bool, str | None]:
     """Pool the worktree for reuse if it may be, else remove it: (pooled, why not pooled)."""
     why = None
+    if w.clone:  # a repository of its own: never pooled with worktrees, removed as a folder
+        if not dry_run:
+            discard_folder(repo, w.path)
+        return False, None
     if pool and not w.task.startswith(".merge"):
         # inventory found no nested repository and (clean) no files in submodule folders
         looked = not w.nested and w.dirty is False

@@ -22,6 +22,7 @@ max_parallel = 3
 strategy = "priority"
 setup = ["make", "deps"]
 pool = false
+isolation = "clone"
 budget_usd = 12.5
 backend = "ray"
 
