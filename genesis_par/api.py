@@ -28,7 +28,8 @@ from genesis_par.land.landing import Landing
 from genesis_par.land.queue import QueueResult
 from genesis_par.land.rollback import Rollback
 from genesis_par.model import EventKind
-from genesis_par.plan.model import MergeMethod, Plan, load
+from genesis_par.plan.model import MergeMethod, Plan
+from genesis_par.plan.parse import load
 from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
 from genesis_par.run.attempts import TaskProgress

@@ -92,3 +92,11 @@ def install_hint(name: str) -> str:
     """How to install a preset agent (or a generic hint)."""
     preset = PRESETS.get(name)
     return preset.install if preset else "install it, or fix [agents." + name + "] command"
+
+
+def find_agent(name: str, agents: Mapping[str, Agent]) -> Agent | None:
+    """The agent a task names: the plan's own [agents.NAME] table, else a built-in preset."""
+    if name in agents:
+        return agents[name]
+    preset = PRESETS.get(name)
+    return preset.agent if preset else None

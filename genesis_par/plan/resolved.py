@@ -11,7 +11,8 @@ from typing import Any
 
 import tomli_w
 
-from genesis_par.plan.model import Agent, Command, Plan, Priority, Task, find_agent
+from genesis_par.plan.model import Agent, Command, Plan, Priority, Task
+from genesis_par.plan.presets import find_agent
 
 # fields that are facts about the file, not settings
 _NOT_SETTINGS = {"index", "path", "text"}

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from genesis_par.errors import EnvironmentProblem, UsageError
-from genesis_par.plan.model import BACKENDS, Plan, Task
+from genesis_par.plan.model import Plan, Task
+from genesis_par.plan.parse import BACKENDS
 from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress, run_task
 
 

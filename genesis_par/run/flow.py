@@ -17,7 +17,8 @@ from genesis_par.land import landing, resolve
 from genesis_par.model import BUDGET, EventKind, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
-from genesis_par.plan.model import Isolation, MergeMethod, Plan, find_agent
+from genesis_par.plan.model import Isolation, MergeMethod, Plan
+from genesis_par.plan.presets import find_agent
 from genesis_par.report import run_view
 from genesis_par.run import rerun
 from genesis_par.run.attempts import RunSpec, TaskProgress

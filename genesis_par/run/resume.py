@@ -14,7 +14,8 @@ from genesis_par.errors import UsageError
 from genesis_par.land import landing
 from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
-from genesis_par.plan.model import Plan, load, loads
+from genesis_par.plan.model import Plan
+from genesis_par.plan.parse import load, loads
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.backend import choose
 from genesis_par.run.flow import (

@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from genesis_par.plan import graph
-from genesis_par.plan.model import Command, Priority, Task, load
+from genesis_par.plan.model import Command, Priority, Task
+from genesis_par.plan.parse import load
 
 CMD = Command(("true",))
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genesis_par.plan.model import MergeSettings, Plan, RunSettings, Task, load, loads
+from genesis_par.plan.model import MergeSettings, Plan, RunSettings, Task
+from genesis_par.plan.parse import load, loads
 from genesis_par.plan.resolved import resolved
 
 # every setting away from its default, so the round trip below covers each of them
