@@ -245,35 +245,9 @@ def keep(spec: RunSpec, task: Task, worktree: Path, ref: str) -> None:
         gitops.save_to_ref(worktree, ref, leave_out=spec.included)
 
 
-def run_task(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    cancel: threading.Event,
-    record: Recorder,
-) -> None:
-    """Run task to its end in its own worktree; progress holds the result."""
-    try:
-        _run_task(spec, task, progress, cancel, record)
-    except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
-        _fail(progress, Failure.WORKTREE, _broken_reason(e))
-        if progress.started_at is not None:
-            progress.duration_s = time.time() - progress.started_at
-    except gitops.ForeignHistory as e:  # a clone's branch without its start: nothing taken
-        _fail(progress, Failure.HISTORY, f"its agent {e}")
-        if progress.started_at is not None:
-            progress.duration_s = time.time() - progress.started_at
-    except GenesisError as e:  # git failing under one task fails that task, not the run
-        _fail(progress, Failure.SETUP, str(e))
-        if progress.started_at is not None:
-            progress.duration_s = time.time() - progress.started_at
-    except Exception as e:  # anything else too (a bug, or what an agent did to the files)
-        _unexpected(spec, task, progress, e)
-
-
-def _unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Exception) -> None:
+def unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Exception) -> None:
     """Fail the task with the error as its reason; the traceback goes to its log if it can."""
-    _fail(
+    fail(
         progress,
         Failure.ERROR,
         f"genesis-par hit an unexpected error: {type(error).__name__}: {error}",
@@ -285,22 +259,17 @@ def _unexpected(spec: RunSpec, task: Task, progress: TaskProgress, error: Except
         handle.write("genesis-par: " + "".join(traceback.format_exception(error)))
 
 
-def _run_task(
+def run_attempts(
     spec: RunSpec,
     task: Task,
     progress: TaskProgress,
     cancel: threading.Event,
     record: Recorder,
 ) -> None:
+    """The task's attempts in its own worktree (setup, agent, check, commit, retries); raises
+    what run/task.py turns into the task's failure."""
     assert progress.start_commit is not None
-    progress.started_at = time.time()
-    fresh = not (worktrees.path_for(spec.repo.root, spec.run, task.id) / ".git").exists()
-    if task.best_of > 1 and fresh and progress.attempts == 0:
-        from genesis_par.run import candidates
-
-        candidates.run(spec, task, progress, cancel, record)
-        progress.duration_s = time.time() - progress.started_at
-        return
+    started = progress.started_at = progress.started_at or time.time()
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
         worktree, reused = worktrees.allocate(
@@ -315,8 +284,8 @@ def _run_task(
             _save_attempt(spec, task, worktree, max(first - 1, 0))
             _reset(spec, task, worktree, progress.start_commit)
     except GenesisError as e:
-        _fail(progress, Failure.SETUP, f"its worktree could not be prepared: {e}")
-        progress.duration_s = time.time() - progress.started_at
+        fail(progress, Failure.SETUP, f"its worktree could not be prepared: {e}")
+        progress.duration_s = time.time() - started
         return
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
@@ -324,7 +293,7 @@ def _run_task(
     copy_included(spec, worktree)
     setup_done = reused and proc.recorded_exit(spec.setup_exit_file(task.id)) == 0
     if not setup_done and not _setup(spec, task, progress, worktree, values, env, first, cancel):
-        progress.duration_s = time.time() - progress.started_at
+        progress.duration_s = time.time() - started
         return
     for attempt in range(first, first + task.retries + 1):
         if attempt > first:
@@ -349,7 +318,7 @@ def _run_task(
             break
     if progress.status == TaskStatus.FAILED:  # kept like the earlier attempts; the worktree stays
         keep(spec, task, worktree, f"refs/genesis/{spec.run}/{task.id}/attempt-{attempt}")
-    progress.duration_s = time.time() - progress.started_at
+    progress.duration_s = time.time() - started
 
 
 def _finish_done_agent(
@@ -389,7 +358,7 @@ def _reset(spec: RunSpec, task: Task, worktree: Path, start: str) -> None:
     gitops.reset_worktree(worktree, start, branch=branch)
 
 
-def _broken_reason(e: gitops.WorktreeBroken) -> str:
+def broken_reason(e: gitops.WorktreeBroken) -> str:
     if not e.worktree.is_dir():
         return f"its worktree was removed or replaced ({e.detail}): nothing was committed"
     return (
@@ -444,7 +413,7 @@ def _setup(
         spec, task, progress, worktree, values, env, log, str(attempt), exit_file, cancel
     )
     if failed is not None:
-        _fail(progress, failed.failure, failed.reason)
+        fail(progress, failed.failure, failed.reason)
     return failed is None
 
 
@@ -555,7 +524,7 @@ def _attempt(
     outcome = ran.outcome
     progress.exit_code = outcome.exit_code
     if ran.escape is not None:
-        _fail(progress, _escape(ran.escape), ran.escape.reason or "")
+        fail(progress, _escape(ran.escape), ran.escape.reason or "")
         return outcome
     gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
     if outcome.failure is None:
@@ -563,7 +532,7 @@ def _attempt(
         if failed_check is not None:
             return failed_check
     if outcome.failure is not None:
-        _fail(progress, outcome.failure, _reason(outcome, task))
+        fail(progress, outcome.failure, _reason(outcome, task))
         return outcome
     _succeed(spec, task, progress, worktree)
     return None
@@ -585,7 +554,7 @@ def _check(
     failed = run_check(spec, task, progress, worktree, values, env, log, label, limits, cancel)
     if failed is None:
         return None
-    _fail(progress, failed.failure, failed.reason)
+    fail(progress, failed.failure, failed.reason)
     return failed.outcome
 
 
@@ -617,7 +586,7 @@ def run_check(
     return Failed(failure, reason, ran.outcome)
 
 
-def _fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
+def fail(progress: TaskProgress, failure: Failure, reason: str) -> None:
     cancelled = failure is Failure.CANCELLED
     progress.status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILED
     progress.failure = None if cancelled else failure
@@ -646,6 +615,6 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
     home = spec.repo.root if spec.clone else None
     unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
-        _fail(progress, Failure.COMMIT, unrecorded)
+        fail(progress, Failure.COMMIT, unrecorded)
         return
     progress.status, progress.failure, progress.reason = TaskStatus.SUCCEEDED, None, None

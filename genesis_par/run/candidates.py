@@ -153,6 +153,13 @@ def _commit(
         return None
 
 
+def wanted(spec: RunSpec, task: Task, progress: TaskProgress) -> bool:
+    """best_of candidates run for a task's first go in a fresh worktree (a resumed task that
+    already has its worktree goes on with its attempts there)."""
+    fresh = not (worktrees.path_for(spec.repo.root, spec.run, task.id) / ".git").exists()
+    return task.best_of > 1 and fresh and progress.attempts == 0
+
+
 def run(
     spec: RunSpec, task: Task, progress: TaskProgress, cancel: threading.Event, record: Recorder
 ) -> None:

@@ -1,6 +1,6 @@
 """The node side of the Ray backend: one attempt run where Ray placed it.
 
-The task's pipeline is the local one (attempts.run_task: setup, agent under the supervisor
+The task's pipeline is the local one (task.run_task: setup, agent under the supervisor
 and its limits, check, commit), run against a node-local repository that caches every start commit
 the node has received (bundles from the object store, fetched once) and pools its
 worktrees. The new commits go home as a bundle; events and log lines stream to the
@@ -27,7 +27,8 @@ from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
 from genesis_par.model import EventKind
 from genesis_par.plan.model import Plan, Task
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
+from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.task import run_task
 from genesis_par.worktrees.pool import discard, put_in_pool
 
 CACHE_ENV = "GENESIS_RAY_CACHE"  # where a node keeps its cache (default ~/.cache/genesis-par/ray)

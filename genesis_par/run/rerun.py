@@ -13,7 +13,8 @@ from genesis_par import gitops, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
 from genesis_par.model import EventKind, TaskStatus
 from genesis_par.plan.model import Plan
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_task
+from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.task import run_task
 from genesis_par.state.records import RunRecord, TaskRecord
 from genesis_par.state.store import Store
 

@@ -26,7 +26,8 @@ def plan_for(repo: Path, name: str, hang: Path | None = None) -> Path:
         import os, pathlib, sys, time
         hang = {str(hang) if hang else ""!r}
         if hang and not pathlib.Path(hang).exists():
-            pathlib.Path(hang).write_text(str(os.getpid()))
+            pathlib.Path(hang + ".tmp").write_text(str(os.getpid()))
+            pathlib.Path(hang + ".tmp").replace(hang)  # whole: the test reads it once it exists
             time.sleep(600)
         sys.exit(1 if pathlib.Path("t3.txt").exists() else 0)
     """)

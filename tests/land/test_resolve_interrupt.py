@@ -20,7 +20,8 @@ AGENT = """
 import os, pathlib, sys, time
 name, ready, hold = sys.argv[1:4]
 if os.environ.get("GENESIS_CONFLICT"):
-    pathlib.Path(ready).write_text(str(os.getpid()))
+    pathlib.Path(ready + ".tmp").write_text(str(os.getpid()))
+    pathlib.Path(ready + ".tmp").replace(ready)  # whole: the test reads it once it exists
     while pathlib.Path(hold).exists():
         time.sleep(0.05)
 p = pathlib.Path("registry.txt")

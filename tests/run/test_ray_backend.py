@@ -135,7 +135,9 @@ def test_branches_come_home_from_both_nodes_with_the_trees_of_a_local_run(
 SETSID_AGENT = """
 import os, pathlib, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
-pathlib.Path(sys.argv[1]).write_text(f"{os.getpid()} {child.pid}")
+ready = pathlib.Path(sys.argv[1] + ".tmp")
+ready.write_text(f"{os.getpid()} {child.pid}")
+ready.replace(sys.argv[1])  # whole: the test reads it as soon as it exists
 time.sleep(600)
 """
 
