@@ -153,6 +153,24 @@ class RunSpec:
 Recorder = Callable[[str, EventKind, dict[str, object]], None]
 
 
+def run_spec(
+    repo: gitops.RepoPaths, plan: Plan, run: str, base: str, env: Mapping[str, str]
+) -> RunSpec:
+    """What every attempt of the run needs to know."""
+    return RunSpec(
+        repo,
+        plan,
+        run,
+        base,
+        repo.common_dir / "genesis-par",
+        gitops.identity_env(repo.root),
+        gitops.without_repository_variables(env),  # agents' git stays in their worktree
+        tuple(gitops.included_files(repo.root)),
+        env.get("RAY_ADDRESS") or None,  # backend "ray": the cluster (None: a local Ray)
+        plan.run.isolation,
+    )
+
+
 def _prompt_file(spec: RunSpec, task: Task) -> str:
     if task.prompt_file:
         return str(task.prompt_file)

@@ -21,7 +21,7 @@ from genesis_par.plan.model import Isolation, MergeMethod, Plan
 from genesis_par.plan.presets import find_agent
 from genesis_par.report import run_view
 from genesis_par.run import rerun
-from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.run.orphans import stop_orphans
 from genesis_par.state.merges import RunSteps
@@ -199,24 +199,6 @@ def _pin_base(cwd: Path, plan: Plan) -> str:
             f"{cwd}: name an existing branch, tag or commit"
         )
     return commit
-
-
-def run_spec(
-    repo: gitops.RepoPaths, plan: Plan, run: str, base: str, env: Mapping[str, str]
-) -> RunSpec:
-    """What every attempt of the run needs to know."""
-    return RunSpec(
-        repo,
-        plan,
-        run,
-        base,
-        repo.common_dir / "genesis-par",
-        gitops.identity_env(repo.root),
-        gitops.without_repository_variables(env),  # agents' git stays in their worktree
-        tuple(gitops.included_files(repo.root)),
-        env.get("RAY_ADDRESS") or None,  # backend "ray": the cluster (None: a local Ray)
-        plan.run.isolation,
-    )
 
 
 def start(

@@ -13,7 +13,7 @@ from genesis_par import gitops, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
 from genesis_par.model import EventKind, TaskStatus
 from genesis_par.plan.model import Plan
-from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
 from genesis_par.run.task import run_task
 from genesis_par.state.records import RunRecord, TaskRecord
 from genesis_par.state.store import Store
@@ -110,8 +110,6 @@ def hooks_for(
         def recorder(task: str, kind: EventKind, data: dict[str, object]) -> None:
             store.record_event(record.name, task, kind, data)
             event(task, kind, data)
-
-        from genesis_par.run.flow import run_spec  # flow imports this module
 
         spec = run_spec(repo, plan, record.name, record.base_commit, env)
         progress = progress_from(store.tasks(record.name))

@@ -16,7 +16,7 @@ from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan
 from genesis_par.plan.parse import load, loads
-from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.attempts import TaskProgress, run_spec
 from genesis_par.run.backend import choose
 from genesis_par.run.flow import (
     QUIET,
@@ -27,7 +27,6 @@ from genesis_par.run.flow import (
     execute_tasks,
     finish,
     open_store,
-    run_spec,
     with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
