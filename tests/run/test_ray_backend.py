@@ -54,6 +54,12 @@ def tasks_of(result: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {t["id"]: t for t in result["tasks"]}
 
 
+def _recorded_attempts(repo: Path, task: str) -> int:
+    """How many attempts of task the run's state holds now (0 before the first)."""
+    _, result, _ = genesis(repo, "status")
+    return int(tasks_of(result)[task]["attempts"] or 0) if result else 0
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -315,6 +321,9 @@ def test_a_killed_coordinator_leaves_no_agent_on_any_node_and_resume_finishes(
     try:
         wait_for(ready.exists, "the agent to start on a node", 90)
         agent, grandchild, _ = map(int, ready.read_text().split())
+        # killed once the coordinator has recorded the attempt (its events come in batches);
+        # killed before, it would not know of attempt 1, and resume would number it 1 again
+        wait_for(lambda: _recorded_attempts(repo, "work") >= 1, "the attempt recorded", 30)
         coordinator.send_signal(signal.SIGKILL)
         coordinator.communicate(timeout=30)
     finally:
