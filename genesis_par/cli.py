@@ -111,6 +111,14 @@ def graph_cmd(
     raise typer.Exit(graph.run(plan, fmt=fmt.value))
 
 
+MetricsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--metrics",
+        help="Keep this Prometheus text file up to date while the run goes on.",
+        metavar="FILE",
+    ),
+]
 BackendOpt = Annotated[
     str | None,
     typer.Option(
@@ -148,14 +156,7 @@ def run_cmd(
             "\\[run] isolation)."
         ),
     ] = None,
-    metrics: Annotated[
-        Path | None,
-        typer.Option(
-            "--metrics",
-            help="Keep this Prometheus text file up to date while the run goes on.",
-            metavar="FILE",
-        ),
-    ] = None,
+    metrics: MetricsOpt = None,
     backend: BackendOpt = None,
     ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
@@ -201,14 +202,7 @@ def resume_cmd(
             metavar="USD",
         ),
     ] = None,
-    metrics: Annotated[
-        Path | None,
-        typer.Option(
-            "--metrics",
-            help="Keep this Prometheus text file up to date while the run goes on.",
-            metavar="FILE",
-        ),
-    ] = None,
+    metrics: MetricsOpt = None,
     backend: BackendOpt = None,
     ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
