@@ -8,6 +8,7 @@ import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,22 @@ import pytest
 import genesis_par
 
 PACKAGE_ROOT = Path(genesis_par.__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """--dist loadgroup must group: the ray tests share one cluster. pytest-xdist 3.8 does not
+    group on pytest 9.2 (it sets a node id field that pytest no longer reads: pytest-xdist issue
+    1386), and then each worker starts a cluster of its own, silently."""
+    if config.getoption("dist", "no") == "loadgroup" and _loadgroup_cannot_group():
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {metadata.version('pytest-xdist')} "
+            "does not group --dist loadgroup: install pytest<9.2 (pip install -e '.[dev]')"
+        )
+
+
+def _loadgroup_cannot_group() -> bool:
+    xdist = tuple(int(part) for part in metadata.version("pytest-xdist").split(".")[:2])
+    return pytest.version_tuple[:2] >= (9, 2) and xdist <= (3, 8)
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,11 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import psutil
 import pytest
 
 from genesis_par import proc
-from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.conftest import git, wait_for
+from tests.helpers import alive, gp, start
 from tests.plans import py, write_plan
 
 
@@ -32,36 +32,6 @@ def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1
     """)
     body = "".join(f'[[tasks]]\nid = "t{i}"\ncommand = {agent}\n' for i in range(n))
     return write_plan(repo, body, header=f'[run]\nname = "{name}"\nmax_parallel = 2\n')
-
-
-def start(repo: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*genesis_cmd(), *args],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
-def gp(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*genesis_cmd(), *args],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.mark.slow
