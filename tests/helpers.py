@@ -3,13 +3,16 @@ subprocess, whether a process still runs, a page rendered in a headless browser.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
+from genesis_par.commands import worktrees as wt_cmd
 from tests.conftest import genesis_cmd, genesis_env
 
 
@@ -44,6 +47,17 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
+    """`worktrees gc --json` through the commands API: its printed result."""
+    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def fsck(repo: Path) -> None:
+    """git fsck finds nothing wrong in repo (dangling objects aside)."""
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
 
 
 def render(page: Path) -> tuple[str, list[str]]:

@@ -18,12 +18,8 @@ import pytest
 from genesis_par.commands import worktrees as wt_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.helpers import gc_json
 from tests.plans import py, run_json, tasks_by_id, write_plan
-
-
-def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
-    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
 def by_task(entries: Any) -> dict[str, dict[str, Any]]:
