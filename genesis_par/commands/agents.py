@@ -9,7 +9,7 @@ from genesis_par import proc
 from genesis_par.commands.common import effective_run, open_store, state_dir
 from genesis_par.plan import presets
 from genesis_par.report import agents_view
-from genesis_par.report.run_view import task_json
+from genesis_par.report.run_json import task_json
 from genesis_par.state.store import pick_run
 from genesis_par.usage import compare
 

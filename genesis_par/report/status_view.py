@@ -17,7 +17,9 @@ from genesis_par.model import RunStatus
 from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
-from genesis_par.report.run_view import STATUS_STYLE, task_json
+from genesis_par.report.run_json import queue_json, task_json
+from genesis_par.report.run_view import STATUS_STYLE
+from genesis_par.state.landings import QueueRecord
 from genesis_par.state.records import RunRecord, TaskRecord
 from genesis_par.usage import compare
 
@@ -27,7 +29,7 @@ def status_json(
     status: str,
     tasks: Sequence[TaskRecord],
     kept: Sequence[str],
-    merge: dict[str, Any] | None = None,
+    queue: QueueRecord | None = None,
     nodes: Mapping[str, str] | None = None,
     isolation: str = "worktree",
 ) -> dict[str, Any]:
@@ -47,7 +49,8 @@ def status_json(
         "agents": compare.agents(task_objects),
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
-        "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
+        # what the merge queue did, as in `run --json`; null before it ran
+        "merge": None if queue is None else queue_json(queue),
     }
 
 

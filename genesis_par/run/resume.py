@@ -7,7 +7,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import UsageError
@@ -30,6 +29,7 @@ from genesis_par.run.flow import (
     with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.state.landings import FinishedRun
 from genesis_par.state.store import RunRecord, Store, TaskRecord, pick_run, run_lock
 
 KEEP = (TaskStatus.SUCCEEDED,)
@@ -48,7 +48,7 @@ class AlreadyFinished:
     run: str
     status: RunStatus
     exit_code: ExitCode
-    record: dict[str, Any] | None
+    finished: FinishedRun | None  # None: recorded before it could finish
 
 
 def _plan(record: RunRecord, plan_path: Path | None, observers: Observers) -> Plan:
@@ -144,7 +144,7 @@ def resume(
         status = effective_status(record)
         if status in FINISHED_EXIT and not retry_failed:  # resuming twice changes nothing
             return AlreadyFinished(
-                record.name, status, FINISHED_EXIT[status], store.result(record.name)
+                record.name, status, FINISHED_EXIT[status], store.finished(record.name)
             )
         with run_lock(state, record.name):
             plan = _with_budget(_plan(record, plan_path, observers), budget)

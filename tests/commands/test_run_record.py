@@ -6,8 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from genesis_par.model import EventKind
 from genesis_par.run.flow import Observers, _Recorder
+from genesis_par.state.events import AttemptBegun, Starting
 from genesis_par.state.store import Store
 
 
@@ -32,11 +32,9 @@ def test_a_ticks_transitions_are_written_together_and_a_workers_at_once(tmp_path
 
         try:
             with recorder.held():
-                recorder("a", EventKind.STARTING, {"start_commit": "c1"})
-                recorder("b", EventKind.STARTING, {"start_commit": "c2"})
-                worker = threading.Thread(
-                    target=lambda: recorder("a", EventKind.ATTEMPT, {"n": 1, "log": "a.1.log"})
-                )
+                recorder("a", Starting("c1"))
+                recorder("b", Starting("c2"))
+                worker = threading.Thread(target=lambda: recorder("a", AttemptBegun(1, "a.1.log")))
                 worker.start()
                 worker.join()
                 assert seen() == [("a", "attempt")], "a worker's event waits for no tick"
