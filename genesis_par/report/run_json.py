@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 from genesis_par.land.queue import CHECK_FAILED
 from genesis_par.state.landings import (
     FinishedRun,
@@ -20,17 +23,24 @@ JSON_VERSION = 1  # of the `run --json` object; docs/json.md
 
 def run_json(finished: FinishedRun) -> dict[str, object]:
     """The object of `run --json` (and of `report` for the same run)."""
-    tasks = [task_json(t) for t in finished.tasks]
     return {
         "version": JSON_VERSION,
         "run": finished.name,
         "status": finished.status,
         "base": finished.base_commit,
-        "tasks": tasks,
-        "usage": compare.totals(tasks),
-        "agents": compare.agents(tasks),
+        "tasks": [task_json(t) for t in finished.tasks],
+        **spend_json(finished.tasks),
         **landing_json(finished.landing),
         "isolation": finished.isolation,
+    }
+
+
+def spend_json(tasks: Sequence[TaskRecord]) -> dict[str, object]:
+    """The `usage` and `agents` of the run's JSON: its totals, its agents side by side."""
+    spent = compare.totals(tasks)
+    return {
+        "usage": {**spent.usage.fields(), "cpu_s": spent.cpu_s},
+        "agents": [dataclasses.asdict(row) for row in compare.agents(tasks)],
     }
 
 

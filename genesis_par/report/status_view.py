@@ -17,11 +17,10 @@ from genesis_par.model import RunStatus
 from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
-from genesis_par.report.run_json import queue_json, task_json
+from genesis_par.report.run_json import queue_json, spend_json, task_json
 from genesis_par.report.run_view import STATUS_STYLE
 from genesis_par.state.landings import QueueRecord
 from genesis_par.state.records import RunRecord, TaskRecord
-from genesis_par.usage import compare
 
 
 def status_json(
@@ -45,8 +44,7 @@ def status_json(
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "tasks": task_objects,
-        "usage": compare.totals(task_objects),
-        "agents": compare.agents(task_objects),
+        **spend_json(tasks),
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
         # what the merge queue did, as in `run --json`; null before it ran

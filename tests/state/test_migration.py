@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par import state
+from genesis_par.model import Failure
 from genesis_par.report.run_json import queue_json, run_json
 from genesis_par.state.records import CandidateRecord
 from genesis_par.state.store import Store
-from genesis_par.usage import Usage, compare
+from genesis_par.usage import Usage
 from tests.commands.test_resume import gp
 
 SCHEMA_1 = """
@@ -209,8 +210,38 @@ RESULT_4 = {
     "status": "conflicts",
     "base": B,
     "tasks": TASKS,
-    "usage": compare.totals(TASKS),
-    "agents": compare.agents(TASKS),
+    # as schema 4's genesis-par summed them (usage.compare on these task objects)
+    "usage": {**usage(150, 25, 0.375), "cpu_s": 2.625},
+    "agents": [
+        {
+            "agent": "claude",
+            "tasks": 1,
+            "succeeded": 1,
+            "success_rate": 1.0,
+            "input_tokens": 150,
+            "output_tokens": 25,
+            "cost_usd": 0.375,
+            "cost_per_succeeded_task_usd": 0.375,
+            "cost_per_1k_tokens_usd": 2.142857,
+            "turns": 1,
+            "duration_s": 1.234,
+            "cpu_s": 2.125,
+        },
+        {
+            "agent": "(command)",
+            "tasks": 1,
+            "succeeded": 0,
+            "success_rate": 0.0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": None,
+            "cost_per_succeeded_task_usd": None,
+            "cost_per_1k_tokens_usd": None,
+            "turns": 0,
+            "duration_s": 1.234,
+            "cpu_s": 0.5,
+        },
+    ],
     "conflicts": CONFLICTS,
     "merge": MERGE,
     "isolation": "worktree",
@@ -283,7 +314,7 @@ def test_a_schema_4_store_reports_every_run_exactly_as_before(tmp_path: Path) ->
         assert json.dumps(run_json(finished), indent=2) == json.dumps(RESULT_4, indent=2)
         (best,) = [t for t in store.tasks("live")]
         assert best.candidates is not None and best.candidates[1] == CandidateRecord(
-            2, "claude", 1, "exit", None, None, Usage(50, 5, 0.125, 1, "m"), False
+            2, "claude", 1, Failure.EXIT, None, None, Usage(50, 5, 0.125, 1, "m"), False
         )
         (queue,) = store.merges("r")
         assert queue_json(queue) == MERGE
