@@ -14,6 +14,7 @@ from genesis_par.report.run_json import queue_json, run_json
 from genesis_par.state.records import CandidateRecord
 from genesis_par.state.store import Store
 from genesis_par.usage import Usage
+from genesis_par.usage.model import UsageFields
 from tests.commands.test_resume import gp
 
 SCHEMA_1 = """
@@ -54,7 +55,7 @@ ALTER TABLE tasks ADD COLUMN candidates TEXT
 B, C = "b" * 40, "c" * 40
 
 
-def usage(tokens_in: int = 0, out: int = 0, cost: float | None = None) -> dict[str, Any]:
+def usage(tokens_in: int = 0, out: int = 0, cost: float | None = None) -> UsageFields:
     return Usage(tokens_in, out, cost, 1 if tokens_in else 0, "m" if tokens_in else None).fields()
 
 
