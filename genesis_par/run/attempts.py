@@ -101,7 +101,6 @@ class TaskProgress:
             round(self.total_cpu_s(), 3),
             tuple(self.usage_notes),
             self.node,
-            ended=True,
         )
 
     def elapsed(self, now: float) -> float:

@@ -84,6 +84,7 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
             usage=t.usage,  # what it spent counts toward the budget
             cpu_s=t.cpu_s,
             usage_notes=list(t.usage_notes),
+            agent=t.agent,
         )
         if t.status == TaskStatus.SKIPPED and t.reason == BUDGET:
             earlier[progress.id] = progress  # not started for want of budget: it starts now
@@ -97,6 +98,7 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
             progress.commit, progress.changed = t.commit, t.changed
             progress.exit_code, progress.duration_s = t.exit_code, t.duration_s
             progress.peak_rss_bytes, progress.log = t.peak_rss_bytes or 0, t.log
+            progress.candidates, progress.node = t.candidates, t.node
         earlier[progress.id] = progress
     return earlier
 

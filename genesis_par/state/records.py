@@ -116,7 +116,6 @@ class TaskRecord:
     cpu_s: float = 0.0
     usage_notes: tuple[str, ...] = ()
     node: str | None = None  # backend "ray": the node of its last attempt, as it ended
-    ended: bool = False  # its end (and what it spent) is recorded
 
     def row(self) -> tuple[object, ...]:
         """The columns of TASK_COLUMNS after id, in order (an ended task)."""
@@ -182,7 +181,6 @@ class TaskRecord:
             cpu_s=cpu_s or 0.0,
             usage_notes=tuple(json.loads(notes)) if notes else (),
             node=node,
-            ended=cpu_s is not None,
         )
 
 
