@@ -13,6 +13,7 @@ from genesis_par import gitops, proc
 from genesis_par.land import conflicts
 from genesis_par.land.checks import BatchSettings
 from genesis_par.land.conflicts import MergeResult
+from genesis_par.plan import graph
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.run import steps
 
@@ -104,8 +105,6 @@ def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
 
     def key(task: Task) -> tuple[float, ...]:
         return (-task.priority, len(by_id[task.id].conflicts_with) > 0, task.index)
-
-    from genesis_par.plan import graph  # networkx: imported by the commands that merge only
 
     ids = graph.ordered([c.task for c in candidates], key)
     return [(task_id, _why(by_id[task_id], by_id)) for task_id in ids]

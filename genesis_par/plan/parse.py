@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par.errors import PlanError
+from genesis_par.plan import graph
 from genesis_par.plan.inputs import NotReadable, read_input
 from genesis_par.plan.model import (
     DEFAULT_INTO,
@@ -444,9 +445,7 @@ def _positive_cpu(raw: Mapping[str, Any], where: Where) -> float | None:
 
 
 def cycle_text(edges: Mapping[str, Iterable[str]]) -> str | None:
-    """A dependency cycle as text (graph imported late: networkx is only needed here)."""
-    from genesis_par.plan import graph
-
+    """A dependency cycle as text."""
     cycle = graph.find_cycle(edges)
     return graph.path_text(cycle) if cycle else None
 
