@@ -3,9 +3,7 @@ transitions together, in one transaction."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -17,6 +15,8 @@ from genesis_par.errors import StoreProblem, UsageError
 from genesis_par.model import EventKind, RunStatus, TaskStatus
 from genesis_par.state import faults, schema
 from genesis_par.state.landings import FinishedRun, LandingRecord
+from genesis_par.state.locks import run_lock as run_lock
+from genesis_par.state.locks import run_supervised as run_supervised
 from genesis_par.state.merges import MergeRecords
 from genesis_par.state.records import RUN_COLUMNS
 from genesis_par.state.records import AttemptRecord as AttemptRecord
@@ -25,44 +25,6 @@ from genesis_par.state.records import TaskRecord as TaskRecord
 from genesis_par.state.schema import SCHEMA as SCHEMA
 from genesis_par.state.schema import SCHEMA_VERSION as SCHEMA_VERSION
 from genesis_par.state.tasks import TaskRecords, write_task
-
-
-@contextmanager
-def run_lock(state_dir: Path, run: str) -> Iterator[None]:
-    """Hold the run's lock while supervising it; the kernel drops it if this process dies."""
-    path = state_dir / "locks" / f"{run}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            raise UsageError(
-                f'run "{run}" is already being supervised by genesis-par (pid {owner}): '
-                f"wait for it to finish, or stop it (kill -INT {owner})"
-            ) from None
-        handle.truncate(0)
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def run_supervised(state_dir: Path, run: str) -> bool:
-    """Whether a process holds the run's lock now (it works even when state.db is gone)."""
-    path = state_dir / "locks" / f"{run}.lock"
-    if not path.exists():
-        return False
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 class Store(TaskRecords, MergeRecords):
