@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from genesis_par.land.queue import CHECK_FAILED
 from genesis_par.state.landings import (
+    BatchOutcome,
     FinishedRun,
     LandingRecord,
     PairRecord,
@@ -120,11 +121,35 @@ def queue_json(q: QueueRecord) -> dict[str, object]:
         "unmerged": [_unmerged(u) for u in q.unmerged],
         "check": {"command": q.check, "ran": check_note(q) is None, "note": check_note(q)},
         "resolutions": [_resolution(r) for r in q.resolutions],
-        "batches": [dict(b) for b in q.batches],
+        "batches": [batch_json(b) for b in q.batches],
     }
     if q.rolled_back_to is not None:
         obj["rolled_back_to"] = q.rolled_back_to
     return obj
+
+
+def batch_json(b: BatchOutcome) -> dict[str, object]:
+    checks = [
+        {
+            "members": list(c.members),
+            "on_top_of": list(c.on_top_of),
+            "commit": c.commit,
+            "outcome": c.outcome,
+            "runs": c.runs,
+            "logs": list(c.logs),
+            "duration_s": c.duration_s,
+        }
+        for c in b.checks
+    ]
+    return {
+        "batch": b.batch,
+        "members": list(b.members),
+        "outcome": b.outcome,
+        "merged": list(b.merged),
+        "check_runs": b.check_runs,
+        "duration_s": b.duration_s,
+        "checks": checks,
+    }
 
 
 def check_note(q: QueueRecord) -> str | None:

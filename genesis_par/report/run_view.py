@@ -18,7 +18,7 @@ from genesis_par.model import ACTIVE, FINISHED, RunStatus, TaskStatus
 from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
-from genesis_par.report.run_json import check_note
+from genesis_par.report.run_json import batch_json, check_note
 from genesis_par.report.words import plural
 from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
@@ -274,7 +274,7 @@ def print_landing(home: Landing) -> None:
     note = check_note(queue_record(home))
     if note:
         console.print(f"  [yellow]note[/]: {escape(str(note))}")
-    for line in queue_view.batch_lines(q.batches):
+    for line in queue_view.batch_lines([batch_json(b) for b in q.batches]):
         console.print(f"  {escape(line)}")
     for r in home.resolutions:
         said = f": {r.reason}" if r.reason else ""

@@ -61,6 +61,33 @@ class ResolutionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckRunRecord:
+    """One merge check of a tip (land.checks.CheckRun): the tasks new in it, what it was built
+    on, how it went (passed, failed, cancelled), its tries and their logs."""
+
+    members: tuple[str, ...]
+    on_top_of: tuple[str, ...]
+    commit: str
+    outcome: str
+    runs: int
+    logs: tuple[str, ...]
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """One batch of the queue (land.batch.BatchRecord): its members, what of it landed."""
+
+    batch: int
+    members: tuple[str, ...]
+    outcome: str  # published, partly published, not published
+    merged: tuple[str, ...]
+    check_runs: int
+    duration_s: float
+    checks: tuple[CheckRunRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRecord:
     """One pass of the merge queue over the run's target."""
 
@@ -74,8 +101,7 @@ class QueueRecord:
     check: str | None = None  # the merge check's command, None when none is set
     dry_run: bool = False
     resolutions: tuple[ResolutionRecord, ...] = ()
-    # land/batch.py's account of its batches (docs/json.md: merge.batches[]), kept as it made it
-    batches: tuple[Mapping[str, object], ...] = ()
+    batches: tuple[BatchOutcome, ...] = ()
     rolled_back_to: str | None = None  # where `rollback` put the target back
 
 
@@ -154,6 +180,31 @@ def _queue(obj: Mapping[str, Any]) -> QueueRecord:
         obj["check"],
         bool(obj["dry_run"]),
         tuple(ResolutionRecord(**r) for r in obj["resolutions"]),
-        tuple(obj["batches"]),
+        tuple(batch_of(b) for b in obj["batches"]),
         obj["rolled_back_to"],
+    )
+
+
+def batch_of(obj: Mapping[str, Any]) -> BatchOutcome:
+    """A batch back from its fields (the store's encoding and docs/json.md's are the same)."""
+    checks = tuple(
+        CheckRunRecord(
+            tuple(c["members"]),
+            tuple(c["on_top_of"]),
+            c["commit"],
+            c["outcome"],
+            c["runs"],
+            tuple(c["logs"]),
+            c["duration_s"],
+        )
+        for c in obj.get("checks", ())
+    )
+    return BatchOutcome(
+        obj["batch"],
+        tuple(obj["members"]),
+        obj["outcome"],
+        tuple(obj["merged"]),
+        obj["check_runs"],
+        obj["duration_s"],
+        checks,
     )

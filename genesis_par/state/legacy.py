@@ -16,6 +16,7 @@ from genesis_par.state.landings import (
     QueueRecord,
     ResolutionRecord,
     UnmergedRecord,
+    batch_of,
     encode_pairs,
     encode_queue,
 )
@@ -167,6 +168,6 @@ def queue_from_json(merge: Mapping[str, Any]) -> QueueRecord:
         (merge.get("check") or {}).get("command"),
         False,  # a dry run is never recorded
         resolutions,
-        tuple(merge.get("batches", ())),
+        tuple(batch_of(b) for b in merge.get("batches", ())),
         merge.get("rolled_back_to"),
     )
