@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from genesis_par import gitops
-from genesis_par.land import checks, queue
+from genesis_par.land import checks, queue, target_moves
 from genesis_par.land.checks import CheckRun
 from genesis_par.land.conflicts import MergeResult
 from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, Unmerged
@@ -98,7 +98,7 @@ class _Batches:
         self.spec, self.result, self.touched, self.now = spec, result, touched, now
         self.settings = spec.batching
         self.tip = result.before
-        self.blocked = queue._in_the_way(spec)
+        self.blocked = target_moves.in_the_way(spec)
         self.batch_of: dict[str, int] = {}
         self.records: list[BatchRecord] = []
         self.moves = 0
@@ -195,11 +195,11 @@ class _Batches:
         """The commits landing items one on another on the tip, as far as they merge."""
         repo, tip, built = self.spec.repo.root, self.tip, []
         for i, c in enumerate(items):
-            probe = queue._probe(self.spec, tip, c, {})
+            probe = target_moves.probe(self.spec, tip, c, {})
             if probe.clean and probe.tree == gitops.tree_of(repo, tip):
                 built.append(tip)  # already there (a resumed run): nothing to add
                 continue
-            new = queue._combine(self.spec, tip, c, probe.tree) if probe.clean else None
+            new = target_moves.combine(self.spec, tip, c, probe.tree) if probe.clean else None
             if new is None:
                 if i == 0:
                     self._unmergeable(c, probe)
@@ -212,7 +212,7 @@ class _Batches:
         if probe.clean:
             unmerged = Unmerged(c.task.id, "rebase conflict")
         else:
-            named = queue._conflicts_with(probe, c, self.result.merged, self.touched)
+            named = target_moves.conflicts_with(probe, c, self.result.merged, self.touched)
             unmerged = Unmerged(c.task.id, "conflicts", named)
         self.result.unmerged.append(unmerged)
         self.emit("left-out", task=c.task.id, reason=unmerged.reason)
@@ -347,7 +347,7 @@ class _Batches:
     def _publish(self, items: Sequence[Candidate], commit: str, proof: CheckRun) -> bool:
         """Move the target from the tip to commit (one compare-and-swap); False if it moved."""
         ids = [c.task.id for c in items]
-        if not queue._publish(self.spec, commit, self.tip, ",".join(ids)):
+        if not target_moves.publish(self.spec, commit, self.tip, ",".join(ids)):
             return False
         checks.point(self.check.log_dir, ids, proof)
         self.result.merged.extend(ids)
@@ -359,7 +359,7 @@ class _Batches:
     def _target_moved(self, items: Sequence[Candidate], pending: deque[_Segment]) -> None:
         """Someone moved the target: never force it; rebuild everything left on its new tip."""
         moved_to = gitops.resolve_commit(self.spec.repo.root, self.spec.into_ref) or self.tip
-        self.blocked = queue._in_the_way(self.spec) if moved_to == self.tip else None
+        self.blocked = target_moves.in_the_way(self.spec) if moved_to == self.tip else None
         left = [*items, *(c for seg in pending for c in seg.items)]
         pending.clear()
         self.moves += 1

@@ -17,7 +17,7 @@ from types import FrameType
 from typing import NamedTuple, Protocol
 
 from genesis_par import gitops, proc, worktrees
-from genesis_par.land import conflict_note, queue, sides
+from genesis_par.land import conflict_note, merge_queue, queue, sides
 from genesis_par.land.checks import BatchSettings
 from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
@@ -166,7 +166,7 @@ def _dependents_again(
         and set(candidates[u.task].task.depends_on) & set(candidates) <= merged
     ]
     for u in ready:
-        landed = queue.land(spec, [candidates[u.task]])
+        landed = merge_queue.land(spec, [candidates[u.task]])
         result.steps += landed.steps
         result.after = landed.after
         result.unmerged.remove(u)
@@ -208,7 +208,7 @@ def _try(
             commit = gitops.commit_tree(spec.repo.root, tree, [tip], message, spec.git_env)
             start = tip
         again = queue.Candidate(c.task, c.branch, commit, frozenset(), start)
-        landed = queue.land(spec, [again])
+        landed = merge_queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)
     hooks.record(c.task.id, EventKind.RESOLVED, tried.as_json())
