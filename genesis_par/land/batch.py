@@ -17,7 +17,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -25,6 +24,7 @@ from genesis_par import gitops
 from genesis_par.land import checks, queue, target_moves
 from genesis_par.land.checks import CheckRun
 from genesis_par.land.conflicts import MergeResult
+from genesis_par.land.parallel_checks import Prefix, check_at_once
 from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, Unmerged
 from genesis_par.worktrees.allocate import merge_worktree
 
@@ -68,9 +68,6 @@ class _Segment(NamedTuple):
     fail: CheckRun | None  # a failed check of the tip plus all of items; None: unknown
     built: tuple[str, ...] = ()  # the prefix commits, when built on `built_on`
     built_on: str | None = None
-
-
-TICK_S = 0.2  # how often a round looks at Ctrl-C while its checks run
 
 
 def land(
@@ -260,55 +257,25 @@ class _Batches:
             suspects = [c.task.id for c in items]
             self.emit("bisect", suspects=suspects, checking=[suspects[:c] for c in cuts])
         self._ensure_slots(len(cuts))
-        cancels = {cut: threading.Event() for cut in cuts}
-        runs: dict[int, CheckRun] = {}
         on_top_of = tuple(self.result.merged)
-        with ThreadPoolExecutor(max_workers=len(cuts), thread_name_prefix="merge-check") as pool:
-            futures: dict[Future[CheckRun], int] = {}
-            try:
-                for slot, cut in enumerate(cuts):
-                    members = [c.task.id for c in items[:cut]]
-                    self._started(members, on_top_of, speculative=slot > 0)
-                    futures[
-                        pool.submit(
-                            self._check, slot, built[cut - 1], members, on_top_of, cancels[cut]
-                        )
-                    ] = cut
-                running = set(futures)
-                while running:
-                    done, running = wait(running, timeout=TICK_S, return_when=FIRST_COMPLETED)
-                    if self.spec.cancel.is_set():  # Ctrl-C or SIGTERM: every check stops
-                        for cancel in cancels.values():
-                            cancel.set()
-                    for future in done:
-                        cut = futures[future]
-                        runs[cut] = future.result()
-                        self._finished(runs[cut])
-                        self._moot(cancels, cut, runs[cut])
-            except BaseException:
-                for cancel in cancels.values():
-                    cancel.set()
-                raise
-        return runs
+        prefixes = [Prefix(cut, built[cut - 1], [c.task.id for c in items[:cut]]) for cut in cuts]
 
-    @staticmethod
-    def _moot(cancels: Mapping[int, threading.Event], cut: int, run: CheckRun) -> None:
-        """A failure ahead, or a longer pass, makes the other checks moot: stop them."""
-        for other, cancel in cancels.items():
-            if run.passed is not None and (other < cut) == bool(run.passed):
-                cancel.set()
+        def check(slot: int, prefix: Prefix, cancel: threading.Event) -> CheckRun:
+            return checks.run_check(
+                self.check,
+                self.slots[slot],
+                prefix.commit,
+                prefix.members,
+                on_top_of,
+                self.names,
+                cancel,
+                slot,
+            )
 
-    def _check(
-        self,
-        slot: int,
-        commit: str,
-        members: Sequence[str],
-        on_top_of: Sequence[str],
-        cancel: threading.Event,
-    ) -> CheckRun:
-        return checks.run_check(
-            self.check, self.slots[slot], commit, members, on_top_of, self.names, cancel, slot
-        )
+        def started(slot: int, prefix: Prefix) -> None:
+            self._started(prefix.members, on_top_of, speculative=slot > 0)
+
+        return check_at_once(prefixes, check, self.spec.cancel, started, self._finished)
 
     def _ensure_slots(self, count: int) -> None:
         """A check worktree per parallel check (the queue's own first)."""
