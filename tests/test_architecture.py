@@ -11,7 +11,7 @@ from pathlib import Path
 import networkx as nx
 
 PACKAGE = Path(__file__).resolve().parent.parent / "genesis_par"
-PROCESS_DOORS = ("gitops/", "proc.py", "shim.py", "warden.py", "warden_link.py")
+PROCESS_DOORS = ("gitops/", "proc.py", "proc_tree.py", "shim.py", "warden.py", "warden_link.py")
 # where printing and Typer/rich belong (fast_cli: the commands answered before Typer loads)
 EDGE = ("cli.py", "fast_cli.py", "commands/", "report/", "demo/")
 
