@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol
 
 from genesis_par import gitops
 from genesis_par.land.checks import BatchSettings
+from genesis_par.plan import graph
 from genesis_par.plan.model import Command, MergeMethod, Task
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
@@ -101,8 +102,6 @@ def order(candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
 
     def key(task: Task) -> tuple[float, ...]:
         return (-task.priority, len(by_id[task.id].conflicts_with) > 0, task.index)
-
-    from genesis_par.plan import graph  # networkx: imported by the commands that merge only
 
     ids = graph.ordered([c.task for c in candidates], key)
     return [(task_id, _why(by_id[task_id], by_id)) for task_id in ids]

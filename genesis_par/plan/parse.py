@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from genesis_par.errors import PlanError
+from genesis_par.plan import graph
 from genesis_par.plan.command_value import parse_command
 from genesis_par.plan.inputs import NotReadable, read_input
 from genesis_par.plan.model import (
@@ -97,9 +98,7 @@ def _agents(raw: Any, path: Path) -> dict[str, Agent]:
 
 
 def cycle_text(edges: Mapping[str, Iterable[str]]) -> str | None:
-    """A dependency cycle as text (graph imported late: networkx is only needed here)."""
-    from genesis_par.plan import graph
-
+    """A dependency cycle as text."""
     cycle = graph.find_cycle(edges)
     return graph.path_text(cycle) if cycle else None
 
