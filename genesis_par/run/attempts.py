@@ -16,10 +16,12 @@ from typing import NamedTuple
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.model import FINAL_FAILURES, EventKind, Failure, TaskStatus
+from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, Plan, Task
 from genesis_par.run import steps
+from genesis_par.state.events import AttemptBegun, Exited, ProcessStarted, TaskEvent
+from genesis_par.state.records import CandidateRecord, TaskRecord
 from genesis_par.usage import Usage, total
 from genesis_par.usage import attempt as metered
 from genesis_par.usage.metering import Metering
@@ -59,7 +61,7 @@ class TaskProgress:
     cpu_s: float = 0.0  # of its finished attempts
     usage_notes: list[str] = field(default_factory=list)
     metering: list[Metering] = field(default_factory=list)  # its attempts running now
-    candidates: list[dict[str, object]] | None = None  # best_of: each candidate, the winner
+    candidates: tuple[CandidateRecord, ...] | None = None  # best_of: each candidate, the winner
 
     def total_usage(self) -> Usage:
         """Finished attempts and running ones, live."""
@@ -77,28 +79,29 @@ class TaskProgress:
         """CPU of its running attempts now (100 is one core)."""
         return sum(m.cpu_percent for m in list(self.metering))
 
-    def fields(self) -> dict[str, object]:
-        """The task as the JSON output and the state store see it."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "failure": self.failure,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "exit_code": self.exit_code,
-            "branch": self.branch if self.start_commit else None,  # null: never started
-            "commit": self.commit,
-            "changed": self.changed,
-            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
-            "peak_rss_bytes": self.peak_rss_bytes,
-            "cpu_s": round(self.total_cpu_s(), 3),
-            "agent": self.agent,
-            "usage": self.total_usage().fields(),
-            "usage_notes": list(self.usage_notes),
-            "candidates": self.candidates,
-            "log": str(self.log) if self.log else None,
-            "node": self.node,
-        }
+    def record(self) -> TaskRecord:
+        """The task as the state store keeps it when it ends (and `run --json` shows it)."""
+        return TaskRecord(
+            self.id,
+            self.status,
+            self.failure,
+            self.reason,
+            self.attempts,
+            self.exit_code,
+            self.branch if self.start_commit else None,  # None: never started
+            self.start_commit,
+            self.commit,
+            self.changed,
+            None if self.duration_s is None else round(self.duration_s, 3),
+            self.peak_rss_bytes,
+            self.log,
+            self.agent,
+            self.candidates,
+            self.total_usage(),
+            round(self.total_cpu_s(), 3),
+            tuple(self.usage_notes),
+            self.node,
+        )
 
     def elapsed(self, now: float) -> float:
         """Seconds since the task started (its duration once it finished)."""
@@ -151,7 +154,7 @@ class RunSpec:
         return self.state_dir / "logs" / self.run / f"{task}.setup.exit"
 
 
-Recorder = Callable[[str, EventKind, dict[str, object]], None]
+Recorder = Callable[[str, TaskEvent], None]
 
 
 def run_spec(
@@ -364,16 +367,7 @@ def _finish_done_agent(
     values = values_for(spec, task, worktree, progress)
     env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
     progress.exit_code, progress.status = 0, TaskStatus.RUNNING
-    record(
-        task.id,
-        EventKind.EXITED,
-        {
-            "n": progress.attempts,
-            "exit_code": 0,
-            "failure": None,
-            "peak_rss_bytes": progress.peak_rss_bytes,
-        },
-    )
+    record(task.id, Exited(progress.attempts, 0, None, progress.peak_rss_bytes))
     log = spec.log_path(task.id, progress.attempts)
     limits = proc.Limits(timeout_s=task.timeout_s)
     if _check(spec, task, progress, worktree, values, env, log, limits, cancel) is not None:
@@ -496,11 +490,11 @@ def run_agent(
     """The task's command as its attempt n: recorded before it starts, its process (for the
     orphan sweep) once it runs, its end after; metered all along (what it spent, and
     "budget" when the task passes its max_cost_usd). The outcome, and what it spent."""
-    record(task.id, EventKind.ATTEMPT, {"n": n, "log": str(step.log)})
+    record(task.id, AttemptBegun(n, str(step.log)))
     metering = metered.start(spec, task, progress, step.log)
 
     def started(s: proc.Started) -> None:
-        record(task.id, EventKind.STARTED, {"n": n, "pid": s.pid, "create_time": s.create_time})
+        record(task.id, ProcessStarted(n, s.pid, s.create_time))
 
     def sample(rss: int, cpu_s: float) -> Failure | None:
         on_sample(rss)
@@ -514,17 +508,7 @@ def run_agent(
         metered.drop(progress, metering)
         raise
     outcome, spent = metered.finish(progress, metering, ran.outcome)
-    record(
-        task.id,
-        EventKind.EXITED,
-        {
-            "n": n,
-            "exit_code": outcome.exit_code,
-            "failure": outcome.failure,
-            "peak_rss_bytes": outcome.peak_rss_bytes,
-            **spent,
-        },
-    )
+    record(task.id, Exited(n, outcome.exit_code, outcome.failure, outcome.peak_rss_bytes, *spent))
     return ran._replace(outcome=outcome), metering.live
 
 
