@@ -32,9 +32,9 @@ from genesis_par.plan.parse import load
 from genesis_par.report.run_json import run_json as run_object
 from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
-from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
 from genesis_par.run.flow import RunResult
+from genesis_par.run.progress import TaskProgress
 from genesis_par.run.resume import AlreadyFinished
 from genesis_par.state.events import TaskEvent, event_data
 from genesis_par.state.store import Store

@@ -20,8 +20,8 @@ from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
 from genesis_par.report.run_json import batch_json, check_note
 from genesis_par.report.words import plural
-from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
+from genesis_par.run.progress import TaskProgress
 from genesis_par.state.events import (
     AttemptBegun,
     Exited,

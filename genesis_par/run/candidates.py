@@ -19,17 +19,11 @@ from genesis_par import gitops, proc, worktrees
 from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run import steps
-from genesis_par.run.attempts import (
-    Failed,
-    Recorder,
-    RunSpec,
-    TaskProgress,
-    copy_included,
-    run_agent,
-    run_check,
-    run_setup,
-    values_for,
-)
+from genesis_par.run.attempts import run_agent
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.setup_check import Failed, run_check, run_setup
+from genesis_par.run.spec import RunSpec, values_for
+from genesis_par.run.workspace import copy_included
 from genesis_par.state.records import CandidateRecord
 from genesis_par.usage import Usage
 from genesis_par.worktrees import clones

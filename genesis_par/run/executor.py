@@ -23,8 +23,9 @@ from genesis_par.model import (
 )
 from genesis_par.plan.model import Task
 from genesis_par.run import scheduler, steps
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
 from genesis_par.run.backend import open_backend
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.state.events import Starting, TaskEnded
 from genesis_par.usage import Usage, total
 

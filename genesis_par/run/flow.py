@@ -20,9 +20,10 @@ from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, MergeMethod, Plan
 from genesis_par.plan.presets import find_agent
 from genesis_par.run import rerun
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.run.orphans import stop_orphans
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec, run_spec
 from genesis_par.state.events import TaskEvent
 from genesis_par.state.landings import FinishedRun
 from genesis_par.state.merges import RunSteps

@@ -32,7 +32,8 @@ from genesis_par.gitops import bundle
 from genesis_par.model import Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run import ray_events, ray_node, ray_placement
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.state.events import AttemptBegun, Exited
 
 SLOT = "genesis_agent"

@@ -15,7 +15,8 @@ from typing import Any
 
 from genesis_par.model import Failure, TaskStatus
 from genesis_par.plan.model import Task
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.state import events
 from genesis_par.state.events import AttemptBegun, Placed, ProcessStarted
 

@@ -27,7 +27,8 @@ from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
 from genesis_par.model import EventKind
 from genesis_par.plan.model import Plan, Task
-from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.run.task import run_task
 from genesis_par.state.events import TaskEnded, TaskEvent, event_data
 from genesis_par.worktrees.pool import discard, put_in_pool

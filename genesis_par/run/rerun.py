@@ -13,7 +13,8 @@ from genesis_par import gitops, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
 from genesis_par.model import TaskStatus
 from genesis_par.plan.model import Plan
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec, run_spec
 from genesis_par.run.task import run_task
 from genesis_par.state.events import Starting, TaskEnded, TaskEvent
 from genesis_par.state.records import RunRecord, TaskRecord

@@ -15,7 +15,6 @@ from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan
 from genesis_par.plan.parse import load, loads
-from genesis_par.run.attempts import TaskProgress, run_spec
 from genesis_par.run.backend import choose
 from genesis_par.run.flow import (
     QUIET,
@@ -29,6 +28,8 @@ from genesis_par.run.flow import (
     with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import run_spec
 from genesis_par.state.landings import FinishedRun
 from genesis_par.state.store import RunRecord, Store, TaskRecord, pick_run, run_lock
 

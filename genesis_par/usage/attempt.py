@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
 
 class RunSpec(Protocol):
-    """What metering needs of the run (run/attempts.py's RunSpec, which imports this module)."""
+    """What metering needs of the run (run/spec.py's RunSpec, which imports this module)."""
 
     def usage_file(self, log: Path) -> Path: ...
 
 
 class TaskProgress(Protocol):
-    """What metering reads and adds to of a task's progress (run/attempts.py's TaskProgress)."""
+    """What metering reads and adds to of a task's progress (run/progress.py's TaskProgress)."""
 
     usage: Usage  # of its finished attempts
     cpu_s: float  # of its finished attempts
