@@ -9,11 +9,18 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, queue, resolve
+from genesis_par.land import conflicts, merge_queue, queue, resolve
 from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
+from genesis_par.state.landings import (
+    ConflictRecord,
+    LandingRecord,
+    PairRecord,
+    QueueRecord,
+    UnmergedRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ def bring_home(
         progress=progress,
     )
     touched = report.touched
-    landing.queue = queue.land(
+    landing.queue = merge_queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
     if hooks is not None and not dry_run:  # the one seam: resolve the conflicted, queue again
@@ -215,3 +222,47 @@ def run_branches(
     trees = {b: worktrees.path_for(repo.root, record.name, t.id) for b, t in branches.items()}
     known = {b: t.commit for b, t in branches.items()}
     return names, target, trees, known
+
+
+def record(home: Landing | None) -> LandingRecord:
+    """What the store keeps of how a run's work came home (nothing ran: an empty record)."""
+    if home is None:
+        return LandingRecord()
+    pairs = tuple(
+        PairRecord(
+            a,
+            b,
+            result.clean,
+            tuple(
+                ConflictRecord(c.path, c.kind.value, c.paths, c.message, c.git_type)
+                for c in result.conflicts
+            ),
+        )
+        for (a, b), result in home.report.pairs.items()
+    )
+    return LandingRecord(pairs, None if home.queue is None else queue_record(home))
+
+
+def queue_record(home: Landing) -> QueueRecord:
+    """What the store keeps of the merge queue's pass."""
+    q = home.queue
+    assert q is not None
+    unmerged = tuple(
+        UnmergedRecord(
+            u.task, u.reason, u.conflicts, None if u.log is None else str(u.log), u.on_top_of
+        )
+        for u in q.unmerged
+    )
+    return QueueRecord(
+        q.into,
+        q.before,
+        q.after,
+        tuple(q.order),
+        tuple(q.merged),
+        tuple(q.already),
+        unmerged,
+        home.check,
+        home.dry_run,
+        tuple(r.record() for r in home.resolutions),
+        tuple(q.batches),
+    )

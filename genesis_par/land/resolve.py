@@ -6,7 +6,6 @@ then, so a resolution never lands on a tip it did not see; bounded by `[merge] r
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,12 +15,13 @@ from pathlib import Path
 from types import FrameType
 from typing import NamedTuple, Protocol
 
-from genesis_par import gitops, proc, worktrees
-from genesis_par.land import conflict_note, queue, sides
+from genesis_par import gitops, interrupts, proc, worktrees
+from genesis_par.land import conflict_note, merge_queue, queue, sides
 from genesis_par.land.checks import BatchSettings
-from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.on_conflict import OnConflict
+from genesis_par.state.events import ResolutionBegun, Resolved, TaskEvent
+from genesis_par.state.landings import ResolutionRecord
 
 
 class Resolution(NamedTuple):
@@ -36,18 +36,19 @@ class Resolution(NamedTuple):
     log: Path | None = None
     duration_s: float = 0.0
 
-    def as_json(self) -> dict[str, object]:
-        """The JSON form (docs/json.md, `resolutions`)."""
-        return {
-            "task": self.task,
-            "strategy": self.strategy,
-            "n": self.n,
-            "outcome": self.outcome,
-            "reason": self.reason or None,
-            "commit": self.commit,
-            "log": str(self.log) if self.log else None,
-            "duration_s": round(self.duration_s, 3),
-        }
+    def record(self) -> ResolutionRecord:
+        """What the store keeps of it."""
+        log = str(self.log) if self.log else None
+        return ResolutionRecord(
+            self.task,
+            self.strategy,
+            self.n,
+            self.outcome,
+            self.reason,
+            self.commit,
+            log,
+            round(self.duration_s, 3),
+        )
 
 
 class Rerun(NamedTuple):
@@ -64,7 +65,7 @@ class Rerunner(Protocol):
     def __call__(self, task: str, tip: str, note: str, note_file: Path) -> Rerun: ...
 
 
-Recorder = Callable[[str, EventKind, dict[str, object]], None]
+Recorder = Callable[[str, TaskEvent], None]
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Hooks:
 
     state_dir: Path
     rerun: Rerunner | None = None  # None: `rerun` cannot run here (named branches)
-    record: Recorder = lambda task, kind, data: None
+    record: Recorder = lambda task, event: None
     cancel: threading.Event = field(default_factory=threading.Event)
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -106,21 +107,14 @@ def interruptible(cancel: threading.Event) -> Iterator[None]:
     """While the queue or its resolutions run, Ctrl-C and SIGTERM set cancel: the agent,
     resolver or check running is stopped (its whole tree), nothing else starts and what is
     left waits for `resume`; a second one hurries."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
             proc.hurry()
         cancel.set()
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with interrupts.handled_by(handler):
         yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
 
 
 def _settle(
@@ -166,7 +160,7 @@ def _dependents_again(
         and set(candidates[u.task].task.depends_on) & set(candidates) <= merged
     ]
     for u in ready:
-        landed = queue.land(spec, [candidates[u.task]])
+        landed = merge_queue.land(spec, [candidates[u.task]])
         result.steps += landed.steps
         result.after = landed.after
         result.unmerged.remove(u)
@@ -190,7 +184,7 @@ def _try(
     strategy = strategy_of(plan, c.task.id)
     began = time.monotonic()
     tip = gitops.resolve_commit(spec.repo.root, spec.into_ref) or result.after
-    hooks.record(c.task.id, EventKind.RESOLUTION, {"strategy": strategy.value, "n": n, "tip": tip})
+    hooks.record(c.task.id, ResolutionBegun(strategy.value, n, tip))
     made = _resolve(spec, plan, strategy, c, u, tip, n, hooks)
     if made.commit is None:
         outcome = "interrupted" if made.reason == "interrupted" else "unresolved"
@@ -208,10 +202,10 @@ def _try(
             commit = gitops.commit_tree(spec.repo.root, tree, [tip], message, spec.git_env)
             start = tip
         again = queue.Candidate(c.task, c.branch, commit, frozenset(), start)
-        landed = queue.land(spec, [again])
+        landed = merge_queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)
-    hooks.record(c.task.id, EventKind.RESOLVED, tried.as_json())
+    hooks.record(c.task.id, Resolved(tried.record()))
     return tried
 
 

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from genesis_par.model import Failure
 from genesis_par.usage.formats import parser_for
 from genesis_par.usage.metering import Metering
-from genesis_par.usage.model import total
+from genesis_par.usage.model import Usage, total
 
 if TYPE_CHECKING:
     from genesis_par import proc
     from genesis_par.plan.model import Task
-    from genesis_par.run.attempts import RunSpec, TaskProgress
+
+
+class RunSpec(Protocol):
+    """What metering needs of the run (run/spec.py's RunSpec, which imports this module)."""
+
+    def usage_file(self, log: Path) -> Path: ...
+
+
+class TaskProgress(Protocol):
+    """What metering reads and adds to of a task's progress (run/progress.py's TaskProgress)."""
+
+    usage: Usage  # of its finished attempts
+    cpu_s: float  # of its finished attempts
+    usage_notes: list[str]
+    metering: list[Metering]  # its attempts running now
 
 
 def start(spec: RunSpec, task: Task, progress: TaskProgress, log: Path) -> Metering:
@@ -52,10 +66,10 @@ def drop(progress: TaskProgress, metering: Metering) -> None:
 
 def finish(
     progress: TaskProgress, metering: Metering, outcome: proc.Outcome
-) -> tuple[proc.Outcome, dict[str, object]]:
+) -> tuple[proc.Outcome, tuple[Usage, float, tuple[str, ...]]]:
     """Fold the attempt's usage into the task; the outcome ("budget" when the task's spend
-    passed max_cost_usd, even if the agent exited before a sample caught it) and the
-    fields the attempt's `exited` event records."""
+    passed max_cost_usd, even if the agent exited before a sample caught it) and what the
+    attempt spent (usage, cpu_s, notes) for its `exited` event."""
     usage = metering.finish()
     progress.usage = progress.usage + usage
     progress.cpu_s += metering.cpu_s
@@ -63,11 +77,7 @@ def finish(
     progress.metering.remove(metering)
     if outcome.failure in (None, Failure.EXIT) and metering.over_budget():
         outcome = outcome._replace(failure=Failure.BUDGET)
-    return outcome, {
-        "usage": usage.fields(),
-        "cpu_s": round(metering.cpu_s, 3),
-        "usage_notes": metering.notes,
-    }
+    return outcome, (usage, round(metering.cpu_s, 3), tuple(metering.notes))
 
 
 class Spend:

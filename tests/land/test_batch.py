@@ -13,7 +13,8 @@ import pytest
 
 from genesis_par import gitops
 from genesis_par.land.checks import BatchSettings
-from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, land
+from genesis_par.land.merge_queue import land
+from genesis_par.land.queue import Candidate, QueueResult, QueueSpec
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.worktrees.allocate import merge_worktree
 from tests.conftest import branch, git
@@ -119,8 +120,8 @@ def test_all_passing_is_one_check_and_the_one_by_one_queues_tree(
     assert subjects[:8] == [f"Merge t{i} (t{i})" for i in reversed(range(8))]
     assert len(batched.steps) == 1
     (record,) = batched.batches
-    assert record["members"] == batched.merged and record["outcome"] == "published"
-    assert record["check_runs"] == 1
+    assert list(record.members) == batched.merged and record.outcome == "published"
+    assert record.check_runs == 1
 
 
 @pytest.mark.parametrize(
@@ -223,7 +224,7 @@ if not flag.exists():
     assert "the user" in log  # kept, under the batch rebuilt on it
     assert log.index("the user") == 4
     assert result.after == git(repo, "rev-parse", "moving")
-    assert [b["check_runs"] for b in result.batches] == [2]  # checked again on the new tip
+    assert [b.check_runs for b in result.batches] == [2]  # checked again on the new tip
 
 
 @pytest.mark.parametrize("method", [MergeMethod.SQUASH, MergeMethod.REBASE], ids=str)
