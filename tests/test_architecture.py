@@ -144,3 +144,27 @@ def test_the_import_graph_sees_imports_inside_functions() -> None:
     graph = import_graph()
     assert "genesis_par.run.ray_backend" in graph["genesis_par.run.backend"]  # lazy: Ray
     assert "genesis_par.commands.run" in graph["genesis_par.cli"]
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared test helpers live in conftest.py and the fixtures modules (helpers.py, plans.py,
+    ...): a test module imported by another runs its tests' module-level code twice and ties
+    unrelated tests together."""
+    tests = Path(__file__).resolve().parent
+    found = [
+        f"{path.relative_to(tests)} imports {name}"
+        for path in sorted(tests.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        for name in _imported_modules(node)
+        if name.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert found == []
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    """The full names of the modules an import statement names (`from a import b`: a and a.b)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return []

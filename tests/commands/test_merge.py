@@ -16,13 +16,7 @@ from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
-from tests.plans import py, run_json, tasks_by_id, write_plan
-
-
-def writer(path: str, text: str) -> str:
-    return py(
-        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(exist_ok=True, parents=True); p.write_text({text!r})"
-    )
+from tests.plans import py, run_json, tasks_by_id, write_plan, writer
 
 
 def test_three_disjoint_tasks_all_land_and_the_user_branch_is_untouched(

@@ -15,8 +15,7 @@ from genesis_par.commands import status as status_cmd
 from genesis_par.run.flow import Observers, _Recorder
 from genesis_par.state.events import AttemptBegun, Starting
 from genesis_par.state.store import Store
-from tests.commands.test_merge import writer
-from tests.plans import py, run_json, tasks_by_id, write_plan
+from tests.plans import py, run_json, tasks_by_id, write_plan, writer
 
 
 def test_a_ticks_transitions_are_written_together_and_a_workers_at_once(tmp_path: Path) -> None:

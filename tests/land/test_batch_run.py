@@ -11,10 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.commands.test_merge import writer
-from tests.commands.test_resume import gp, start
 from tests.conftest import git, wait_for
-from tests.plans import py, write_plan
+from tests.helpers import gp, start
+from tests.plans import py, write_plan, writer
 
 TASKS = 6
 

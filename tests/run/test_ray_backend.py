@@ -282,6 +282,9 @@ def test_a_lost_node_fails_its_attempt_node_lost_and_the_retry_runs_once_elsewhe
     try:
         wait_for(ready.exists, "the agent to start on a node", 90)
         agent, grandchild, raylet = map(int, ready.read_text().split())
+        # the node's events come in batches: killed before its placement reached the
+        # coordinator, the node's "placed" event is lost with it
+        wait_for(lambda: any(k == "placed" for k, _ in _events(repo)), "the placement", 30)
         lost = cluster.node_of_raylet(raylet)
         lost_ip = lost.node_ip_address
         cluster.kill_node(lost)

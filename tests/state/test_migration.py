@@ -15,7 +15,7 @@ from genesis_par.state.records import CandidateRecord
 from genesis_par.state.store import Store
 from genesis_par.usage import Usage
 from genesis_par.usage.model import UsageFields
-from tests.commands.test_resume import gp
+from tests.helpers import gp
 
 SCHEMA_1 = """
 CREATE TABLE runs (
