@@ -80,7 +80,8 @@ def test_help_shows_no_value_after_a_flag() -> None:
 
 
 def test_version_imports_no_command_line_app() -> None:
-    """`--version` answers before Typer, rich and pydantic are imported (issue 19: start-up)."""
+    """`--version` answers before Typer, rich and pydantic are imported, and before any module
+    of ours but the quick parser (issue 19: start-up)."""
     code = (
         "import runpy, sys\n"
         "sys.argv = ['genesis-par', '--version']\n"
@@ -89,7 +90,9 @@ def test_version_imports_no_command_line_app() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "loaded = [m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules]\n"
-        "assert not loaded, loaded"
+        "assert not loaded, loaded\n"
+        "ours = {m for m in sys.modules if m.startswith('genesis_par')}\n"
+        "assert ours <= {'genesis_par', 'genesis_par.__main__', 'genesis_par.fast_cli'}, ours"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=genesis_env()
