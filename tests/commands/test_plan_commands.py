@@ -33,6 +33,24 @@ def test_init_writes_a_plan_that_validates_and_refuses_to_overwrite(tmp_path: Pa
     assert target.read_text() != "mine"
 
 
+def test_init_where_it_cannot_write_says_so_in_one_line(tmp_path: Path) -> None:
+    """A missing folder, or a folder where the file should be: exit 2, no traceback."""
+    (tmp_path / "taken").mkdir()
+    for where, force in (
+        (tmp_path / "no" / "such" / "plan.toml", []),
+        (tmp_path / "taken", ["--force"]),
+    ):
+        out = subprocess.run(
+            [*genesis_cmd(), "init", str(where), *force],
+            capture_output=True,
+            text=True,
+            env=genesis_env(),
+        )
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr and f"{where}: cannot write the plan" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
 def test_validate_json_on_good_and_bad_plans(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text(
