@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "genesis_par"
 PROCESS_DOORS = ("gitops/", "proc.py", "shim.py", "warden.py", "warden_link.py")
 # where printing and Typer/rich belong (fast_cli: the commands answered before Typer loads)
-EDGE = ("cli.py", "fast_cli.py", "commands/", "report/", "demo/")
+EDGE = ("cli/", "fast_cli.py", "commands/", "report/", "demo/")
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:
