@@ -114,6 +114,25 @@ def test_json_report_is_the_run_object(
     assert [t["id"] for t in obj["tasks"]] == ["good", "bad", "after"]
 
 
+def test_a_report_it_cannot_write_is_one_line_and_exit_2(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    """-o in a missing folder: was a traceback and exit 1."""
+    where = tmp_path / "no" / "such" / "r.html"
+    out = subprocess.run(
+        [*genesis_cmd(), "report", "rep", "-f", "html", "-o", str(where)],
+        cwd=finished_run,
+        capture_output=True,
+        text=True,
+        env=genesis_env(),
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"error: --output {where}: cannot write the report there (No such file or directory): "
+        "name a file in a folder that exists and that you can write to"
+    ]
+
+
 def test_html_report_has_one_bar_per_attempt(
     finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
