@@ -12,6 +12,7 @@ worktrees and clones (issue 19: start-up).
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -255,10 +256,21 @@ _SEARCH = (
 
 
 def _public_names(module: ModuleType) -> None:
-    """Bind the module's public names here: `guard` the function, not the submodule that
-    importing it has just set on this package."""
+    """Bind the module's public names here."""
     found = vars(module)
     globals().update({name: found[name] for name in __all__ if name in found})
+
+
+class _Package(ModuleType):
+    """This package: importing a submodule never hides a public name of the same spelling
+    (`gitops.guard` is the function, also while another thread imports gitops/guard.py)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if not (name in __all__ and isinstance(value, ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if not TYPE_CHECKING:  # mypy reads the imports above, not a catch-all __getattr__

@@ -50,3 +50,16 @@ def test_every_public_name_is_its_submodule_s_object_whatever_the_order() -> Non
         "from genesis_par.gitops import bundle\n"
         "assert bundle.__name__ == 'genesis_par.gitops.bundle'\n"
     )
+
+
+def test_importing_the_guard_submodule_keeps_the_guard_function() -> None:
+    """The import system names a submodule on its package: for gitops/guard.py that would
+    hide the function `gitops.guard` (worker threads call it while another imports it)."""
+    _fresh(
+        "import inspect\n"
+        "import genesis_par.gitops.guard\n"
+        "from genesis_par import gitops\n"
+        "assert inspect.isfunction(gitops.guard), gitops.guard\n"
+        "from genesis_par.gitops import guard\n"
+        "assert guard is gitops.guard\n"
+    )
