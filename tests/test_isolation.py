@@ -3,6 +3,7 @@ genesis-par's own git calls never reach the user's branches, HEAD, index, files 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import stat
@@ -107,6 +108,27 @@ def test_an_agent_that_breaks_its_dot_git_fails_alone_and_the_user_keeps_everyth
     assert ".git was removed or replaced" in reason and "\n" not in reason
     assert tasks["good"]["status"] == "succeeded"
     assert git(repo, "show", "genesis/brk/integration:g.txt") == "good"
+    assert user_state(repo) == before
+
+
+def test_a_dot_git_that_cannot_be_put_back_never_sends_the_fence_to_the_users_head(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Put back fails where the agent made its worktree read-only (a file system fault here:
+    the tests run as root, whom no mode stops); git run in that folder would find the user's
+    repository above it, and the fence must not detach the user's HEAD there."""
+    fence = importlib.import_module("genesis_par.gitops.guard")  # gitops.guard: the function
+
+    def cannot_put_back(scope: gitops.Scope, link: bytes | None) -> list[str]:
+        return [f"its agent removed {scope.worktree / '.git'}, which could not be put back"]
+
+    monkeypatch.setattr(fence, "_restore_link", cannot_put_back)
+    add_user_work(repo)
+    before = user_state(repo)
+    agent = py(BREAK_GIT_LINK["deleted"])
+    plan = write_plan(repo, "ro", f'[[tasks]]\nid = "t"\ncommand = {agent}\n')
+    code, tasks = run_json(repo, plan, capsys)
+    assert code == 1 and tasks["t"]["status"] == "failed", tasks
     assert user_state(repo) == before
 
 

@@ -30,7 +30,8 @@ from genesis_par.gitops.guard_files import (
     read_files,
     watched_files,
 )
-from genesis_par.gitops.refs import RepoPaths
+from genesis_par.gitops.located import WorktreeBroken, locate
+from genesis_par.gitops.refs import RepoPaths, head_ref
 from genesis_par.gitops.run import _out, _run_git
 from genesis_par.model import Failure
 
@@ -294,9 +295,12 @@ def _set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -
     """Move the branches the agent made out of the user's namespace, to <space>branches/; a
     worktree left on a branch not its own is detached there (the branch stays free for the
     user to check out), until genesis-par commits its work on the task's branch."""
-    on = _run_git(["symbolic-ref", "-q", "HEAD"], scope.worktree, check=False).stdout.strip()
-    if on and on != scope.branch_ref and (on in made or on in refs):
-        _run_git(["update-ref", "--no-deref", "HEAD", refs[on]], scope.worktree, check=False)
+    with contextlib.suppress(WorktreeBroken):  # no link back: its HEAD is not ours to move
+        where = locate(scope.worktree, common_dir=scope.repo.common_dir)
+        on = head_ref(where)
+        if on and on != scope.branch_ref and (on in made or on in refs):
+            detach = ["update-ref", "--no-deref", "HEAD", refs[on]]
+            _run_git([*where.args, *detach], where.work_tree, check=False)
     notes = []
     for ref, sha in made.items():
         name = ref.removeprefix("refs/heads/")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.errors import EnvironmentProblem
-from genesis_par.gitops.located import locate
+from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.run import MIN_GIT, _out, _run_git, identity_env
 
 
@@ -215,6 +216,26 @@ def diff_lines(repo: Path, old: str, new: str) -> int:
 def head(worktree: Path) -> str:
     """The commit checked out in worktree (a linked worktree, or a main one)."""
     return _out([*locate(worktree, main_ok=True).args, "rev-parse", "HEAD"], worktree)
+
+
+def head_ref(where: Located) -> str | None:
+    """The branch a worktree's HEAD is on (refs/heads/...), None when detached: read from
+    its HEAD file when that is git's usual one-line file (no git process), else from git."""
+    head_file = where.git_dir / "HEAD"
+    text = ""
+    if not head_file.is_symlink():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = head_file.read_text()
+    if _ON_BRANCH.fullmatch(text) and not text.endswith("/.invalid\n"):  # .invalid: reftable
+        return text[len("ref: ") : -1]
+    if _DETACHED.fullmatch(text):
+        return None
+    done = _run_git([*where.args, "symbolic-ref", "-q", "HEAD"], where.work_tree, check=False)
+    return done.stdout.strip() or None
+
+
+_ON_BRANCH = re.compile(r"ref: refs/heads/[^\n]+\n")
+_DETACHED = re.compile(r"[0-9a-f]{40}\n|[0-9a-f]{64}\n")
 
 
 def current_target(worktree: Path) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par.gitops.located import locate
 from genesis_par.gitops.run import _out, _run_git
 
 # State files of operations that stop half-way and wait for the user (git's own names).
@@ -26,14 +27,15 @@ _IN_PROGRESS = {
 
 def in_progress(worktree: Path) -> list[str]:
     """The operations stopped half-way in worktree (rebase, merge, bisect, ...), if any."""
-    git_dir = Path(_out(["rev-parse", "--path-format=absolute", "--git-dir"], worktree))
+    git_dir = locate(worktree, main_ok=True).git_dir
     found = {what for name, what in _IN_PROGRESS.items() if (git_dir / name).exists()}
     return sorted(found)
 
 
 def gitlinks(worktree: Path) -> list[str]:
     """The paths the worktree's index records as gitlinks (submodules, embedded repositories)."""
-    listed = _out(["ls-files", "--stage", "-z"], worktree).split("\0")
+    where = locate(worktree, main_ok=True)
+    listed = _out([*where.args, "ls-files", "--stage", "-z"], worktree).split("\0")
     return [e.split("\t", 1)[1] for e in listed if e.startswith("160000 ")]
 
 

@@ -233,7 +233,7 @@ def _expire(child: subprocess.Popen[str], expired: threading.Event) -> None:
 
 
 def _stop_tree(child: subprocess.Popen[str]) -> None:
-    import psutil
+    import psutil  # imported late for start-up speed, like proc.py: most calls never stop git
 
     with contextlib.suppress(psutil.Error):
         proc.stop_tree(psutil.Process(child.pid), STOP_GRACE_S)

@@ -33,9 +33,17 @@ def worktree_lock(common_dir: Path) -> Iterator[None]:
 
 
 def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:
-    """Create branch at start (it must not exist) checked out in a new worktree at path."""
+    """Create branch at start (it must not exist) checked out in a new worktree at path.
+
+    Only git's bookkeeping is done under the lock: the checkout, most of the cost, runs
+    beside other tasks' checkouts. A run killed between the two leaves a worktree with no
+    index, whose files all look deleted: a resumed attempt saves that as it saves any
+    interrupted attempt's work, then resets the worktree to its start."""
     with worktree_lock(common_dir):
-        _run_git(["worktree", "add", "--quiet", "-b", branch, str(path), start], repo)
+        args = ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), start]
+        _run_git(args, repo)
+    where = locate(path).args
+    _run_git([*where, "reset", "--hard", "--quiet", "--no-recurse-submodules"], path)
 
 
 def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> None:

@@ -121,6 +121,7 @@ class RunSpec:
     included: tuple[str, ...] = ()  # untracked files .worktreeinclude copies into each worktree
     ray_address: str | None = None  # backend "ray": the cluster (None: a local Ray for the run)
     isolation: Isolation = Isolation.WORKTREE
+    new_run: bool = False  # no branch of the run existed at its start: none to look for
 
     @property
     def clone(self) -> bool:
@@ -154,9 +155,14 @@ Recorder = Callable[[str, EventKind, dict[str, object]], None]
 
 
 def run_spec(
-    repo: gitops.RepoPaths, plan: Plan, run: str, base: str, env: Mapping[str, str]
+    repo: gitops.RepoPaths,
+    plan: Plan,
+    run: str,
+    base: str,
+    env: Mapping[str, str],
+    new_run: bool = False,
 ) -> RunSpec:
-    """What every attempt of the run needs to know."""
+    """What every attempt of the run needs to know (new_run: not a resumed one)."""
     return RunSpec(
         repo,
         plan,
@@ -168,6 +174,7 @@ def run_spec(
         tuple(gitops.included_files(repo.root)),
         env.get("RAY_ADDRESS") or None,  # backend "ray": the cluster (None: a local Ray)
         plan.run.isolation,
+        new_run,
     )
 
 
@@ -291,7 +298,13 @@ def run_attempts(
     first = progress.attempts + 1  # attempts made before a resume keep their numbers
     try:
         worktree, reused = worktrees.allocate(
-            spec.repo, spec.run, task.id, progress.start_commit, spec.plan.run.pool, spec.clone
+            spec.repo,
+            spec.run,
+            task.id,
+            progress.start_commit,
+            spec.plan.run.pool,
+            spec.clone,
+            branch_may_exist=not spec.new_run,
         )
         if reused and progress.agent_done:  # its agent finished before the interruption
             _clear_stale_locks(worktree, worktrees.branch_name(spec.run, task.id))

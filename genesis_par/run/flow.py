@@ -218,7 +218,7 @@ def start(
     run_name = plan.run.name
     worktrees.refuse_taken_name(repo, run_name)
     where = landing.target(repo, run_name, plan, options.into)
-    spec = run_spec(repo, plan, run_name, base, env)  # .worktreeinclude read before recording
+    spec = run_spec(repo, plan, run_name, base, env, new_run=True)  # reads .worktreeinclude
     with open_store(spec.state_dir, observers.note) as store, run_lock(spec.state_dir, run_name):
         stop_orphans(store)
         me = proc.identity()

@@ -82,10 +82,18 @@ def start_commit(
 
 
 def allocate(
-    repo: gitops.RepoPaths, run: str, task: str, start: str, pool: bool = True, clone: bool = False
+    repo: gitops.RepoPaths,
+    run: str,
+    task: str,
+    start: str,
+    pool: bool = True,
+    clone: bool = False,
+    *,
+    branch_may_exist: bool = True,
 ) -> tuple[Path, bool]:
     """The task's worktree (or clone: never pooled) on its branch; True when it already
-    existed (a resumed run)."""
+    existed (a resumed run). branch_may_exist: False in a new run, whose start found none of
+    its branches (one made since fails `worktree add`: nothing is overwritten)."""
     gitops.ensure_excluded(repo.common_dir, EXCLUDE)
     path = path_for(repo.root, run, task)
     branch = branch_name(run, task)
@@ -95,12 +103,12 @@ def allocate(
     if (path / ".git").exists():
         return path, True
     path.parent.mkdir(parents=True, exist_ok=True)
-    if gitops.resolve_commit(repo.root, branch) is None:
-        if not (pool and take_from_pool(repo, path, branch, start)):
-            gitops.add_worktree(repo.root, repo.common_dir, path, branch, start)
-        return path, False
-    gitops.add_worktree_on(repo.root, repo.common_dir, path, branch)
-    return path, True
+    if branch_may_exist and gitops.resolve_commit(repo.root, branch) is not None:
+        gitops.add_worktree_on(repo.root, repo.common_dir, path, branch)
+        return path, True
+    if not (pool and take_from_pool(repo, path, branch, start)):
+        gitops.add_worktree(repo.root, repo.common_dir, path, branch, start)
+    return path, False
 
 
 def merge_worktree(repo: gitops.RepoPaths, run: str, start: str, slot: int = 1) -> Path:
