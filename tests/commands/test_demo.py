@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par.commands.demo import program
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_env, user_error
 
 
 def _try_next(stdout: str) -> list[str]:
@@ -68,14 +68,7 @@ def test_a_dir_it_cannot_make_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """--dir under a file (or a read-only folder): was a traceback and exit 1."""
     (tmp_path / "a-file").write_text("")
     where = tmp_path / "a-file" / "demo"
-    out = subprocess.run(
-        [*genesis_cmd(), "demo", "--dir", str(where)],
-        capture_output=True,
-        text=True,
-        env=genesis_env(),
-    )
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().splitlines() == [
+    assert user_error(["demo", "--dir", str(where)]) == (
         f"error: --dir {where}: cannot make the demo there (Not a directory): give a folder "
         "you can write to"
-    ]
+    )

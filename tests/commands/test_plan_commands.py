@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from genesis_par import plan
 from genesis_par.cli import app
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_cmd, genesis_env, user_error
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -40,15 +40,8 @@ def test_init_where_it_cannot_write_says_so_in_one_line(tmp_path: Path) -> None:
         (tmp_path / "no" / "such" / "plan.toml", []),
         (tmp_path / "taken", ["--force"]),
     ):
-        out = subprocess.run(
-            [*genesis_cmd(), "init", str(where), *force],
-            capture_output=True,
-            text=True,
-            env=genesis_env(),
-        )
-        assert out.returncode == 2, out.stderr
-        assert "Traceback" not in out.stderr and f"{where}: cannot write the plan" in out.stderr
-        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+        line = user_error(["init", str(where), *force])
+        assert line.startswith(f"error: {where}: cannot write the plan there ("), line
 
 
 def test_validate_json_on_good_and_bad_plans(tmp_path: Path) -> None:

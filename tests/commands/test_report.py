@@ -15,7 +15,7 @@ from genesis_par import plan
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_cmd, genesis_env, user_error
 from tests.plans import py, write_plan
 
 
@@ -119,18 +119,10 @@ def test_a_report_it_cannot_write_is_one_line_and_exit_2(
 ) -> None:
     """-o in a missing folder: was a traceback and exit 1."""
     where = tmp_path / "no" / "such" / "r.html"
-    out = subprocess.run(
-        [*genesis_cmd(), "report", "rep", "-f", "html", "-o", str(where)],
-        cwd=finished_run,
-        capture_output=True,
-        text=True,
-        env=genesis_env(),
-    )
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().splitlines() == [
+    assert user_error(["report", "rep", "-f", "html", "-o", str(where)], cwd=finished_run) == (
         f"error: --output {where}: cannot write the report there (No such file or directory): "
         "name a file in a folder that exists and that you can write to"
-    ]
+    )
 
 
 def test_html_report_has_one_bar_per_attempt(
