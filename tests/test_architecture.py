@@ -64,6 +64,20 @@ def test_the_core_never_prints_nor_imports_the_cli_libraries() -> None:
     assert offenders == []
 
 
+def test_the_core_keeps_records_and_leaves_their_json_to_report() -> None:
+    """The run flow, the landing and the store hand typed records to report/, which makes the
+    JSON users see (docs/json.md): none of them imports a renderer (report.words' plural is
+    plain text, not a view)."""
+    offenders = []
+    for name, tree in _modules():
+        if name.startswith((*EDGE, "api.py")):
+            continue
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        views = {m for m in modules if m and m.startswith("genesis_par.report")}
+        offenders += [f"{name}: {m}" for m in sorted(views - {"genesis_par.report.words"})]
+    assert offenders == []
+
+
 def _module_name(path: str) -> str:
     """genesis_par.land.queue for land/queue.py; genesis_par.plan for plan/__init__.py."""
     parts = ["genesis_par", *Path(path).with_suffix("").parts]

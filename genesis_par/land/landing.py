@@ -13,6 +13,13 @@ from genesis_par.land import conflicts, merge_queue, queue, resolve
 from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
+from genesis_par.state.landings import (
+    ConflictRecord,
+    LandingRecord,
+    PairRecord,
+    QueueRecord,
+    UnmergedRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -167,3 +174,47 @@ def batching(plan: Plan) -> BatchSettings:
     """The plan's [merge] batch, parallel_checks and check_retries, defaults resolved here."""
     parallel = plan.merge.parallel_checks or default_parallel_checks(plan.run.max_parallel)
     return BatchSettings(plan.merge.batch, parallel, plan.merge.check_retries)
+
+
+def record(home: Landing | None) -> LandingRecord:
+    """What the store keeps of how a run's work came home (nothing ran: an empty record)."""
+    if home is None:
+        return LandingRecord()
+    pairs = tuple(
+        PairRecord(
+            a,
+            b,
+            result.clean,
+            tuple(
+                ConflictRecord(c.path, c.kind.value, c.paths, c.message, c.git_type)
+                for c in result.conflicts
+            ),
+        )
+        for (a, b), result in home.report.pairs.items()
+    )
+    return LandingRecord(pairs, None if home.queue is None else queue_record(home))
+
+
+def queue_record(home: Landing) -> QueueRecord:
+    """What the store keeps of the merge queue's pass."""
+    q = home.queue
+    assert q is not None
+    unmerged = tuple(
+        UnmergedRecord(
+            u.task, u.reason, u.conflicts, None if u.log is None else str(u.log), u.on_top_of
+        )
+        for u in q.unmerged
+    )
+    return QueueRecord(
+        q.into,
+        q.before,
+        q.after,
+        tuple(q.order),
+        tuple(q.merged),
+        tuple(q.already),
+        unmerged,
+        home.check,
+        home.dry_run,
+        tuple(r.record() for r in home.resolutions),
+        tuple(q.batches),
+    )

@@ -308,7 +308,9 @@ def _events(repo: Path) -> list[tuple[str, dict[str, Any]]]:
     from genesis_par.state.store import Store
 
     with Store.open(repo / ".git" / "genesis-par", read_only=True) as store:
-        return [(kind, data) for _, task, kind, data in store.events("plan") if task == "work"]
+        return [
+            (kind, json.loads(data)) for t, kind, data in store.task_events("plan") if t == "work"
+        ]
 
 
 def test_a_killed_coordinator_leaves_no_agent_on_any_node_and_resume_finishes(
