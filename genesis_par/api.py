@@ -19,7 +19,7 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.land import by_hand, landing
+from genesis_par.land import by_hand, probe
 from genesis_par.land import merge as merge_core
 from genesis_par.land import rollback as rollback_core
 from genesis_par.land.by_hand import Preparation
@@ -171,7 +171,7 @@ def conflicts(
 ) -> ConflictReport:
     """Conflicts among branches (or a run's) and against the target, as `genesis-par
     conflicts`; nothing is changed."""
-    return landing.probe(Path(cwd), branches, into, run)
+    return probe.probe(Path(cwd), branches, into, run)
 
 
 def merge(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -116,6 +116,18 @@ def genesis_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+def user_error(args: Sequence[str], cwd: Path | None = None) -> str:
+    """The one line genesis-par prints for a user's mistake; asserts exit 2 and nothing else
+    on stderr (no traceback)."""
+    out = subprocess.run(
+        [*genesis_cmd(), *args], cwd=cwd, capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,12 @@ def run(
     if output is None:
         emit(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:  # no such folder, a folder of that name, no right to write there
+            raise UsageError(
+                f"--output {output}: cannot write the report there ({e.strerror}): name a file "
+                "in a folder that exists and that you can write to"
+            ) from None
         console.print(f"wrote {output}")
     return 0

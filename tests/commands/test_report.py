@@ -15,7 +15,7 @@ from genesis_par import plan
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_cmd, genesis_env, user_error
 from tests.helpers import render
 from tests.plans import py, write_plan
 
@@ -113,6 +113,17 @@ def test_json_report_is_the_run_object(
     obj = json.loads(capsys.readouterr().out)
     assert obj["version"] == 1 and obj["run"] == "rep" and obj["status"] == "failed"
     assert [t["id"] for t in obj["tasks"]] == ["good", "bad", "after"]
+
+
+def test_a_report_it_cannot_write_is_one_line_and_exit_2(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    """-o in a missing folder: was a traceback and exit 1."""
+    where = tmp_path / "no" / "such" / "r.html"
+    assert user_error(["report", "rep", "-f", "html", "-o", str(where)], cwd=finished_run) == (
+        f"error: --output {where}: cannot write the report there (No such file or directory): "
+        "name a file in a folder that exists and that you can write to"
+    )
 
 
 def test_html_report_has_one_bar_per_attempt(
