@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import shutil
 import stat
 import tempfile
@@ -11,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par import flock
 from genesis_par.errors import UsageError
 from genesis_par.gitops.located import locate
 from genesis_par.gitops.refs import head
@@ -24,12 +24,8 @@ def worktree_lock(common_dir: Path) -> Iterator[None]:
     """Serialize `git worktree add/remove/prune`: run at once, they race on git's files."""
     lock_path = common_dir / "genesis-par" / "worktrees.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with flock.exclusive(lock_path):
+        yield
 
 
 def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:

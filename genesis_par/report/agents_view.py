@@ -12,7 +12,8 @@ from rich.table import Table
 
 from genesis_par.report import amounts, comparison
 from genesis_par.report.console import console, name_column, print_table
-from genesis_par.report.run_json import spend_json, task_json
+from genesis_par.report.run_json import spend_json
+from genesis_par.state.record_json import task_json
 from genesis_par.state.records import RunRecord, TaskRecord
 
 

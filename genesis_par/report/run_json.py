@@ -13,10 +13,10 @@ from genesis_par.state.landings import (
     LandingRecord,
     PairRecord,
     QueueRecord,
-    ResolutionRecord,
     UnmergedRecord,
 )
-from genesis_par.state.records import CandidateRecord, TaskRecord
+from genesis_par.state.record_json import resolution_json, task_json
+from genesis_par.state.records import TaskRecord
 from genesis_par.usage import compare
 
 JSON_VERSION = 1  # of the `run --json` object; docs/json.md
@@ -42,44 +42,6 @@ def spend_json(tasks: Sequence[TaskRecord]) -> dict[str, object]:
     return {
         "usage": {**spent.usage.fields(), "cpu_s": spent.cpu_s},
         "agents": [dataclasses.asdict(row) for row in compare.agents(tasks)],
-    }
-
-
-def task_json(task: TaskRecord) -> dict[str, object]:
-    """One task object of `run --json` and `status --json`."""
-    candidates = None if task.candidates is None else [_candidate(c) for c in task.candidates]
-    return {
-        "id": task.id,
-        "status": task.status,
-        "failure": task.failure,
-        "reason": task.reason,
-        "attempts": task.attempts,
-        "exit_code": task.exit_code,
-        "branch": task.branch,
-        "commit": task.commit,
-        "changed": task.changed,
-        "duration_s": task.duration_s,
-        "peak_rss_bytes": task.peak_rss_bytes,
-        "cpu_s": task.cpu_s,
-        "agent": task.agent,
-        "usage": task.usage.fields(),
-        "usage_notes": list(task.usage_notes),
-        "candidates": candidates,
-        "log": str(task.log) if task.log else None,
-        "node": task.node,
-    }
-
-
-def _candidate(c: CandidateRecord) -> dict[str, object]:
-    return {
-        "k": c.k,
-        "agent": c.agent,
-        "exit_code": c.exit_code,
-        "failure": c.failure,
-        "check": c.check,
-        "diff_lines": c.diff_lines,
-        "usage": c.usage.fields(),
-        "winner": c.winner,
     }
 
 
@@ -120,7 +82,7 @@ def queue_json(q: QueueRecord) -> dict[str, object]:
         "already_merged": list(q.already_merged),
         "unmerged": [_unmerged(u) for u in q.unmerged],
         "check": {"command": q.check, "ran": check_note(q) is None, "note": check_note(q)},
-        "resolutions": [_resolution(r) for r in q.resolutions],
+        "resolutions": [resolution_json(r) for r in q.resolutions],
         "batches": [batch_json(b) for b in q.batches],
     }
     if q.rolled_back_to is not None:
@@ -172,16 +134,3 @@ def _unmerged(u: UnmergedRecord) -> dict[str, object]:
     if u.log:
         obj["log"] = u.log
     return obj
-
-
-def _resolution(r: ResolutionRecord) -> dict[str, object]:
-    return {
-        "task": r.task,
-        "strategy": r.strategy,
-        "n": r.n,
-        "outcome": r.outcome,
-        "reason": r.reason or None,
-        "commit": r.commit,
-        "log": r.log,
-        "duration_s": round(r.duration_s, 3),
-    }

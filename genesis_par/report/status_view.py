@@ -17,9 +17,10 @@ from genesis_par.model import RunStatus
 from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
-from genesis_par.report.run_json import queue_json, spend_json, task_json
+from genesis_par.report.run_json import queue_json, spend_json
 from genesis_par.report.run_view import STATUS_STYLE
 from genesis_par.state.landings import QueueRecord
+from genesis_par.state.record_json import task_json
 from genesis_par.state.records import RunRecord, TaskRecord
 
 

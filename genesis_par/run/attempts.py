@@ -7,7 +7,7 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from genesis_par import gitops, proc, worktrees
@@ -17,7 +17,7 @@ from genesis_par.plan.model import Task
 from genesis_par.run import steps
 from genesis_par.run.progress import Recorder, TaskProgress, fail
 from genesis_par.run.setup_check import escape_failure, outcome_reason, run_check, run_setup
-from genesis_par.run.spec import BUDGET_REACHED, RunSpec, fence_for, values_for
+from genesis_par.run.spec import BUDGET_REACHED, RunSpec, Site, fence_for, site_for, task_limits
 from genesis_par.run.workspace import (
     clear_stale_locks,
     copy_included,
@@ -85,12 +85,10 @@ def run_attempts(
         fail(progress, Failure.SETUP, f"its worktree could not be prepared: {e}")
         progress.duration_s = time.time() - started
         return
-    values = values_for(spec, task, worktree, progress)
-    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
-    limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
+    site, limits = site_for(spec, task, progress, worktree), task_limits(task)
     copy_included(spec, worktree)
     setup_done = reused and proc.recorded_exit(spec.setup_exit_file(task.id)) == 0
-    if not setup_done and not _setup(spec, task, progress, worktree, values, env, first, cancel):
+    if not setup_done and not _setup(site, first, cancel):
         progress.duration_s = time.time() - started
         return
     for attempt in range(first, first + task.retries + 1):
@@ -104,9 +102,7 @@ def run_attempts(
             copy_included(spec, worktree)  # in case the failed attempt removed one
             if cancel.wait(BACKOFF_S * (attempt - first)):
                 break
-        outcome = _attempt(
-            spec, task, progress, attempt, worktree, values, env, limits, cancel, record
-        )
+        outcome = _attempt(site, attempt, limits, cancel, record)
         if (
             outcome is None
             or outcome.failure is Failure.CANCELLED
@@ -128,50 +124,34 @@ def _finish_done_agent(
     record: Recorder,
 ) -> None:
     """Resume a task whose agent had exited 0: run its check and commit, never the agent again."""
-    values = values_for(spec, task, worktree, progress)
-    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
+    site = site_for(spec, task, progress, worktree)
     progress.exit_code, progress.status = 0, TaskStatus.RUNNING
     record(task.id, Exited(progress.attempts, 0, None, progress.peak_rss_bytes))
     log = spec.log_path(task.id, progress.attempts)
     limits = proc.Limits(timeout_s=task.timeout_s)
-    if _check(spec, task, progress, worktree, values, env, log, limits, cancel) is not None:
+    if _check(site, log, limits, cancel) is not None:
         return
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
 
 
-def _setup(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    worktree: Path,
-    values: Mapping[str, str],
-    env: Mapping[str, str],
-    attempt: int,
-    cancel: threading.Event,
-) -> bool:
+def _setup(site: Site, attempt: int, cancel: threading.Event) -> bool:
     """[run] setup, once in a new worktree (again if it never exited 0 there: killed half-way);
     its output goes to the task's log."""
+    spec, task = site.spec, site.task
     if spec.plan.run.setup is None:
         return True
-    log = spec.log_path(task.id, attempt)
-    progress.log = log
-    exit_file = spec.setup_exit_file(task.id)
-    failed = run_setup(
-        spec, task, progress, worktree, values, env, log, str(attempt), exit_file, cancel
-    )
+    log = site.progress.log = spec.log_path(task.id, attempt)
+    failed = run_setup(site, log, str(attempt), spec.setup_exit_file(task.id), cancel)
     if failed is not None:
-        fail(progress, failed.failure, failed.reason)
+        fail(site.progress, failed.failure, failed.reason)
     return failed is None
 
 
 def run_agent(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
+    site: Site,
     n: int,
-    worktree: Path,
     step: steps.Step,
     label: str,
     cancel: threading.Event,
@@ -181,6 +161,7 @@ def run_agent(
     """The task's command as its attempt n: recorded before it starts, its process (for the
     orphan sweep) once it runs, its end after; metered all along (what it spent, and
     "budget" when the task passes its max_cost_usd). The outcome, and what it spent."""
+    spec, task, progress = site.spec, site.task, site.progress
     record(task.id, AttemptBegun(n, str(step.log)))
     metering = metered.start(spec, task, progress, step.log)
 
@@ -191,7 +172,7 @@ def run_agent(
         on_sample(rss)
         return metering.sample(rss, cpu_s)
 
-    fence = fence_for(spec, task, progress, worktree, label, step.log)
+    fence = fence_for(site, label, step.log)
     step = dataclasses.replace(step, env=metered.env(spec, step.log, step.env))
     try:
         ran = steps.run(step, cancel, fence=fence, on_start=started, on_sample=sample)
@@ -204,18 +185,10 @@ def run_agent(
 
 
 def _attempt(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    attempt: int,
-    worktree: Path,
-    values: Mapping[str, str],
-    env: Mapping[str, str],
-    limits: proc.Limits,
-    cancel: threading.Event,
-    record: Recorder,
+    site: Site, attempt: int, limits: proc.Limits, cancel: threading.Event, record: Recorder
 ) -> proc.Outcome | None:
     """One attempt; None when it succeeded, else the failing outcome."""
+    spec, task, progress, worktree = site.spec, site.task, site.progress, site.worktree
     log = spec.log_path(task.id, attempt)
     progress.attempts, progress.log, progress.status = attempt, log, TaskStatus.RUNNING
 
@@ -223,10 +196,8 @@ def _attempt(
         progress.rss_bytes = rss
         progress.peak_rss_bytes = max(progress.peak_rss_bytes, rss)
 
-    step = steps.Step(task.command, worktree, log, values, env, limits)
-    ran, _ = run_agent(
-        spec, task, progress, attempt, worktree, step, str(attempt), cancel, record, sample
-    )
+    step = steps.Step(task.command, worktree, log, site.values, site.env, limits)
+    ran, _ = run_agent(site, attempt, step, str(attempt), cancel, record, sample)
     outcome = ran.outcome
     progress.exit_code = outcome.exit_code
     if ran.escape is not None:
@@ -234,7 +205,7 @@ def _attempt(
         return outcome
     gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
     if outcome.failure is None:
-        failed_check = _check(spec, task, progress, worktree, values, env, log, limits, cancel)
+        failed_check = _check(site, log, limits, cancel)
         if failed_check is not None:
             return failed_check
     if outcome.failure is not None:
@@ -245,22 +216,13 @@ def _attempt(
 
 
 def _check(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    worktree: Path,
-    values: Mapping[str, str],
-    env: Mapping[str, str],
-    log: Path,
-    limits: proc.Limits,
-    cancel: threading.Event,
+    site: Site, log: Path, limits: proc.Limits, cancel: threading.Event
 ) -> proc.Outcome | None:
     """Run the task's check after its agent exited 0; the failing outcome, or None."""
-    label = f"check.{progress.attempts}"
-    failed = run_check(spec, task, progress, worktree, values, env, log, label, limits, cancel)
+    failed = run_check(site, log, f"check.{site.progress.attempts}", limits, cancel)
     if failed is None:
         return None
-    fail(progress, failed.failure, failed.reason)
+    fail(site.progress, failed.failure, failed.reason)
     return failed.outcome
 
 

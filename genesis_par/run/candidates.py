@@ -22,7 +22,7 @@ from genesis_par.run import steps
 from genesis_par.run.attempts import run_agent
 from genesis_par.run.progress import Recorder, TaskProgress
 from genesis_par.run.setup_check import Failed, run_check, run_setup
-from genesis_par.run.spec import RunSpec, values_for
+from genesis_par.run.spec import RunSpec, site_for, task_limits
 from genesis_par.run.workspace import copy_included
 from genesis_par.state.records import CandidateRecord
 from genesis_par.usage import Usage
@@ -90,18 +90,15 @@ def _run_one(
 ) -> None:
     """One candidate in its own worktree, like an attempt: the .worktreeinclude files and
     [run] setup, then the agent, then the check; its result committed (detached)."""
-    values = values_for(spec, task, c.path, progress)
-    env = {**spec.env, **dict(task.env)}  # expand() adds the GENESIS_* variables
-    limits = proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)
+    site, limits = site_for(spec, task, progress, c.path), task_limits(task)
     label = f"candidate-{c.k}"
     copy_included(spec, c.path)
-    setup_exit = spec.setup_exit_file(f"{task.id}~{c.k}")
-    c.fail(run_setup(spec, task, progress, c.path, values, env, c.log, label, setup_exit, cancel))
+    c.fail(run_setup(site, c.log, label, spec.setup_exit_file(f"{task.id}~{c.k}"), cancel))
     if c.failed or c.escape:
         return
-    step = steps.Step(task.command, c.path, c.log, values, env, limits)
+    step = steps.Step(task.command, c.path, c.log, site.values, site.env, limits)
     sample = memory.sampler(c.k)
-    ran, c.usage = run_agent(spec, task, progress, c.k, c.path, step, label, cancel, record, sample)
+    ran, c.usage = run_agent(site, c.k, step, label, cancel, record, sample)
     sample(0)  # its tree is gone
     c.outcome = ran.outcome
     if ran.escape is not None:
@@ -109,9 +106,7 @@ def _run_one(
     if c.outcome.failure is None:
         c.checked = task.check is not None
         check_label = f"{label}.check"
-        c.fail(
-            run_check(spec, task, progress, c.path, values, env, c.log, check_label, limits, cancel)
-        )
+        c.fail(run_check(site, c.log, check_label, limits, cancel))
     message = (
         f"genesis-par: {task.id} (candidate {c.k})\n\nGenesis-Run: {spec.run}\n"
         f"Genesis-Task: {task.id}\n"

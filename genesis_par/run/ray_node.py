@@ -10,19 +10,18 @@ coordinator through a Ray queue while the attempt runs.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from genesis_par import gitops, worktrees
+from genesis_par import flock, gitops, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
 from genesis_par.model import EventKind
@@ -118,7 +117,7 @@ def run_on_node(job: Job) -> NodeResult:
     send = _Sender(job)
     send.send(str(EventKind.PLACED), {"node": node, "node_id": node_id, "pid": os.getpid()})
     root = _node_dir(node_id)
-    with _locked(root / "cache.lock"):
+    with flock.exclusive(root / "cache.lock"):  # two slots of one node share its cache
         repo = _prepare(root, job)
     spec = RunSpec(
         repo,
@@ -148,17 +147,6 @@ def _node_dir(node_id: str) -> Path:
     path = Path(base) / node_id[:16]
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One attempt at a time fills the node's cache (two slots of one node share it)."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _prepare(root: Path, job: Job) -> gitops.RepoPaths:

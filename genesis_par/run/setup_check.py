@@ -4,7 +4,6 @@ agent exited 0 (shared by attempts and best_of candidates), and why a step faile
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,8 +12,7 @@ from genesis_par.model import Failure
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Task
 from genesis_par.run import steps
-from genesis_par.run.progress import TaskProgress
-from genesis_par.run.spec import RunSpec, fence_for
+from genesis_par.run.spec import Site, fence_for
 
 
 class Failed(NamedTuple):
@@ -26,25 +24,15 @@ class Failed(NamedTuple):
 
 
 def run_setup(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    worktree: Path,
-    values: Mapping[str, str],
-    env: Mapping[str, str],
-    log: Path,
-    label: str,
-    exit_file: Path,
-    cancel: threading.Event,
+    site: Site, log: Path, label: str, exit_file: Path, cancel: threading.Event
 ) -> Failed | None:
     """[run] setup in a new worktree of the task; why it failed, or None."""
-    setup = spec.plan.run.setup
+    setup, task = site.spec.plan.run.setup, site.task
     if setup is None:
         return None
     limits = proc.Limits(timeout_s=task.timeout_s)
-    step = steps.Step(setup, worktree, log, values, env, limits, exit_file)
-    fence = fence_for(spec, task, progress, worktree, f"setup.{label}", log)
-    ran = steps.run(step, cancel, fence=fence)
+    step = steps.Step(setup, site.worktree, log, site.values, site.env, limits, exit_file)
+    ran = steps.run(step, cancel, fence=fence_for(site, f"setup.{label}", log))
     if ran.escape is not None:
         return Failed(escape_failure(ran.escape), f"setup: {ran.escape.reason}", ran.outcome)
     if ran.outcome.failure is None:
@@ -55,24 +43,15 @@ def run_setup(
 
 
 def run_check(
-    spec: RunSpec,
-    task: Task,
-    progress: TaskProgress,
-    worktree: Path,
-    values: Mapping[str, str],
-    env: Mapping[str, str],
-    log: Path,
-    label: str,
-    limits: proc.Limits,
-    cancel: threading.Event,
+    site: Site, log: Path, label: str, limits: proc.Limits, cancel: threading.Event
 ) -> Failed | None:
     """The task's check, after its agent exited 0; why it failed, or None."""
+    task = site.task
     if task.check is None:
         return None
-    step = steps.Step(
-        task.check, worktree, log, values, env, limits, proc.exit_file_for(log, "check")
-    )
-    ran = steps.run(step, cancel, fence=fence_for(spec, task, progress, worktree, label, log))
+    exit_file = proc.exit_file_for(log, "check")
+    step = steps.Step(task.check, site.worktree, log, site.values, site.env, limits, exit_file)
+    ran = steps.run(step, cancel, fence=fence_for(site, label, log))
     if ran.escape is not None:
         return Failed(escape_failure(ran.escape), f"check: {ran.escape.reason}", ran.outcome)
     if ran.outcome.failure is None:

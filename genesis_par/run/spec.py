@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import gitops, worktrees
+from genesis_par import gitops, proc, worktrees
 from genesis_par.plan.model import Isolation, Plan, Task
 from genesis_par.run import steps
 from genesis_par.run.progress import TaskProgress
@@ -112,19 +112,42 @@ def values_for(spec: RunSpec, task: Task, worktree: Path, progress: TaskProgress
     )
 
 
-def fence_for(
-    spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path, label: str, log: Path
-) -> gitops.Scope:
+def fence_for(site: Site, label: str, log: Path) -> gitops.Scope:
     """What one process of the task may touch (see gitops.guard)."""
+    spec = site.spec
     return gitops.Scope(
         spec.repo,
         spec.run,
-        task.id,
-        worktree,
-        progress.start_commit,
+        site.task.id,
+        site.worktree,
+        site.progress.start_commit,
         spec.state_dir,
         label,
         log,
         spec.env,
         spec.clone,
     )
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a task's steps run: the run, the task and its progress, its worktree (or a
+    best_of candidate's), and the template values and environment its commands get."""
+
+    spec: RunSpec
+    task: Task
+    progress: TaskProgress
+    worktree: Path
+    values: Mapping[str, str]
+    env: Mapping[str, str]
+
+
+def site_for(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) -> Site:
+    """The task's steps in worktree (expand() adds the GENESIS_* variables to env)."""
+    values = values_for(spec, task, worktree, progress)
+    return Site(spec, task, progress, worktree, values, {**spec.env, **dict(task.env)})
+
+
+def task_limits(task: Task) -> proc.Limits:
+    """What the task's agent may use: its timeout, memory and cores."""
+    return proc.Limits(timeout_s=task.timeout_s, memory_bytes=task.memory_bytes, cpu=task.cpu)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from genesis_par.model import EventKind, Failure
 from genesis_par.state.landings import ResolutionRecord
+from genesis_par.state.record_json import resolution_json, task_json
 from genesis_par.state.records import TaskRecord, failure_of
 from genesis_par.usage import Usage
 
@@ -152,7 +153,7 @@ def event_data(event: TaskEvent) -> dict[str, object]:
         case Placed(node, node_id):
             return {"node": node, "node_id": node_id}
         case TaskEnded(task):
-            return _task_data(task)
+            return task_json(task)
         case BranchMoved(commit, was):
             return {"commit": commit, "was": was}
         case ResolutionBegun(strategy, n, tip):
@@ -160,54 +161,7 @@ def event_data(event: TaskEvent) -> dict[str, object]:
         case ResolvedByHand(outcome, paths):
             return {"strategy": "manual", "outcome": outcome, "paths": list(paths)}
         case Resolved(r):
-            return {
-                "task": r.task,
-                "strategy": r.strategy,
-                "n": r.n,
-                "outcome": r.outcome,
-                "reason": r.reason or None,
-                "commit": r.commit,
-                "log": r.log,
-                "duration_s": round(r.duration_s, 3),
-            }
-
-
-def _task_data(t: TaskRecord) -> dict[str, object]:
-    candidates = None
-    if t.candidates is not None:
-        candidates = [
-            {
-                "k": c.k,
-                "agent": c.agent,
-                "exit_code": c.exit_code,
-                "failure": c.failure,
-                "check": c.check,
-                "diff_lines": c.diff_lines,
-                "usage": c.usage.fields(),
-                "winner": c.winner,
-            }
-            for c in t.candidates
-        ]
-    return {
-        "id": t.id,
-        "status": t.status,
-        "failure": t.failure,
-        "reason": t.reason,
-        "attempts": t.attempts,
-        "exit_code": t.exit_code,
-        "branch": t.branch,
-        "commit": t.commit,
-        "changed": t.changed,
-        "duration_s": t.duration_s,
-        "peak_rss_bytes": t.peak_rss_bytes,
-        "cpu_s": t.cpu_s,
-        "agent": t.agent,
-        "usage": t.usage.fields(),
-        "usage_notes": list(t.usage_notes),
-        "candidates": candidates,
-        "log": None if t.log is None else str(t.log),
-        "node": t.node,
-    }
+            return resolution_json(r)
 
 
 def decode(kind: str, data: Mapping[str, Any]) -> TaskEvent:

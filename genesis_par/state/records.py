@@ -1,5 +1,6 @@
 """The run store's records: frozen, typed, read from state.db and never shaped as JSON (the
-JSON forms are made from them in report/, to docs/json.md)."""
+JSON forms are made from them in report/, to docs/json.md; state/record_json.py for the
+two the events table keeps as well)."""
 
 from __future__ import annotations
 
