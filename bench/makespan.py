@@ -36,12 +36,23 @@ class Dag:
 
 
 @dataclass(frozen=True)
+class Run:
+    """One real run, from its state's events."""
+
+    span: float  # first task's `starting` to last task's end
+    whole: float  # the whole `genesis-par run` command
+    launch: float  # mean of a task's `starting` to its agent's `started`
+    late_exit: float  # mean of `started` to `exited`, less the task's sleep
+    finish: float  # mean of `exited` to `succeeded` (its commit and record)
+    idle: float  # slot-seconds of the span with no task in flight
+
+
+@dataclass(frozen=True)
 class Result:
     critical: float  # the costliest chain of dependencies
     bound: float  # max(critical path, work / slots)
     simulated: float
-    span: float  # first task's start to last task's end, from the run's events
-    whole: float  # the whole `genesis-par run` command
+    run: Run
 
 
 def random_dag(seed: int) -> Dag:
@@ -116,9 +127,9 @@ def simulate(plan_path: Path) -> float:
             done.add(task_id)
 
 
-def real_run(tmp: Path, plan_path: Path, tasks: int) -> tuple[float, float]:
-    """(span from the state's events, the whole command's wall time) of one run in a fresh
-    repository."""
+def real_run(tmp: Path, plan_path: Path, dag: Dag, slots: int) -> Run:
+    """One `genesis-par run --no-merge` in a fresh repository, timed whole and from its
+    events."""
     repo = tmp / "repo"
     if repo.exists():
         shutil.rmtree(repo)
@@ -127,44 +138,65 @@ def real_run(tmp: Path, plan_path: Path, tasks: int) -> tuple[float, float]:
     sh([*GENESIS, "run", str(plan_path), "--no-merge"], cwd=repo)
     whole = time.perf_counter() - start
     with sqlite3.connect(repo / ".git" / "genesis-par" / "state.db") as db:
-        first = db.execute("SELECT min(at) FROM events WHERE kind = 'starting'").fetchone()[0]
-        ends = db.execute(
-            f"SELECT task, kind, at FROM events WHERE kind IN {FINISHED!r}"
-        ).fetchall()
-    succeeded = {task for task, kind, _ in ends if kind == "succeeded"}
-    if len(succeeded) != tasks:
-        raise SystemExit(f"{tasks - len(succeeded)} of {tasks} tasks did not succeed: {ends}")
-    return max(at for _, _, at in ends) - first, whole
+        rows = db.execute("SELECT task, kind, at FROM events ORDER BY id").fetchall()
+    at: dict[tuple[str, str], float] = {}
+    for task, kind, when in rows:
+        at.setdefault((task, kind), when)  # each happens once: no retries in these plans
+    tasks = list(dag.costs)
+    failed = [t for t in tasks if (t, "succeeded") not in at]
+    if failed:
+        raise SystemExit(f"tasks that did not succeed: {failed}; events: {rows}")
+
+    def mean(first: str, then: str, less: dict[str, float] | None = None) -> float:
+        gaps = [at[t, then] - at[t, first] - (less or {}).get(t, 0.0) for t in tasks]
+        return sum(gaps) / len(gaps)
+
+    begin = min(at[t, "starting"] for t in tasks)
+    span = max(at[t, "succeeded"] for t in tasks) - begin
+    busy = sum(at[t, "succeeded"] - at[t, "starting"] for t in tasks)
+    return Run(
+        span,
+        whole,
+        mean("starting", "started"),
+        mean("started", "exited", dag.costs),
+        mean("exited", "succeeded"),
+        span * slots - busy,
+    )
 
 
 def measure(tmp: Path, dag: Dag, slots: int, rounds: int) -> Result:
     plan_path = tmp / f"plan-{dag.seed}.toml"
     plan_path.write_text(plan_text(dag, slots))
-    runs = [real_run(tmp, plan_path, len(dag.costs)) for _ in range(rounds)]
+    runs = [real_run(tmp, plan_path, dag, slots) for _ in range(rounds)]
     critical = critical_path(dag)
-    span, whole = min(runs)  # the run with the shortest span
-    return Result(
-        critical, max(critical, sum(dag.costs.values()) / slots), simulate(plan_path), span, whole
-    )
+    best = min(runs, key=lambda r: r.span)
+    work = sum(dag.costs.values())
+    return Result(critical, max(critical, work / slots), simulate(plan_path), best)
 
 
 def report(dag: Dag, result: Result, slots: int) -> list[str]:
-    tasks = len(dag.costs)
-    per_task = (result.span - result.simulated) / tasks * slots
+    tasks, run = len(dag.costs), result.run
+    per_task = (run.span - result.simulated) / tasks * slots
     bound, work = result.bound, sum(dag.costs.values())
 
     def ratio(seconds: float) -> str:
         return f"{seconds:6.2f} s  {seconds / bound:.3f}x"
 
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ms"
+
     return [
-        f"seed {dag.seed}: {tasks} tasks, {dag.levels} levels, work {work:.2f} s",
-        f"  lower bound max(critical path {result.critical:.2f} s, work / {slots} "
-        f"{work / slots:.2f} s)  {bound:6.2f} s",
-        f"  simulated (same scheduler, zero overhead)    {ratio(result.simulated)}",
-        f"  real span (first start to last end)          {ratio(result.span)}",
-        f"  real, whole command                          {ratio(result.whole)}",
-        f"  per-task overhead (span - simulated) / {tasks} * {slots}: {per_task * 1000:.0f} ms;"
-        f" outside the span (start-up, conflict probe, exit): {result.whole - result.span:.2f} s",
+        f"seed {dag.seed}: {tasks} tasks, {dag.levels} levels, work {work:.2f} s, lower bound"
+        f" max(critical path {result.critical:.2f} s, work / {slots} {work / slots:.2f} s)"
+        f" = {bound:.2f} s",
+        f"  simulated (same scheduler, zero overhead)  {ratio(result.simulated)}",
+        f"  real span (first start to last end)        {ratio(run.span)}",
+        f"  real, whole command                        {ratio(run.whole)}"
+        f"  ({run.whole - run.span:.2f} s outside the span: start-up, conflict probe, exit)",
+        f"  per-task overhead (span - simulated) / {tasks} * {slots}: {ms(per_task)}",
+        f"    per task: starting -> agent started {ms(run.launch)}, agent's exit after its"
+        f" sleep {ms(run.late_exit)}, exited -> succeeded {ms(run.finish)}; slots idle"
+        f" {run.idle:.2f} slot-s ({ms(run.idle / tasks)} per task)",
     ]
 
 
