@@ -196,7 +196,7 @@ def report(dag: Dag, result: Result, slots: int) -> list[str]:
         f"  per-task overhead (span - simulated) / {tasks} * {slots}: {ms(per_task)}",
         f"    per task: starting -> agent started {ms(run.launch)}, agent's exit after its"
         f" sleep {ms(run.late_exit)}, exited -> succeeded {ms(run.finish)}; slots idle"
-        f" {run.idle:.2f} slot-s ({ms(run.idle / tasks)} per task)",
+        f" {run.idle:.2f} slot-s (simulated: {result.simulated * slots - work:.2f})",
     ]
 
 
