@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -161,9 +162,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-whole", action="store_true", help="skip the run with merges")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="where the repositories are made (default: the temp dir); /dev/shm leaves out the "
+        "disk, whose speed decides most of a checkout's cost, to show genesis-par's own",
+    )
     args = parser.parse_args()
     files = {f"src/f{i}.txt": f"file {i}\n" for i in range(args.files)}
-    with tempfile.TemporaryDirectory() as tmp_name:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp_name:
         tmp = Path(tmp_name)
         plan = tmp / "plan.toml"
         plan.write_text(plan_text(args.tasks, args.parallel))
@@ -192,7 +199,11 @@ def main() -> None:
                 times["whole"].append(best_of(1, tool))
         hand, no_merge = min(times["hand"]), min(times["no_merge"])
         parts = breakdown(tmp, files, plan, args.tasks)
-    print(f"{args.tasks} trivial tasks, max_parallel {args.parallel}, {args.files}-file repository")
+    where = args.dir or Path(tempfile.gettempdir())
+    print(
+        f"{args.tasks} trivial tasks, max_parallel {args.parallel}, {args.files}-file repository "
+        f"in {where}, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"by hand (worktree add + command + commit, xargs -P)  {hand:6.2f} s")
     print(
         f"genesis-par run --no-merge (tasks + conflict probe)  {no_merge:6.2f} s"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from genesis_par import cgroups as cgroups_mod
-from genesis_par import shim, warden_link
+from genesis_par import proc_tree, warden_link
 from genesis_par.model import Failure
 from genesis_par.shim import CGROUP_VARIABLE
 
@@ -201,19 +201,19 @@ def stop_pid(root: int, grace_s: float = 5.0, cgroup: Path | None = None) -> lis
     cgroup: the attempt's own cgroup (v2), frozen and killed by the kernel at once, every
     member, before the SIGSTOP sweeps look for anything left (none, unless it moved out)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        tree = shim.live(shim.members(root))
+        tree = proc_tree.live(proc_tree.members(root))
         if not tree:
             return []
         for pid, p in tree.items():
-            shim.send(pid, p.start, sig)
+            proc_tree.send(pid, p.start, sig)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and shim.live(shim.members(root)):
+        while time.monotonic() < deadline and proc_tree.live(proc_tree.members(root)):
             if _hurry.is_set():
                 break  # a second Ctrl-C, even one pressed during this wait, skips the grace
             time.sleep(0.02)
     if cgroup is not None:
         cgroups_mod.kill(cgroup, FORCED_STOP_S)
-    return shim.stop_forcibly(root, FORCED_STOP_S)
+    return proc_tree.stop_forcibly(root, FORCED_STOP_S)
 
 
 def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
@@ -240,7 +240,7 @@ def _sample(root: int) -> _Sample:
     """The agent tree's memory and cpu (the shim itself left out), read from /proc along the
     kernel's children lists: the cost is the tree's, not the machine's (psutil's children()
     reads every process on the machine, for each tree, five times a second)."""
-    tree = shim.members(root)
+    tree = proc_tree.members(root)
     tree.pop(root, None)
     pages = sum(p.rss_pages for p in tree.values())
     ticks = sum(p.cpu_ticks for p in tree.values())
@@ -473,7 +473,7 @@ def _stop_stragglers(
     but kept the session), and say so in the log.
 
     stuck: pids a stop already gave up on, reported with those left here."""
-    in_session = shim.live(shim.members(shim_pid, session_only=True))
+    in_session = proc_tree.live(proc_tree.members(shim_pid, session_only=True))
     escaped = set(in_session) | (cgroups_mod.members(cgroup) if cgroup else set())
     if cgroup is not None and escaped:
         cgroups_mod.kill(cgroup, FORCED_STOP_S)
@@ -483,7 +483,7 @@ def _stop_stragglers(
         # reused: one kill of the whole group is atomic against fork, which sweeps are not.
         with contextlib.suppress(OSError):
             os.killpg(shim_pid, signal.SIGKILL)
-        left |= set(shim.stop_forcibly(shim_pid, FORCED_STOP_S, session_only=True))
+        left |= set(proc_tree.stop_forcibly(shim_pid, FORCED_STOP_S, session_only=True))
     if not escaped and not left:
         return ()
     with log_path.open("a") as log:

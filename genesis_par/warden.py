@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 
-from genesis_par import shim
+from genesis_par import proc_tree, shim
 
 SHUTDOWN_S = shim.FINISHING_GRACE_S + 10.0  # attempts' own stop, before the warden's own sweep
 _HEADER = 4
@@ -111,7 +111,7 @@ def _start(request: tuple[object, ...], attempts: dict[int, int], wake: tuple[in
             code = _attempt(me, request, wake)
         finally:
             os._exit(code)
-    found = shim._read(pid)  # read before it can be reaped: its start names it for good
+    found = proc_tree._read(pid)  # read before it can be reaped: its start names it for good
     attempts[pid] = found.start if found else 0
     _say(f"S {ident} {pid} {attempts[pid]}")
 
@@ -147,12 +147,12 @@ def _shut_down(attempts: dict[int, int]) -> None:
     """genesis-par is gone: each attempt stops its own tree (a finishing agent may finish
     first); then nothing below the warden outlives it."""
     for pid, start in attempts.items():
-        shim.send(pid, start, signal.SIGUSR1)
+        proc_tree.send(pid, start, signal.SIGUSR1)
     deadline = time.monotonic() + SHUTDOWN_S
     while attempts and time.monotonic() < deadline:
         _reap(attempts)
         time.sleep(0.02)
-    shim.stop_forcibly(os.getpid())
+    proc_tree.stop_forcibly(os.getpid())
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from genesis_par import proc_tree
+
 READY_S = 30.0  # the warden's start: a Python start on a machine that may be very busy
 ANSWER_S = 30.0
 _BOOT = (
@@ -201,7 +203,5 @@ def link() -> Link:
     with _link_lock:
         if _link is None or not _link.alive:
             _link = Link()
-            from genesis_par import shim
-
-            shim.adopters.add(_link.pid)  # orphans of a killed attempt fork go to it
+            proc_tree.adopters.add(_link.pid)  # orphans of a killed attempt fork go to it
         return _link

@@ -1,21 +1,27 @@
 """The doors of docs/architecture.md, checked on the package's source: only gitops/ and
-proc/shim/warden start processes, and the core neither prints nor imports the CLI's libraries."""
+proc/shim/warden start processes, the core neither prints nor imports the CLI's libraries, and
+no two modules import each other (not even from inside a function, or for type checking)."""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import functools
+from collections import deque
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "genesis_par"
-PROCESS_DOORS = ("gitops/", "proc.py", "shim.py", "warden.py", "warden_link.py")
+PROCESS_DOORS = ("gitops/", "proc.py", "proc_tree.py", "shim.py", "warden.py", "warden_link.py")
 # where printing and Typer/rich belong (fast_cli: the commands answered before Typer loads)
 EDGE = ("cli.py", "fast_cli.py", "commands/", "report/", "demo/")
 
 
-def _modules() -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted(PACKAGE.rglob("*.py")):
-        yield path.relative_to(PACKAGE).as_posix(), ast.parse(path.read_text(), str(path))
+@functools.cache
+def _modules() -> tuple[tuple[str, ast.Module], ...]:
+    """Each module of the package, parsed once for all the tests here."""
+    return tuple(
+        (path.relative_to(PACKAGE).as_posix(), ast.parse(path.read_text(), str(path)))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    )
 
 
 def _imports(tree: ast.Module) -> set[str]:
@@ -56,3 +62,71 @@ def test_the_core_never_prints_nor_imports_the_cli_libraries() -> None:
         if {"typer", "rich"} & _imports(tree) or "print" in _calls(tree):
             offenders.append(name)
     assert offenders == []
+
+
+def _module_name(path: str) -> str:
+    """genesis_par.land.queue for land/queue.py; genesis_par.plan for plan/__init__.py."""
+    parts = ["genesis_par", *Path(path).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(package: str, node: ast.Import | ast.ImportFrom, modules: set[str]) -> set[str]:
+    """The package's modules an import statement in package loads by name (a package's
+    __init__ run on the way is not counted: it is not what the importer asked for)."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names} & modules
+    base = node.module or ""
+    if node.level:  # relative: from the importer's package, one level up per extra dot
+        parts = package.split(".")
+        base = ".".join([*parts[: len(parts) - node.level + 1], *filter(None, [base])])
+    found = {f"{base}.{a.name}" for a in node.names} & modules
+    return found or ({base} & modules)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Which modules of the package each one imports, from any line of it: top level, inside a
+    function, under `if TYPE_CHECKING:`."""
+    trees = dict(_modules())
+    modules = {_module_name(path) for path in trees}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for path, tree in trees.items():
+        name = _module_name(path)
+        package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                graph[name] |= _imported(package, node, modules) - {name}
+    return graph
+
+
+def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """The shortest chain of imports from start to goal, if there is one."""
+    came_from: dict[str, str | None] = {start: None}
+    todo = deque([start])
+    while todo:
+        node = todo.popleft()
+        if node == goal:
+            path = [node]
+            while (before := came_from[path[-1]]) is not None:
+                path.append(before)
+            return path[::-1]
+        for other in sorted(graph[node] - came_from.keys()):
+            came_from[other] = node
+            todo.append(other)
+    return None
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    graph = import_graph()
+    cycles = set()
+    for module, imported in graph.items():
+        for other in imported:
+            back = _path(graph, other, module)
+            if back is not None:
+                cycles.add(" -> ".join([module, *back]))
+    assert sorted(cycles) == []
+
+
+def test_the_import_graph_sees_imports_inside_functions() -> None:
+    graph = import_graph()
+    assert "genesis_par.run.ray_backend" in graph["genesis_par.run.backend"]  # lazy: Ray
+    assert "genesis_par.commands.run" in graph["genesis_par.cli"]

@@ -13,12 +13,12 @@ from genesis_par.model import RunStatus
 from genesis_par.report import runs_view
 from genesis_par.run.orphans import effective_status, stop_orphans
 from genesis_par.state.store import RunRecord, Store, pick_run, run_lock
-from genesis_par.worktrees import cleaning
+from genesis_par.worktrees import cleaning, survey
 
 
-def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> cleaning.RunView:
+def _run_view(repo: gitops.RepoPaths, store: Store, record: RunRecord) -> survey.RunView:
     target = record.into_ref if gitops.resolve_commit(repo.root, record.into_ref) else None
-    return cleaning.RunView(
+    return survey.RunView(
         record.name,
         False,  # rm refused a run that is still going
         target,
@@ -46,7 +46,7 @@ def rm(
             actions: list[cleaning.Action] = []
             if branches:
                 worktrees.check_layout(repo)
-                items = cleaning.inventory(repo, [_run_view(repo, store, record)])
+                items = survey.inventory(repo, [_run_view(repo, store, record)])
                 mine = [w for w in items if w.run == name]
                 actions = cleaning.clean(repo, mine, dry_run=False, force=force, now=time.time())
             store.forget_run(name)

@@ -9,9 +9,9 @@ from pathlib import Path
 from genesis_par import worktrees
 from genesis_par.commands.common import state_dir
 from genesis_par.report import worktrees_view
-from genesis_par.worktrees import cleaning
 from genesis_par.worktrees import gc as gc_core
 from genesis_par.worktrees import pool as pool_mod
+from genesis_par.worktrees import survey
 
 
 def list_(cwd: Path, *, as_json: bool = False, pool: bool = False) -> int:
@@ -76,7 +76,7 @@ def rm(
 
 def _clean(
     cwd: Path,
-    wanted: Callable[[cleaning.Worktree], bool],
+    wanted: Callable[[survey.Worktree], bool],
     *,
     dry_run: bool,
     force: bool,

@@ -13,6 +13,7 @@ See docs/isolation.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
@@ -177,10 +178,13 @@ def _pattern(path: Path) -> str:
 def blocked_gitdirs(common_dir: Path, own_gitdir: Path) -> list[Path]:
     """The main worktree's git dir and every linked worktree's but the agent's own."""
     common = common_dir.resolve()
-    try:
-        linked = [p.resolve() for p in (common / "worktrees").iterdir() if p.is_dir()]
-    except OSError:
-        linked = []
+    linked: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(common / "worktrees") as entries:
+        for entry in entries:  # one resolve per symlink only: a run has hundreds of these
+            if entry.is_symlink():
+                linked.append(Path(entry.path).resolve())
+            elif entry.is_dir():
+                linked.append(Path(entry.path))
     return [common, *(p for p in sorted(linked) if p != own_gitdir)]
 
 

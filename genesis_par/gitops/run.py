@@ -213,7 +213,7 @@ def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> GenesisError:
 
 def _stop(child: subprocess.Popen[str]) -> None:
     """Stop git and whatever it started (a filter, a hook), then reap it."""
-    import psutil
+    import psutil  # imported late for start-up speed, like proc.py: most calls never stop git
 
     with contextlib.suppress(psutil.Error):
         proc.stop_tree(psutil.Process(child.pid), STOP_GRACE_S)

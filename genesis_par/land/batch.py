@@ -17,14 +17,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from genesis_par import gitops
-from genesis_par.land import checks, queue
+from genesis_par.land import checks, queue, target_moves
 from genesis_par.land.checks import CheckRun
 from genesis_par.land.conflicts import MergeResult
+from genesis_par.land.parallel_checks import Prefix, check_at_once
 from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, Unmerged
 from genesis_par.worktrees.allocate import merge_worktree
 
@@ -70,9 +70,6 @@ class _Segment(NamedTuple):
     built_on: str | None = None
 
 
-TICK_S = 0.2  # how often a round looks at Ctrl-C while its checks run
-
-
 def land(
     spec: QueueSpec,
     queue: Sequence[Candidate],
@@ -98,7 +95,7 @@ class _Batches:
         self.spec, self.result, self.touched, self.now = spec, result, touched, now
         self.settings = spec.batching
         self.tip = result.before
-        self.blocked = queue._in_the_way(spec)
+        self.blocked = target_moves.in_the_way(spec)
         self.batch_of: dict[str, int] = {}
         self.records: list[BatchRecord] = []
         self.moves = 0
@@ -195,11 +192,11 @@ class _Batches:
         """The commits landing items one on another on the tip, as far as they merge."""
         repo, tip, built = self.spec.repo.root, self.tip, []
         for i, c in enumerate(items):
-            probe = queue._probe(self.spec, tip, c, {})
+            probe = target_moves.probe(self.spec, tip, c, {})
             if probe.clean and probe.tree == gitops.tree_of(repo, tip):
                 built.append(tip)  # already there (a resumed run): nothing to add
                 continue
-            new = queue._combine(self.spec, tip, c, probe.tree) if probe.clean else None
+            new = target_moves.combine(self.spec, tip, c, probe.tree) if probe.clean else None
             if new is None:
                 if i == 0:
                     self._unmergeable(c, probe)
@@ -212,7 +209,7 @@ class _Batches:
         if probe.clean:
             unmerged = Unmerged(c.task.id, "rebase conflict")
         else:
-            named = queue._conflicts_with(probe, c, self.result.merged, self.touched)
+            named = target_moves.conflicts_with(probe, c, self.result.merged, self.touched)
             unmerged = Unmerged(c.task.id, "conflicts", named)
         self.result.unmerged.append(unmerged)
         self.emit("left-out", task=c.task.id, reason=unmerged.reason)
@@ -260,55 +257,25 @@ class _Batches:
             suspects = [c.task.id for c in items]
             self.emit("bisect", suspects=suspects, checking=[suspects[:c] for c in cuts])
         self._ensure_slots(len(cuts))
-        cancels = {cut: threading.Event() for cut in cuts}
-        runs: dict[int, CheckRun] = {}
         on_top_of = tuple(self.result.merged)
-        with ThreadPoolExecutor(max_workers=len(cuts), thread_name_prefix="merge-check") as pool:
-            futures: dict[Future[CheckRun], int] = {}
-            try:
-                for slot, cut in enumerate(cuts):
-                    members = [c.task.id for c in items[:cut]]
-                    self._started(members, on_top_of, speculative=slot > 0)
-                    futures[
-                        pool.submit(
-                            self._check, slot, built[cut - 1], members, on_top_of, cancels[cut]
-                        )
-                    ] = cut
-                running = set(futures)
-                while running:
-                    done, running = wait(running, timeout=TICK_S, return_when=FIRST_COMPLETED)
-                    if self.spec.cancel.is_set():  # Ctrl-C or SIGTERM: every check stops
-                        for cancel in cancels.values():
-                            cancel.set()
-                    for future in done:
-                        cut = futures[future]
-                        runs[cut] = future.result()
-                        self._finished(runs[cut])
-                        self._moot(cancels, cut, runs[cut])
-            except BaseException:
-                for cancel in cancels.values():
-                    cancel.set()
-                raise
-        return runs
+        prefixes = [Prefix(cut, built[cut - 1], [c.task.id for c in items[:cut]]) for cut in cuts]
 
-    @staticmethod
-    def _moot(cancels: Mapping[int, threading.Event], cut: int, run: CheckRun) -> None:
-        """A failure ahead, or a longer pass, makes the other checks moot: stop them."""
-        for other, cancel in cancels.items():
-            if run.passed is not None and (other < cut) == bool(run.passed):
-                cancel.set()
+        def check(slot: int, prefix: Prefix, cancel: threading.Event) -> CheckRun:
+            return checks.run_check(
+                self.check,
+                self.slots[slot],
+                prefix.commit,
+                prefix.members,
+                on_top_of,
+                self.names,
+                cancel,
+                slot,
+            )
 
-    def _check(
-        self,
-        slot: int,
-        commit: str,
-        members: Sequence[str],
-        on_top_of: Sequence[str],
-        cancel: threading.Event,
-    ) -> CheckRun:
-        return checks.run_check(
-            self.check, self.slots[slot], commit, members, on_top_of, self.names, cancel, slot
-        )
+        def started(slot: int, prefix: Prefix) -> None:
+            self._started(prefix.members, on_top_of, speculative=slot > 0)
+
+        return check_at_once(prefixes, check, self.spec.cancel, started, self._finished)
 
     def _ensure_slots(self, count: int) -> None:
         """A check worktree per parallel check (the queue's own first)."""
@@ -347,7 +314,7 @@ class _Batches:
     def _publish(self, items: Sequence[Candidate], commit: str, proof: CheckRun) -> bool:
         """Move the target from the tip to commit (one compare-and-swap); False if it moved."""
         ids = [c.task.id for c in items]
-        if not queue._publish(self.spec, commit, self.tip, ",".join(ids)):
+        if not target_moves.publish(self.spec, commit, self.tip, ",".join(ids)):
             return False
         checks.point(self.check.log_dir, ids, proof)
         self.result.merged.extend(ids)
@@ -359,7 +326,7 @@ class _Batches:
     def _target_moved(self, items: Sequence[Candidate], pending: deque[_Segment]) -> None:
         """Someone moved the target: never force it; rebuild everything left on its new tip."""
         moved_to = gitops.resolve_commit(self.spec.repo.root, self.spec.into_ref) or self.tip
-        self.blocked = queue._in_the_way(self.spec) if moved_to == self.tip else None
+        self.blocked = target_moves.in_the_way(self.spec) if moved_to == self.tip else None
         left = [*items, *(c for seg in pending for c in seg.items)]
         pending.clear()
         self.moves += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, queue, resolve
+from genesis_par.land import conflicts, merge_queue, queue, resolve
 from genesis_par.land.checks import BatchSettings, default_parallel_checks
 from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
@@ -155,7 +155,7 @@ def bring_home(
         progress=progress,
     )
     touched = report.touched
-    landing.queue = queue.land(
+    landing.queue = merge_queue.land(
         spec, candidates, lambda t: touched.get(branches[t], set()), dry_run, broken
     )
     if hooks is not None and not dry_run:  # the one seam: resolve the conflicted, queue again

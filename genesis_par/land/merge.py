@@ -11,7 +11,7 @@ from typing import Any
 from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.errors import UsageError
-from genesis_par.land import conflicts, landing, queue, resolve
+from genesis_par.land import conflicts, landing, merge_queue, queue, resolve
 from genesis_par.model import EventKind, RunStatus, TaskStatus
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.report.run_view import landing_json, task_json
@@ -176,7 +176,9 @@ def _land_branches(
         checked_out=where.checked_out,
     )
     touched = report.touched
-    result = queue.land(spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken)
+    result = merge_queue.land(
+        spec, candidates, lambda b: touched.get(b, set()), dry_run, report.broken
+    )
     text = check.text if check else None
     return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
 

@@ -6,7 +6,6 @@ then, so a resolution never lands on a tip it did not see; bounded by `[merge] r
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,8 +15,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NamedTuple, Protocol
 
-from genesis_par import gitops, proc, worktrees
-from genesis_par.land import conflict_note, queue, sides
+from genesis_par import gitops, interrupts, proc, worktrees
+from genesis_par.land import conflict_note, merge_queue, queue, sides
 from genesis_par.land.checks import BatchSettings
 from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
@@ -106,21 +105,14 @@ def interruptible(cancel: threading.Event) -> Iterator[None]:
     """While the queue or its resolutions run, Ctrl-C and SIGTERM set cancel: the agent,
     resolver or check running is stopped (its whole tree), nothing else starts and what is
     left waits for `resume`; a second one hurries."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
             proc.hurry()
         cancel.set()
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with interrupts.handled_by(handler):
         yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
 
 
 def _settle(
@@ -166,7 +158,7 @@ def _dependents_again(
         and set(candidates[u.task].task.depends_on) & set(candidates) <= merged
     ]
     for u in ready:
-        landed = queue.land(spec, [candidates[u.task]])
+        landed = merge_queue.land(spec, [candidates[u.task]])
         result.steps += landed.steps
         result.after = landed.after
         result.unmerged.remove(u)
@@ -208,7 +200,7 @@ def _try(
             commit = gitops.commit_tree(spec.repo.root, tree, [tip], message, spec.git_env)
             start = tip
         again = queue.Candidate(c.task, c.branch, commit, frozenset(), start)
-        landed = queue.land(spec, [again])
+        landed = merge_queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)
     hooks.record(c.task.id, EventKind.RESOLVED, tried.as_json())

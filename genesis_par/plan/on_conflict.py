@@ -4,13 +4,10 @@ does with a task left unmerged because of conflicts (issue 15)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from genesis_par.plan.values import Where, enum_value, typed
-
-if TYPE_CHECKING:
-    from genesis_par.plan.model import Agent, Command
 
 DEFAULT_RERUN_LIMIT = 2
 RESOLUTION_KEYS = frozenset({"on_conflict", "rerun_limit", "resolver"})  # of [merge]
@@ -47,24 +44,6 @@ def rerun_limit(raw: Mapping[str, Any], where: Where) -> int:
     if limit < 1:
         raise where.error(f"[merge] rerun_limit must be at least 1, not {limit}")
     return int(limit)
-
-
-def resolver(
-    raw: Mapping[str, Any],
-    where: Where,
-    agents: Mapping[str, Agent],
-    command: Callable[[Any, Where, str], Command],
-    find: Callable[[str, Mapping[str, Agent]], Agent | None],
-) -> Command | None:
-    """[merge] resolver: an agent's name (the plan's own or a preset), or a command."""
-    if "resolver" not in raw:
-        return None
-    value = raw["resolver"]
-    if isinstance(value, str) and value.strip() and " " not in value.strip():
-        agent = find(value.strip(), agents)
-        if agent is not None:
-            return agent.command
-    return command(value, where, "[merge] resolver")
 
 
 # conflict kinds git's `-X ours/theirs` resolves hunk by hunk (or, for a binary file, whole)

@@ -213,3 +213,15 @@ def strings(value: Any, where: Where, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise where.error(f"{key} must be a list of strings")
     return tuple(value)
+
+
+def dollars(raw: Mapping[str, Any], key: str, where: Where, name: str) -> float | None:
+    """An amount of US dollars (budget_usd, max_cost_usd), or None when not given."""
+    if key not in raw:
+        return None
+    value = typed(raw[key], (int, float), where, name, "a number of US dollars")
+    if not math.isfinite(value) or value < 0:
+        raise where.error(
+            f"{name} must be a finite number of US dollars, not negative, not {value}"
+        )
+    return float(value)

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from genesis_par.report.console import console
-from genesis_par.worktrees.cleaning import Worktree
 from genesis_par.worktrees.gc import Cleaned
 from genesis_par.worktrees.pool import Pooled
+from genesis_par.worktrees.survey import Worktree
 
 
 def shown(text: str | Path) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 
 from genesis_par import proc, worktrees
+from genesis_par.interrupts import handled_by
 from genesis_par.land import conflicts
 from genesis_par.model import (
     ACTIVE,
@@ -82,19 +82,6 @@ class _Interrupts:
             proc.hurry()
 
 
-@contextmanager
-def _signals_to(handler: _Interrupts) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, previous in old.items():
-            signal.signal(sig, previous)
-
-
 def execute(
     spec: RunSpec,
     record: Recorder,
@@ -118,7 +105,7 @@ def execute(
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
-    with _signals_to(interrupts), open_backend(spec) as backend:
+    with handled_by(interrupts), open_backend(spec) as backend:
         while True:
             # a task is in flight until its thread ends, even while it waits to retry after a
             # failed attempt: it keeps its scope and locks, and its dependents are not skipped

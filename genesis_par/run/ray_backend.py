@@ -83,7 +83,7 @@ def connect(spec: RunSpec) -> Iterator[Cluster]:
 def _cluster_news_to_stderr() -> None:
     """Ray prints the cluster's error news (a node died) on the driver's stdout, which
     carries `--json`'s result: send it to stderr, with the rest of Ray's talk."""
-    from ray._private import worker
+    from ray._private import worker  # private to Ray: loaded only for this redirection
 
     show = getattr(worker, "print_worker_logs", None)
     if show is None or not hasattr(worker, "print_to_stdstream"):

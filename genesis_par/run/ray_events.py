@@ -115,7 +115,7 @@ class EventPump:
         self.thread.join()
 
     def _loop(self) -> None:
-        from ray.exceptions import RayError
+        from ray.exceptions import RayError  # Ray is optional: imported once a Ray run runs
 
         while not self.stopped.wait(PUMP_TICK_S):
             try:
@@ -125,7 +125,7 @@ class EventPump:
 
     def drain(self) -> None:
         """Apply every event waiting in the queue."""
-        from ray.util.queue import Empty
+        from ray.util.queue import Empty  # Ray is optional: imported once a Ray run runs
 
         with contextlib.suppress(Empty):
             size = self.queue.size()

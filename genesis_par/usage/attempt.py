@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from genesis_par.model import Failure
 from genesis_par.usage.formats import parser_for
 from genesis_par.usage.metering import Metering
-from genesis_par.usage.model import total
+from genesis_par.usage.model import Usage, total
 
 if TYPE_CHECKING:
     from genesis_par import proc
     from genesis_par.plan.model import Task
-    from genesis_par.run.attempts import RunSpec, TaskProgress
+
+
+class RunSpec(Protocol):
+    """What metering needs of the run (run/attempts.py's RunSpec, which imports this module)."""
+
+    def usage_file(self, log: Path) -> Path: ...
+
+
+class TaskProgress(Protocol):
+    """What metering reads and adds to of a task's progress (run/attempts.py's TaskProgress)."""
+
+    usage: Usage  # of its finished attempts
+    cpu_s: float  # of its finished attempts
+    usage_notes: list[str]
+    metering: list[Metering]  # its attempts running now
 
 
 def start(spec: RunSpec, task: Task, progress: TaskProgress, log: Path) -> Metering:

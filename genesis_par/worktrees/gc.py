@@ -13,14 +13,14 @@ from genesis_par.errors import UsageError
 from genesis_par.model import RunStatus
 from genesis_par.run.orphans import effective_status, stop_orphans, supervisor_alive
 from genesis_par.state.store import Store, run_supervised
-from genesis_par.worktrees import cleaning
+from genesis_par.worktrees import cleaning, survey
 from genesis_par.worktrees import pool as pool_mod
 
 
 class Listing(NamedTuple):
     """What `worktrees list` shows."""
 
-    items: Sequence[cleaning.Worktree]
+    items: Sequence[survey.Worktree]
     trash: Sequence[str]  # refs of removed work kept 30 days
     pooled: Sequence[pool_mod.Pooled]
 
@@ -51,7 +51,7 @@ def parse_age(text: str) -> float:
         ) from None
 
 
-def run_views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
+def run_views(repo: gitops.RepoPaths, state: Path) -> list[survey.RunView]:
     views = []
     if (state / "state.db").exists():
         with Store.open(state, read_only=True) as store:
@@ -61,28 +61,28 @@ def run_views(repo: gitops.RepoPaths, state: Path) -> list[cleaning.RunView]:
                 target = r.into_ref if gitops.resolve_commit(repo.root, r.into_ref) else None
                 tasks = store.tasks(r.name)
                 views.append(
-                    cleaning.RunView(r.name, alive, target, r.finished_at, tasks, r.base_ref)
+                    survey.RunView(r.name, alive, target, r.finished_at, tasks, r.base_ref)
                 )
     recorded = {v.name for v in views}
     folder = repo.root / worktrees.WORKTREES_DIR
     for run in sorted(folder.iterdir()) if folder.is_dir() else []:
         # no record (the database was deleted mid-run) but its supervisor holds the lock
         if run.name not in recorded and run_supervised(state, run.name):
-            views.append(cleaning.RunView(run.name, True, None, None, []))
+            views.append(survey.RunView(run.name, True, None, None, []))
     return views
 
 
 def listing(repo: gitops.RepoPaths) -> Listing:
     """Every worktree and branch the tool made, its trash refs and how many are pooled."""
     worktrees.check_layout(repo)
-    items = cleaning.inventory(repo, run_views(repo, repo.common_dir / "genesis-par"))
+    items = survey.inventory(repo, run_views(repo, repo.common_dir / "genesis-par"))
     trash = gitops.ref_names(repo.root, cleaning.TRASH_REFS + "/")
     return Listing(items, trash, pool_mod.entries(repo))
 
 
 def collect(
     repo: gitops.RepoPaths,
-    wanted: Callable[[cleaning.Worktree], bool],
+    wanted: Callable[[survey.Worktree], bool],
     *,
     dry_run: bool,
     force: bool,
@@ -97,10 +97,10 @@ def collect(
     worktrees.check_layout(repo)
     min_age = parse_age(older_than) if older_than else None
     views = run_views(repo, state)
-    items = [w for w in cleaning.inventory(repo, views) if wanted(w)]
+    items = [w for w in survey.inventory(repo, views) if wanted(w)]
     view = next((v for v in views if only and v.name == only[0]), None)
     if only is not None and only[1] is None:
-        items += cleaning.leftover_branches(repo, only[0], items, view)
+        items += survey.leftover_branches(repo, only[0], items, view)
     if only is not None and not items and (view is None or only[1] or view.alive):
         what = f"{only[0]}/{only[1]}" if only[1] else only[0]
         raise UsageError(

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
 from genesis_par import proc
-from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
 from tests.plans import py, write_plan
 
 
@@ -289,3 +291,42 @@ def test_resume_with_a_plan_that_adds_and_removes_tasks_records_both(
     tip = git(repo, "rev-parse", "genesis/rp/integration")
     assert {"a.txt", "c.txt"} <= set(git(repo, "ls-tree", "--name-only", tip).split())
     assert "tasks added: c" in done.stderr and "removed (now skipped): b" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_a_worktree_is_checked_out_resumes_with_every_file(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The checkout runs after `worktree add` (outside its lock): killed there, genesis-par
+    leaves a worktree with no index, whose files all look deleted; resume must not record
+    that as the task's work."""
+    ready = tmp_path / "smudging"
+    smudge = tmp_path / "smudge.py"
+    smudge.write_text(
+        "import os, pathlib, sys, time\n"
+        f"ready = pathlib.Path({str(ready)!r})\n"
+        "if not ready.exists():\n"
+        "    tmp = ready.with_suffix('.tmp')\n"
+        "    tmp.write_text(f'{os.getpid()} {os.getppid()}'); tmp.replace(ready)\n"
+        "    time.sleep(600)\n"
+        "sys.stdout.write(sys.stdin.read())\n"
+    )
+    git(repo, "config", "filter.slow.smudge", f"{sys.executable} {smudge}")
+    commit(repo, {".gitattributes": "*.dat filter=slow\n", "a.dat": "data\n", "b.txt": "b\n"})
+    agent = py("open('agent.txt', 'w').write('agent')")
+    plan = write_plan(
+        repo, f'[[tasks]]\nid = "t"\ncommand = {agent}\n', header='[run]\nname = "co"'
+    )
+    main = start(repo, "run", str(plan))
+    wait_for(lambda: ready.exists() or main.poll() is not None, "the checkout to start")
+    main.kill()
+    main.communicate(timeout=10)
+    for pid in map(int, ready.read_text().split()):  # the filter and the git that runs it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    done = gp(repo, "resume", "co", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"]
+    names = set(git(repo, "ls-tree", "--name-only", "genesis/co/t").split())
+    assert names == {".gitattributes", "README.md", "a.dat", "b.txt", "agent.txt"}
+    assert git(repo, "show", "genesis/co/t:a.dat") == "data"

@@ -13,7 +13,8 @@ import pytest
 
 from genesis_par import gitops
 from genesis_par.land.checks import BatchSettings
-from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, land
+from genesis_par.land.merge_queue import land
+from genesis_par.land.queue import Candidate, QueueResult, QueueSpec
 from genesis_par.plan.model import Command, MergeMethod, Task
 from genesis_par.worktrees.allocate import merge_worktree
 from tests.conftest import branch, git
