@@ -205,11 +205,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--slots", type=int, default=4, help="max_parallel")
     parser.add_argument("--rounds", type=int, default=1, help="runs per DAG, shortest span kept")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="where the repositories are made (default: the temp dir); /dev/shm leaves out the "
+        "disk",
+    )
     args = parser.parse_args()
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"{now}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"python {sys.version.split()[0]}, max_parallel {args.slots}, best of {args.rounds}")
-    with tempfile.TemporaryDirectory() as tmp_name:
+    where = args.dir or Path(tempfile.gettempdir())
+    print(
+        f"python {sys.version.split()[0]}, max_parallel {args.slots}, best of {args.rounds},"
+        f" repositories in {where}"
+    )
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp_name:
         for seed in args.seeds:
             dag = random_dag(seed)
             print(
