@@ -66,6 +66,7 @@ def state_write_cost(state_dir: Path, events: int) -> float:
     """Seconds for `events` transactions of one event each, written the way the run store
     writes them during a run (same file system, same pragmas), in a fresh store."""
     from genesis_par.state import Store
+    from genesis_par.state.events import AttemptBegun
 
     state_dir.mkdir(parents=True, exist_ok=True)
     with Store.open(state_dir) as store:
@@ -82,7 +83,7 @@ def state_write_cost(state_dir: Path, events: int) -> float:
         )
         start = time.perf_counter()
         for i in range(events):
-            store.record_event("x", "t", "attempt", {"n": i, "log": "l"})
+            store.record_event("x", "t", AttemptBegun(i, "l"))
         return time.perf_counter() - start
 
 

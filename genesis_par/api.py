@@ -19,7 +19,7 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import GenesisError
-from genesis_par.land import by_hand, landing
+from genesis_par.land import by_hand, probe
 from genesis_par.land import merge as merge_core
 from genesis_par.land import rollback as rollback_core
 from genesis_par.land.by_hand import Preparation
@@ -27,15 +27,16 @@ from genesis_par.land.conflicts import Report as ConflictReport
 from genesis_par.land.landing import Landing
 from genesis_par.land.queue import QueueResult
 from genesis_par.land.rollback import Rollback
-from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.parse import load
+from genesis_par.report.run_json import run_json as run_object
 from genesis_par.run import flow, rerun
 from genesis_par.run import resume as resume_core
-from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
 from genesis_par.run.flow import RunResult
+from genesis_par.run.progress import TaskProgress
 from genesis_par.run.resume import AlreadyFinished
+from genesis_par.state.events import TaskEvent, event_data
 from genesis_par.state.store import Store
 from genesis_par.worktrees import gc as gc_core
 from genesis_par.worktrees.gc import Cleaned, Listing
@@ -65,6 +66,7 @@ __all__ = [
     "resume",
     "rollback",
     "run",
+    "run_json",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -92,10 +94,17 @@ def _observers(
     quiet = flow.QUIET
     return flow.Observers(
         note=on_note or quiet.note,
-        event=(lambda t, k, d: on_event(Event(t, k, d))) if on_event else quiet.event,
+        event=(lambda t, e: on_event(Event(t, e.kind, event_data(e)))) if on_event else quiet.event,
         tick=on_tick or quiet.tick,
         merge_step=on_merge_step or quiet.merge_step,
     )
+
+
+def run_json(result: RunResult | AlreadyFinished) -> dict[str, object]:
+    """The object `run --json` prints for this run (docs/json.md); for a run resumed after it
+    had finished, the object its run printed (just its name when none was recorded)."""
+    finished = result.finished
+    return {"run": result.run} if finished is None else run_object(finished)
 
 
 def load_plan(path: PathLike) -> Plan:
@@ -162,7 +171,7 @@ def conflicts(
 ) -> ConflictReport:
     """Conflicts among branches (or a run's) and against the target, as `genesis-par
     conflicts`; nothing is changed."""
-    return landing.probe(Path(cwd), branches, into, run)
+    return probe.probe(Path(cwd), branches, into, run)
 
 
 def merge(
@@ -195,7 +204,7 @@ def merge(
         )
 
 
-def _unwatched(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
+def _unwatched(task: str, event: TaskEvent) -> None:
     """Events of an API call nobody watches (they are in the run's state all the same)."""
 
 

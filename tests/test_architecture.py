@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "genesis_par"
 PROCESS_DOORS = ("gitops/", "proc.py", "proc_tree.py", "shim.py", "warden.py", "warden_link.py")
 # where printing and Typer/rich belong (fast_cli: the commands answered before Typer loads)
-EDGE = ("cli.py", "fast_cli.py", "commands/", "report/", "demo/")
+EDGE = ("cli/", "fast_cli.py", "commands/", "report/", "demo/")
 
 
 @functools.cache
@@ -61,6 +61,20 @@ def test_the_core_never_prints_nor_imports_the_cli_libraries() -> None:
             continue
         if {"typer", "rich"} & _imports(tree) or "print" in _calls(tree):
             offenders.append(name)
+    assert offenders == []
+
+
+def test_the_core_keeps_records_and_leaves_their_json_to_report() -> None:
+    """The run flow, the landing and the store hand typed records to report/, which makes the
+    JSON users see (docs/json.md): none of them imports a renderer (report.words' plural is
+    plain text, not a view)."""
+    offenders = []
+    for name, tree in _modules():
+        if name.startswith((*EDGE, "api.py")):
+            continue
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        views = {m for m in modules if m and m.startswith("genesis_par.report")}
+        offenders += [f"{name}: {m}" for m in sorted(views - {"genesis_par.report.words"})]
     assert offenders == []
 
 
@@ -129,4 +143,28 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 def test_the_import_graph_sees_imports_inside_functions() -> None:
     graph = import_graph()
     assert "genesis_par.run.ray_backend" in graph["genesis_par.run.backend"]  # lazy: Ray
-    assert "genesis_par.commands.run" in graph["genesis_par.cli"]
+    assert "genesis_par.commands.run" in graph["genesis_par.cli.run_commands"]
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared test helpers live in conftest.py and the fixtures modules (helpers.py, plans.py,
+    ...): a test module imported by another runs its tests' module-level code twice and ties
+    unrelated tests together."""
+    tests = Path(__file__).resolve().parent
+    found = [
+        f"{path.relative_to(tests)} imports {name}"
+        for path in sorted(tests.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        for name in _imported_modules(node)
+        if name.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert found == []
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    """The full names of the modules an import statement names (`from a import b`: a and a.b)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return []

@@ -17,6 +17,7 @@ import pytest
 from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.helpers import fsck
 from tests.plans import write_plan
 
 
@@ -54,10 +55,6 @@ def _task(task_id: str, script: str) -> str:
     return f"[[tasks]]\nid = {json.dumps(task_id)}\ncommand = {json.dumps(script)}\n"
 
 
-def _fsck(repo: Path) -> None:
-    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
-
-
 GOOD = _task("good", "echo good > good.txt")
 
 
@@ -81,7 +78,7 @@ def test_committing_on_a_user_branch_is_refused_kept_aside_and_fails_the_task(
     # the agent's worktree no longer holds feature: the user can check it out
     git(user_repo, "checkout", "-q", "feature")
     git(user_repo, "checkout", "-q", "main")
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +103,7 @@ def test_moving_deleting_or_making_user_refs_is_refused(
     assert "(refused)" in tasks["bad"]["reason"]
     assert _user_state(user_repo) == before
     assert git(user_repo, "for-each-ref", "refs/heads/genesis/refs/other") == ""
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +131,7 @@ def test_config_changes_are_put_back_and_fail_the_task(
     assert Path(kept).read_text() != ""  # the agent's version, for the user to look at
     subprocess.run(["git", "st"], cwd=user_repo, capture_output=True, check=False)
     assert not marker.exists()
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_a_hook_written_into_the_shared_hooks_is_removed(
@@ -163,7 +160,7 @@ def test_the_users_main_worktree_is_off_limits(
     log = Path(tasks["bad"]["log"]).read_text()
     assert "off-limits.config" in log  # git refused to run there
     assert _user_state(user_repo) == before
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_a_worktree_without_its_git_link_never_finds_the_users_repository(
@@ -183,7 +180,7 @@ def test_a_worktree_without_its_git_link_never_finds_the_users_repository(
     # issue 13) and kept the work under the attempt's ref
     assert (tasks["t"]["status"], tasks["t"]["failure"]) == ("failed", "worktree")
     assert git(user_repo, "show", "refs/genesis/nogit/t/attempt-1:w.txt") == "w"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_an_agent_rewriting_its_branch_to_unrelated_history_fails_it(

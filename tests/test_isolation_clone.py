@@ -18,6 +18,7 @@ from genesis_par.commands import status as status_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import PlanError
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.helpers import fsck
 from tests.plans import py, write_plan
 
 
@@ -70,10 +71,6 @@ def _run(
     return tasks
 
 
-def _fsck(repo: Path) -> None:
-    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
-
-
 def _landed(repo: Path, run: str, path: str) -> str:
     return git(repo, "show", f"genesis/{run}/integration:{path}")
 
@@ -97,7 +94,7 @@ def test_a_clone_run_lands_work_and_the_clone_has_no_way_home(
     assert _user_state(user_repo) == before
     assert status_cmd.status(user_repo, "basic", as_json=True) == 0
     assert json.loads(capsys.readouterr().out)["isolation"] == "clone"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_branches_named_like_the_users_stay_in_the_clone_and_the_work_lands(
@@ -114,7 +111,7 @@ def test_branches_named_like_the_users_stay_in_the_clone_and_the_work_lands(
     assert _landed(user_repo, "names", "w.txt") == "w"
     assert tasks["good"]["status"] == "succeeded"
     assert _user_state(user_repo) == before
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_config_hooks_and_filters_set_in_the_clone_never_run_for_genesis_par(
@@ -143,7 +140,7 @@ def test_config_hooks_and_filters_set_in_the_clone_never_run_for_genesis_par(
     assert global_config.read_text() == global_before
     commit(user_repo, {"later.txt": "x"}, "the user's next commit")
     assert not marker.exists()
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_a_push_to_the_users_repository_by_path_is_put_back_and_fails_the_task(
@@ -165,7 +162,7 @@ def test_a_push_to_the_users_repository_by_path_is_put_back_and_fails_the_task(
     assert git(user_repo, "log", "-1", "--format=%s", kept) == "evil"
     assert tasks["good"]["status"] == "succeeded"
     assert _landed(user_repo, "push", "good.txt") == "good"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_git_in_the_users_checkout_is_off_limits_to_a_clone_agent(
@@ -206,7 +203,7 @@ def test_a_removed_or_replaced_clone_git_dir_fails_the_task_and_keeps_its_work(
         assert git(user_repo, "show", "refs/genesis/dotgit/bad/attempt-1:w.txt") == "w"
     assert _user_state(user_repo) == before
     assert tasks["good"]["status"] == "succeeded"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_a_nested_repository_in_a_clone_fails_the_task_with_the_reason(
@@ -219,7 +216,7 @@ def test_a_nested_repository_in_a_clone_fails_the_task_with_the_reason(
     assert (tasks["bad"]["status"], tasks["bad"]["failure"]) == ("failed", "commit")
     assert "sub/ (commit" in tasks["bad"]["reason"]
     assert tasks["good"]["status"] == "succeeded"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_an_agent_rewriting_its_clone_branch_without_its_start_fails_with_history(
@@ -235,7 +232,7 @@ def test_an_agent_rewriting_its_clone_branch_without_its_start_fails_with_histor
     main = git(user_repo, "rev-parse", "main")
     assert git(user_repo, "rev-parse", "genesis/hist/bad") == main  # nothing of it taken
     assert tasks["good"]["status"] == "succeeded"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_gc_and_prune_in_the_users_repository_cannot_take_a_live_clones_start(
@@ -281,7 +278,7 @@ def test_gc_and_prune_in_the_users_repository_cannot_take_a_live_clones_start(
     assert task["status"] == "succeeded", (task, stderr)
     assert out.read_text().startswith("0"), out.read_text()
     assert git(user_repo, "show", "genesis/gc/t:only.txt") == "here"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_best_of_candidates_run_in_clones_and_losers_are_kept(
@@ -297,7 +294,7 @@ def test_best_of_candidates_run_in_clones_and_losers_are_kept(
     assert refs.splitlines() == ["refs/genesis/bo/t/candidate-1"]
     assert not list((user_repo / ".genesis" / "worktrees" / "bo").glob("t~*"))
     assert _user_state(user_repo) == before
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_retries_keep_each_attempt_and_reset_the_clone(
@@ -382,7 +379,7 @@ def test_sigkill_mid_task_then_resume_reuses_the_clone_and_keeps_the_attempt(
     assert [t["status"] for t in result["tasks"]] == ["succeeded"]
     assert git(user_repo, "show", "refs/genesis/kill/t/attempt-1:partial.txt") == "partial"
     assert _landed(user_repo, "kill", "done.txt") == "done"
-    _fsck(user_repo)
+    fsck(user_repo)
 
 
 def test_an_unknown_isolation_is_refused_with_one_line(repo: Path) -> None:

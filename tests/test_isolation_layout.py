@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,13 @@ from genesis_par.commands import merge as merge_cmd
 from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem, PlanError, UsageError
-from tests.conftest import commit, genesis_cmd, genesis_env, git
-from tests.plans import py, run_json, tasks_by_id, write_plan
+from tests.conftest import commit, git
+from tests.helpers import gp
+from tests.plans import py, run_json, tasks_by_id, write_plan, writer
 
 
 def refs(repo: Path) -> str:
     return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
-
-
-def writer(name: str, text: str) -> str:
-    return py(f"open({name!r}, 'w').write({text!r})")
 
 
 TWO = f'[[tasks]]\nid = "a"\ncommand = {writer("a.txt", "a")}\n'
@@ -98,17 +94,6 @@ def test_a_target_that_names_a_tag_is_refused_and_the_tag_stays(
 # --- the .genesis folder and the repository path ---
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*genesis_cmd(), *args],
-        cwd=cwd,
-        env=genesis_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_a_tracked_genesis_symlink_is_refused_with_one_line(repo: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     (outside / "worktrees" / "old" / "keep").mkdir(parents=True)
@@ -118,7 +103,7 @@ def test_a_tracked_genesis_symlink_is_refused_with_one_line(repo: Path, tmp_path
     git(repo, "commit", "-qm", "a symlink")
     plan = write_plan(repo, TWO, header='[run]\nname = "sl"\n')
     for args in (["run", str(plan)], ["worktrees", "gc", "--force"], ["worktrees", "list"]):
-        done = cli(repo, *args)
+        done = gp(repo, *args)
         assert done.returncode == 2, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and ".genesis" in lines[0] and "symlink" in lines[0], lines
@@ -134,7 +119,7 @@ def test_a_tracked_genesis_symlink_is_refused_with_one_line(repo: Path, tmp_path
 def test_a_genesis_folder_that_is_not_ours_is_refused(repo: Path) -> None:
     commit(repo, {".genesis/config.yml": "someone else's\n"})
     plan = write_plan(repo, TWO, header='[run]\nname = "no"\n')
-    done = cli(repo, "run", str(plan))
+    done = gp(repo, "run", str(plan))
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert ".genesis" in line and "not genesis-par's" in line
@@ -151,7 +136,7 @@ def test_a_repository_path_with_a_newline_is_refused(tmp_path: Path) -> None:
     plan = write_plan(repo, TWO, header='[run]\nname = "nl"\n')
     with pytest.raises(EnvironmentProblem, match="newline"):
         run_cmd.run(repo, plan, as_json=True)
-    done = cli(repo, "run", str(plan))
+    done = gp(repo, "run", str(plan))
     assert done.returncode == 4 and "Traceback" not in done.stderr
     assert not (tmp_path / "two").exists()  # nothing made where the path was cut
     assert not (repo / ".git" / "genesis-par").exists()
@@ -358,7 +343,7 @@ def test_gc_never_follows_a_link_an_agent_put_under_genesis(repo: Path, tmp_path
     (outside / "project" / "notes.txt").write_text("mine\n")
     (repo / ".genesis" / "worktrees").mkdir(parents=True)
     (repo / ".genesis" / "worktrees" / "evil").symlink_to(outside)
-    done = cli(repo, "worktrees", "gc", "--force")
+    done = gp(repo, "worktrees", "gc", "--force")
     assert done.returncode == 0, done.stderr
     assert (outside / "project" / "notes.txt").read_text() == "mine\n"
     assert not (repo / ".genesis" / "saved").exists()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import genesis_cmd, genesis_env, wait_for
+from tests.conftest import wait_for
+from tests.helpers import start
 from tests.plans import write_plan
 from tests.reforking import Reforker, escaped, reforker
 
@@ -29,21 +29,11 @@ def reforking_plan(repo: Path, agent: Reforker, options: list[str], timeout: str
     )
 
 
-def start(repo: Path, plan: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*genesis_cmd(), "run", str(plan), "--json"],
-        cwd=repo,
-        env=genesis_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.slow
 def test_a_timed_out_re_forking_agent_leaves_nothing_running(repo: Path, tmp_path: Path) -> None:
     with reforker(tmp_path) as agent:
-        main = start(repo, reforking_plan(repo, agent, CHAINS, timeout="timeout = 1"))
+        plan = reforking_plan(repo, agent, CHAINS, timeout="timeout = 1")
+        main = start(repo, "run", str(plan), "--json")
         out, err = main.communicate(timeout=90)
         assert main.returncode == 1, err
         assert json.loads(out)["tasks"][0]["failure"] == "timeout"
@@ -65,7 +55,7 @@ def test_an_interrupted_run_leaves_no_re_forking_agent_running(
 ) -> None:
     """Ctrl-C: genesis-par stops the tree. SIGKILL: its shim, told by the kernel, does."""
     with reforker(tmp_path) as agent:
-        main = start(repo, reforking_plan(repo, agent, options))
+        main = start(repo, "run", str(reforking_plan(repo, agent, options)), "--json")
         try:
             wait_for(
                 lambda: agent.ready.exists() or main.poll() is not None, "the agent", bound=120

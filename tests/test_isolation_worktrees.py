@@ -18,12 +18,8 @@ import pytest
 from genesis_par.commands import worktrees as wt_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.helpers import gc_json, gp
 from tests.plans import py, run_json, tasks_by_id, write_plan
-
-
-def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
-    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
 def by_task(entries: Any) -> dict[str, dict[str, Any]]:
@@ -195,13 +191,7 @@ def test_gc_with_the_state_deleted_mid_run_leaves_the_live_run_alone(
             "the quick task's commit",
         )
         (repo / ".git" / "genesis-par" / "state.db").unlink()
-        out = subprocess.run(
-            [*genesis_cmd(), "worktrees", "gc", "--force", "--json"],
-            cwd=repo,
-            env=genesis_env(),
-            capture_output=True,
-            text=True,
-        )
+        out = gp(repo, "worktrees", "gc", "--force", "--json")
         assert out.returncode == 0, out.stderr
         kept = by_task(json.loads(out.stdout)["kept"])
         assert "running in it" in str(kept["busy"]["reason"]), kept
@@ -266,12 +256,7 @@ def test_file_names_that_are_not_utf8_list_gc_and_rm(
         assert out.returncode == 0 and b"Traceback" not in out.stderr, (args, out.stderr)
         if "--json" in args:
             json.loads(out.stdout)
-    listed = subprocess.run(
-        [*genesis_cmd(), "worktrees", "list", "--json"],
-        cwd=repo,
-        env=genesis_env(),
-        capture_output=True,
-    )
+    listed = gp(repo, "worktrees", "list", "--json")
     # JSON keeps the exact bytes (\udcXX, as conflicts --json does); text shows \xNN
     assert any(os.fsencode(w["run"]) == b"r\xe9n" for w in json.loads(listed.stdout)["worktrees"])
     assert wt_cmd.rm(repo, "u8", force=True, as_json=True) == 0
@@ -302,9 +287,7 @@ def test_the_taken_name_hint_followed_literally_frees_the_name(
         hint = message.split("`")[1]
         argv = shlex.split(hint)
         assert argv[0] == "genesis-par"
-        out = subprocess.run(
-            [*genesis_cmd(), *argv[1:]], cwd=repo, env=genesis_env(), capture_output=True, text=True
-        )
+        out = gp(repo, *argv[1:])
         assert out.returncode == 0, out.stderr
         if "kept" not in out.stdout:
             break

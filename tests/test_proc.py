@@ -253,9 +253,9 @@ def test_supervising_sleeping_agents_costs_almost_no_cpu(tmp_path: Path) -> None
 
     seen: list[int] = []
 
-    def one(i: int) -> proc.Outcome:
+    def one(i: int, seconds: str = "4") -> proc.Outcome:
         return proc.run(
-            ["sleep", "4"],
+            ["sleep", seconds],
             cwd=tmp_path,
             env=dict(os.environ),
             log_path=tmp_path / f"{i}.log",
@@ -264,7 +264,7 @@ def test_supervising_sleeping_agents_costs_almost_no_cpu(tmp_path: Path) -> None
             on_sample=lambda rss, cpu_s: seen.append(rss),
         )
 
-    one(9)  # the warden, if any, is started before the measure
+    one(9, "0")  # the warden, if any, is started before the measure
     before = resource.getrusage(resource.RUSAGE_SELF)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(one, range(4)))

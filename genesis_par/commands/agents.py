@@ -9,9 +9,7 @@ from genesis_par import proc
 from genesis_par.commands.common import effective_run, open_store, state_dir
 from genesis_par.plan import presets
 from genesis_par.report import agents_view
-from genesis_par.report.run_view import task_json
 from genesis_par.state.store import pick_run
-from genesis_par.usage import compare
 
 
 def run(*, as_json: bool = False, run_name: str | None = None, cwd: Path | None = None) -> int:
@@ -22,16 +20,9 @@ def run(*, as_json: bool = False, run_name: str | None = None, cwd: Path | None 
     rows = []
     for name, preset in presets.PRESETS.items():
         path = presets.installed(preset.agent)
-        rows.append(
-            {
-                "name": name,
-                "command": list(preset.agent.command.argv),
-                "installed": path is not None,
-                "path": path,
-                "version": proc.version_of(path) if path and name != "shell" else None,
-                "install": preset.install,
-            }
-        )
+        version = proc.version_of(path) if path and name != "shell" else None
+        command = tuple(preset.agent.command.argv)
+        rows.append(agents_view.AgentRow(name, command, path, version, preset.install))
     agents_view.show(rows, as_json)
     return 0
 
@@ -41,15 +32,5 @@ def _compare(cwd: Path, run_name: str, as_json: bool) -> int:
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run_name)
         status, records = effective_run(store, record)
-    tasks = [task_json(t) for t in records]
-    obj = {
-        "run": record.name,
-        "status": status,
-        "usage": compare.totals(tasks),
-        "agents": compare.agents(tasks),
-        "best_of": [
-            {"task": t["id"], "candidates": t["candidates"]} for t in tasks if t["candidates"]
-        ],
-    }
-    agents_view.show_comparison(obj, as_json)
+    agents_view.show_comparison(agents_view.comparison_json(record, status, records), as_json)
     return 0

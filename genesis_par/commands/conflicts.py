@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from genesis_par.land.landing import probe
+from genesis_par.land.probe import probe
 from genesis_par.model import ExitCode
 from genesis_par.report import conflicts_view
 

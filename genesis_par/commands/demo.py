@@ -22,7 +22,13 @@ EXPECTED_SKIPPED = {"follow-up"}
 
 def _make_repo(root: Path) -> Path:
     repo = root / "calc"
-    repo.mkdir(parents=True)
+    try:
+        repo.mkdir(parents=True)
+    except OSError as e:  # a --dir under a folder that cannot hold it (read-only, /proc, a file)
+        raise UsageError(
+            f"--dir {root}: cannot make the demo there ({e.strerror}): give a folder you can "
+            "write to"
+        ) from None
     for name, text in project.FILES.items():
         path = repo / name
         path.parent.mkdir(parents=True, exist_ok=True)

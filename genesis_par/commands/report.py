@@ -11,6 +11,7 @@ from genesis_par.commands.common import open_store, state_dir
 from genesis_par.errors import UsageError
 from genesis_par.report import formats
 from genesis_par.report.console import console, emit
+from genesis_par.report.run_json import run_json
 from genesis_par.state.store import pick_run
 
 FORMATS = ("json", "junit", "markdown", "html")
@@ -48,14 +49,15 @@ def run(
     _, state = state_dir(cwd)
     with open_store(state, read_only=True) as store:
         record = pick_run(store, run_name)
-        result = store.result(record.name)
-        if result is None:
+        finished = store.finished(record.name)
+        if finished is None:
             raise UsageError(
                 f'run "{record.name}" has not finished: report it after it ends '
                 "(or `genesis-par resume` it)"
             )
         attempts = store.attempts(record.name)
-        log_paths = {t.id: t.log for t in store.tasks(record.name)}
+    result = run_json(finished)
+    log_paths = {t.id: t.log for t in finished.tasks}
     if fmt == "json":
         text = json.dumps(result, indent=2)
     elif fmt == "markdown":
@@ -69,6 +71,12 @@ def run(
     if output is None:
         emit(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:  # no such folder, a folder of that name, no right to write there
+            raise UsageError(
+                f"--output {output}: cannot write the report there ({e.strerror}): name a file "
+                "in a folder that exists and that you can write to"
+            ) from None
         console.print(f"wrote {output}")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from genesis_par.commands.run import observers_for, show, with_ray_address
 from genesis_par.report import run_view
 from genesis_par.report.metrics import MetricsFile
+from genesis_par.report.run_json import run_json
 from genesis_par.run.resume import AlreadyFinished
 from genesis_par.run.resume import resume as resume_run
 
@@ -48,6 +49,7 @@ def resume(
             "`resume --retry-failed` runs its failed and skipped tasks again"
         )
         if as_json:
-            run_view.print_json(result.record or {"run": result.run})
+            finished = result.finished
+            run_view.print_json(run_json(finished) if finished else {"run": result.run})
         return result.exit_code
     return show(result, as_json, env, gauges)

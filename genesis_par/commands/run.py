@@ -12,6 +12,7 @@ from pathlib import Path
 from genesis_par import plan as plan_mod
 from genesis_par.report import formats, run_view
 from genesis_par.report.metrics import MetricsFile
+from genesis_par.report.run_json import run_json
 from genesis_par.run import flow
 from genesis_par.run.backend import choose
 from genesis_par.run.executor import RunProgress
@@ -91,15 +92,16 @@ def show(
         merged = result.landing is not None and result.landing.queue is not None
         if failed := metrics.update(result.progress, merged=merged):
             run_view.note(failed)
+    record = run_json(result.finished)
     if as_json:
-        run_view.print_json(result.record)
+        run_view.print_json(record)
     else:
         run_view.print_summary(result.progress, result.landing, result.status)
     summary_file = env.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # in GitHub Actions the job page shows the run's summary
         try:
             with open(summary_file, "a", encoding="utf-8") as handle:
-                handle.write(formats.markdown(result.record) + "\n")
+                handle.write(formats.markdown(record) + "\n")
         except OSError as e:  # the summary is a courtesy: it never changes the run's outcome
             run_view.note(f"could not append to GITHUB_STEP_SUMMARY ({summary_file}): {e.strerror}")
     return result.exit_code

@@ -25,26 +25,16 @@ def status(cwd: Path, run: str | None = None, *, as_json: bool = False) -> int:
         status_now, tasks = effective_run(store, record)
         starts = {t.id: t.start_commit for t in store.tasks(record.name)}
         kept = _refs_holding_work(repo.root, record.name, starts)
-        result = store.result(record.name) or {}
-        nodes = _nodes(store, record.name)
+        home = store.landing(record.name)
+        queue = None if home is None else home.queue
+        nodes = store.nodes(record.name)
         isolation = store.isolation(record.name)
-        obj = status_view.status_json(
-            record, status_now, tasks, kept, result.get("merge"), nodes, isolation
-        )
+        obj = status_view.status_json(record, status_now, tasks, kept, queue, nodes, isolation)
     if as_json:
         status_view.print_json(obj)
     else:
         status_view.print_status(obj)
     return 0
-
-
-def _nodes(store: Store, run: str) -> dict[str, str]:
-    """The node of each task's last attempt, for a run on a cluster (backend "ray")."""
-    return {
-        str(task): str(data["node"])
-        for _, task, kind, data in store.events(run)
-        if kind == "placed" and task is not None
-    }
 
 
 def _refs_holding_work(repo: Path, run: str, starts: dict[str, str | None]) -> list[str]:
@@ -106,23 +96,19 @@ def logs(
 
 def _print_resolution(store: Store, run: str, task: str, n: int) -> int:
     """The log of a task's resolution try n (a rerun's attempt, or the resolver agent's)."""
-    tries = {
-        int(data["n"]): data
-        for _, t, kind, data in store.events(run)
-        if kind == "resolved" and t == task and isinstance(data.get("n"), int)
-    }
+    tries = {r.n: r for r in store.resolutions(run, task)}
     if n not in tries:
         known = ", ".join(map(str, sorted(tries))) or "none"
         raise UsageError(
             f'task "{task}" of run "{run}" has no resolution try {n} (tries: {known}); they '
             "run when [merge] on_conflict is set"
         )
-    log = tries[n].get("log")
+    log = tries[n].log
     if not log:
         raise UsageError(
-            f'resolution try {n} of task "{task}" ran nothing that logs ({tries[n]["strategy"]})'
+            f'resolution try {n} of task "{task}" ran nothing that logs ({tries[n].strategy})'
         )
-    status_view.print_log(Path(str(log)), 0)
+    status_view.print_log(Path(log), 0)
     return 0
 
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -137,18 +138,25 @@ def _run_git(
         )
     except OSError as e:
         raise _not_started(args, cwd, e) from None
+    # A watchdog rather than communicate(timeout=): given a timeout, Popen waits for git's exit
+    # by polling with growing sleeps, which cost about a millisecond on every call.
+    expired = threading.Event()
+    watchdog = threading.Timer(limit, _expire, (child, expired))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        stdout, stderr = child.communicate(input, timeout=limit)
-    except subprocess.TimeoutExpired:
+        stdout, stderr = child.communicate(input)
+    except BaseException:  # Ctrl-C while waiting: git is not left running unsupervised
         _stop(child)
+        raise
+    finally:
+        watchdog.cancel()
+    if expired.is_set():
         raise GitError(
             f"`{command_text(args)}` timed out after {limit:g} s in {cwd} and was stopped: "
             "something keeps git waiting there (a clean or smudge filter, a lock, a slow or "
             "network disk)"
-        ) from None
-    except BaseException:  # Ctrl-C while waiting: git is not left running unsupervised
-        _stop(child)
-        raise
+        )
     done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise GitError(failure_text(args, cwd, done))
@@ -213,12 +221,23 @@ def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> GenesisError:
 
 def _stop(child: subprocess.Popen[str]) -> None:
     """Stop git and whatever it started (a filter, a hook), then reap it."""
+    _stop_tree(child)
+    child.communicate()
+
+
+def _expire(child: subprocess.Popen[str], expired: threading.Event) -> None:
+    """The watchdog's end of a call past its limit: git's tree stopped, so that the call
+    reads the end of git's output, reaps it and reports the timeout."""
+    expired.set()
+    _stop_tree(child)
+
+
+def _stop_tree(child: subprocess.Popen[str]) -> None:
     import psutil  # imported late for start-up speed, like proc.py: most calls never stop git
 
     with contextlib.suppress(psutil.Error):
         proc.stop_tree(psutil.Process(child.pid), STOP_GRACE_S)
     child.kill()
-    child.communicate()
 
 
 def _out(args: Sequence[str], cwd: Path, **kw: object) -> str:

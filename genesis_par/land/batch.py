@@ -26,6 +26,7 @@ from genesis_par.land.checks import CheckRun
 from genesis_par.land.conflicts import MergeResult
 from genesis_par.land.parallel_checks import Prefix, check_at_once
 from genesis_par.land.queue import Candidate, QueueResult, QueueSpec, Unmerged
+from genesis_par.state.landings import BatchOutcome
 from genesis_par.worktrees.allocate import merge_worktree
 
 Progress = Callable[[str, Mapping[str, object]], None]
@@ -41,9 +42,9 @@ class BatchRecord:
     started: float | None = None
     ended: float | None = None
 
-    def as_json(self, merged: Sequence[str]) -> dict[str, object]:
-        """The JSON form (docs/json.md: merge.batches[])."""
-        landed = [m for m in self.members if m in merged]
+    def outcome(self, merged: Sequence[str]) -> BatchOutcome:
+        """What the store keeps of it (docs/json.md: merge.batches[])."""
+        landed = tuple(m for m in self.members if m in merged)
         outcome = (
             "published"
             if len(landed) == len(self.members)
@@ -52,15 +53,11 @@ class BatchRecord:
             else "not published"
         )
         took = (self.ended or 0.0) - (self.started or 0.0)
-        return {
-            "batch": self.n,
-            "members": self.members,
-            "outcome": outcome,
-            "merged": landed,
-            "check_runs": sum(c.runs for c in self.checks),
-            "duration_s": round(took, 3),
-            "checks": [c.as_json() for c in self.checks],
-        }
+        runs = sum(c.runs for c in self.checks)
+        checks = tuple(c.record() for c in self.checks)
+        return BatchOutcome(
+            self.n, tuple(self.members), outcome, landed, runs, round(took, 3), checks
+        )
 
 
 class _Segment(NamedTuple):
@@ -125,7 +122,7 @@ class _Batches:
                     break
                 self._step(pending.popleft(), pending)
         finally:
-            self.result.batches = [b.as_json(self.result.merged) for b in self.records]
+            self.result.batches = [b.outcome(self.result.merged) for b in self.records]
         return self.tip
 
     def _interrupted(self, pending: deque[_Segment]) -> None:

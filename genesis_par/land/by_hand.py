@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
-from genesis_par.model import EventKind, TaskStatus
+from genesis_par.model import TaskStatus
+from genesis_par.state.events import BranchMoved, ResolvedByHand
 from genesis_par.state.store import Store, pick_run, run_supervised
 
 
@@ -70,14 +71,9 @@ def prepare_task(repo: gitops.RepoPaths, store: Store, run: str | None, task: st
     target = record.into_ref if target_commit else record.base_commit
     git_env = gitops.identity_env(repo.root)
     done = prepare(repo, record.name, task, target, target_commit or record.base_commit, git_env)
-    store.record_event(
-        record.name,
-        task,
-        EventKind.RESOLUTION,
-        {"strategy": "manual", "outcome": done.outcome.value, "paths": list(done.unmerged)},
-    )
+    store.record_event(record.name, task, ResolvedByHand(done.outcome.value, tuple(done.unmerged)))
     if done.commit:
-        store.record_event(record.name, task, EventKind.BRANCH_MOVED, {"commit": done.commit})
+        store.record_event(record.name, task, BranchMoved(done.commit))
     return done
 
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from genesis_par import gitops, proc
 from genesis_par.plan.model import Command
 from genesis_par.run import steps
+from genesis_par.state.landings import CheckRunRecord
 
 AUTO_BATCH_LIMIT = 32  # `batch = "auto"`: the ready queue, up to this many tasks a batch
 
@@ -53,18 +54,19 @@ class CheckRun:
     logs: tuple[Path, ...]  # one per run
     duration_s: float
 
-    def as_json(self) -> dict[str, object]:
-        """The JSON form (docs/json.md: merge.batches[].checks[])."""
+    def record(self) -> CheckRunRecord:
+        """What the store keeps of it (docs/json.md: merge.batches[].checks[])."""
         outcome = {True: "passed", False: "failed", None: "cancelled"}[self.passed]
-        return {
-            "members": list(self.members),
-            "on_top_of": list(self.on_top_of),
-            "commit": self.commit,
-            "outcome": outcome,
-            "runs": self.runs,
-            "logs": [str(p) for p in self.logs],
-            "duration_s": round(self.duration_s, 3),
-        }
+        logs = tuple(str(p) for p in self.logs)
+        return CheckRunRecord(
+            self.members,
+            self.on_top_of,
+            self.commit,
+            outcome,
+            self.runs,
+            logs,
+            round(self.duration_s, 3),
+        )
 
 
 @dataclass(frozen=True)

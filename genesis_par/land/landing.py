@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,9 +11,15 @@ from genesis_par import gitops, worktrees
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, merge_queue, queue, resolve
 from genesis_par.land.checks import BatchSettings, default_parallel_checks
-from genesis_par.model import TaskStatus
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import MergeMethod, Plan, target_clash
+from genesis_par.state.landings import (
+    ConflictRecord,
+    LandingRecord,
+    PairRecord,
+    QueueRecord,
+    UnmergedRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -170,48 +176,45 @@ def batching(plan: Plan) -> BatchSettings:
     return BatchSettings(plan.merge.batch, parallel, plan.merge.check_retries)
 
 
-def probe(
-    cwd: Path, branches: Sequence[str] = (), into: str | None = None, run: str | None = None
-) -> conflicts.Report:
-    """Conflicts among the named branches (or a run's, the latest when None) and against into
-    (default: the current branch for named ones, the run's target for a run's)."""
-    repo = gitops.discover(cwd)
-    gitops.check_version(repo.root)
-    if branches and run:
-        raise UsageError("name branches or --run, not both")
-    worktree_map: dict[str, Path] = {}
-    known: dict[str, str | None] | None = None
-    if branches:
-        # HEAD is the user's own: in a linked worktree, not the main worktree's
-        names, target = list(branches), into or gitops.current_target(cwd)
-    else:
-        names, run_target, worktree_map, known = run_branches(repo, run)
-        target = into or run_target
-    return conflicts.check(repo.root, names, target, worktree_map, known)
+def record(home: Landing | None) -> LandingRecord:
+    """What the store keeps of how a run's work came home (nothing ran: an empty record)."""
+    if home is None:
+        return LandingRecord()
+    pairs = tuple(
+        PairRecord(
+            a,
+            b,
+            result.clean,
+            tuple(
+                ConflictRecord(c.path, c.kind.value, c.paths, c.message, c.git_type)
+                for c in result.conflicts
+            ),
+        )
+        for (a, b), result in home.report.pairs.items()
+    )
+    return LandingRecord(pairs, None if home.queue is None else queue_record(home))
 
 
-def run_branches(
-    repo: gitops.RepoPaths, run: str | None
-) -> tuple[list[str], str, dict[str, Path], dict[str, str | None]]:
-    """A run's succeeded-or-running branches, its merge target, their worktrees, and the
-    commit recorded for each (a branch gone since is reported, not refused)."""
-    # imported here: checking named branches (the common CI call) needs no run state
-    from genesis_par.state.store import Store, pick_run
-
-    state = repo.common_dir / "genesis-par"
-    worktrees.check_layout(repo)
-    if not (state / "state.db").exists():
-        raise UsageError("no runs recorded here: name the branches to check, or start a run")
-    with Store.open(state, read_only=True) as store:
-        record = pick_run(store, run)
-        branches = {
-            t.branch: t
-            for t in store.tasks(record.name)
-            if t.status in (TaskStatus.SUCCEEDED, TaskStatus.RUNNING) and t.branch
-        }
-    into = record.into_ref
-    target = into if gitops.resolve_commit(repo.root, into) else record.base_commit
-    names = list(branches)
-    trees = {b: worktrees.path_for(repo.root, record.name, t.id) for b, t in branches.items()}
-    known = {b: t.commit for b, t in branches.items()}
-    return names, target, trees, known
+def queue_record(home: Landing) -> QueueRecord:
+    """What the store keeps of the merge queue's pass."""
+    q = home.queue
+    assert q is not None
+    unmerged = tuple(
+        UnmergedRecord(
+            u.task, u.reason, u.conflicts, None if u.log is None else str(u.log), u.on_top_of
+        )
+        for u in q.unmerged
+    )
+    return QueueRecord(
+        q.into,
+        q.before,
+        q.after,
+        tuple(q.order),
+        tuple(q.merged),
+        tuple(q.already),
+        unmerged,
+        home.check,
+        home.dry_run,
+        tuple(r.record() for r in home.resolutions),
+        tuple(q.batches),
+    )

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from genesis_par import gitops, worktrees
 from genesis_par import plan as plan_mod
 from genesis_par.errors import UsageError
 from genesis_par.land import conflicts, landing, merge_queue, queue, resolve
-from genesis_par.model import EventKind, RunStatus, TaskStatus
+from genesis_par.model import RunStatus, TaskStatus
 from genesis_par.plan.model import Command, MergeMethod, Task
-from genesis_par.report.run_view import landing_json, task_json
+from genesis_par.state.events import BranchMoved
+from genesis_par.state.landings import LandingRecord
 from genesis_par.state.merges import RunSteps
 from genesis_par.state.store import RunRecord, Store, pick_run
 
@@ -60,13 +60,9 @@ def merge_run(
         progress=progress,
     )
     if home.queue is not None and not dry_run:
-        q = home.queue
         _record_tips(store, record.name, home.tips, succeeded)
-        now = {t.id: t for t in store.tasks(record.name)}
-        moved = {t: task_json(now[t]) for t in succeeded if now[t].commit != succeeded[t]}
-        data = {**landing_json(home), "steps": q.steps}
-        store.record_merge(record.name, q.into, q.before, q.after, data)
-        _update_result(store, record.name, data, unmerged=bool(q.unmerged), moved=moved)
+        store.record_merge(record.name, landing.queue_record(home))
+        _update_landing(store, record.name, landing.record(home), bool(home.queue.unmerged))
     return home
 
 
@@ -77,9 +73,7 @@ def _record_tips(
     task's, in status and reports."""
     for task, tip in tips.items():
         if tip != recorded.get(task):
-            store.record_event(
-                run, task, EventKind.BRANCH_MOVED, {"commit": tip, "was": recorded.get(task)}
-            )
+            store.record_event(run, task, BranchMoved(tip, recorded.get(task)))
 
 
 def named_check(
@@ -183,23 +177,14 @@ def _land_branches(
     return landing.Landing(report, result, {b: b for b in names}, check=text, dry_run=dry_run)
 
 
-def _update_result(
-    store: Store,
-    run: str,
-    data: Mapping[str, Any],
-    unmerged: bool,
-    moved: Mapping[str, Mapping[str, Any]] | None = None,
-) -> None:
-    """A later `merge` becomes the run's merge in status and reports, and sets its status;
-    tasks whose branch moved (a resolution) show their new commit."""
-    result = store.result(run)
-    if result is None:
+def _update_landing(store: Store, run: str, home: LandingRecord, unmerged: bool) -> None:
+    """A later `merge` of a finished run becomes its landing in status and reports, and sets
+    its status (tasks whose branch moved, a resolution, show their new commit: BranchMoved)."""
+    record = store.get_run(run)
+    if record is None or store.landing(run) is None:
         return
-    result = {**result, "merge": data.get("merge"), "conflicts": data.get("conflicts")}
-    tasks = result.get("tasks")
-    if moved and isinstance(tasks, list):
-        result["tasks"] = [{**t, **moved[t["id"]]} if t.get("id") in moved else t for t in tasks]
-    if result["status"] in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
-        result["status"] = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
-        store.finish_run(run, result["status"])
-    store.set_result(run, result)
+    if record.status in (RunStatus.SUCCEEDED, RunStatus.CONFLICTS):
+        status = RunStatus.CONFLICTS if unmerged else RunStatus.SUCCEEDED
+        store.finish_run(run, status, home)
+    else:
+        store.set_landing(run, home)

@@ -13,6 +13,7 @@ from genesis_par import gitops
 from genesis_par.land.checks import BatchSettings
 from genesis_par.plan import graph
 from genesis_par.plan.model import Command, MergeMethod, Task
+from genesis_par.state.landings import BatchOutcome
 
 MAX_RETRIES_ON_MOVED_TARGET = 20
 CHECK_FAILED = "merge check failed"
@@ -61,7 +62,7 @@ class QueueResult:
     created: bool = False
     steps: list[tuple[str, str]] = field(default_factory=list)  # (old, new) of each move made
     blocked: str | None = None  # why a checked-out target's local changes stop every move
-    batches: list[dict[str, object]] = field(default_factory=list)  # land.batch's, as JSON
+    batches: list[BatchOutcome] = field(default_factory=list)  # land.batch's
 
 
 class StepJournal(Protocol):

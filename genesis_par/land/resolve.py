@@ -18,9 +18,10 @@ from typing import NamedTuple, Protocol
 from genesis_par import gitops, interrupts, proc, worktrees
 from genesis_par.land import conflict_note, merge_queue, queue, sides
 from genesis_par.land.checks import BatchSettings
-from genesis_par.model import EventKind
 from genesis_par.plan.model import MergeMethod, Plan
 from genesis_par.plan.on_conflict import OnConflict
+from genesis_par.state.events import ResolutionBegun, Resolved, TaskEvent
+from genesis_par.state.landings import ResolutionRecord
 
 
 class Resolution(NamedTuple):
@@ -35,18 +36,19 @@ class Resolution(NamedTuple):
     log: Path | None = None
     duration_s: float = 0.0
 
-    def as_json(self) -> dict[str, object]:
-        """The JSON form (docs/json.md, `resolutions`)."""
-        return {
-            "task": self.task,
-            "strategy": self.strategy,
-            "n": self.n,
-            "outcome": self.outcome,
-            "reason": self.reason or None,
-            "commit": self.commit,
-            "log": str(self.log) if self.log else None,
-            "duration_s": round(self.duration_s, 3),
-        }
+    def record(self) -> ResolutionRecord:
+        """What the store keeps of it."""
+        log = str(self.log) if self.log else None
+        return ResolutionRecord(
+            self.task,
+            self.strategy,
+            self.n,
+            self.outcome,
+            self.reason,
+            self.commit,
+            log,
+            round(self.duration_s, 3),
+        )
 
 
 class Rerun(NamedTuple):
@@ -63,7 +65,7 @@ class Rerunner(Protocol):
     def __call__(self, task: str, tip: str, note: str, note_file: Path) -> Rerun: ...
 
 
-Recorder = Callable[[str, EventKind, dict[str, object]], None]
+Recorder = Callable[[str, TaskEvent], None]
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Hooks:
 
     state_dir: Path
     rerun: Rerunner | None = None  # None: `rerun` cannot run here (named branches)
-    record: Recorder = lambda task, kind, data: None
+    record: Recorder = lambda task, event: None
     cancel: threading.Event = field(default_factory=threading.Event)
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -182,7 +184,7 @@ def _try(
     strategy = strategy_of(plan, c.task.id)
     began = time.monotonic()
     tip = gitops.resolve_commit(spec.repo.root, spec.into_ref) or result.after
-    hooks.record(c.task.id, EventKind.RESOLUTION, {"strategy": strategy.value, "n": n, "tip": tip})
+    hooks.record(c.task.id, ResolutionBegun(strategy.value, n, tip))
     made = _resolve(spec, plan, strategy, c, u, tip, n, hooks)
     if made.commit is None:
         outcome = "interrupted" if made.reason == "interrupted" else "unresolved"
@@ -203,7 +205,7 @@ def _try(
         landed = merge_queue.land(spec, [again])
         tried = _absorb(result, u, landed, strategy.value, n, made)
     tried = tried._replace(duration_s=time.monotonic() - began)
-    hooks.record(c.task.id, EventKind.RESOLVED, tried.as_json())
+    hooks.record(c.task.id, Resolved(tried.record()))
     return tried
 
 

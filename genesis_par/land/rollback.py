@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,11 +52,11 @@ def rollback(repo: gitops.RepoPaths, store: Store, run: str | None, revert: bool
         new = before
     else:
         new = _revert(repo, record.name, into, checked_out, steps, str(current))
-    store.roll_back_steps(record.name, into, {"into": into, "from": current, "to": new})
-    result = store.result(record.name)
-    if result and result.get("merge"):  # status and report say the merges were undone
-        result["merge"] = {**result["merge"], "rolled_back_to": new}
-        store.set_result(record.name, result)
+    store.roll_back_steps(record.name, into, str(current), new)
+    home = store.landing(record.name)
+    if home is not None and home.queue is not None:  # status and report say they were undone
+        queue = dataclasses.replace(home.queue, rolled_back_to=new)
+        store.set_landing(record.name, dataclasses.replace(home, queue=queue))
     return Rollback(into, str(current), new, revert)
 
 

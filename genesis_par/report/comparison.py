@@ -61,8 +61,7 @@ CANDIDATE_COLUMNS = ("candidate", "agent", "cost", "tokens in/out", "diff lines"
 
 def markdown(result: Mapping[str, Any]) -> list[str]:
     """The Markdown lines: the run's spend and the agents table (nothing when nothing spent)."""
-    tasks = _tasks(result)
-    usage = compare.totals(tasks)
+    usage = result["usage"]
     if not (usage["input_tokens"] or usage["output_tokens"] or usage["cost_usd"] is not None):
         return []
     cost = amounts.dollars(usage["cost_usd"])
@@ -74,7 +73,7 @@ def markdown(result: Mapping[str, Any]) -> list[str]:
         "| " + " | ".join(AGENT_COLUMNS) + " |",
         "|" + "---|" * len(AGENT_COLUMNS),
     ]
-    for row in compare.agents(tasks):
+    for row in result["agents"]:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in agent_cells(row)) + " |")
     return lines
 
@@ -83,7 +82,7 @@ def junit_properties(result: Mapping[str, Any], suite: ET.Element) -> None:
     """The run's and each task's usage as the suite's <properties> (junit-10.xsd has none on
     a testcase)."""
     tasks = _tasks(result)
-    props = [(f"usage.{k}", v) for k, v in compare.totals(tasks).items()]
+    props = [(f"usage.{k}", v) for k, v in result["usage"].items()]
     for t in tasks:
         for key, value in (t.get("usage") or {}).items():
             props.append((f"task.{t['id']}.usage.{key}", value))
@@ -105,7 +104,7 @@ def _bar(value: float | None, biggest: float) -> str:
 def html_section(result: Mapping[str, Any]) -> str:
     """The agents section (a row per agent, with bars) and a best_of table per task."""
     tasks = _tasks(result)
-    rows = compare.agents(tasks)
+    rows = result["agents"]
     if not rows:
         return ""
     biggest = {

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 
-from genesis_par.land.landing import Landing
+from genesis_par.land.landing import Landing, record
 from genesis_par.report.console import console
-from genesis_par.report.run_view import landing_json, print_landing
+from genesis_par.report.run_json import landing_json
+from genesis_par.report.run_view import print_landing
 
 
 def show(home: Landing, dry_run: bool, as_json: bool) -> None:
     """The queue's order and outcome (predicted, for a dry run)."""
     if as_json:
-        obj = landing_json(home)
+        obj = landing_json(record(home))
+        if obj["merge"] is None:  # nothing to merge: the queue did not run
+            del obj["merge"]
         obj["dry_run"] = dry_run
         print(json.dumps(obj, indent=2))
         return

@@ -13,17 +13,25 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from genesis_par.land.landing import Landing
-from genesis_par.model import ACTIVE, FINISHED, TASK_ENDS, EventKind, RunStatus, TaskStatus
+from genesis_par.land.landing import Landing, queue_record
+from genesis_par.model import ACTIVE, FINISHED, RunStatus, TaskStatus
 from genesis_par.report import amounts, queue_view
-from genesis_par.report.conflicts_view import report_json
 from genesis_par.report.console import console, err_console, name_column
 from genesis_par.report.formats import printable
+from genesis_par.report.run_json import batch_json, check_note
 from genesis_par.report.words import plural
-from genesis_par.run.attempts import TaskProgress
 from genesis_par.run.executor import RunProgress
-from genesis_par.state.records import TaskRecord
-from genesis_par.usage import compare, total
+from genesis_par.run.progress import TaskProgress
+from genesis_par.state.events import (
+    AttemptBegun,
+    Exited,
+    ResolutionBegun,
+    Resolved,
+    ResolvedByHand,
+    TaskEnded,
+    TaskEvent,
+)
+from genesis_par.usage import Usage, total
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim",
@@ -35,7 +43,6 @@ STATUS_STYLE = {
     TaskStatus.CANCELLED: "magenta",
     TaskStatus.INTERRUPTED: "magenta",  # status of a task whose supervisor died
 }
-JSON_VERSION = 1  # of the `run --json` object; docs/json.md
 
 
 def _size(n: int | float | None) -> str:
@@ -142,33 +149,35 @@ class LiveView:
         self.ticker.start()
 
 
-def describe_event(task: str, kind: EventKind, data: Mapping[str, object]) -> str | None:
+def describe_event(task: str, event: TaskEvent) -> str | None:
     """One plain line for an event, or None for events not worth a line."""
     stamp = time.strftime("%H:%M:%S")
-    if kind == EventKind.ATTEMPT:
-        return f"{stamp} {task}: attempt {data['n']} started (log {data['log']})"
-    if kind == EventKind.EXITED:
-        failure, code = data.get("failure"), data.get("exit_code")
-        what = f"failed ({failure})" if failure else "exited 0"
-        said = f", exit code {code}" if failure and code is not None else ""
-        return f"{stamp} {task}: attempt {data['n']} {what}{said}{_spent(data.get('usage'))}"
-    if kind == EventKind.RESOLUTION:  # the queue resolving a conflicted task (issue 15)
-        return f"{stamp} {task}: resolution started ({data['strategy']}, try {data.get('n', 1)})"
-    if kind == EventKind.RESOLVED:
-        said = f": {data['reason']}" if data.get("reason") else ""
-        return (
-            f"{stamp} {task}: resolution {data['strategy']} try {data['n']} {data['outcome']}{said}"
-        )
-    if kind in TASK_ENDS:
-        reason = data.get("reason")
-        return f"{stamp} {task}: {kind}" + (f": {reason}" if reason else "")
+    match event:
+        case AttemptBegun(n, log):
+            return f"{stamp} {task}: attempt {n} started (log {log})"
+        case Exited(n, code, failure, _, usage):
+            what = f"failed ({failure})" if failure else "exited 0"
+            said = f", exit code {code}" if failure and code is not None else ""
+            return f"{stamp} {task}: attempt {n} {what}{said}{_spent(usage)}"
+        case ResolutionBegun(strategy, n):  # the queue resolving a conflicted task (issue 15)
+            return f"{stamp} {task}: resolution started ({strategy}, try {n})"
+        case ResolvedByHand():
+            return f"{stamp} {task}: resolution started (manual, try 1)"
+        case Resolved(r):
+            said = f": {r.reason}" if r.reason else ""
+            return f"{stamp} {task}: resolution {r.strategy} try {r.n} {r.outcome}{said}"
+        case TaskEnded(ended):
+            reason = ended.reason
+            return f"{stamp} {task}: {event.kind}" + (f": {reason}" if reason else "")
     return None
 
 
-def _spent(usage: object) -> str:
+def _spent(usage: Usage | None) -> str:
     """` (26k / 300 tokens, $0.0421)` for an attempt that reported usage, else nothing."""
-    tokens = amounts.in_out(usage)
-    cost = amounts.dollars(usage.get("cost_usd")) if isinstance(usage, dict) else ""
+    if usage is None:
+        return ""
+    tokens = amounts.in_out(usage.fields())
+    cost = amounts.dollars(usage.fields()["cost_usd"])
     parts = [f"{tokens} tokens" if tokens else "", cost]
     return f" ({', '.join(p for p in parts if p)})" if any(parts) else ""
 
@@ -179,9 +188,9 @@ class PlainLines:
     def __init__(self, out: Console) -> None:
         self.out = out
 
-    def event(self, task: str, kind: EventKind, data: Mapping[str, object]) -> None:
+    def event(self, task: str, event: TaskEvent) -> None:
         """Print the event's line."""
-        line = describe_event(task, kind, data)
+        line = describe_event(task, event)
         if line:
             self.out.print(escape(line))
 
@@ -198,78 +207,6 @@ def plain_lines(to_stderr: bool) -> PlainLines:
 def print_json(obj: object) -> None:
     """One JSON object on stdout."""
     print(json.dumps(obj, indent=2, sort_keys=False))
-
-
-def task_json(task: TaskRecord) -> dict[str, object]:
-    """A task as recorded, in the form of `run --json`'s task objects (TaskProgress.fields)."""
-    return {
-        "id": task.id,
-        "status": task.status,
-        "failure": task.failure,
-        "reason": task.reason,
-        "attempts": task.attempts,
-        "exit_code": task.exit_code,
-        "branch": task.branch,
-        "commit": task.commit,
-        "changed": task.changed,
-        "duration_s": task.duration_s,
-        "peak_rss_bytes": task.peak_rss_bytes,
-        "cpu_s": task.cpu_s,
-        "agent": task.agent,
-        "usage": task.usage.fields(),
-        "usage_notes": list(task.usage_notes),
-        "candidates": list(task.candidates) if task.candidates is not None else None,
-        "log": str(task.log) if task.log else None,
-    }
-
-
-def run_json(progress: RunProgress, landing: Landing | None, status: str) -> dict[str, object]:
-    """The final object of `run --json`."""
-    tasks = [t.fields() for t in progress.tasks.values()]
-    obj: dict[str, object] = {
-        "version": JSON_VERSION,
-        "run": progress.run,
-        "status": status,
-        "base": progress.base_commit,
-        "tasks": tasks,
-        "usage": compare.totals(tasks),
-        "agents": compare.agents(tasks),
-        "conflicts": None,  # null when the probe did not run (interrupted, --fail-fast)
-        "merge": None,  # null when the queue did not run (--no-merge, nothing succeeded)
-    }
-    if landing is not None:
-        obj.update(landing_json(landing))
-    return obj
-
-
-def landing_json(landing: Landing) -> dict[str, object]:
-    """The `merge` and `conflicts` parts of the run's JSON."""
-    out: dict[str, object] = {"conflicts": {"pairs": report_json(landing.report)["pairs"]}}
-    q = landing.queue
-    if q is not None:
-        out["merge"] = {
-            "into": q.into.removeprefix("refs/heads/"),
-            "before": q.before,
-            "after": None if landing.dry_run and q.after != q.before else q.after,
-            "order": [{"task": t, "why": why} for t, why in q.order],
-            "merged": q.merged,
-            "already_merged": q.already,
-            "unmerged": [u.as_json() for u in q.unmerged],
-            "check": check_json(landing),
-            "resolutions": [r.as_json() for r in landing.resolutions],
-            "batches": q.batches,
-        }
-    return out
-
-
-def check_json(landing: Landing) -> dict[str, object]:
-    """Whether a merge check ran on each step, and if not, why not."""
-    note = None
-    if landing.dry_run:
-        note = "a dry run runs no check: a step shown as merged may still fail its check"
-    elif landing.check is None:
-        note = "no merge check is set: nothing was tested (set [merge] check, or --check CMD)"
-    return {"command": landing.check, "ran": note is None, "note": note}
 
 
 def print_summary(progress: RunProgress, home: Landing | None, status: RunStatus) -> None:
@@ -334,10 +271,10 @@ def print_landing(home: Landing) -> None:
         console.print(f"  [green]{verb}[/] ({len(new)}): {escape(', '.join(new))}")
     if q.already:
         console.print(f"  already merged ({len(q.already)}): {escape(', '.join(q.already))}")
-    note = check_json(home)["note"]
+    note = check_note(queue_record(home))
     if note:
         console.print(f"  [yellow]note[/]: {escape(str(note))}")
-    for line in queue_view.batch_lines(q.batches):
+    for line in queue_view.batch_lines([batch_json(b) for b in q.batches]):
         console.print(f"  {escape(line)}")
     for r in home.resolutions:
         said = f": {r.reason}" if r.reason else ""

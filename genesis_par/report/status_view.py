@@ -17,9 +17,10 @@ from genesis_par.model import RunStatus
 from genesis_par.report import amounts, queue_view
 from genesis_par.report.console import console, name_column, print_table
 from genesis_par.report.formats import conflicts_text
-from genesis_par.report.run_view import STATUS_STYLE, task_json
+from genesis_par.report.run_json import queue_json, spend_json, task_json
+from genesis_par.report.run_view import STATUS_STYLE
+from genesis_par.state.landings import QueueRecord
 from genesis_par.state.records import RunRecord, TaskRecord
-from genesis_par.usage import compare
 
 
 def status_json(
@@ -27,7 +28,7 @@ def status_json(
     status: str,
     tasks: Sequence[TaskRecord],
     kept: Sequence[str],
-    merge: dict[str, Any] | None = None,
+    queue: QueueRecord | None = None,
     nodes: Mapping[str, str] | None = None,
     isolation: str = "worktree",
 ) -> dict[str, Any]:
@@ -43,11 +44,11 @@ def status_json(
         "created_at": record.created_at,
         "finished_at": record.finished_at,
         "tasks": task_objects,
-        "usage": compare.totals(task_objects),
-        "agents": compare.agents(task_objects),
+        **spend_json(tasks),
         # work kept aside: failed or interrupted attempts, losing best_of candidates
         "kept": [{"task": ref.split("/")[3], "ref": ref} for ref in kept],
-        "merge": merge,  # what the merge queue did, as in `run --json`; null before it ran
+        # what the merge queue did, as in `run --json`; null before it ran
+        "merge": None if queue is None else queue_json(queue),
     }
 
 

@@ -19,7 +19,8 @@ from typing import Protocol
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.plan.model import Plan, Task
 from genesis_par.plan.settings import BACKENDS
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.run.task import run_task
 
 

@@ -19,17 +19,12 @@ from genesis_par import gitops, proc, worktrees
 from genesis_par.model import FINAL_FAILURES, Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run import steps
-from genesis_par.run.attempts import (
-    Failed,
-    Recorder,
-    RunSpec,
-    TaskProgress,
-    copy_included,
-    run_agent,
-    run_check,
-    run_setup,
-    values_for,
-)
+from genesis_par.run.attempts import run_agent
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.setup_check import Failed, run_check, run_setup
+from genesis_par.run.spec import RunSpec, values_for
+from genesis_par.run.workspace import copy_included
+from genesis_par.state.records import CandidateRecord
 from genesis_par.usage import Usage
 from genesis_par.worktrees import clones
 from genesis_par.worktrees.pool import discard_folder
@@ -196,9 +191,9 @@ def run(
     )
     if any(c.escape for c in candidates):  # one agent of the task reached out: the task fails
         passing = []
-    progress.candidates = [
+    progress.candidates = tuple(
         _summary(c, task, winner=bool(passing) and c is passing[0]) for c in candidates
-    ]
+    )
     if passing:
         _crown(spec, task, progress, passing[0])
     else:
@@ -219,19 +214,19 @@ def run(
         proc.delete_in_background(aside)
 
 
-def _summary(c: Candidate, task: Task, winner: bool) -> dict[str, object]:
-    """One candidate as the task's JSON shows it (docs/json.md, "candidates")."""
+def _summary(c: Candidate, task: Task, winner: bool) -> CandidateRecord:
+    """One candidate as the task's record keeps it (docs/json.md, "candidates")."""
     check_failed = c.failed is not None and c.failed.failure is Failure.CHECK
-    return {
-        "k": c.k,
-        "agent": task.agent,
-        "exit_code": c.outcome.exit_code if c.outcome else None,
-        "failure": c.outcome.failure if c.outcome else None,
-        "check": ("failed" if check_failed else "passed") if c.checked else None,
-        "diff_lines": c.diff_lines if c.commit else None,
-        "usage": c.usage.fields(),
-        "winner": winner,
-    }
+    return CandidateRecord(
+        c.k,
+        task.agent,
+        c.outcome.exit_code if c.outcome else None,
+        c.outcome.failure if c.outcome else None,
+        ("failed" if check_failed else "passed") if c.checked else None,
+        c.diff_lines if c.commit else None,
+        c.usage,
+        winner,
+    )
 
 
 def _crown(spec: RunSpec, task: Task, progress: TaskProgress, winner: Candidate) -> None:

@@ -17,15 +17,16 @@ from genesis_par.model import (
     ACTIVE,
     BUDGET,
     FINISHED,
-    EventKind,
     Failure,
     RunStatus,
     TaskStatus,
 )
 from genesis_par.plan.model import Task
 from genesis_par.run import scheduler, steps
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
 from genesis_par.run.backend import open_backend
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
+from genesis_par.state.events import Starting, TaskEnded
 from genesis_par.usage import Usage, total
 
 TICK_S = 0.2
@@ -136,7 +137,7 @@ def execute(
                     task_id = futures.pop(future)
                     future.result()
                     task_progress = progress.tasks[task_id]
-                    record(task_id, EventKind(task_progress.status), task_progress.fields())
+                    record(task_id, TaskEnded(task_progress.record()))
             on_tick(progress)
     if interrupts.cancel.is_set():
         progress.interrupted = interrupts.count > 0
@@ -182,11 +183,11 @@ def _prepare(spec: RunSpec, task: Task, progress: RunProgress, record: Recorder)
     if start.commit is None:
         task_progress.status, task_progress.failure = TaskStatus.FAILED, Failure.DEPENDENCIES
         task_progress.reason = _clashing_dependencies(spec, task, progress)
-        record(task.id, EventKind.FAILED, task_progress.fields())
+        record(task.id, TaskEnded(task_progress.record()))
         return False
     task_progress.status, task_progress.start_commit = TaskStatus.STARTING, start.commit
     task_progress.port = _free_port(progress)
-    record(task.id, EventKind.STARTING, {"start_commit": start.commit, "agent": task.agent})
+    record(task.id, Starting(start.commit, task.agent))
     return True
 
 
@@ -215,7 +216,7 @@ def _skip_dependents(
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]
         task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
-        record(task_id, EventKind.SKIPPED, task_progress.fields())
+        record(task_id, TaskEnded(task_progress.record()))
 
 
 def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: set[str]) -> None:
@@ -224,7 +225,7 @@ def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: 
         if task_progress.status == TaskStatus.PENDING and task_progress.id not in in_flight:
             task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
             task_progress.waiting = None
-            record(task_progress.id, EventKind.SKIPPED, task_progress.fields())
+            record(task_progress.id, TaskEnded(task_progress.record()))
 
 
 def _cancel_rest(progress: RunProgress, status: TaskStatus, record: Recorder) -> None:
@@ -236,4 +237,4 @@ def _cancel_rest(progress: RunProgress, status: TaskStatus, record: Recorder) ->
                 if status == TaskStatus.CANCELLED
                 else ("not started: the run stopped at the first failure (--fail-fast)")
             )
-            record(task_progress.id, EventKind(status), task_progress.fields())
+            record(task_progress.id, TaskEnded(task_progress.record()))

@@ -14,16 +14,18 @@ from pathlib import Path
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.land import landing, resolve
-from genesis_par.model import BUDGET, EventKind, ExitCode, RunStatus, TaskStatus
+from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import presets
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Isolation, MergeMethod, Plan
 from genesis_par.plan.presets import find_agent
-from genesis_par.report import run_view
 from genesis_par.run import rerun
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
 from genesis_par.run.executor import RunProgress, execute
 from genesis_par.run.orphans import stop_orphans
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec, run_spec
+from genesis_par.state.events import TaskEvent
+from genesis_par.state.landings import FinishedRun
 from genesis_par.state.merges import RunSteps
 from genesis_par.state.store import Store, run_lock
 
@@ -32,7 +34,7 @@ def _ignore_note(text: str) -> None:
     """Notes nobody asked to see."""
 
 
-def _ignore_event(task: str, kind: EventKind, data: Mapping[str, object]) -> None:
+def _ignore_event(task: str, event: TaskEvent) -> None:
     """Events nobody asked to see."""
 
 
@@ -50,7 +52,7 @@ class Observers:
     run loop (for a live view). All optional: an API user may watch nothing."""
 
     note: Callable[[str], None] = _ignore_note
-    event: Callable[[str, EventKind, Mapping[str, object]], None] = _ignore_event
+    event: Callable[[str, TaskEvent], None] = _ignore_event
     tick: Callable[[RunProgress], None] = _ignore_tick
     merge_step: Callable[[str, Mapping[str, object]], None] = _ignore_step  # land/batch.py
 
@@ -77,7 +79,7 @@ class RunResult:
     exit_code: ExitCode
     progress: RunProgress
     landing: landing.Landing | None
-    record: dict[str, object] = field(repr=False)  # the stored result (`--json`'s object)
+    finished: FinishedRun = field(repr=False)  # the run as the store keeps it
 
     @property
     def tasks(self) -> Mapping[str, TaskProgress]:
@@ -94,14 +96,14 @@ class _Recorder:
     def __init__(self, store: Store, run: str, observers: Observers) -> None:
         self.store, self.run, self.observers = store, run, observers
         self.holder: int | None = None
-        self.waiting: list[tuple[str, EventKind, dict[str, object]]] = []
+        self.waiting: list[tuple[str, TaskEvent]] = []
 
-    def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
+    def __call__(self, task: str, event: TaskEvent) -> None:
         if threading.get_ident() == self.holder:
-            self.waiting.append((task, kind, data))
+            self.waiting.append((task, event))
             return
-        self.store.record_event(self.run, task, kind, data)
-        self.observers.event(task, kind, data)
+        self.store.record_event(self.run, task, event)
+        self.observers.event(task, event)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -113,8 +115,8 @@ class _Recorder:
             self.holder, events, self.waiting = None, self.waiting, []
             if events:
                 self.store.record_events(self.run, events)
-            for task, kind, data in events:
-                self.observers.event(task, kind, data)
+            for task, event in events:
+                self.observers.event(task, event)
 
 
 class _QueueRecorder:
@@ -126,7 +128,7 @@ class _QueueRecorder:
         self.store, self.run, self.show = store, run, show
 
     def __call__(self, kind: str, data: Mapping[str, object]) -> None:
-        self.store.record_event(self.run, None, EventKind(f"merge-{kind}"), data)
+        self.store.record_merge_step(self.run, kind, data)
         self.show(kind, data)
 
 
@@ -234,7 +236,7 @@ def start(
             tasks={t.id: worktrees.branch_name(run_name, t.id) for t in plan.tasks},
         )
         # kept for `resume` and `status` (`run --isolation` is not in the plan's text)
-        store.record_event(run_name, None, EventKind.ISOLATION, {"mode": plan.run.isolation.value})
+        store.record_isolation(run_name, plan.run.isolation.value)
         progress = execute_tasks(spec, store, observers, options.fail_fast)
         return finish(spec, store, progress, where, options, observers)
 
@@ -267,14 +269,14 @@ def finish(
             home = _bring_home(spec, store, progress, where, options, hooks, observers)
         progress.interrupted = hooks.cancel.is_set()  # Ctrl-C in the queue: resume goes on
         if home.queue is not None:
-            q = home.queue
-            data = {**run_view.landing_json(home), "steps": q.steps}  # what rollback undoes
-            store.record_merge(spec.run, q.into, q.before, q.after, data)
+            store.record_merge(spec.run, landing.queue_record(home))
     status, code = outcome(progress, home)
-    record = {**run_view.run_json(progress, home, status), "isolation": spec.isolation.value}
-    store.set_result(spec.run, record)
-    store.finish_run(spec.run, status)
-    return RunResult(spec.run, status, code, progress, home, record)
+    tasks = tuple(t.record() for t in progress.tasks.values())
+    finished = FinishedRun(
+        spec.run, status, spec.base_commit, spec.isolation.value, tasks, landing.record(home)
+    )
+    store.finish_run(spec.run, status, finished.landing, tasks)
+    return RunResult(spec.run, status, code, progress, home, finished)
 
 
 def _resolution_hooks(

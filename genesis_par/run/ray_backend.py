@@ -29,10 +29,12 @@ from ray.util.queue import Queue
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import EnvironmentProblem, GenesisError
 from genesis_par.gitops import bundle
-from genesis_par.model import EventKind, Failure, TaskStatus
+from genesis_par.model import Failure, TaskStatus
 from genesis_par.plan.model import Task
 from genesis_par.run import ray_events, ray_node, ray_placement
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
+from genesis_par.state.events import AttemptBegun, Exited
 
 SLOT = "genesis_agent"
 TICK_S = 0.1
@@ -211,15 +213,9 @@ class RayBackend:
             n = watcher.attempt_seen or progress.attempts + 1
             if not watcher.attempt_seen:  # lost before its agent started: still one attempt
                 progress.attempts = n
-                record(
-                    task.id, EventKind.ATTEMPT, {"n": n, "log": str(self.spec.log_path(task.id, n))}
-                )
+                record(task.id, AttemptBegun(n, str(self.spec.log_path(task.id, n))))
             where = watcher.node or "its node"
-            record(
-                task.id,
-                EventKind.EXITED,
-                {"n": n, "exit_code": None, "failure": Failure.NODE_LOST, "peak_rss_bytes": 0},
-            )
+            record(task.id, Exited(n, None, Failure.NODE_LOST, 0))
             why = f"attempt {n}: {where} was lost ({type(outcome).__name__})"
             _fail(progress, Failure.NODE_LOST, why)
             return None

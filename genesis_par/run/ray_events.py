@@ -13,9 +13,12 @@ import contextlib
 import threading
 from typing import Any
 
-from genesis_par.model import EventKind, Failure, TaskStatus
+from genesis_par.model import Failure, TaskStatus
 from genesis_par.plan.model import Task
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run.progress import Recorder, TaskProgress
+from genesis_par.run.spec import RunSpec
+from genesis_par.state import events
+from genesis_par.state.events import AttemptBegun, Placed, ProcessStarted
 
 PUMP_TICK_S = 0.05
 RESULT_FIELDS = ("status", "failure", "reason", "exit_code", "commit", "changed", "attempts")
@@ -33,8 +36,7 @@ class Applier:
         task, progress = self.task.id, self.progress
         if kind == "placed":
             self.node = progress.node = str(data["node"])
-            placed = {"node": data["node"], "node_id": data["node_id"]}
-            self.record(task, EventKind.PLACED, placed)
+            self.record(task, Placed(self.node, str(data["node_id"])))
         elif kind == "attempt":
             n = int(data["n"])
             log = self.spec.log_path(task, n)
@@ -42,11 +44,9 @@ class Applier:
             log.touch()  # its lines follow as the node sends them
             self.attempt, progress.attempts, progress.log = n, n, log
             progress.status = TaskStatus.RUNNING
-            self.record(task, EventKind.ATTEMPT, {"n": n, "log": str(log), "node": self.node})
-        elif kind == "started":
-            here = {"n": data["n"], "pid": None, "create_time": None}  # not a pid of this machine
-            remote = {"node": self.node, "node_pid": data["pid"]}
-            self.record(task, EventKind.STARTED, {**here, **remote})
+            self.record(task, AttemptBegun(n, str(log), self.node))
+        elif kind == "started":  # not a pid of this machine: the node's, beside its node
+            self.record(task, ProcessStarted(int(data["n"]), None, None, self.node, data["pid"]))
         elif kind == "log":
             path = self.spec.log_path(task, int(data["n"]))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,8 +54,8 @@ class Applier:
                 handle.write(data["data"])
         else:
             if kind == "exited":
-                progress.exit_code = data.get("exit_code")  # type: ignore[assignment]
-            self.record(task, EventKind(kind), data)
+                progress.exit_code = data.get("exit_code")
+            self.record(task, events.decode(kind, data))
 
 
 class Watcher:

@@ -27,8 +27,10 @@ from genesis_par.errors import GenesisError
 from genesis_par.gitops import bundle
 from genesis_par.model import EventKind
 from genesis_par.plan.model import Plan, Task
-from genesis_par.run.attempts import RunSpec, TaskProgress
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec
 from genesis_par.run.task import run_task
+from genesis_par.state.events import TaskEnded, TaskEvent, event_data
 from genesis_par.worktrees.pool import discard, put_in_pool
 
 CACHE_ENV = "GENESIS_RAY_CACHE"  # where a node keeps its cache (default ~/.cache/genesis-par/ray)
@@ -78,8 +80,8 @@ class _Sender:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
-    def __call__(self, task: str, kind: EventKind, data: dict[str, object]) -> None:
-        self.send(str(kind), data)
+    def __call__(self, task: str, event: TaskEvent) -> None:
+        self.send(str(event.kind), event_data(event))
 
     def send(self, kind: str, data: dict[str, object]) -> None:
         """Queue one event (an EventKind, or this backend's own: placed, log)."""
@@ -137,7 +139,7 @@ def run_on_node(job: Job) -> NodeResult:
         sent = send.close()
     found, refs = _bundle_home(spec, job.task, progress)
     _release(spec, job.task)
-    return NodeResult(progress.fields(), found, refs, sent, node, node_id)
+    return NodeResult(event_data(TaskEnded(progress.record())), found, refs, sent, node, node_id)
 
 
 def _node_dir(node_id: str) -> Path:

@@ -11,7 +11,7 @@ import ray
 from genesis_par.errors import EnvironmentProblem
 from genesis_par.plan import values as plan_values
 from genesis_par.plan.model import Task
-from genesis_par.run.attempts import RunSpec
+from genesis_par.run.spec import RunSpec
 
 SLOT = "genesis_agent"  # one per attempt; a node offers as many as agents it takes
 # Ray kills a worker's children when the worker exits, genesis-par's supervisor (warden or

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from genesis_par import gitops, worktrees
 from genesis_par.land.resolve import Hooks, Recorder, Rerun, Rerunner
-from genesis_par.model import EventKind, TaskStatus
+from genesis_par.model import TaskStatus
 from genesis_par.plan.model import Plan
-from genesis_par.run.attempts import RunSpec, TaskProgress, run_spec
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import RunSpec, run_spec
 from genesis_par.run.task import run_task
+from genesis_par.state.events import Starting, TaskEnded, TaskEvent
 from genesis_par.state.records import RunRecord, TaskRecord
 from genesis_par.state.store import Store
 
@@ -46,13 +48,13 @@ def _rerun(
     before = dataclasses.replace(p)
     p.status, p.start_commit, p.failure, p.reason = TaskStatus.STARTING, tip, None, None
     p.duration_s, p.agent_done, p.conflict, p.conflict_file = None, False, note, str(note_file)
-    record(task_id, EventKind.STARTING, {"start_commit": tip})
+    record(task_id, Starting(tip, p.agent))
     try:
         run_task(spec, spec.plan.task(task_id), p, cancel, record)
     finally:
         p.conflict = p.conflict_file = ""
     if p.status == TaskStatus.SUCCEEDED and p.commit:
-        record(task_id, EventKind.SUCCEEDED, p.fields())
+        record(task_id, TaskEnded(p.record()))
         return Rerun(p.commit, "", p.log)
     why = (
         "interrupted" if p.status == TaskStatus.CANCELLED else f"the new attempt failed: {p.reason}"
@@ -74,8 +76,8 @@ def _put_back(
     for f in dataclasses.fields(TaskProgress):
         setattr(p, f.name, getattr(before, f.name))
     p.attempts = attempts
-    record(task_id, EventKind.STARTING, {"start_commit": before.start_commit})
-    record(task_id, EventKind.SUCCEEDED, p.fields())
+    record(task_id, Starting(before.start_commit, p.agent))
+    record(task_id, TaskEnded(p.record()))
 
 
 def progress_from(tasks: list[TaskRecord]) -> dict[str, TaskProgress]:
@@ -90,6 +92,12 @@ def progress_from(tasks: list[TaskRecord]) -> dict[str, TaskProgress]:
             commit=t.commit,
             changed=t.changed,
             log=t.log,
+            agent=t.agent,
+            node=t.node,
+            usage=t.usage,
+            cpu_s=t.cpu_s,
+            usage_notes=list(t.usage_notes),
+            candidates=t.candidates,
         )
         for t in tasks
         if t.status == TaskStatus.SUCCEEDED
@@ -101,15 +109,15 @@ def hooks_for(
     store: Store,
     env: Mapping[str, str],
     cancel: threading.Event,
-    event: Callable[[str, EventKind, Mapping[str, object]], None],
+    event: Callable[[str, TaskEvent], None],
 ) -> Callable[[RunRecord, Plan], Hooks]:
     """For `merge --run`: the resolutions of a finished run, reruns of its own tasks included,
     each event recorded in the store (then shown by event)."""
 
     def hooks(record: RunRecord, plan: Plan) -> Hooks:
-        def recorder(task: str, kind: EventKind, data: dict[str, object]) -> None:
-            store.record_event(record.name, task, kind, data)
-            event(task, kind, data)
+        def recorder(task: str, e: TaskEvent) -> None:
+            store.record_event(record.name, task, e)
+            event(task, e)
 
         spec = run_spec(repo, plan, record.name, record.base_commit, env)
         progress = progress_from(store.tasks(record.name))

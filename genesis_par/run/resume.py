@@ -7,7 +7,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from genesis_par import gitops, proc, worktrees
 from genesis_par.errors import UsageError
@@ -16,7 +15,6 @@ from genesis_par.model import BUDGET, ExitCode, RunStatus, TaskStatus
 from genesis_par.plan import inputs
 from genesis_par.plan.model import Plan
 from genesis_par.plan.parse import load, loads
-from genesis_par.run.attempts import TaskProgress, run_spec
 from genesis_par.run.backend import choose
 from genesis_par.run.flow import (
     QUIET,
@@ -30,6 +28,9 @@ from genesis_par.run.flow import (
     with_isolation,
 )
 from genesis_par.run.orphans import effective_status, stop_orphans
+from genesis_par.run.progress import TaskProgress
+from genesis_par.run.spec import run_spec
+from genesis_par.state.landings import FinishedRun
 from genesis_par.state.store import RunRecord, Store, TaskRecord, pick_run, run_lock
 
 KEEP = (TaskStatus.SUCCEEDED,)
@@ -48,7 +49,7 @@ class AlreadyFinished:
     run: str
     status: RunStatus
     exit_code: ExitCode
-    record: dict[str, Any] | None
+    finished: FinishedRun | None  # None: recorded before it could finish
 
 
 def _plan(record: RunRecord, plan_path: Path | None, observers: Observers) -> Plan:
@@ -84,6 +85,7 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
             usage=t.usage,  # what it spent counts toward the budget
             cpu_s=t.cpu_s,
             usage_notes=list(t.usage_notes),
+            agent=t.agent,
         )
         if t.status == TaskStatus.SKIPPED and t.reason == BUDGET:
             earlier[progress.id] = progress  # not started for want of budget: it starts now
@@ -97,6 +99,7 @@ def _earlier(tasks: list[TaskRecord], retry_failed: bool) -> dict[str, TaskProgr
             progress.commit, progress.changed = t.commit, t.changed
             progress.exit_code, progress.duration_s = t.exit_code, t.duration_s
             progress.peak_rss_bytes, progress.log = t.peak_rss_bytes or 0, t.log
+            progress.candidates, progress.node = t.candidates, t.node
         earlier[progress.id] = progress
     return earlier
 
@@ -144,7 +147,7 @@ def resume(
         status = effective_status(record)
         if status in FINISHED_EXIT and not retry_failed:  # resuming twice changes nothing
             return AlreadyFinished(
-                record.name, status, FINISHED_EXIT[status], store.result(record.name)
+                record.name, status, FINISHED_EXIT[status], store.finished(record.name)
             )
         with run_lock(state, record.name):
             plan = _with_budget(_plan(record, plan_path, observers), budget)

@@ -10,8 +10,9 @@ from genesis_par import gitops
 from genesis_par.errors import GenesisError
 from genesis_par.model import Failure
 from genesis_par.plan.model import Task
-from genesis_par.run import attempts, candidates
-from genesis_par.run.attempts import Recorder, RunSpec, TaskProgress
+from genesis_par.run import attempts, candidates, workspace
+from genesis_par.run.progress import Recorder, TaskProgress, fail
+from genesis_par.run.spec import RunSpec
 
 
 def run_task(
@@ -30,15 +31,15 @@ def run_task(
         else:
             attempts.run_attempts(spec, task, progress, cancel, record)
     except gitops.WorktreeBroken as e:  # never followed: it could lead to the user's checkout
-        attempts.fail(progress, Failure.WORKTREE, attempts.broken_reason(e))
+        fail(progress, Failure.WORKTREE, workspace.broken_reason(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except gitops.ForeignHistory as e:  # a clone's branch without its start: nothing taken
-        attempts.fail(progress, Failure.HISTORY, f"its agent {e}")
+        fail(progress, Failure.HISTORY, f"its agent {e}")
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except GenesisError as e:  # git failing under one task fails that task, not the run
-        attempts.fail(progress, Failure.SETUP, str(e))
+        fail(progress, Failure.SETUP, str(e))
         if progress.started_at is not None:
             progress.duration_s = time.time() - progress.started_at
     except Exception as e:  # anything else too (a bug, or what an agent did to the files)

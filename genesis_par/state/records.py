@@ -13,7 +13,8 @@ from genesis_par.model import Failure, RunStatus, TaskStatus
 from genesis_par.usage import Usage
 
 
-def _failure(value: str | None) -> Failure | None:
+def failure_of(value: str | None) -> Failure | None:
+    """The Failure a stored string names (None for none)."""
     return Failure(value) if value else None
 
 
@@ -42,6 +43,55 @@ RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRecord))
 
 
 @dataclass(frozen=True, slots=True)
+class CandidateRecord:
+    """One candidate of a best_of task: how it ran, what it spent, whether it won."""
+
+    k: int
+    agent: str | None
+    exit_code: int | None
+    failure: Failure | None
+    check: str | None  # "passed", "failed", or None when none ran
+    diff_lines: int | None  # None: it committed nothing
+    usage: Usage
+    winner: bool
+
+    def row(self) -> tuple[object, ...]:
+        """The columns of CANDIDATE_COLUMNS, in order."""
+        u = self.usage
+        return (
+            self.k,
+            self.agent,
+            self.exit_code,
+            self.failure,
+            self.check,
+            self.diff_lines,
+            *_usage_row(u),
+            int(self.winner),
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Self:
+        """From the columns of CANDIDATE_COLUMNS, in order."""
+        k, agent, exit_code, failure, check, diff_lines, *usage, winner = row
+        return cls(
+            k,
+            agent,
+            exit_code,
+            failure_of(failure),
+            check,
+            diff_lines,
+            _usage(*usage),
+            bool(winner),
+        )
+
+
+CANDIDATE_COLUMNS = (
+    'k, agent, exit_code, failure, "check", diff_lines, '
+    "input_tokens, output_tokens, cost_usd, turns, model, winner"
+)
+
+
+@dataclass(frozen=True, slots=True)
 class TaskRecord:
     """One task of a run as last recorded."""
 
@@ -59,31 +109,100 @@ class TaskRecord:
     peak_rss_bytes: int | None  # None: no attempt recorded one yet
     log: Path | None
     agent: str | None = None  # None: it runs a command (or never started)
-    candidates: tuple[dict[str, Any], ...] | None = None  # best_of: each candidate (JSON)
-    # what its finished attempts spent (the attempts table's sums, not columns of tasks)
+    candidates: tuple[CandidateRecord, ...] | None = None  # best_of: each candidate
+    # what its attempts spent: as it ended (the tasks table), or, while it runs, the sums
+    # over its finished attempts (Store.tasks)
     usage: Usage = dataclasses.field(default_factory=Usage)
     cpu_s: float = 0.0
     usage_notes: tuple[str, ...] = ()
+    node: str | None = None  # backend "ray": the node of its last attempt, as it ended
+
+    def row(self) -> tuple[object, ...]:
+        """The columns of TASK_COLUMNS after id, in order (an ended task)."""
+        return (
+            self.status,
+            self.failure,
+            self.reason,
+            self.attempts,
+            self.exit_code,
+            self.branch,
+            self.start_commit,
+            self.commit,
+            None if self.changed is None else int(self.changed),
+            self.duration_s,
+            self.peak_rss_bytes,
+            None if self.log is None else str(self.log),
+            self.agent,
+            self.node,
+            self.cpu_s,
+            *_usage_row(self.usage),
+            json.dumps(list(self.usage_notes)),
+        )
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Self:
         """From the columns of TASK_COLUMNS, in order."""
-        record = cls(*row)
-        return dataclasses.replace(
-            record,
-            status=TaskStatus(record.status),
-            failure=_failure(record.failure),
-            attempts=int(record.attempts or 0),
-            changed=None if record.changed is None else bool(record.changed),
-            log=Path(record.log) if record.log else None,
-            candidates=tuple(json.loads(record.candidates)) if record.candidates else None,  # type: ignore[arg-type]
+        (
+            id_,
+            status,
+            failure,
+            reason,
+            attempts,
+            exit_code,
+            branch,
+            start_commit,
+            commit,
+            changed,
+            duration_s,
+            peak,
+            log,
+            agent,
+            node,
+            cpu_s,
+            *usage,
+            notes,
+        ) = row
+        return cls(
+            id_,
+            TaskStatus(status),
+            failure_of(failure),
+            reason,
+            int(attempts or 0),
+            exit_code,
+            branch,
+            start_commit,
+            commit,
+            None if changed is None else bool(changed),
+            duration_s,
+            peak,
+            Path(log) if log else None,
+            agent,
+            usage=_usage(*usage),
+            cpu_s=cpu_s or 0.0,
+            usage_notes=tuple(json.loads(notes)) if notes else (),
+            node=node,
         )
 
 
-_SPENT = ("usage", "cpu_s", "usage_notes")
-TASK_COLUMNS = ", ".join(
-    f'"{f.name}"' for f in dataclasses.fields(TaskRecord) if f.name not in _SPENT
+TASK_COLUMNS = (
+    'id, status, failure, reason, attempts, exit_code, branch, start_commit, "commit", '
+    "changed, duration_s, peak_rss_bytes, log, agent, node, cpu_s, "
+    "input_tokens, output_tokens, cost_usd, turns, model, usage_notes"
 )
+
+
+def _usage_row(u: Usage) -> tuple[object, ...]:
+    return (u.input_tokens, u.output_tokens, u.cost_usd, u.turns, u.model)
+
+
+def _usage(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cost_usd: float | None,
+    turns: int | None,
+    model: str | None,
+) -> Usage:
+    return Usage(input_tokens or 0, output_tokens or 0, cost_usd, turns or 0, model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +232,7 @@ class AttemptRecord:
     def from_row(cls, row: tuple[Any, ...]) -> Self:
         """From the attempts table's columns, in order."""
         record = cls(*row)
-        return dataclasses.replace(record, failure=_failure(record.failure))
+        return dataclasses.replace(record, failure=failure_of(record.failure))
 
     @property
     def usage(self) -> Usage:

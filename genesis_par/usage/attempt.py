@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
 
 class RunSpec(Protocol):
-    """What metering needs of the run (run/attempts.py's RunSpec, which imports this module)."""
+    """What metering needs of the run (run/spec.py's RunSpec, which imports this module)."""
 
     def usage_file(self, log: Path) -> Path: ...
 
 
 class TaskProgress(Protocol):
-    """What metering reads and adds to of a task's progress (run/attempts.py's TaskProgress)."""
+    """What metering reads and adds to of a task's progress (run/progress.py's TaskProgress)."""
 
     usage: Usage  # of its finished attempts
     cpu_s: float  # of its finished attempts
@@ -66,10 +66,10 @@ def drop(progress: TaskProgress, metering: Metering) -> None:
 
 def finish(
     progress: TaskProgress, metering: Metering, outcome: proc.Outcome
-) -> tuple[proc.Outcome, dict[str, object]]:
+) -> tuple[proc.Outcome, tuple[Usage, float, tuple[str, ...]]]:
     """Fold the attempt's usage into the task; the outcome ("budget" when the task's spend
-    passed max_cost_usd, even if the agent exited before a sample caught it) and the
-    fields the attempt's `exited` event records."""
+    passed max_cost_usd, even if the agent exited before a sample caught it) and what the
+    attempt spent (usage, cpu_s, notes) for its `exited` event."""
     usage = metering.finish()
     progress.usage = progress.usage + usage
     progress.cpu_s += metering.cpu_s
@@ -77,11 +77,7 @@ def finish(
     progress.metering.remove(metering)
     if outcome.failure in (None, Failure.EXIT) and metering.over_budget():
         outcome = outcome._replace(failure=Failure.BUDGET)
-    return outcome, {
-        "usage": usage.fields(),
-        "cpu_s": round(metering.cpu_s, 3),
-        "usage_notes": metering.notes,
-    }
+    return outcome, (usage, round(metering.cpu_s, 3), tuple(metering.notes))
 
 
 class Spend:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
+
+
+class UsageFields(TypedDict):
+    """Usage as JSON (docs/json.md, "usage")."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    turns: int
+    model: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +47,7 @@ class Usage:
         """Whether anything was reported at all."""
         return bool(self.tokens or self.turns or self.cost_usd is not None or self.model)
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> UsageFields:
         """The JSON object (docs/json.md, "usage")."""
         return {
             "input_tokens": self.input_tokens,
@@ -48,7 +58,7 @@ class Usage:
         }
 
     @classmethod
-    def from_fields(cls, raw: Any) -> Usage:
+    def from_fields(cls, raw: object) -> Usage:
         """Back from fields() (a stored run's JSON); anything unexpected reads as zero."""
         if not isinstance(raw, dict):
             return cls()
@@ -63,7 +73,7 @@ class Usage:
         )
 
 
-def _count(value: Any) -> int:
+def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 

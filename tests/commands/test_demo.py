@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par.commands.demo import program
-from tests.conftest import genesis_env
+from tests.conftest import genesis_env, user_error
 
 
 def _try_next(stdout: str) -> list[str]:
@@ -62,3 +62,13 @@ def test_the_program_is_named_as_it_can_be_run_again(tmp_path: Path) -> None:
     )
     off_path = tmp_path / "venv dir" / "bin" / "genesis-par"
     assert program(str(off_path)) == f"'{off_path}'"
+
+
+def test_a_dir_it_cannot_make_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """--dir under a file (or a read-only folder): was a traceback and exit 1."""
+    (tmp_path / "a-file").write_text("")
+    where = tmp_path / "a-file" / "demo"
+    assert user_error(["demo", "--dir", str(where)]) == (
+        f"error: --dir {where}: cannot make the demo there (Not a directory): give a folder "
+        "you can write to"
+    )

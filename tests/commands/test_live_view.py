@@ -12,7 +12,7 @@ from rich.console import Console
 
 from genesis_par.model import TaskStatus
 from genesis_par.report.run_view import task_table
-from genesis_par.run.attempts import TaskProgress
+from genesis_par.run.progress import TaskProgress
 from tests.conftest import genesis_cmd, wait_for
 from tests.plans import py, write_plan
 from tests.terminal import run_in_terminal

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
 from genesis_par.commands import demo
@@ -16,13 +15,8 @@ from genesis_par.commands import resume as resume_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
-from tests.plans import py, run_json, tasks_by_id, write_plan
-
-
-def writer(path: str, text: str) -> str:
-    return py(
-        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(exist_ok=True, parents=True); p.write_text({text!r})"
-    )
+from tests.helpers import alive
+from tests.plans import py, run_json, tasks_by_id, write_plan, writer
 
 
 def test_three_disjoint_tasks_all_land_and_the_user_branch_is_untouched(
@@ -452,11 +446,7 @@ def test_sigterm_during_the_merge_queue_exits_130_and_stops_the_check(
     assert main.returncode == 130, err
     assert "Traceback" not in err
     pid = int(ready.read_text())
-    wait_for(
-        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
-        "check to stop",
-        bound=10,
-    )
+    wait_for(lambda: not alive(pid), "check to stop", bound=10)
 
 
 def test_agents_writing_a_file_name_that_is_not_utf8_get_a_report_not_a_traceback(

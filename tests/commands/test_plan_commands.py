@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from genesis_par import plan
 from genesis_par.cli import app
-from tests.conftest import genesis_cmd, genesis_env
+from tests.conftest import genesis_cmd, genesis_env, user_error
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -31,6 +31,17 @@ def test_init_writes_a_plan_that_validates_and_refuses_to_overwrite(tmp_path: Pa
     assert target.read_text() == "mine"
     assert runner.invoke(app, ["init", str(target), "--force"]).exit_code == 0
     assert target.read_text() != "mine"
+
+
+def test_init_where_it_cannot_write_says_so_in_one_line(tmp_path: Path) -> None:
+    """A missing folder, or a folder where the file should be: exit 2, no traceback."""
+    (tmp_path / "taken").mkdir()
+    for where, force in (
+        (tmp_path / "no" / "such" / "plan.toml", []),
+        (tmp_path / "taken", ["--force"]),
+    ):
+        line = user_error(["init", str(where), *force])
+        assert line.startswith(f"error: {where}: cannot write the plan there ("), line
 
 
 def test_validate_json_on_good_and_bad_plans(tmp_path: Path) -> None:

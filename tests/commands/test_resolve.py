@@ -15,11 +15,7 @@ from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
 from genesis_par.state.store import run_lock
 from tests.conftest import commit, git
-from tests.plans import py, run_json, tasks_by_id, write_plan
-
-
-def writer(path: str, text: str) -> str:
-    return py(f"import pathlib; pathlib.Path({path!r}).write_text({text!r})")
+from tests.plans import run_json, tasks_by_id, write_plan, writer
 
 
 def colliding_run(repo: Path, capsys: pytest.CaptureFixture[str], name: str) -> dict[str, object]:

@@ -9,25 +9,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
 from genesis_par import proc
-from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.conftest import commit, git, wait_for
+from tests.helpers import alive, gp, start
 from tests.plans import py, write_plan
 
 
-def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1.5) -> Path:
-    """Agents that record their pid, write partial work, sleep, then count a success."""
-    pids, counts = tmp / "pids", tmp / "counts"
-    pids.mkdir(exist_ok=True)
-    counts.mkdir(exist_ok=True)
+def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4) -> Path:
+    """Agents that write partial work and their pid (pids/<pid> holds the task), wait until the
+    test releases them (go/<task> or go/all: never, if it does not), then count a success."""
+    pids, counts, go, scratch = (tmp / d for d in ("pids", "counts", "go", "scratch"))
+    for folder in (pids, counts, go, scratch):
+        folder.mkdir(exist_ok=True)
     agent = py(f"""
         import os, time
         task = os.environ['GENESIS_TASK']
         open('partial-' + task + '.txt', 'w').write('started')  # before the pid: the test
-        open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').write(task)  # waits on it
-        time.sleep({sleep})
+        mine = os.path.join({str(scratch)!r}, str(os.getpid()))  # waits on it
+        open(mine, 'w').write(task)
+        os.replace(mine, os.path.join({str(pids)!r}, str(os.getpid())))  # whole
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            os.path.exists(os.path.join({str(go)!r}, n)) for n in (task, 'all')
+        ):
+            time.sleep(0.02)
         open('done-' + task + '.txt', 'w').write('done')
         with open(os.path.join({str(counts)!r}, task), 'a') as f:
             f.write('1')
@@ -36,34 +43,9 @@ def counting_plan(repo: Path, tmp: Path, name: str, n: int = 4, sleep: float = 1
     return write_plan(repo, body, header=f'[run]\nname = "{name}"\nmax_parallel = 2\n')
 
 
-def start(repo: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*genesis_cmd(), *args],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
-def gp(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*genesis_cmd(), *args],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+def release(tmp: Path, task: str = "all") -> None:
+    """Let the counting plan's agent of task (all of them: "all") finish."""
+    (tmp / "go" / task).touch()
 
 
 @pytest.mark.slow
@@ -71,14 +53,18 @@ def alive(pid: int) -> bool:
 def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
     repo: Path, tmp_path: Path, started: int
 ) -> None:
-    plan = counting_plan(repo, tmp_path, "k1", sleep=4.0)  # longer than the finishing grace
+    plan = counting_plan(repo, tmp_path, "k1")  # agents outlive the finishing grace
     pids = tmp_path / "pids"
     main = start(repo, "run", str(plan))
-    wait_for(lambda: len(list(pids.iterdir())) >= started, f"{started} agents to start")
+    wait_for(lambda: len(list(pids.iterdir())) >= min(started, 2), "agents to start")
+    if started == 3:  # the first agent ends: the third starts in its place
+        release(tmp_path, min(pids.iterdir(), key=lambda p: p.stat().st_mtime_ns).read_text())
+        wait_for(lambda: len(list(pids.iterdir())) >= 3, "the third agent to start")
     main.send_signal(signal.SIGKILL)
     main.communicate(timeout=10)
     agent_pids = [int(p.name) for p in pids.iterdir()]
     wait_for(lambda: not any(alive(p) for p in agent_pids), "agents to die", bound=5.0)
+    release(tmp_path)  # agents started from now on finish at once
     status = json.loads(gp(repo, "status", "k1", "--json").stdout)
     assert status["status"] == "interrupted"
     assert "interrupted" in {t["status"] for t in status["tasks"]}
@@ -107,7 +93,7 @@ def test_sigterm_or_a_double_ctrl_c_then_resume_finishes_the_run(
     repo: Path, tmp_path: Path, signals: list[str]
 ) -> None:
     """SIGTERM, or Ctrl-C twice, is one Ctrl-C: agents stopped, exit 130; resume finishes."""
-    plan = counting_plan(repo, tmp_path, "k3", sleep=3.0)
+    plan = counting_plan(repo, tmp_path, "k3")
     pids = tmp_path / "pids"
     main = start(repo, "run", str(plan))
     wait_for(lambda: len(list(pids.iterdir())) >= 2, "two agents to start")
@@ -121,6 +107,7 @@ def test_sigterm_or_a_double_ctrl_c_then_resume_finishes_the_run(
     status = json.loads(gp(repo, "status", "k3", "--json").stdout)
     assert status["status"] == "interrupted"
     assert {t["status"] for t in status["tasks"]} <= {"cancelled", "pending", "interrupted"}
+    release(tmp_path)
     done = gp(repo, "resume", "k3", "--json")
     assert done.returncode == 0, done.stderr
     assert [t["status"] for t in json.loads(done.stdout)["tasks"]] == ["succeeded"] * 4
@@ -130,7 +117,7 @@ def test_sigterm_or_a_double_ctrl_c_then_resume_finishes_the_run(
 
 @pytest.mark.slow
 def test_two_resumes_at_once_one_runs_the_other_exits_2(repo: Path, tmp_path: Path) -> None:
-    plan = counting_plan(repo, tmp_path, "k2", n=2, sleep=30)
+    plan = counting_plan(repo, tmp_path, "k2", n=2)
     pids = tmp_path / "pids"
     main = start(repo, "run", str(plan))
     wait_for(lambda: len(list(pids.iterdir())) >= 2, "agents to start")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands.test_merge import writer
-from tests.commands.test_resume import gp, start
 from tests.conftest import git, wait_for
-from tests.plans import py, write_plan
+from tests.helpers import gp, start
+from tests.plans import py, write_plan, writer
 
 NAME = lambda s: s.name  # noqa: E731
 

@@ -6,12 +6,12 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psutil
 import pytest
 
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import UsageError
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
+from tests.helpers import alive
 from tests.plans import PY, py, run_json, tasks_by_id, write_plan
 
 
@@ -264,7 +264,7 @@ def test_timeout_stops_a_setsid_grandchild(
     assert code == 1
     assert tasks_by_id(result)["hang"]["failure"] == "timeout"
     pid = int(pidfile.read_text())
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not alive(pid)
 
 
 def test_memory_limit_fails_only_the_greedy_task(
@@ -326,7 +326,7 @@ def test_sigint_stops_every_agent_and_exits_130(repo: Path, tmp_path: Path) -> N
     assert "continue it with `genesis-par resume" in out
     for p in ready.iterdir():
         pid = int(p.name)
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert not alive(pid)
     assert "Traceback" not in err
 
 

@@ -18,10 +18,9 @@ from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import StoreProblem
 from genesis_par.model import RunStatus
 from genesis_par.state.store import Store
-from tests.commands.test_merge import writer
-from tests.commands.test_resume import gp
 from tests.conftest import commit, git, wait_for
-from tests.plans import write_plan
+from tests.helpers import gp
+from tests.plans import write_plan, writer
 
 
 def state_of(repo: Path) -> Path:

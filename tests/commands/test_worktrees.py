@@ -4,22 +4,13 @@ import json
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from genesis_par.commands import worktrees as wt_cmd
 from tests.conftest import genesis_cmd, genesis_env, git, wait_for
-from tests.plans import py, run_json, write_plan
-
-
-def writer(path: str, text: str) -> str:
-    return py(f"open({path!r}, 'w').write({text!r})")
-
-
-def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
-    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+from tests.helpers import gc_json
+from tests.plans import py, run_json, write_plan, writer
 
 
 def everything(repo: Path) -> str:

@@ -120,8 +120,8 @@ def test_all_passing_is_one_check_and_the_one_by_one_queues_tree(
     assert subjects[:8] == [f"Merge t{i} (t{i})" for i in reversed(range(8))]
     assert len(batched.steps) == 1
     (record,) = batched.batches
-    assert record["members"] == batched.merged and record["outcome"] == "published"
-    assert record["check_runs"] == 1
+    assert list(record.members) == batched.merged and record.outcome == "published"
+    assert record.check_runs == 1
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ if not flag.exists():
     assert "the user" in log  # kept, under the batch rebuilt on it
     assert log.index("the user") == 4
     assert result.after == git(repo, "rev-parse", "moving")
-    assert [b["check_runs"] for b in result.batches] == [2]  # checked again on the new tip
+    assert [b.check_runs for b in result.batches] == [2]  # checked again on the new tip
 
 
 @pytest.mark.parametrize("method", [MergeMethod.SQUASH, MergeMethod.REBASE], ids=str)

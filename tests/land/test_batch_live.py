@@ -8,9 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.commands.test_merge import writer
 from tests.conftest import genesis_cmd, wait_for
-from tests.plans import py, write_plan
+from tests.plans import py, write_plan, writer
 from tests.terminal import run_in_terminal
 
 

@@ -8,13 +8,11 @@ import os
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.commands.test_merge import writer
-from tests.commands.test_resume import gp, start
 from tests.conftest import git, wait_for
-from tests.plans import py, write_plan
+from tests.helpers import alive, gp, start
+from tests.plans import py, write_plan, writer
 
 TASKS = 6
 
@@ -62,13 +60,7 @@ def test_a_signal_mid_batch_then_resume_lands_what_an_uninterrupted_run_lands(
     base = git(repo, "rev-parse", "main")
     # nothing unchecked was published, and the check did not outlive the queue
     assert git(repo, "rev-parse", target) == base
-    wait_for(
-        lambda: (
-            not psutil.pid_exists(check_pid)
-            or psutil.Process(check_pid).status() == psutil.STATUS_ZOMBIE
-        ),
-        "the check to stop",
-    )
+    wait_for(lambda: not alive(check_pid), "the check to stop")  # gone between two looks too
 
     resumed = gp(repo, "resume", "killed", "--json")
     assert resumed.returncode == 3, resumed.stderr

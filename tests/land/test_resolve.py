@@ -13,8 +13,9 @@ from genesis_par.cli import app
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import status as status_cmd
 from genesis_par.errors import UsageError
-from genesis_par.model import EventKind
 from genesis_par.report import run_view
+from genesis_par.state.events import ResolutionBegun, Resolved
+from genesis_par.state.store import Store
 from tests.conftest import commit, git
 from tests.plans import PY, py, run_json, tasks_by_id, write_plan
 
@@ -95,8 +96,11 @@ def test_rerun_lands_both_tasks_through_the_check_and_keeps_the_first_attempt(
     assert report_cmd.run(repo, "rr", fmt="markdown") == 0
     assert "**resolution** `second` (rerun, try 1): landed" in capsys.readouterr().out
     # what the queue does, as it does it: plain lines in CI
-    started = run_view.describe_event("second", EventKind.RESOLUTION, {"strategy": "rerun", "n": 1})
-    ended = run_view.describe_event("second", EventKind.RESOLVED, tried)
+    with Store.open(repo / ".git" / "genesis-par", read_only=True) as store:
+        (recorded,) = store.resolutions("rr", "second")
+    assert recorded.outcome == "landed" and recorded.log == tried["log"]
+    started = run_view.describe_event("second", ResolutionBegun("rerun", 1, tip))
+    ended = run_view.describe_event("second", Resolved(recorded))
     assert started and started.endswith("second: resolution started (rerun, try 1)")
     assert ended and ended.endswith("second: resolution rerun try 1 landed")
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
+from tests.conftest import commit, git, wait_for
+from tests.helpers import alive, gp, start
 from tests.plans import PY, write_plan
 
 # appends its name; on a rerun (GENESIS_CONFLICT set) it first says so and, while hold exists,
@@ -27,17 +26,6 @@ if os.environ.get("GENESIS_CONFLICT"):
 p = pathlib.Path("registry.txt")
 p.write_text(p.read_text() + name + "\\n")
 """
-
-
-def gp(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*genesis_cmd(), *args],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.slow
@@ -68,15 +56,7 @@ def test_ctrl_c_during_a_rerun_then_resume_lands_it_and_rollback_undoes_it(
         """,
         header='[run]\nname = "ci"\n',
     )
-    main = subprocess.Popen(
-        [*genesis_cmd(), "run", str(plan)],
-        cwd=repo,
-        env=genesis_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    main = start(repo, "run", str(plan))
     wait_for(ready.exists, "the rerun to start")
     rerun_pid = int(ready.read_text())
     main.send_signal(signal.SIGINT)
@@ -84,7 +64,7 @@ def test_ctrl_c_during_a_rerun_then_resume_lands_it_and_rollback_undoes_it(
     assert main.returncode == 130, err
     assert "Traceback" not in err
     assert "genesis-par resume ci" in out and "resolution second (rerun, try 1): interrupted" in out
-    assert not psutil.pid_exists(rerun_pid) or psutil.Process(rerun_pid).status() == "zombie"
+    assert not alive(rerun_pid)
     status = json.loads(gp(repo, "status", "ci", "--json").stdout)
     assert status["status"] == "interrupted"
     # the interrupted rerun lost nothing: the task's branch holds its first attempt again

@@ -282,6 +282,9 @@ def test_a_lost_node_fails_its_attempt_node_lost_and_the_retry_runs_once_elsewhe
     try:
         wait_for(ready.exists, "the agent to start on a node", 90)
         agent, grandchild, raylet = map(int, ready.read_text().split())
+        # the node's events come in batches: killed before its placement reached the
+        # coordinator, the node's "placed" event is lost with it
+        wait_for(lambda: any(k == "placed" for k, _ in _events(repo)), "the placement", 30)
         lost = cluster.node_of_raylet(raylet)
         lost_ip = lost.node_ip_address
         cluster.kill_node(lost)
@@ -308,7 +311,9 @@ def _events(repo: Path) -> list[tuple[str, dict[str, Any]]]:
     from genesis_par.state.store import Store
 
     with Store.open(repo / ".git" / "genesis-par", read_only=True) as store:
-        return [(kind, data) for _, task, kind, data in store.events("plan") if task == "work"]
+        return [
+            (kind, json.loads(data)) for t, kind, data in store.task_events("plan") if t == "work"
+        ]
 
 
 def test_a_killed_coordinator_leaves_no_agent_on_any_node_and_resume_finishes(

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
 
 from genesis_par import state
+from genesis_par.model import RunStatus, TaskStatus
+from genesis_par.state.landings import LandingRecord, QueueRecord
 from genesis_par.state.merges import MergeStep, RunSteps
+from genesis_par.state.records import CandidateRecord
 from genesis_par.state.store import Store
+from genesis_par.usage import Usage
 
 
 def schema_2_db(path: Path) -> None:
@@ -61,5 +66,14 @@ def test_forgetting_a_run_forgets_its_merge_steps(tmp_path: Path) -> None:
         steps = RunSteps(store, "r")
         steps.settle(steps.intend("refs/heads/x", "a" * 40, "b" * 40, "t"), True)
         assert [s.after for s in store.merge_steps("r")] == ["b" * 40]
+        (task,) = store.tasks("r")
+        candidate = CandidateRecord(1, None, 0, None, "passed", 3, Usage(), True)
+        ended = dataclasses.replace(task, status=TaskStatus.SUCCEEDED, candidates=(candidate,))
+        queue = QueueRecord("refs/heads/x", "a" * 40, "b" * 40, merged=("t",))
+        store.finish_run("r", RunStatus.SUCCEEDED, LandingRecord((), queue), [ended])
+        finished = store.finished("r")
+        assert finished is not None and finished.tasks[0].candidates == (candidate,)
+        assert finished.landing.queue == queue
         store.forget_run("r")
-        assert store.merge_steps("r") == []
+        assert store.merge_steps("r") == [] and store.finished("r") is None
+        assert store.db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0] == 0

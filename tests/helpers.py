@@ -1,0 +1,77 @@
+"""Helpers shared by the test modules (a fixtures module, not a test module): genesis-par in a
+subprocess, whether a process still runs, a page rendered in a headless browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from genesis_par.commands import worktrees as wt_cmd
+from tests.conftest import genesis_cmd, genesis_env
+
+
+def gp(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """genesis-par with args, run to its end in repo: its exit code and its output."""
+    return subprocess.run(
+        [*genesis_cmd(), *args],
+        cwd=repo,
+        env=genesis_env(),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def start(repo: Path, *args: str) -> subprocess.Popen[str]:
+    """genesis-par with args, started in repo in a session of its own (a test signals it)."""
+    return subprocess.Popen(
+        [*genesis_cmd(), *args],
+        cwd=repo,
+        env=genesis_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def gc_json(repo: Path, capsys: pytest.CaptureFixture[str], **kw: object) -> dict[str, Any]:
+    """`worktrees gc --json` through the commands API: its printed result."""
+    assert wt_cmd.gc(repo, as_json=True, **kw) == 0  # type: ignore[arg-type]
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def fsck(repo: Path) -> None:
+    """git fsck finds nothing wrong in repo (dangling objects aside)."""
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+
+
+def render(page: Path) -> tuple[str, list[str]]:
+    """The page's DOM after its scripts ran in a headless Chromium, and every line it wrote to
+    the browser console (console calls and uncaught errors alike); skips without Chromium."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (apt-get install chromium) to render the page headless")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+    done = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
