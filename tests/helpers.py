@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,19 @@ def render(page: Path) -> tuple[str, list[str]]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+
+
+_PEAK_REPORTER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss * 1024))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def with_peak_memory(argv: Sequence[str], peak_file: Path) -> list[str]:
+    """argv run under a small Python that writes its peak resident memory (bytes) to peak_file.
+    Measured on a child of the test process, the peak would be the test process's own: Linux
+    keeps a process's peak across fork and exec, and a pytest worker grows to hundreds of MiB."""
+    return [sys.executable, "-c", _PEAK_REPORTER, str(peak_file), *argv]

@@ -16,7 +16,7 @@ from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
 from tests.conftest import genesis_cmd, genesis_env, user_error
-from tests.helpers import render
+from tests.helpers import render, with_peak_memory
 from tests.plans import py, write_plan
 
 
@@ -202,17 +202,13 @@ def test_the_live_view_shows_an_agents_last_line_without_its_control_codes(tmp_p
 
 def _report_in_a_child(repo: Path, fmt: str, out: Path) -> int:
     """Run `report` in its own process; its peak resident memory in bytes."""
-    with subprocess.Popen(
-        [*genesis_cmd(), "report", "rep", "--format", fmt, "-o", str(out)],
-        cwd=repo,
-        env=genesis_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    ) as child:
-        _, status, usage = os.wait4(child.pid, 0)  # the rusage of this one child
-        child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0
-    return usage.ru_maxrss * 1024  # Linux counts in KiB
+    peak = out.with_suffix(".peak")
+    argv = with_peak_memory(
+        [*genesis_cmd(), "report", "rep", "--format", fmt, "-o", str(out)], peak
+    )
+    done = subprocess.run(argv, cwd=repo, env=genesis_env(), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return int(peak.read_text())
 
 
 @pytest.mark.parametrize("fmt", ["json", "junit", "html"])
@@ -276,8 +272,9 @@ def test_logs_streams_a_huge_log(finished_run: Path) -> None:
     with log.open("ab") as handle:
         handle.truncate(200 * 2**20)  # sparse: no disk
         handle.write(b"the end\n")
+    peak = finished_run.parent / "logs.peak"
     with subprocess.Popen(
-        [*genesis_cmd(), "logs", "rep", "bad"],
+        with_peak_memory([*genesis_cmd(), "logs", "rep", "bad"], peak),
         cwd=finished_run,
         env=genesis_env(),
         stdout=subprocess.PIPE,
@@ -287,7 +284,5 @@ def test_logs_streams_a_huge_log(finished_run: Path) -> None:
         size = 0
         while chunk := child.stdout.read(2**20):
             size, last = size + len(chunk), chunk
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
     assert child.returncode == 0 and size == log.stat().st_size and last.endswith(b"the end\n")
-    assert usage.ru_maxrss * 1024 < 120 * 2**20
+    assert int(peak.read_text()) < 120 * 2**20
