@@ -8,14 +8,16 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
-
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from typing import TYPE_CHECKING
 
 from genesis_par.errors import UsageError
 from genesis_par.model import TaskStatus
 from genesis_par.run.executor import RunProgress
 
 MIN_INTERVAL_S = 1.0
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
+
 STATES = ("pending", "starting", "running", "succeeded", "failed", "skipped", "cancelled")
 
 
@@ -27,6 +29,9 @@ class MetricsFile:
         self.failed_write: str | None = None  # the last write's error, said once
         self.counts: Counter[TaskStatus] = Counter()
         self.written_at = 0.0
+        # late: its import (23 ms, an HTTP server's included) is paid only with --metrics
+        from prometheus_client import CollectorRegistry, Gauge
+
         self.registry = CollectorRegistry()
         r = self.registry
 
@@ -90,6 +95,8 @@ class MetricsFile:
         return self._write()
 
     def _write(self) -> str | None:
+        from prometheus_client import write_to_textfile  # imported by __init__ already
+
         try:
             write_to_textfile(str(self.path), self.registry)
         except OSError as e:
