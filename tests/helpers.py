@@ -93,3 +93,15 @@ def with_peak_memory(argv: Sequence[str], peak_file: Path) -> list[str]:
     Measured on a child of the test process, the peak would be the test process's own: Linux
     keeps a process's peak across fork and exec, and a pytest worker grows to hundreds of MiB."""
     return [sys.executable, "-c", _PEAK_REPORTER, str(peak_file), *argv]
+
+
+def user_files(repo: Path) -> dict[str, bytes]:
+    """The files of the user's checkout, by path: .git and genesis-par's .genesis are never
+    walked (gc empties .genesis/trash in the background while a test looks)."""
+    return {
+        str(path.relative_to(repo)): path.read_bytes()
+        for top in sorted(repo.iterdir())
+        if top.name not in (".git", ".genesis")
+        for path in ([top] if not top.is_dir() else sorted(top.rglob("*")))
+        if path.is_file()
+    }

@@ -21,6 +21,7 @@ from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
 from genesis_par.gitops.run import _run_git
 from tests import plans
 from tests.conftest import branch, commit, git, wait_for
+from tests.helpers import user_files
 from tests.plans import py
 
 REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
@@ -50,11 +51,7 @@ def user_state(repo: Path, skip_refs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Everything of the user's that genesis-par must leave as it was."""
     ours = ("refs/heads/genesis/", "refs/genesis/", *skip_refs)
     refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
-    files = {
-        str(p.relative_to(repo)): p.read_bytes()
-        for p in sorted(repo.rglob("*"))
-        if p.is_file() and p.relative_to(repo).parts[0] not in (".git", ".genesis")
-    }
+    files = user_files(repo)
     return {
         "refs": [r for r in refs if not r.startswith(ours)],
         "head": git(repo, "rev-parse", "HEAD"),

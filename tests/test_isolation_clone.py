@@ -18,18 +18,14 @@ from genesis_par.commands import status as status_cmd
 from genesis_par.commands import worktrees as worktrees_cmd
 from genesis_par.errors import PlanError
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
-from tests.helpers import fsck
+from tests.helpers import fsck, user_files
 from tests.plans import py, write_plan
 
 
 def _user_state(repo: Path) -> dict[str, object]:
     """What no agent may change: refs outside genesis-par's, HEAD, index, config, files."""
     refs = git(repo, "for-each-ref", "--format=%(objectname) %(refname)").splitlines()
-    files = {
-        str(p.relative_to(repo)): p.read_bytes()
-        for p in sorted(repo.rglob("*"))
-        if p.is_file() and p.relative_to(repo).parts[0] not in (".git", ".genesis")
-    }
+    files = user_files(repo)
     return {
         "refs": [r for r in refs if " refs/genesis/" not in r and " refs/heads/genesis/" not in r],
         "head": (repo / ".git" / "HEAD").read_text(),
