@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -25,14 +24,12 @@ from genesis_par import cgroups as cgroups_mod
 from genesis_par import proc_tree, warden_link
 from genesis_par.model import Failure
 from genesis_par.shim import CGROUP_VARIABLE
+from genesis_par.watch import MEMORY_GRACE_S, SAMPLE_S, TICKS, Sample, Watch, next_every, sample
+from genesis_par.watch import Limits as Limits  # proc.Limits, as every caller names it
 
 if TYPE_CHECKING:
     import psutil
 
-SAMPLE_S = 0.2  # memory and cpu are sampled five times a second
-IDLE_SAMPLE_S = 1.6  # ... backing off to this while the tree does nothing (issue 19)
-CPU_WINDOW_S = 3.0
-MEMORY_GRACE_S = 0.5
 FORCED_STOP_S = 10.0  # freeze and kill: then the pids still alive are reported, not waited on
 
 _hurry = threading.Event()  # a second Ctrl-C: skip the grace
@@ -43,16 +40,6 @@ _SHIM_BOOT = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
     "from genesis_par.shim import main; raise SystemExit(main(sys.argv[1:]))"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one attempt may use."""
-
-    timeout_s: float | None = None
-    memory_bytes: int | None = None  # resident memory of the whole tree
-    cpu: float | None = None  # cores, averaged over CPU_WINDOW_S
-    grace_s: float = 5.0  # per stop step
 
 
 class Outcome(NamedTuple):
@@ -122,48 +109,6 @@ def version_of(program: str, timeout_s: float = 5.0) -> str | None:
     return lines[0] if done.returncode == 0 and lines else None
 
 
-def git_running_in(path: Path) -> bool:
-    """Whether a git process works in path (its cwd is there): its locks are not stale."""
-    return any(seen.name.startswith("git") for seen in processes_in([path])[path])
-
-
-class Seen(NamedTuple):
-    pid: int
-    name: str
-
-
-def processes_in(paths: Sequence[Path]) -> dict[Path, list[Seen]]:
-    """The processes (this one aside) whose working directory is inside each path: one walk
-    of the process table for all paths. Other users' processes, which we may not inspect,
-    are not seen."""
-    import psutil
-
-    real = {os.path.realpath(p): p for p in paths}
-    found: dict[Path, list[Seen]] = {p: [] for p in paths}
-    for pid, cwd in _working_directories() if paths else ():
-        for resolved, path in real.items():
-            if pid != os.getpid() and (cwd == resolved or cwd.startswith(resolved + os.sep)):
-                with contextlib.suppress(psutil.Error):
-                    found[path].append(Seen(pid, psutil.Process(pid).name()))
-    return found
-
-
-def _working_directories() -> Iterator[tuple[int, str]]:
-    # /proc read directly: 14 times faster than psutil.process_iter on a busy Linux machine,
-    # which builds a Process (reading its stat) for each of hundreds of processes
-    if os.path.isdir("/proc/self/cwd"):
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    yield int(entry), os.readlink(f"/proc/{entry}/cwd")
-        return
-    import psutil
-
-    for p in psutil.process_iter(["cwd"]):
-        if p.info.get("cwd"):
-            yield p.pid, p.info["cwd"]
-
-
 def pid_running(pid: int) -> bool:
     """Whether some process (not a zombie) has this pid."""
     import psutil
@@ -224,69 +169,6 @@ def stop_recorded(pid: int, create_time: float, grace_s: float = 5.0) -> bool:
         return False
     stop_tree(psutil.Process(pid), grace_s)
     return True
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class _Sample(NamedTuple):
-    rss: int  # resident bytes of the agent's tree
-    cpu_s: float  # cpu seconds of its live members
-    shape: tuple[int, ...]  # members, resident pages and cpu ticks: unchanged while idle
-
-
-def _sample(root: int) -> _Sample:
-    """The agent tree's memory and cpu (the shim itself left out), read from /proc along the
-    kernel's children lists: the cost is the tree's, not the machine's (psutil's children()
-    reads every process on the machine, for each tree, five times a second)."""
-    tree = proc_tree.members(root)
-    tree.pop(root, None)
-    pages = sum(p.rss_pages for p in tree.values())
-    ticks = sum(p.cpu_ticks for p in tree.values())
-    return _Sample(pages * _PAGE, ticks / _TICKS, (*sorted(tree), pages, ticks))
-
-
-def _next_every(every: float, idle: bool, limits: Limits) -> float:
-    """How long until the next sample: twice as long each time nothing moved in the tree (no
-    process started or ended, no page or tick used), up to IDLE_SAMPLE_S; back to SAMPLE_S the
-    moment something did. A memory limit keeps SAMPLE_S: a tree can grow fast from idle."""
-    if idle and limits.memory_bytes is None:
-        return min(every * 2, IDLE_SAMPLE_S)
-    return SAMPLE_S
-
-
-class _Watch:
-    """Checks the limits against samples; says which one was broken."""
-
-    def __init__(self, limits: Limits, started: float) -> None:
-        self.limits, self.started = limits, started
-        self.peak = 0
-        self.cpu_marks: list[tuple[float, float]] = []
-
-    def overdue(self, now: float) -> Failure | None:
-        """TIMEOUT if the attempt ran out of time (checked between samples too)."""
-        if self.limits.timeout_s is not None and now - self.started > self.limits.timeout_s:
-            return Failure.TIMEOUT
-        return None
-
-    def broken(self, now: float, rss: int, cpu_s: float) -> Failure | None:
-        self.peak = max(self.peak, rss)
-        limits = self.limits
-        if limits.timeout_s is not None and now - self.started > limits.timeout_s:
-            return Failure.TIMEOUT
-        if limits.memory_bytes is not None and rss > limits.memory_bytes:
-            return Failure.MEMORY
-        if limits.cpu is not None:
-            self.cpu_marks.append((now, cpu_s))
-            while self.cpu_marks and now - self.cpu_marks[0][0] > CPU_WINDOW_S:
-                oldest = self.cpu_marks.pop(0)
-            else:
-                oldest = self.cpu_marks[0]
-            span = now - oldest[0]
-            if span >= CPU_WINDOW_S * 0.9 and (cpu_s - oldest[1]) / span > limits.cpu:
-                return Failure.CPU
-        return None
 
 
 def exit_file_for(log_path: Path, role: str = "agent") -> Path:
@@ -418,10 +300,10 @@ def _run(
             log.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}\n")
         return Outcome(126, Failure.EXIT, 0, 0.0)
     on_start(Started(child.pid, _create_time(child)))
-    watch = _Watch(limits, began)
+    watch = Watch(limits, began)
     failure: Failure | None = None
     stuck: list[int] = []
-    every, due, last = SAMPLE_S, 0.0, _Sample(0, 0.0, ())
+    every, due, last = SAMPLE_S, 0.0, Sample(0, 0.0, ())
     while not _exited(child, SAMPLE_S):
         now = time.monotonic()
         if cancel.is_set():
@@ -429,9 +311,9 @@ def _run(
         elif now < due:  # backed off: the tree was idle
             failure = watch.overdue(now)
         else:
-            seen = _sample(child.pid)
+            seen = sample(child.pid)
             failure = on_sample(seen.rss, seen.cpu_s) or watch.broken(now, seen.rss, seen.cpu_s)
-            every = _next_every(every, seen.shape == last.shape, limits)
+            every = next_every(every, seen.shape == last.shape, limits)
             due, last = now + every, seen
         if failure:
             # over its memory the tree may grow fast: a short grace before SIGKILL
@@ -462,7 +344,7 @@ def _create_time(child: _Child) -> float:
     ticks: int | None = getattr(child, "start_ticks", None)
     if ticks is None:  # a Popen: not reaped before we wait for it
         return float(psutil.Process(child.pid).create_time())
-    return ticks / _TICKS + psutil.boot_time()
+    return ticks / TICKS + psutil.boot_time()
 
 
 def _stop_stragglers(

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from genesis_par import cgroups, proc
+from genesis_par import cgroups, proc, proc_scan
 from tests.conftest import wait_for
 from tests.reforking import Reforker, escaped, reforker
 
@@ -166,13 +166,13 @@ def test_processes_in_finds_a_process_by_its_working_directory(tmp_path: Path) -
     child = subprocess.Popen([sys.executable, "-c", code], cwd=inside)
     try:
         wait_for(ready.exists, "the child to start")
-        found = proc.processes_in([tmp_path / "wt", beside])
+        found = proc_scan.processes_in([tmp_path / "wt", beside])
         assert [s.pid for s in found[tmp_path / "wt"]] == [child.pid]
         assert found[beside] == []  # a sibling whose name starts the same is not inside
     finally:
         child.kill()
         child.wait()
-    assert proc.processes_in([tmp_path / "wt"])[tmp_path / "wt"] == []
+    assert proc_scan.processes_in([tmp_path / "wt"])[tmp_path / "wt"] == []
 
 
 # Issue 13: agents that fork and exit faster than they are killed must not outlive the stop.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from genesis_par import gitops, proc, worktrees
+from genesis_par import gitops, proc_scan, worktrees
 from genesis_par.plan.model import Task
 from genesis_par.run.spec import RunSpec
 from genesis_par.worktrees import clones
@@ -51,7 +51,7 @@ def broken_reason(e: gitops.WorktreeBroken) -> str:
 def clear_stale_locks(worktree: Path, branch: str) -> None:
     """Remove .lock files a killed git left here, but only when no git process works here."""
     stale = gitops.lock_files(worktree, branch)
-    if stale and not proc.git_running_in(worktree):
+    if stale and not proc_scan.git_running_in(worktree):
         for lock in stale:
             lock.unlink(missing_ok=True)
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par import gitops, proc
+from genesis_par import gitops, proc, proc_scan
 from genesis_par.errors import GenesisError
 
 POOL_DIR = Path(".genesis") / "pool"
@@ -136,7 +136,7 @@ def entries(repo: gitops.RepoPaths) -> list[Pooled]:
 def drain(repo: gitops.RepoPaths, dry_run: bool) -> tuple[list[Path], list[Path]]:
     """Remove every pooled worktree no process works in: (drained, kept busy)."""
     pooled = [p.path for p in entries(repo)]
-    busy = proc.processes_in(pooled)
+    busy = proc_scan.processes_in(pooled)
     drained = [p for p in pooled if not busy[p]]
     if not dry_run:
         for path in drained:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genesis_par import gitops, proc
+from genesis_par import gitops, proc_scan
 from genesis_par.model import TaskStatus
 from genesis_par.state.records import TaskRecord
 from genesis_par.worktrees.allocate import WORKTREES_DIR, path_for
@@ -31,7 +31,7 @@ class Worktree:
     target: str | None = None
     finished_at: float | None = None
     run_alive: bool = False  # its run is still supervised: gc leaves the whole run alone
-    processes: list[proc.Seen] = field(default_factory=list)  # working in it right now
+    processes: list[proc_scan.Seen] = field(default_factory=list)  # working in it right now
     nested: list[str] = field(default_factory=list)  # folders with a repository of their own
     clone: bool = False  # a task clone (isolation = "clone"), not a worktree: never pooled
 
@@ -68,7 +68,7 @@ def inventory(repo: gitops.RepoPaths, runs: Sequence[RunView]) -> list[Worktree]
     alive = {r.name for r in runs if r.alive}
     dirs = _task_dirs(base)
     paths = dirs + [p for p in records if p not in dirs]
-    busy = proc.processes_in([p for p in paths if p.exists()])
+    busy = proc_scan.processes_in([p for p in paths if p.exists()])
     found = [
         _describe(repo, path, records.get(path), known.get((path.parent.name, path.name)))
         for path in paths
