@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,21 @@ def test_inherited_git_variables_never_redirect_genesis_par_or_its_agents(
     assert user_state(repo) == before
 
 
+def test_each_git_call_takes_the_environment_as_it_is_at_that_call(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """genesis-par keeps the environment it cleaned between calls (issue 19): a variable set
+    or removed since the last call still counts, and a locating one is still dropped."""
+    _run_git(["rev-parse", "HEAD"], repo)
+    config = tmp_path / "global.config"
+    config.write_text("[user]\n\tmarker = set-later\n")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    assert _run_git(["config", "--global", "user.marker"], repo).stdout.strip() == "set-later"
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL")
+    assert _run_git(["config", "--global", "user.marker"], repo, check=False).stdout == ""
+
+
 # --- hooks: the user's are for the user's commands ---
 
 HOOKS = (
@@ -353,6 +369,45 @@ def test_a_hanging_git_call_times_out_naming_the_command_and_its_tree_is_stopped
             return True
 
     wait_for(gone, "the hung filter to be stopped", bound=10)
+
+
+def test_a_short_time_limit_is_kept_while_a_longer_one_is_watched(
+    repo: Path, tmp_path: Path
+) -> None:
+    """One thread watches every call: a call with a short limit, started while it waits for
+    a long one, still times out on time, and the long one still ends on its own."""
+    go = tmp_path / "go"
+    holding = tmp_path / "holding"
+    slow = tmp_path / "slow-filter"
+    slow.write_text(
+        f'#!/bin/sh\ntouch "{holding}"\ni=0\n'
+        f'while [ ! -e "{go}" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\ncat\n'
+    )
+    hang = tmp_path / "hang-filter"
+    hang.write_text("#!/bin/sh\nexec sleep 60\n")
+    for f in (slow, hang):
+        f.chmod(0o755)
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(repo), str(other)], check=True)
+    for r, name in ((repo, slow), (other, hang)):
+        git(r, "config", "filter.f.clean", str(name))
+        (r / ".gitattributes").write_text("*.bin filter=f\n")
+        (r / "x.bin").write_text("data\n")
+    outcome: list[object] = []
+    long_call = threading.Thread(
+        target=lambda: outcome.append(_run_git(["add", "--all"], repo, timeout_s=600.0))
+    )
+    long_call.start()
+    try:
+        wait_for(holding.exists, "the long call's filter to start", bound=30)
+        with pytest.raises(GitError, match="timed out after 1 s"):
+            _run_git(["add", "--all"], other, timeout_s=1.0)
+        assert long_call.is_alive() and not go.exists()
+    finally:
+        go.touch()
+        long_call.join(30)
+    assert not long_call.is_alive()
+    assert len(outcome) == 1 and getattr(outcome[0], "returncode", None) == 0
 
 
 # --- messages that used to mislead (issue 20) ---
