@@ -45,6 +45,16 @@ def fresh(tmp: Path, files: dict[str, str]) -> Path:
     return init_repo(repo, files)
 
 
+def in_fresh(tmp: Path, files: dict[str, str], work: Callable[[Path], None]) -> float:
+    """Seconds work takes in a new repository. Making it (and removing the last one, whose
+    freed blocks this machine's disk discards) is not timed, and is synced to disk first."""
+    repo = fresh(tmp, files)
+    os.sync()
+    start = time.perf_counter()
+    work(repo)
+    return time.perf_counter() - start
+
+
 def git_processes(trace: Path) -> tuple[int, int, float]:
     """(git processes, of which top-level, seconds in the top-level ones) from a GIT_TRACE2
     event file: a process started by another git (worktree add's checkout) is counted but
@@ -117,8 +127,11 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
     version = best_of(5, lambda: sh([*GENESIS, "--version"]))
     one = tmp / "one.toml"
     one.write_text(plan_text(1, 1))
-    single = best_of(
-        3, lambda: sh([*GENESIS, "run", str(one), "--no-merge"], cwd=fresh(tmp, files))
+    single = min(
+        in_fresh(
+            tmp, files, lambda repo: _quiet(sh([*GENESIS, "run", str(one), "--no-merge"], repo))
+        )
+        for _ in range(3)
     )
     repo = fresh(tmp, files)
     trace = tmp / "trace2.json"
@@ -150,6 +163,10 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
     ]
 
 
+def _quiet(output: str) -> None:
+    """What a timed command printed, dropped."""
+
+
 def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -179,25 +196,23 @@ def main() -> None:
         script.write_text(SCRIPT)
         ids = "\n".join(f"t{i}" for i in range(args.tasks)) + "\n"
 
-        def by_hand() -> None:
-            repo = fresh(tmp, files)
+        def by_hand(repo: Path) -> None:
             sh(
                 ["xargs", "-P", str(args.parallel), "-n", "1", "sh", str(script)],
                 cwd=repo,
                 input=ids,
             )
 
-        def tool(*extra: str) -> None:
-            repo = fresh(tmp, files)
-            sh([*GENESIS, "run", str(plan), *extra], cwd=repo)
+        def tool(*extra: str) -> Callable[[Path], None]:
+            return lambda repo: _quiet(sh([*GENESIS, "run", str(plan), *extra], cwd=repo))
 
         # Interleaved, best of five each: this machine's disk speed drifts between minutes.
         times: dict[str, list[float]] = {"hand": [], "no_merge": [], "whole": []}
         for _ in range(args.rounds):
-            times["hand"].append(best_of(1, by_hand))
-            times["no_merge"].append(best_of(1, lambda: tool("--no-merge")))
+            times["hand"].append(in_fresh(tmp, files, by_hand))
+            times["no_merge"].append(in_fresh(tmp, files, tool("--no-merge")))
             if not args.no_whole:
-                times["whole"].append(best_of(1, tool))
+                times["whole"].append(in_fresh(tmp, files, tool()))
         hand, no_merge = min(times["hand"]), min(times["no_merge"])
         parts = breakdown(tmp, files, plan, args.tasks)
     where = args.dir or Path(tempfile.gettempdir())
@@ -216,6 +231,9 @@ def main() -> None:
             f"genesis-par run (tasks + conflicts + merge queue)    {whole:6.2f} s"
             f"  ratio {whole / hand:.2f}"
         )
+    for name, label in (("hand", "by hand"), ("no_merge", "--no-merge"), ("whole", "run")):
+        if times[name]:
+            print(f"  every round, {label}: " + " ".join(f"{t:.2f}" for t in times[name]))
     print("\n".join(parts))
 
 
