@@ -72,30 +72,54 @@ def locate(worktree: Path, *, main_ok: bool = False, common_dir: Path | None = N
         raise WorktreeBroken(worktree, "it no longer names a git dir")
     if main_ok and not (git_dir / "commondir").exists():  # --separate-git-dir, a submodule
         return _expected(worktree, Located(git_dir, worktree, git_dir), common_dir)
-    back = _link(git_dir / "gitdir", "")
-    common = _link(git_dir / "commondir", "")
+    back = _link_text(git_dir / "gitdir", "")
+    common = _common(git_dir)
     if back is None or common is None or git_dir.parent != common / "worktrees":
         raise WorktreeBroken(worktree, f"it names {git_dir}, which is no worktree's git dir")
-    if back != dot_git.resolve():
+    if not _same(back, str(dot_git)):
         raise WorktreeBroken(worktree, f"it names {git_dir}, which belongs to another worktree")
     return _expected(worktree, Located(git_dir, worktree, common), common_dir)
 
 
 def _expected(worktree: Path, found: Located, common_dir: Path | None) -> Located:
-    if common_dir is not None and found.common_dir.resolve() != common_dir.resolve():
+    if common_dir is not None and not _same(str(found.common_dir), str(common_dir)):
         raise WorktreeBroken(worktree, f"it names the repository {found.common_dir}")
     return found
 
 
+def _same(a: str, b: str) -> bool:
+    """Whether two paths name the same place now. The same text does (the usual case: git
+    writes real paths, and so do we), without resolving every folder on the way, which is
+    most of the cost of a locate (issue 19)."""
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
+
+
+def _common(git_dir: Path) -> Path | None:
+    """The repository a linked worktree's (resolved) git dir belongs to, from its commondir
+    file. git writes `../..`: above a resolved folder that needs no resolving."""
+    text = _link_text(git_dir / "commondir", "", relative=True)
+    if text in ("../..", "../../"):
+        return git_dir.parent.parent
+    return None if text is None else Path(os.path.realpath(git_dir / text))
+
+
 def _link(path: Path, prefix: str) -> Path | None:
     """The path one of git's link files holds (relative to the file's folder), resolved."""
+    text = _link_text(path, prefix)
+    return None if text is None else Path(os.path.realpath(text))
+
+
+def _link_text(path: Path, prefix: str, *, relative: bool = False) -> str | None:
+    """What one of git's link files holds past prefix: made absolute (relative to the
+    file's folder) unless relative, not resolved."""
     try:
         text = path.read_text().strip()
     except (OSError, UnicodeDecodeError):
         return None
     if not text.startswith(prefix) or len(text) == len(prefix):
         return None
-    return (path.parent / text[len(prefix) :]).resolve()
+    named = text[len(prefix) :]
+    return named if relative else os.path.join(path.parent, named)
 
 
 # Files that would make a clone's git dir another repository's (commondir: a linked worktree
