@@ -6,26 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import typer.core
 
 from genesis_par import __version__
-
-
-def _flags_take_no_value() -> None:
-    """Typer 0.26+'s rich help prints a value type (`<bool>`) after every flag, `--help`
-    included, as if each took a value (its plain help does not): show none for a flag."""
-    option = typer.core.TyperOption
-    shown = getattr(option, "display_type_rich", None)
-    if shown is None:  # a Typer that renamed it: nothing to correct here
-        return
-
-    def display_type_rich(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
-        return None if self.is_flag or self.count else shown(self, ctx)
-
-    option.display_type_rich = display_type_rich  # type: ignore[method-assign, assignment]
-
-
-_flags_take_no_value()
 
 app = typer.Typer(
     name="genesis-par",
