@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from genesis_par import gitops
 from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
@@ -265,3 +266,35 @@ def test_the_users_own_hooks_still_run_for_the_agents_commits(
     tasks = _run(user_repo, capsys, _task("t", script), "uh")
     assert tasks["t"]["status"] == "succeeded"
     assert marker.read_text().strip() == str(hook)  # $0 is the user's hook itself
+
+
+def test_the_users_hooks_folder_is_read_once_a_run_so_an_agent_cannot_redirect_it(
+    user_repo: Path, tmp_path: Path
+) -> None:
+    """Fences of one run share what core.hooksPath was at the first of them: a fence that
+    begins while another task's agent has pointed core.hooksPath at its own hooks (before
+    that agent's fence puts it back) still chains the agent's git to the user's hooks."""
+    user_hooks, evil_hooks = tmp_path / "user-hooks", tmp_path / "evil-hooks"
+    for folder in (user_hooks, evil_hooks):
+        folder.mkdir()
+        hook = folder / "post-commit"
+        hook.write_text("#!/bin/sh\n")
+        hook.chmod(0o755)
+    git(user_repo, "config", "core.hooksPath", str(user_hooks))
+    repo = gitops.discover(user_repo)
+    shared = gitops.UserHooks()
+
+    def scope(task: str) -> gitops.Scope:
+        worktree = user_repo / ".genesis" / "worktrees" / task
+        git(user_repo, "worktree", "add", "-q", "--detach", str(worktree))
+        state = user_repo / ".git" / "genesis-par"
+        log = tmp_path / f"{task}.log"
+        return gitops.Scope(repo, "r", task, worktree, None, state, "1", log, user_hooks=shared)
+
+    first, second = scope("first"), scope("second")
+    with gitops.guard(first):
+        git(user_repo, "config", "core.hooksPath", str(evil_hooks))  # what first's agent did
+        with gitops.guard(second) as fence:
+            stub = (fence.scope.folder / "hooks" / "post-commit").read_text()
+    assert str(user_hooks / "post-commit") in stub and str(evil_hooks) not in stub
+    assert git(user_repo, "config", "core.hooksPath") == str(user_hooks)  # put back

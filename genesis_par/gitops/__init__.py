@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         try_reset_checked_out,
     )
     from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
+    from genesis_par.gitops.guard_env import UserHooks
     from genesis_par.gitops.located import (
         CloneBroken,
         WorktreeBroken,
@@ -145,6 +146,7 @@ __all__ = [
     "MergedStart",
     "RepoPaths",
     "Scope",
+    "UserHooks",
     "Verdict",
     "Walked",
     "WorktreeBroken",
@@ -252,6 +254,7 @@ _SEARCH = (
     "worktree",
     "clone",
     "guard",
+    "guard_env",
 )
 
 

@@ -53,6 +53,7 @@ class Scope:
     log: Path  # notes for the user are appended here
     user_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clone: bool = False  # the task works in a clone of its own (isolation = "clone")
+    user_hooks: guard_env.UserHooks = field(default_factory=guard_env.UserHooks)  # the run's
 
     @property
     def branch_ref(self) -> str:
@@ -149,7 +150,7 @@ class Fence:
             branch_ref=s.branch_ref,
             space=s.space,
             own_gitdir=gitdir,
-            user_hooks=guard_env.user_hooks_dir(s.worktree, s.repo.common_dir),
+            user_hooks=s.user_hooks.folder(s.worktree, s.repo.common_dir),
         )
         guard_env.write_include(s.folder / "include.config", s.folder / "hooks")
         with contextlib.suppress(OSError):

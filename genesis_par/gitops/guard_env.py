@@ -74,21 +74,37 @@ exit 0
 """
 
 
-def user_hooks_dir(worktree: Path, common_dir: Path) -> Path:
-    """The hooks the user's own git runs in worktree: core.hooksPath from the config files
-    (a command-line value, such as our own, does not count), else the common hooks dir."""
+class UserHooks:
+    """Where the user's own git finds its hooks: core.hooksPath from the config files (a
+    command-line value, such as our own, does not count), else the common hooks dir.
+
+    Read once, at the run's first fence, before any agent could change the config (a git
+    process per agent otherwise, issue 19): a change made during the run (an agent's; its
+    fence puts the config back) never counts."""
+
+    def __init__(self) -> None:
+        self.values: list[str] | None = None  # core.hooksPath as the config files list it
+
+    def folder(self, worktree: Path, common_dir: Path) -> Path:
+        """The hooks folder as seen from worktree (a relative core.hooksPath is relative to
+        where hooks run)."""
+        if self.values is None:
+            self.values = _hooks_paths(worktree)
+        if not self.values:
+            return common_dir / "hooks"
+        path = Path(os.path.expanduser(self.values[-1]))
+        return path if path.is_absolute() else worktree / path
+
+
+def _hooks_paths(worktree: Path) -> list[str]:
     done = _run_git(
         ["config", "--show-scope", "--get-all", "core.hooksPath"], worktree, check=False
     )
-    values = [
+    return [
         line.split("\t", 1)[1]
         for line in done.stdout.splitlines()
         if "\t" in line and not line.startswith("command\t")
     ]
-    if not values:
-        return common_dir / "hooks"
-    path = Path(os.path.expanduser(values[-1]))
-    return path if path.is_absolute() else worktree / path  # relative: to where hooks run
 
 
 def write_hooks(

@@ -32,6 +32,7 @@ class RunSpec:
     ray_address: str | None = None  # backend "ray": the cluster (None: a local Ray for the run)
     isolation: Isolation = Isolation.WORKTREE
     new_run: bool = False  # no branch of the run existed at its start: none to look for
+    user_hooks: gitops.UserHooks = field(default_factory=gitops.UserHooks)  # read once a run
 
     @property
     def clone(self) -> bool:
@@ -126,6 +127,7 @@ def fence_for(site: Site, label: str, log: Path) -> gitops.Scope:
         log,
         spec.env,
         spec.clone,
+        spec.user_hooks,
     )
 
 
