@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import stat
 import tempfile
@@ -36,10 +38,90 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
     index, whose files all look deleted: a resumed attempt saves that as it saves any
     interrupted attempt's work, then resets the worktree to its start."""
     with worktree_lock(common_dir):
-        args = ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), start]
-        _run_git(args, repo)
+        if _plain_layout(repo, common_dir) and _SAFE_NAME.fullmatch(path.name):
+            _link_worktree(repo, common_dir, path, branch, start)
+        else:
+            args = ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), start]
+            _run_git(args, repo)
     where = locate(path).args
     _run_git([*where, "reset", "--hard", "--quiet", "--no-recurse-submodules"], path)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
+_ZERO = "0" * 40
+_layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
+
+
+def _plain_layout(repo: Path, common_dir: Path) -> bool:
+    """Whether `git worktree add` would do no more than write its three link files here: no
+    sparse checkout to copy, no per-worktree config, refs in files. Asked of git once, again
+    when the repository's config file changes."""
+    try:
+        st = (common_dir / "config").stat()
+    except OSError:
+        return False
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _layouts.get(common_dir)
+    if known is not None and known[0] == key:
+        return known[1]
+    pattern = r"^(core\.sparsecheckout|extensions\.(worktreeconfig|refstorage|relativeworktrees))$"
+    listed = _run_git(["config", "--get-regexp", pattern], repo, check=False).stdout
+    plain = all(
+        value.strip().lower() in ("false", "no", "off", "0", "files")
+        for _, _, value in (line.partition(" ") for line in listed.splitlines())
+    )
+    _layouts[common_dir] = (key, plain)
+    return plain
+
+
+def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:
+    """What `git worktree add --no-checkout -b branch path start` does where the layout is
+    plain (see gitrepository-layout: worktrees/<id>/gitdir, commondir, HEAD), without git's
+    look at every other worktree first: that look grows with their number, 0.08 ms each (47
+    ms per add beside 500 worktrees, all of it under our lock), and costs three processes.
+    The branch is created only if it does not exist, as `-b` would."""
+    ref = f"refs/heads/{branch}"
+    common = Path(os.path.realpath(common_dir))
+    message = f"branch: Created from {start}"
+    _run_git(
+        [f"--git-dir={common}", "update-ref", "--create-reflog", "-m", message, ref, start, _ZERO],
+        repo,
+    )
+    admin: Path | None = None
+    linked = False
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if any(path.iterdir()):
+            raise UsageError(f"{path} already exists and is not empty: a worktree cannot go there")
+        admin = _new_admin_dir(common / "worktrees", path.name)
+        (admin / "locked").write_text("initializing")  # `git worktree prune` leaves it alone
+        real = Path(os.path.realpath(path))
+        linked = True
+        (real / ".git").write_text(f"gitdir: {admin}\n")
+        (admin / "gitdir").write_text(f"{real / '.git'}\n")
+        (admin / "commondir").write_text("../..\n")
+        (admin / "HEAD").write_text(f"ref: {ref}\n")
+        (admin / "locked").unlink()
+    except BaseException:
+        if linked:
+            (path / ".git").unlink(missing_ok=True)
+        if admin is not None:
+            shutil.rmtree(admin, ignore_errors=True)
+        _run_git([f"--git-dir={common}", "update-ref", "-d", ref, start], repo, check=False)
+        raise
+
+
+def _new_admin_dir(root: Path, name: str) -> Path:
+    """worktrees/<name>, or <name>1, <name>2, ... if taken, made here and now (as git does)."""
+    root.mkdir(exist_ok=True)
+    for counter in range(1_000_000):
+        admin = root / (name if counter == 0 else f"{name}{counter}")
+        try:
+            admin.mkdir()
+        except FileExistsError:
+            continue
+        return admin
+    raise UsageError(f"{root} holds a million worktree records: run `git worktree prune`")
 
 
 def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> None:
