@@ -7,7 +7,14 @@ from pathlib import Path
 
 from genesis_par import state
 from genesis_par.model import RunStatus, TaskStatus
-from genesis_par.state.landings import LandingRecord, QueueRecord
+from genesis_par.state.landings import (
+    ConflictRecord,
+    LandingRecord,
+    PairRecord,
+    QueueRecord,
+    decode_pairs,
+    encode_pairs,
+)
 from genesis_par.state.merges import MergeStep, RunSteps
 from genesis_par.state.records import CandidateRecord
 from genesis_par.state.store import Store
@@ -77,3 +84,30 @@ def test_forgetting_a_run_forgets_its_merge_steps(tmp_path: Path) -> None:
         store.forget_run("r")
         assert store.merge_steps("r") == [] and store.finished("r") is None
         assert store.db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0] == 0
+
+
+def test_conflict_pairs_are_stored_as_their_fields_and_read_back_whole() -> None:
+    """The landings table's pairs column: the records' field names (what older stores hold
+    and state/legacy.py reads), every field kept."""
+    conflict = ConflictRecord("a.txt", "content", ("a.txt",), "both changed a.txt")
+    pairs = (PairRecord("t1", "t2", True), PairRecord("t1", "t3", False, (conflict,)))
+    text = encode_pairs(pairs)
+    assert text is not None
+    assert json.loads(text) == [
+        {"a": "t1", "b": "t2", "clean": True, "conflicts": []},
+        {
+            "a": "t1",
+            "b": "t3",
+            "clean": False,
+            "conflicts": [
+                {
+                    "path": "a.txt",
+                    "kind": "content",
+                    "paths": ["a.txt"],
+                    "message": "both changed a.txt",
+                    "git_type": "",
+                }
+            ],
+        },
+    ]
+    assert decode_pairs(text) == pairs
