@@ -208,11 +208,14 @@ def main() -> None:
 
         # Interleaved, best of five each: this machine's disk speed drifts between minutes.
         times: dict[str, list[float]] = {"hand": [], "no_merge": [], "whole": []}
-        for _ in range(args.rounds):
-            times["hand"].append(in_fresh(tmp, files, by_hand))
-            times["no_merge"].append(in_fresh(tmp, files, tool("--no-merge")))
-            if not args.no_whole:
-                times["whole"].append(in_fresh(tmp, files, tool()))
+        # The order turns each round: this disk is fastest for whatever runs first after a
+        # quiet spell, and a fixed order would hand that to one side.
+        kinds = [("hand", by_hand), ("no_merge", tool("--no-merge"))]
+        kinds += [] if args.no_whole else [("whole", tool())]
+        for round_ in range(args.rounds):
+            turn = round_ % len(kinds)
+            for name, work in kinds[turn:] + kinds[:turn]:
+                times[name].append(in_fresh(tmp, files, work))
         hand, no_merge = min(times["hand"]), min(times["no_merge"])
         parts = breakdown(tmp, files, plan, args.tasks)
     where = args.dir or Path(tempfile.gettempdir())
