@@ -163,6 +163,38 @@ def test_a_warden_started_by_a_thread_that_ended_keeps_its_attempts(tmp_path: Pa
     assert warden_link.link() is started[0] and _running(started[0].pid)
 
 
+def test_the_warden_is_started_ahead_and_the_first_attempt_is_its_fork(tmp_path: Path) -> None:
+    """The local backend starts the warden before any attempt (proc.prestart): the first
+    attempt does not wait for a Python to start, and forks that warden."""
+    old = warden_link._link
+    if old is not None:
+        old.close()  # a warden of this test's own
+    proc.prestart()
+    wait_for(
+        lambda: warden_link._link not in (None, old) and warden_link._link.ready,
+        "the warden to be started ahead",
+        30,
+    )
+    ahead = warden_link._link
+    assert ahead is not None
+    log = tmp_path / "a.log"
+    out = proc.run(
+        [
+            sys.executable,
+            "-c",
+            "import os; stat = open(f'/proc/{os.getppid()}/stat').read(); "
+            "print(stat.rsplit(')', 1)[1].split()[1])",  # its shim's parent
+        ],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=log,
+        limits=proc.Limits(),
+        cancel=threading.Event(),
+    )
+    assert (out.exit_code, out.failure) == (0, None), log.read_text()
+    assert warden_link.link() is ahead and int(log.read_text()) == ahead.pid
+
+
 def test_a_killed_warden_takes_its_attempts_trees_with_it(tmp_path: Path) -> None:
     """The warden SIGKILLed: each attempt's shim (told by the kernel) stops its tree, proc.run
     returns, and the next attempt gets a new warden."""

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
+from genesis_par import proc
 from genesis_par.errors import EnvironmentProblem, UsageError
 from genesis_par.plan.model import Plan, Task
 from genesis_par.plan.settings import BACKENDS
@@ -81,6 +82,7 @@ def open_backend(spec: RunSpec) -> Iterator[Backend]:
     """The backend the run asked for, shut down (its threads, its cluster connection) after."""
     with ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool:
         if spec.plan.run.backend == "local":
+            proc.prestart()
             yield LocalBackend(spec, pool)
             return
         from genesis_par.run import ray_backend  # Ray is imported only when it is asked for
