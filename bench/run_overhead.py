@@ -1,7 +1,9 @@
 """N trivial tasks through `genesis-par run` beside a shell script doing the same by hand.
 
 The script: `git worktree add` per task, the command, `git add -A && git commit`, all under
-`xargs -P <max_parallel>`. genesis-par also records state, supervises each process tree and,
+`xargs -P <max_parallel>`. Beside the best of each (the ratio of bests), every round and the
+medians: on a disk whose speed drops after a burst of writes, the best belongs to whichever run
+came first after a quiet spell. genesis-par also records state, supervises each process tree and,
 unless --no-merge, probes conflicts and merges; both figures are printed, then where
 genesis-par's time goes (see `breakdown`).
 """
@@ -13,6 +15,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -234,9 +237,12 @@ def main() -> None:
             f"genesis-par run (tasks + conflicts + merge queue)    {whole:6.2f} s"
             f"  ratio {whole / hand:.2f}"
         )
+    middle = {name: statistics.median(t) for name, t in times.items() if t}
     for name, label in (("hand", "by hand"), ("no_merge", "--no-merge"), ("whole", "run")):
         if times[name]:
-            print(f"  every round, {label}: " + " ".join(f"{t:.2f}" for t in times[name]))
+            every = " ".join(f"{t:.2f}" for t in times[name])
+            ratio = "" if name == "hand" else f", ratio {middle[name] / middle['hand']:.2f}"
+            print(f"  every round, {label}: {every} (median {middle[name]:.2f}{ratio})")
     print("\n".join(parts))
 
 
