@@ -96,11 +96,13 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
         admin = _new_admin_dir(common / "worktrees", path.name)
         (admin / "locked").write_text("initializing")  # `git worktree prune` leaves it alone
         real = Path(os.path.realpath(path))
-        linked = True
-        (real / ".git").write_text(f"gitdir: {admin}\n")
         (admin / "gitdir").write_text(f"{real / '.git'}\n")
         (admin / "commondir").write_text("../..\n")
         (admin / "HEAD").write_text(f"ref: {ref}\n")
+        # last: a run killed before it leaves no worktree that points at half a record (a
+        # resumed run makes the worktree again beside the locked remains)
+        linked = True
+        (real / ".git").write_text(f"gitdir: {admin}\n")
         (admin / "locked").unlink()
     except BaseException:
         if linked:
@@ -109,6 +111,25 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
             shutil.rmtree(admin, ignore_errors=True)
         _run_git([f"--git-dir={common}", "update-ref", "-d", ref, start], repo, check=False)
         raise
+
+
+def _drop_half_made(common_dir: Path, path: Path) -> None:
+    """Remove the records of a worktree at path that a killed run (ours or git's own
+    `worktree add`) left locked while "initializing", before path got its `.git`: git keeps
+    them (`prune` skips a locked record) and refuses to add a worktree at that path again."""
+    if (path / ".git").exists():
+        return
+    dot_git = os.path.realpath(path / ".git")
+    with contextlib.suppress(OSError), os.scandir(common_dir / "worktrees") as records:
+        for record in records:
+            folder = Path(record.path)
+            try:
+                named = (folder / "gitdir").read_text().strip()
+                lock = (folder / "locked").read_text()
+            except OSError:
+                continue
+            if lock == "initializing" and os.path.realpath(named) == dot_git:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _new_admin_dir(root: Path, name: str) -> Path:
@@ -125,8 +146,10 @@ def _new_admin_dir(root: Path, name: str) -> Path:
 
 
 def add_worktree_on(repo: Path, common_dir: Path, path: Path, branch: str) -> None:
-    """A new worktree at path with an existing branch checked out (git prunes stale records)."""
+    """A new worktree at path with an existing branch checked out (git prunes stale records;
+    a record left half-made for path by a killed run is removed first)."""
     with worktree_lock(common_dir):
+        _drop_half_made(common_dir, path)
         _run_git(["worktree", "prune"], repo)
         _run_git(["worktree", "add", "--quiet", str(path), branch], repo)
 
@@ -284,11 +307,16 @@ def detach(worktree: Path) -> None:
 
 
 def lock_files(worktree: Path, branch: str) -> list[Path]:
-    """The .lock files a git process killed mid-way may have left for this worktree."""
+    """The .lock files a git process killed mid-way may have left for this worktree, and the
+    lock a killed `worktree add` (git's or ours) leaves on its record while "initializing"."""
     where = locate(worktree)
     candidates = [
         where.git_dir / "index.lock",
         where.git_dir / "HEAD.lock",
         where.common_dir / "refs" / "heads" / f"{branch}.lock",
     ]
-    return [p for p in candidates if p.exists()]
+    found = [p for p in candidates if p.exists()]
+    with contextlib.suppress(OSError):
+        if (where.git_dir / "locked").read_text() == "initializing":
+            found.append(where.git_dir / "locked")
+    return found

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import gitops
+from genesis_par import gitops, worktrees
 from genesis_par.errors import GenesisError
 from genesis_par.gitops import worktree as worktree_mod
+from genesis_par.run import workspace
 from tests.conftest import commit, git
 
 
@@ -134,3 +135,44 @@ def test_the_links_name_real_paths(repo: Path, tmp_path: Path) -> None:
     admin = Path(os.path.realpath(repo / ".git" / "worktrees" / "r"))
     assert (repo / "wt" / "r" / ".git").read_text() == f"gitdir: {admin}\n"
     assert (admin / "gitdir").read_text() == f"{os.path.realpath(repo / 'wt' / 'r' / '.git')}\n"
+
+
+def test_a_run_killed_before_the_link_is_written_gets_its_worktree_on_resume(repo: Path) -> None:
+    """What a SIGKILL between the records and the worktree's `.git` leaves (ours, or git's own
+    `worktree add`): the branch, a record locked while "initializing" and an empty folder, which
+    git refuses to add a worktree at. The resumed run's allocation removes that record and makes
+    the worktree again on the branch."""
+    start = git(repo, "rev-parse", "HEAD")
+    paths = gitops.discover(repo)
+    path = worktrees.path_for(repo, "r", "t")
+    branch = worktrees.branch_name("r", "t")
+    git(repo, "update-ref", f"refs/heads/{branch}", start)
+    path.mkdir(parents=True)
+    record = repo / ".git" / "worktrees" / "t"
+    record.mkdir(parents=True)
+    (record / "locked").write_text("initializing")
+    (record / "gitdir").write_text(f"{path / '.git'}\n")
+    (record / "commondir").write_text("../..\n")
+    (record / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
+    made, reused = worktrees.allocate(paths, "r", "t", start, pool=False, branch_may_exist=True)
+    assert made == path and reused
+    assert git(path, "symbolic-ref", "HEAD") == f"refs/heads/{branch}"
+    assert (path / "README.md").read_text() == "hello\n"
+    assert gitops.locate(path, common_dir=repo / ".git").git_dir.name == "t"
+    assert not (repo / ".git" / "worktrees" / "t" / "locked").exists()
+
+
+def test_a_run_killed_before_unlocking_leaves_a_worktree_resume_unlocks(repo: Path) -> None:
+    """Killed after the `.git` link and before the record's "initializing" lock went: the
+    worktree is whole and is reused; its stale lock is removed with the other stale locks, so
+    that `git worktree remove` and prune treat it as any other."""
+    start = git(repo, "rev-parse", "HEAD")
+    path = repo / "wt" / "k"
+    gitops.add_worktree(repo, repo / ".git", path, "k", start)
+    record = gitops.locate(path, common_dir=repo / ".git").git_dir
+    (record / "locked").write_text("initializing")
+    assert gitops.lock_files(path, "k") == [record / "locked"]
+    workspace.clear_stale_locks(path, "k")
+    assert not (record / "locked").exists()
+    git(repo, "worktree", "remove", str(path))
+    assert not record.exists()
