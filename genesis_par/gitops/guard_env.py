@@ -14,6 +14,7 @@ See docs/isolation.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import stat
@@ -188,7 +189,13 @@ def agent_env(
 
 def _pattern(path: Path) -> str:
     """path as a literal `gitdir:` pattern (wildmatch: `*?[\\` escaped)."""
-    return "".join("\\" + c if c in "*?[\\" else c for c in str(path))
+    return _escaped(str(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    # every agent process gets one pattern per worktree of the run: escaped once each
+    return "".join("\\" + c if c in "*?[\\" else c for c in text)
 
 
 def blocked_gitdirs(common_dir: Path, own_gitdir: Path) -> list[Path]:
