@@ -49,6 +49,7 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
 _ZERO = "0" * 40
+_INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record it is making
 _layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
 
 
@@ -94,13 +95,13 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
         if any(path.iterdir()):
             raise UsageError(f"{path} already exists and is not empty: a worktree cannot go there")
         admin = _new_admin_dir(common / "worktrees", path.name)
-        (admin / "locked").write_text("initializing")  # `git worktree prune` leaves it alone
+        (admin / "locked").write_text(f"{_INITIALIZING}\n")  # `git worktree prune` leaves it
         real = Path(os.path.realpath(path))
         (admin / "gitdir").write_text(f"{real / '.git'}\n")
         (admin / "commondir").write_text("../..\n")
         (admin / "HEAD").write_text(f"ref: {ref}\n")
-        # last: a run killed before it leaves no worktree that points at half a record (a
-        # resumed run makes the worktree again beside the locked remains)
+        # last: a run killed before it leaves no worktree that points at half a record (the
+        # resumed run removes the locked record and makes the worktree again)
         linked = True
         (real / ".git").write_text(f"gitdir: {admin}\n")
         (admin / "locked").unlink()
@@ -128,7 +129,7 @@ def _drop_half_made(common_dir: Path, path: Path) -> None:
                 lock = (folder / "locked").read_text()
             except OSError:
                 continue
-            if lock == "initializing" and os.path.realpath(named) == dot_git:
+            if lock.strip() == _INITIALIZING and os.path.realpath(named) == dot_git:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -317,6 +318,6 @@ def lock_files(worktree: Path, branch: str) -> list[Path]:
     ]
     found = [p for p in candidates if p.exists()]
     with contextlib.suppress(OSError):
-        if (where.git_dir / "locked").read_text() == "initializing":
+        if (where.git_dir / "locked").read_text().strip() == _INITIALIZING:
             found.append(where.git_dir / "locked")
     return found

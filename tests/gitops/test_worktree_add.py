@@ -150,7 +150,7 @@ def test_a_run_killed_before_the_link_is_written_gets_its_worktree_on_resume(rep
     path.mkdir(parents=True)
     record = repo / ".git" / "worktrees" / "t"
     record.mkdir(parents=True)
-    (record / "locked").write_text("initializing")
+    (record / "locked").write_text("initializing\n")  # as git writes it
     (record / "gitdir").write_text(f"{path / '.git'}\n")
     (record / "commondir").write_text("../..\n")
     (record / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
@@ -170,7 +170,7 @@ def test_a_run_killed_before_unlocking_leaves_a_worktree_resume_unlocks(repo: Pa
     path = repo / "wt" / "k"
     gitops.add_worktree(repo, repo / ".git", path, "k", start)
     record = gitops.locate(path, common_dir=repo / ".git").git_dir
-    (record / "locked").write_text("initializing")
+    (record / "locked").write_text("initializing\n")  # as git writes it
     assert gitops.lock_files(path, "k") == [record / "locked"]
     workspace.clear_stale_locks(path, "k")
     assert not (record / "locked").exists()
