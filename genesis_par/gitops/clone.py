@@ -20,7 +20,6 @@ from genesis_par.gitops.located import alternates_file, clone_git_dir
 from genesis_par.gitops.run import _run_git
 
 INCOMING = "refs/genesis/incoming/"  # where a clone's ref lands before its compare-and-swap
-ZERO = "0" * 40
 # The clone's whole config, written by genesis-par when it makes the clone and again after
 # each of its agent's processes: what the agent set there (a filter, an fsmonitor, hooks, a
 # repository format) is its own business while it runs, but never steers genesis-par's git.
@@ -141,7 +140,7 @@ def fetch_home(
                 f"history without its start commit {start[:12]}; nothing of it was taken"
             )
         # one transaction: the incoming ref must hold commit, target must still hold old
-        moves = f"update {target} {commit} {old or ZERO}\ndelete {incoming} {commit}\n"
+        moves = f"update {target} {commit} {old or '0' * len(commit)}\ndelete {incoming} {commit}\n"
         _run_git(["update-ref", "-m", "genesis-par: from its clone", "--stdin"], repo, input=moves)
     except BaseException:
         _run_git(["update-ref", "-d", incoming], repo, check=False)
@@ -157,15 +156,17 @@ def made_in(path: Path, commits: Iterable[str]) -> set[str]:
     """Which of commits are objects of the clone's own store (not borrowed): made, or
     fetched, by its agent. Loose objects by their file, packed ones by the packs' indexes."""
     objects = path / ".git" / "objects"
-    wanted = {c for c in commits if len(c) == 40}
+    wanted = {c for c in commits if len(c) in (40, 64)}  # SHA-1 or SHA-256
     found = {c for c in wanted if (objects / c[:2] / c[2:]).is_file()}
+    width = len(next(iter(wanted), "0" * 40)) // 2
     for index in sorted((objects / "pack").glob("*.idx")) if wanted - found else []:
-        found |= _in_index(index) & wanted
+        found |= _in_index(index, width) & wanted
     return found
 
 
-def _in_index(index: Path) -> set[str]:
-    """The object ids a pack index (version 2) lists; empty for one that cannot be read."""
+def _in_index(index: Path, width: int = 20) -> set[str]:
+    """The object ids (width bytes each) a pack index (version 2) lists; empty for one that
+    cannot be read."""
     try:
         data = index.read_bytes()
     except OSError:
@@ -173,5 +174,5 @@ def _in_index(index: Path) -> set[str]:
     if data[:8] != b"\xfftOc\x00\x00\x00\x02" or len(data) < 8 + 1024:
         return set()
     count = int.from_bytes(data[8 + 1020 : 8 + 1024], "big")
-    ids = data[8 + 1024 : 8 + 1024 + 20 * count]
-    return {ids[i : i + 20].hex() for i in range(0, len(ids), 20)}
+    ids = data[8 + 1024 : 8 + 1024 + width * count]
+    return {ids[i : i + width].hex() for i in range(0, len(ids), width)}

@@ -31,12 +31,11 @@ from genesis_par.gitops.guard_files import (
     watched_files,
 )
 from genesis_par.gitops.located import WorktreeBroken, locate
-from genesis_par.gitops.refs import RepoPaths, head_ref
+from genesis_par.gitops.refs import MUST_NOT_EXIST, RepoPaths, head_ref, is_null
 from genesis_par.gitops.run import _out, _run_git
 from genesis_par.model import Failure
 
 OWN_NAMESPACES = ("refs/genesis/", "refs/heads/genesis/")
-ZERO = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ class Fence:
         made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
         notes += [] if s.clone else _set_aside(s, made, after.refs)
         touched = [_describe_refused(ref, new) for ref, new in escaped.items()]
-        _keep(s, {ref: new for ref, new in escaped.items() if new != ZERO})
+        _keep(s, {ref: new for ref, new in escaped.items() if not is_null(new)})
         if s.clone:  # a push to the repository's path: no hook of ours saw it
             mine_refs = {r: v for r, v in before.refs.items() if r != s.branch_ref}
             now_refs = {r: v for r, v in after.refs.items() if r != s.branch_ref}
@@ -341,7 +340,7 @@ def _keep(scope: Scope, values: Mapping[str, str]) -> None:
 
 
 def _describe_refused(ref: str, new: str) -> str:
-    verb = "delete" if new == ZERO else "move"
+    verb = "delete" if is_null(new) else "move"
     return f"tried to {verb} {ref} (refused)"
 
 
@@ -351,7 +350,7 @@ def _own_branch(scope: Scope, before: str | None, after: str | None) -> str | No
         return None
     root, ref = scope.repo.root, scope.branch_ref
     if after is None:
-        _run_git(["update-ref", ref, before, ZERO], root, check=False)
+        _run_git(["update-ref", ref, before, MUST_NOT_EXIST], root, check=False)
         return f"deleted its branch {ref.removeprefix('refs/heads/')} (put back)"
     start = scope.start or before
     is_ancestor = _run_git(["merge-base", "--is-ancestor", start, after], root, check=False)

@@ -12,10 +12,8 @@ from pathlib import Path
 
 from genesis_par.gitops.clone import made_in, reclaim
 from genesis_par.gitops.located import CloneBroken, clone_git_dir
-from genesis_par.gitops.refs import RepoPaths
+from genesis_par.gitops.refs import RepoPaths, is_null
 from genesis_par.gitops.run import _run_git
-
-ZERO = "0" * 40
 
 
 def restore(
@@ -65,7 +63,7 @@ def pushed(
 ) -> tuple[list[str], set[str]]:
     """The user's refs moved to commits made in the clone: put back by compare-and-swap, the
     clone's version kept under <space>escaped/. (what it touched, the refs handled)."""
-    moved = {ref: new for ref, new in after.items() if before.get(ref) != new and new != ZERO}
+    moved = {ref: new for ref, new in after.items() if before.get(ref) != new and not is_null(new)}
     mine = made_in(path, moved.values())
     ours = {ref: new for ref, new in sorted(moved.items()) if new in mine}
     if not ours:

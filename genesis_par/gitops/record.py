@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.gitops.located import Located, locate
+from genesis_par.gitops.refs import MUST_NOT_EXIST
 from genesis_par.gitops.run import _out, _run_git
-
-ZERO = "0" * 40
 
 
 class Committed(NamedTuple):
@@ -64,12 +63,19 @@ def commit_all(
         commit = _out([*where.args, *args], worktree, env=env)
     if ref is not None:
         if commit != found.tip:
-            move = ["update-ref", "-m", "genesis-par: record", ref, commit, found.tip or ZERO]
+            move = [
+                "update-ref",
+                "-m",
+                "genesis-par: record",
+                ref,
+                commit,
+                found.tip or MUST_NOT_EXIST,
+            ]
             _run_git([f"--git-dir={where.common_dir}", *move], worktree)
         if found.head_ref != ref:  # the agent left HEAD elsewhere: back on its own branch
             _run_git([*where.args, "symbolic-ref", "HEAD", ref], worktree)
     elif commit != found.head:
-        move = ["update-ref", "--no-deref", "HEAD", commit, found.head or ZERO]
+        move = ["update-ref", "--no-deref", "HEAD", commit, found.head or MUST_NOT_EXIST]
         _run_git([*where.args, *move], worktree)
     return Committed(commit, tree != found.start_tree, found.head_ref)
 

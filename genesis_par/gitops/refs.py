@@ -97,7 +97,18 @@ def tracked(repo: Path, folder: str) -> bool:
 
 def update_ref(repo: Path, ref: str, new: str, old: str | None = None) -> None:
     """Compare-and-swap ref to new; old None means the ref must not exist yet."""
-    _run_git(["update-ref", ref, new, old or "0" * 40], repo)
+    _run_git(["update-ref", ref, new, old or MUST_NOT_EXIST], repo)
+
+
+# update-ref's old value that means "create it, or fail": git's null object id has the length
+# of the repository's hash (40 or 64 hex digits), the empty string works with either
+MUST_NOT_EXIST = ""
+
+
+def is_null(oid: str | None) -> bool:
+    """Whether oid is git's null object id (all zeros, of either hash's length): a ref that
+    does not exist, as a hook or a transaction names it."""
+    return bool(oid) and set(oid or "") == {"0"}
 
 
 def ensure_excluded(common_dir: Path, pattern: str) -> None:
@@ -125,7 +136,7 @@ def tree_of(repo: Path, commit: str, env: Mapping[str, str] | None = None) -> st
 
 def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
     """Compare-and-swap; False (not an error) when ref no longer holds old."""
-    done = _run_git(["update-ref", ref, new, old or "0" * 40], repo, check=False)
+    done = _run_git(["update-ref", ref, new, old or MUST_NOT_EXIST], repo, check=False)
     return done.returncode == 0
 
 

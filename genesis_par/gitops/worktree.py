@@ -48,7 +48,6 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
 
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
-_ZERO = "0" * 40
 _INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record it is making
 _layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
 
@@ -85,7 +84,7 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
     common = Path(os.path.realpath(common_dir))
     message = f"branch: Created from {start}"
     _run_git(
-        [f"--git-dir={common}", "update-ref", "--create-reflog", "-m", message, ref, start, _ZERO],
+        [f"--git-dir={common}", "update-ref", "--create-reflog", "-m", message, ref, start, ""],
         repo,
     )
     admin: Path | None = None
