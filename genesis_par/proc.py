@@ -204,17 +204,7 @@ class _Child(Protocol):
     def kill(self) -> None: ...
 
 
-def prestart() -> None:
-    """Start the run's warden in the background where it will be used, so that the first
-    attempt does not wait for its Python to start (about 20 ms; the first one to need it
-    waits for whatever is left). If it cannot start, attempts fall back as they would."""
-    if warden_link.usable():
-        threading.Thread(target=_start_warden, name="warden-start", daemon=True).start()
-
-
-def _start_warden() -> None:
-    with contextlib.suppress(warden_link.Gone):
-        warden_link.link()
+prestart = warden_link.start_ahead  # the local backend's door to it
 
 
 def _spawn(

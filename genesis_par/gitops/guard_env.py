@@ -187,15 +187,10 @@ def agent_env(
     return env
 
 
+@functools.lru_cache(maxsize=4096)  # each agent gets one per worktree of the run: made once
 def _pattern(path: Path) -> str:
     """path as a literal `gitdir:` pattern (wildmatch: `*?[\\` escaped)."""
-    return _escaped(str(path))
-
-
-@functools.lru_cache(maxsize=4096)
-def _escaped(text: str) -> str:
-    # every agent process gets one pattern per worktree of the run: escaped once each
-    return "".join("\\" + c if c in "*?[\\" else c for c in text)
+    return "".join("\\" + c if c in "*?[\\" else c for c in str(path))
 
 
 def blocked_gitdirs(common_dir: Path, own_gitdir: Path) -> list[Path]:

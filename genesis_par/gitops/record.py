@@ -63,14 +63,8 @@ def commit_all(
         commit = _out([*where.args, *args], worktree, env=env)
     if ref is not None:
         if commit != found.tip:
-            move = [
-                "update-ref",
-                "-m",
-                "genesis-par: record",
-                ref,
-                commit,
-                found.tip or MUST_NOT_EXIST,
-            ]
+            old = found.tip or MUST_NOT_EXIST
+            move = ["update-ref", "-m", "genesis-par: record", ref, commit, old]
             _run_git([f"--git-dir={where.common_dir}", *move], worktree)
         if found.head_ref != ref:  # the agent left HEAD elsewhere: back on its own branch
             _run_git([*where.args, "symbolic-ref", "HEAD", ref], worktree)

@@ -108,7 +108,7 @@ MUST_NOT_EXIST = ""
 def is_null(oid: str | None) -> bool:
     """Whether oid is git's null object id (all zeros, of either hash's length): a ref that
     does not exist, as a hook or a transaction names it."""
-    return bool(oid) and set(oid or "") == {"0"}
+    return bool(oid and not oid.strip("0"))
 
 
 def ensure_excluded(common_dir: Path, pattern: str) -> None:

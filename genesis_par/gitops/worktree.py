@@ -15,7 +15,7 @@ from typing import NamedTuple
 from genesis_par import flock
 from genesis_par.errors import UsageError
 from genesis_par.gitops.located import locate
-from genesis_par.gitops.refs import head
+from genesis_par.gitops.refs import MUST_NOT_EXIST, head
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import _out, _run_git, identity_env
 from genesis_par.gitops.worktree_state import hidden_files
@@ -82,11 +82,8 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
     The branch is created only if it does not exist, as `-b` would."""
     ref = f"refs/heads/{branch}"
     common = Path(os.path.realpath(common_dir))
-    message = f"branch: Created from {start}"
-    _run_git(
-        [f"--git-dir={common}", "update-ref", "--create-reflog", "-m", message, ref, start, ""],
-        repo,
-    )
+    create = ["update-ref", "--create-reflog", "-m", f"branch: Created from {start}"]
+    _run_git([f"--git-dir={common}", *create, ref, start, MUST_NOT_EXIST], repo)
     admin: Path | None = None
     linked = False
     try:
