@@ -131,6 +131,7 @@ def _finish_done_agent(
     limits = proc.Limits(timeout_s=task.timeout_s)
     if _check(site, log, limits, cancel) is not None:
         return
+    progress.free_slot()
     _succeed(spec, task, progress, worktree)
     assert progress.started_at is not None
     progress.duration_s = time.time() - progress.started_at
@@ -211,6 +212,7 @@ def _attempt(
     if outcome.failure is not None:
         fail(progress, outcome.failure, outcome_reason(outcome, task))
         return outcome
+    progress.free_slot()  # nothing of the task runs any more: the next one may start
     _succeed(spec, task, progress, worktree)
     return None
 

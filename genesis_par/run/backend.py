@@ -80,7 +80,8 @@ def choose(plan: Plan, backend: str | None) -> Plan:
 @contextmanager
 def open_backend(spec: RunSpec) -> Iterator[Backend]:
     """The backend the run asked for, shut down (its threads, its cluster connection) after."""
-    with ThreadPoolExecutor(max_workers=spec.plan.run.max_parallel) as pool:
+    # twice the slots: a task whose agent is done commits on its thread while the next runs
+    with ThreadPoolExecutor(max_workers=2 * spec.plan.run.max_parallel) as pool:
         if spec.plan.run.backend == "local":
             proc.prestart()
             yield LocalBackend(spec, pool)

@@ -106,6 +106,7 @@ def execute(
     schedule = scheduler.Schedule.from_tasks(spec.plan.tasks, spec.plan.run.strategy)
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
+    slots = _Slots()
     with handled_by(interrupts), open_backend(spec) as backend:
         while True:
             # a task is in flight until its thread ends, even while it waits to retry after a
@@ -121,20 +122,23 @@ def execute(
                 started = (
                     []
                     if interrupts.cancel.is_set()
-                    else _decide(schedule, spec, progress, in_flight)
+                    else _decide(schedule, spec, progress, in_flight, slots.committing)
                 )
                 ready = [t for t in started if _prepare(spec, tasks[t], progress, record)]
             for task_id in ready:
+                progress.tasks[task_id].free_slot = slots.held_by(task_id)
                 future = backend.submit(
                     tasks[task_id], progress.tasks[task_id], interrupts.cancel, record
                 )
                 futures[future] = task_id
             if not futures and not started:  # a task failing at launch may still skip others
                 break
-            done, _ = wait(futures, timeout=TICK_S, return_when=FIRST_COMPLETED)
+            done, _ = wait([*futures, *slots.held], timeout=TICK_S, return_when=FIRST_COMPLETED)
+            slots.free(done)
             with _one_transaction(record):
-                for future in done:
+                for future in done & futures.keys():
                     task_id = futures.pop(future)
+                    slots.ended(task_id)
                     future.result()
                     task_progress = progress.tasks[task_id]
                     record(task_id, TaskEnded(task_progress.record()))
@@ -147,8 +151,44 @@ def execute(
     return progress
 
 
+class _Slots:
+    """Which in-flight tasks hold a max_parallel slot: each does until its agent and check are
+    done (its worker calls free_slot) or its thread ends; the commit after needs none."""
+
+    def __init__(self) -> None:
+        self.held: dict[Future[None], str] = {}
+        self.committing: set[str] = set()
+
+    def held_by(self, task_id: str) -> Callable[[], None]:
+        """The free_slot of a task about to be submitted: wakes the run loop, from any thread."""
+        freed: Future[None] = Future()
+        self.held[freed] = task_id
+
+        def free_slot() -> None:
+            if not freed.done():  # only the task's own worker calls it
+                freed.set_result(None)
+
+        return free_slot
+
+    def free(self, done: set[Future[None]]) -> None:
+        """Slots freed among what the run loop saw done."""
+        for freed in done & self.held.keys():
+            self.committing.add(self.held.pop(freed))
+
+    def ended(self, task_id: str) -> None:
+        """The task's thread ended: whatever it held is free."""
+        self.committing.discard(task_id)
+        for freed, holder in list(self.held.items()):
+            if holder == task_id:
+                del self.held[freed]
+
+
 def _decide(
-    schedule: scheduler.Schedule, spec: RunSpec, progress: RunProgress, in_flight: set[str]
+    schedule: scheduler.Schedule,
+    spec: RunSpec,
+    progress: RunProgress,
+    in_flight: set[str],
+    committing: set[str],
 ) -> list[str]:
     decision = schedule.decide(
         spec.plan.run.max_parallel,
@@ -156,6 +196,7 @@ def _decide(
         running=progress.with_status(*ACTIVE) | in_flight,
         finished=progress.with_status(*FINISHED) - in_flight,
         available_memory=proc.available_memory(),
+        committing=committing,
     )
     for task_id, task_progress in progress.tasks.items():
         task_progress.waiting = decision.waiting.get(task_id) or decision.blocked.get(task_id)

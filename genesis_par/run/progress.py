@@ -14,6 +14,10 @@ from genesis_par.usage import Usage, total
 from genesis_par.usage.metering import Metering
 
 
+def _keep_slot() -> None:
+    """Where nothing runs other tasks meanwhile (a rerun, a Ray node), there is no slot to free."""
+
+
 @dataclass
 class TaskProgress:
     """What is known of one task; workers update it, the live view reads it."""
@@ -45,6 +49,9 @@ class TaskProgress:
     usage_notes: list[str] = field(default_factory=list)
     metering: list[Metering] = field(default_factory=list)  # its attempts running now
     candidates: tuple[CandidateRecord, ...] | None = None  # best_of: each candidate, the winner
+    # called once its agent and check are done and only the commit is left: the run loop then
+    # gives its max_parallel slot and its locks to the next task
+    free_slot: Callable[[], None] = field(default=_keep_slot, repr=False, compare=False)
 
     def total_usage(self) -> Usage:
         """Finished attempts and running ones, live."""

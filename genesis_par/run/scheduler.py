@@ -84,9 +84,12 @@ class Schedule:
         running: Set[str],
         finished: Set[str],
         available_memory: int | None = None,
+        committing: Set[str] = frozenset(),
     ) -> Decision:
-        """Which ready tasks to start now, and why the others wait."""
-        busy = [self.tasks[r] for r in running]
+        """Which ready tasks to start now, and why the others wait. committing: running tasks
+        past their agent and check, whose work genesis-par is committing; they hold no slot,
+        lock, scope or memory (the commit is not theirs, and it cannot need them)."""
+        busy = [self.tasks[r] for r in running if r not in committing]
         start: list[str] = []
         waiting: dict[str, str] = {}
         for task_id in self.ready(succeeded, running, finished):

@@ -89,6 +89,41 @@ def test_four_one_second_tasks_overlap_in_pairs(
     assert most == 2
 
 
+def test_a_task_frees_its_slot_for_the_next_while_its_work_is_committed(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """max_parallel = 1: b's agent starts while a's commit is still under way (a clean filter
+    holds a's `git add` until b's agent has run), and never while a's agent runs."""
+    flag, agents = tmp_path / "b-ran", tmp_path / "agents.log"
+    wait = f"i=0; while [ ! -e {flag} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done"
+    hold = f"{wait}; [ -e {flag} ] && cat"  # fails a's commit if b never ran meanwhile
+    git(repo, "config", "filter.held.clean", hold)
+    git(repo, "config", "filter.held.required", "true")
+    (repo / ".git" / "info" / "attributes").write_text("*.held filter=held\n")
+
+    def agent(name: str, then: str) -> str:
+        log = f"open({str(agents)!r}, 'a').write"
+        return py(f"{log}('start {name}\\n'); {then}; {log}('end {name}\\n')")
+
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "a"
+        command = {agent("a", "open('a.held', 'w').write('from a')")}
+
+        [[tasks]]
+        id = "b"
+        command = {agent("b", f"open({str(flag)!r}, 'w').close()")}
+    """,
+        header='[run]\nname = "slots"\nmax_parallel = 1\nstrategy = "fifo"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 0, result
+    assert git(repo, "show", "genesis/slots/a:a.held") == "from a"
+    assert agents.read_text().split("\n") == ["start a", "end a", "start b", "end b", ""]
+
+
 def test_dependent_sees_its_dependencies_files(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -59,6 +59,16 @@ def test_max_parallel_counts_running_and_newly_started() -> None:
     assert waiting == {"t3": "max_parallel (3) reached", "t4": "max_parallel (3) reached"}
 
 
+def test_a_committing_task_holds_no_slot_or_lock_and_is_not_started_again() -> None:
+    tasks = [t("a", 0, locks=("db",)), t("b", 1, locks=("db",)), t("c", 2)]
+    s = Schedule.from_tasks(tasks, Strategy.FIFO)
+    held = s.decide(1, succeeded=set(), running={"a"}, finished=set())
+    assert held.start == [] and held.waiting["b"] == "max_parallel (1) reached"
+    freed = s.decide(1, succeeded=set(), running={"a"}, finished=set(), committing={"a"})
+    assert freed.start == ["b"]
+    assert freed.waiting == {"c": "max_parallel (1) reached"}
+
+
 def test_a_lock_is_held_by_one_task_at_a_time() -> None:
     tasks = [t("a", 0, locks=("db",)), t("b", 1, locks=("db",)), t("c", 2, locks=("other",))]
     start, waiting = decide(tasks)
