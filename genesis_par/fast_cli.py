@@ -1,6 +1,7 @@
 """Commands answered without the Typer app (issue 19: start-up). Typer's argument parsing
-imports pydantic, and with rich that is most of a short command's time: `--version` and the
-plain forms of `conflicts` (the command CI scripts call in loops) are parsed here instead.
+imports pydantic, and with rich that is most of a short command's time: `--version`, the
+plain forms of `conflicts` (the command CI scripts call in loops) and of `run` (its start is
+paid by every run) are parsed here instead.
 Anything else, `--help` and every mistake included, goes to the Typer app, which says it."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
 
     from genesis_par.errors import GenesisError
 
-_VALUED = ("--into", "--run")
+_CONFLICTS_VALUED = ("--into", "--run")
+_RUN_VALUED = ("--name", "--into", "--isolation", "--metrics", "--backend", "--ray-address")
+_RUN_FLAGS = ("--fail-fast", "--no-merge", "--json")
 
 
 def answer(args: Sequence[str]) -> int | None:
@@ -24,42 +27,71 @@ def answer(args: Sequence[str]) -> int | None:
         sys.stdout.write(f"genesis-par {__version__}\n")
         return 0
     if args[:1] == ["conflicts"]:
-        parsed = _conflicts_args(args[1:])
+        parsed = _parse(args[1:], _CONFLICTS_VALUED, ("--json",))
         if parsed is not None:
-            return guarded(lambda: _conflicts(*parsed), as_json="--json" in args)
+            branches, values, flags = parsed
+            return guarded(lambda: _conflicts(branches, values, flags), as_json="--json" in flags)
+    if args[:1] == ["run"]:
+        parsed = _parse(args[1:], _RUN_VALUED, _RUN_FLAGS)
+        if parsed is not None and len(parsed[0]) == 1:
+            (plan,), values, flags = parsed
+            return guarded(lambda: _run(plan, values, flags), as_json="--json" in flags)
     return None
 
 
-def _conflicts_args(args: Sequence[str]) -> tuple[list[str], dict[str, str], bool] | None:
-    """(branches, {"--into": ..., "--run": ...}, --json) as Typer would read them, or None for
-    anything this parser does not take on (options it does not know, a value like an option)."""
-    branches: list[str] = []
+def _parse(
+    args: Sequence[str], valued: Sequence[str], known_flags: Sequence[str]
+) -> tuple[list[str], dict[str, str], set[str]] | None:
+    """(arguments, {option: value}, flags given) as Typer would read them, or None for anything
+    this parser does not take on (options it does not know, a value like an option)."""
+    arguments: list[str] = []
     values: dict[str, str] = {}
-    as_json = False
+    flags: set[str] = set()
     rest = list(args)
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
-        if arg == "--json":
-            as_json = True
-        elif name in _VALUED and eq:
+        if arg in known_flags:
+            flags.add(arg)
+        elif name in valued and eq:
             values[name] = value
-        elif arg in _VALUED and rest and not rest[0].startswith("-"):
+        elif arg in valued and rest and not rest[0].startswith("-"):
             values[arg] = rest.pop(0)
         elif arg.startswith("-") or not arg:
             return None
         else:
-            branches.append(arg)
-    return branches, values, as_json
+            arguments.append(arg)
+    return arguments, values, flags
 
 
-def _conflicts(branches: list[str], values: dict[str, str], as_json: bool) -> int:
+def _conflicts(branches: list[str], values: dict[str, str], flags: set[str]) -> int:
     from pathlib import Path
 
     from genesis_par.commands import conflicts
 
     into, run = values.get("--into"), values.get("--run")
-    return conflicts.run(Path.cwd(), branches, into=into, run_name=run, as_json=as_json)
+    return conflicts.run(Path.cwd(), branches, into=into, run_name=run, as_json="--json" in flags)
+
+
+def _run(plan: str, values: dict[str, str], flags: set[str]) -> int:
+    from pathlib import Path
+
+    from genesis_par.commands import run
+
+    metrics = values.get("--metrics")
+    return run.run(
+        Path.cwd(),
+        Path(plan),
+        name=values.get("--name"),
+        as_json="--json" in flags,
+        fail_fast="--fail-fast" in flags,
+        no_merge="--no-merge" in flags,
+        into=values.get("--into"),
+        isolation=values.get("--isolation"),
+        metrics=None if metrics is None else Path(metrics),
+        backend=values.get("--backend"),
+        ray_address=values.get("--ray-address"),
+    )
 
 
 def guarded(command: Callable[[], int], as_json: bool) -> int:

@@ -160,3 +160,55 @@ def test_plain_conflicts_imports_no_command_line_app(repo: Path) -> None:
         [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, env=genesis_env()
     )
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "missing.toml"],
+        ["run", "plan.toml", "--isolation", "bogus"],
+        ["run", "--json", "--backend=nope", "plan.toml"],
+        ["run", "plan.toml", "--name", "two words", "--no-merge"],
+        ["run", "plan.toml", "--into"],  # mistakes: the app says them
+        ["run", "plan.toml", "other.toml"],
+        ["run", "plan.toml", "--no-such-option"],
+    ],
+)
+def test_run_answers_as_the_app_does_without_importing_it(repo: Path, args: list[str]) -> None:
+    """`run` is parsed without Typer (issue 19: start-up); what it says and returns is the
+    app's, word for word; what the quick parser does not take goes to the app."""
+    (repo / "plan.toml").write_text('version = 1\n[[tasks]]\nid = "a"\ncommand = "true"\n')
+    where = {"cwd": repo, "capture_output": True, "text": True, "env": genesis_env()}
+    quick = subprocess.run([*genesis_cmd(), *args], **where)  # type: ignore[call-overload]
+    app = subprocess.run([*THROUGH_TYPER, *args], **where)  # type: ignore[call-overload]
+    assert quick.returncode == 2
+    named = app.stderr.replace(" -c ", " python -m genesis_par ")  # the app's own name in usage
+    assert (quick.returncode, quick.stdout, quick.stderr) == (
+        app.returncode,
+        app.stdout,
+        named.replace("'-c ", "'python -m genesis_par "),
+    )
+    assert not (repo / ".git" / "genesis-par").exists()  # refused before anything started
+
+
+def test_a_plain_run_imports_no_command_line_app(repo: Path) -> None:
+    """A run started with the plain options works without Typer ever being imported."""
+    plan = repo.parent / "plan.toml"
+    plan.write_text('version = 1\n[[tasks]]\nid = "a"\ncommand = "echo hi > a.txt"\n')
+    code = (
+        "import json, runpy, sys\n"
+        f"sys.argv = ['genesis-par', 'run', {str(plan)!r}, '--name=quick', '--json']\n"
+        "try:\n"
+        "    runpy.run_module('genesis_par', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "loaded = [m for m in ('typer', 'click', 'pydantic') if m in sys.modules]\n"
+        "assert not loaded, loaded"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, env=genesis_env()
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["run"] == "quick" and result["status"] == "succeeded"
+    assert [t["status"] for t in result["tasks"]] == ["succeeded"]
