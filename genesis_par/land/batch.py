@@ -92,6 +92,7 @@ class _Batches:
         self.spec, self.result, self.touched, self.now = spec, result, touched, now
         self.settings = spec.batching
         self.tip = result.before
+        self.trees = target_moves.Trees()
         self.blocked = target_moves.in_the_way(spec)
         self.batch_of: dict[str, int] = {}
         self.records: list[BatchRecord] = []
@@ -187,13 +188,15 @@ class _Batches:
 
     def _build(self, items: Sequence[Candidate]) -> tuple[str, ...]:
         """The commits landing items one on another on the tip, as far as they merge."""
-        repo, tip, built = self.spec.repo.root, self.tip, []
+        tip, built, trees = self.tip, [], self.trees
         for i, c in enumerate(items):
-            probe = target_moves.probe(self.spec, tip, c, {})
-            if probe.clean and probe.tree == gitops.tree_of(repo, tip):
+            probe = target_moves.probe(self.spec, tip, c, {}, trees)
+            if target_moves.already_there(self.spec, tip, probe, {}, trees):
                 built.append(tip)  # already there (a resumed run): nothing to add
                 continue
-            new = target_moves.combine(self.spec, tip, c, probe.tree) if probe.clean else None
+            new = None
+            if probe.clean:
+                new = target_moves.combine(self.spec, tip, c, probe.tree, trees)
             if new is None:
                 if i == 0:
                     self._unmergeable(c, probe)

@@ -69,6 +69,7 @@ def land(
         result.after = batch.land(spec, [by_id[t] for t, _ in result.order], result, touched)
         return result
     tip = result.before
+    trees = target_moves.Trees()
     blocked = None if dry_run else target_moves.in_the_way(spec)
     with contextlib.ExitStack() as stack:
         # A dry run writes its trial merges into a throwaway object directory.
@@ -85,7 +86,7 @@ def land(
             if left_out:  # its branch holds that work too: merging it would land it anyway
                 result.unmerged.append(Unmerged(task_id, f"dependency {left_out[0]} not merged"))
                 continue
-            tip = _land_one(spec, c, tip, result, touched, objects)
+            tip = _land_one(spec, c, tip, result, touched, objects, trees)
             blocked = result.blocked
     result.after = tip
     return result
@@ -98,12 +99,13 @@ def _land_one(
     result: QueueResult,
     touched: Callable[[str], set[str]],
     scratch: Mapping[str, str],
+    trees: target_moves.Trees,
 ) -> str:
     """Land one candidate; the new tip. A scratch object dir (dry run) publishes nothing."""
     repo = spec.repo.root
     for _ in range(MAX_RETRIES_ON_MOVED_TARGET):
-        probe = target_moves.probe(spec, tip, c, scratch)
-        if probe.clean and probe.tree == gitops.tree_of(repo, tip, scratch):
+        probe = target_moves.probe(spec, tip, c, scratch, trees)
+        if target_moves.already_there(spec, tip, probe, scratch, trees):
             result.merged.append(c.task.id)  # already there (a resumed run): nothing to add
             result.already.append(c.task.id)
             return tip
@@ -114,8 +116,10 @@ def _land_one(
         if scratch:
             result.merged.append(c.task.id)
             env = {**spec.git_env, **scratch}
-            return gitops.commit_tree(repo, probe.tree, [tip, c.commit], "dry run", env)
-        new = target_moves.combine(spec, tip, c, probe.tree)
+            made = gitops.commit_tree(repo, probe.tree, [tip, c.commit], "dry run", env)
+            trees[made] = probe.tree
+            return made
+        new = target_moves.combine(spec, tip, c, probe.tree, trees)
         if new is None:
             result.unmerged.append(Unmerged(c.task.id, "rebase conflict"))
             return tip

@@ -19,7 +19,26 @@ def _message(spec: QueueSpec, c: Candidate) -> str:
     )
 
 
-def probe(spec: QueueSpec, tip: str, c: Candidate, scratch: Mapping[str, str]) -> MergeResult:
+class Trees(dict[str, str]):
+    """The tree of each commit the queue built (the tree it gave `commit-tree`): the next
+    candidate lands on that commit, and git need not be asked its tree again."""
+
+    def of(self, spec: QueueSpec, commit: str, scratch: Mapping[str, str]) -> str:
+        """commit's tree, known or asked of git."""
+        known = self.get(commit)
+        return known if known is not None else gitops.tree_of(spec.repo.root, commit, scratch)
+
+
+def already_there(
+    spec: QueueSpec, tip: str, probe: MergeResult, scratch: Mapping[str, str], trees: Trees
+) -> bool:
+    """Whether the probed candidate's merge changes nothing on tip (a resumed run)."""
+    return probe.clean and probe.tree == trees.of(spec, tip, scratch)
+
+
+def probe(
+    spec: QueueSpec, tip: str, c: Candidate, scratch: Mapping[str, str], trees: Trees
+) -> MergeResult:
     """Merge c onto tip, as its method will land it.
 
     `merge` keeps the task's history, so git's own merge base is right. `squash` and `rebase`
@@ -30,18 +49,20 @@ def probe(spec: QueueSpec, tip: str, c: Candidate, scratch: Mapping[str, str]) -
     if spec.method is MergeMethod.MERGE or c.start is None:
         return conflicts.merge_one(repo, tip, c.commit, scratch)
     env = {**spec.git_env, **scratch}
-    tree = gitops.tree_of(repo, tip, scratch)
+    tree = trees.of(spec, tip, scratch)
     stand_in = gitops.commit_tree(repo, tree, [c.start], "genesis-par: merge probe", env)
     return conflicts.merge_one(repo, stand_in, c.commit, scratch)
 
 
-def combine(spec: QueueSpec, tip: str, c: Candidate, tree: str) -> str | None:
-    """The commit that lands c on tip; None when a rebase hits a conflict."""
+def combine(spec: QueueSpec, tip: str, c: Candidate, tree: str, trees: Trees) -> str | None:
+    """The commit that lands c on tip (its tree kept in trees); None when a rebase hits a
+    conflict."""
     repo = spec.repo.root
-    if spec.method is MergeMethod.MERGE:
-        return gitops.commit_tree(repo, tree, [tip, c.commit], _message(spec, c), spec.git_env)
-    if spec.method is MergeMethod.SQUASH:
-        return gitops.commit_tree(repo, tree, [tip], _message(spec, c), spec.git_env)
+    if spec.method is not MergeMethod.REBASE:
+        parents = [tip, c.commit] if spec.method is MergeMethod.MERGE else [tip]
+        made = gitops.commit_tree(repo, tree, parents, _message(spec, c), spec.git_env)
+        trees[made] = tree
+        return made
     assert spec.check_worktree is not None
     base = c.start or gitops.merge_base(repo, tip, c.commit) or tip  # replay its own commits only
     gitops.checkout_detached(spec.check_worktree, tip)

@@ -48,6 +48,31 @@ def test_three_disjoint_tasks_all_land_and_the_user_branch_is_untouched(
     assert not (repo / "f0.txt").exists()
 
 
+def test_the_queue_knows_the_trees_it_built(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each candidate is checked against the tip's tree (already there?); the tips the queue
+    built itself have the tree it gave them, so git is asked only for the first tip's."""
+    body = "".join(
+        f'[[tasks]]\nid = "t{i}"\ncommand = {writer(f"f{i}.txt", str(i))}\n' for i in range(4)
+    )
+    plan = write_plan(repo, body, header='[run]\nname = "trees"\n')
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    code, result = run_json(repo, plan, capsys)
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    assert code == 0 and sorted(result["merge"]["merged"]) == ["t0", "t1", "t2", "t3"]
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    asked = [
+        e["argv"][-1]
+        for e in events
+        if e["event"] == "start" and "rev-parse" in e["argv"] and e["argv"][-1].endswith("^{tree}")
+    ]
+    assert asked == [result["merge"]["before"] + "^{tree}"]
+    tip = result["merge"]["after"]
+    assert git(repo, "ls-tree", "--name-only", tip).split()[1:] == [f"f{i}.txt" for i in range(4)]
+
+
 def test_same_lines_one_lands_the_other_is_unmerged_with_exit_3(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
