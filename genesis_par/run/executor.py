@@ -107,6 +107,7 @@ def execute(
     interrupts = _Interrupts()
     futures: dict[Future[None], str] = {}
     slots = _Slots()
+    unsuccessful: frozenset[str] = frozenset()  # finished tasks whose dependents were looked at
     with handled_by(interrupts), open_backend(spec) as backend:
         while True:
             # a task is in flight until its thread ends, even while it waits to retry after a
@@ -114,7 +115,9 @@ def execute(
             in_flight = set(futures.values())
             with _one_transaction(record):  # the tick's transitions, recorded before acted on
                 if not interrupts.cancel.is_set():
-                    _skip_dependents(progress, tasks, record, in_flight)
+                    unsuccessful = _skip_dependents(
+                        progress, tasks, record, in_flight, unsuccessful
+                    )
                     if spec.budget_reached():
                         _skip_rest(progress, BUDGET, record, in_flight)
                     if fail_fast and progress.with_status(TaskStatus.FAILED) - in_flight:
@@ -195,7 +198,7 @@ def _decide(
         succeeded=progress.with_status(TaskStatus.SUCCEEDED) - in_flight,
         running=progress.with_status(*ACTIVE) | in_flight,
         finished=progress.with_status(*FINISHED) - in_flight,
-        available_memory=proc.available_memory(),
+        available_memory=proc.available_memory() if schedule.needs_memory else None,
         committing=committing,
     )
     for task_id, task_progress in progress.tasks.items():
@@ -246,18 +249,29 @@ def _free_port(progress: RunProgress) -> int:
 
 
 def _skip_dependents(
-    progress: RunProgress, tasks: dict[str, Task], record: Recorder, in_flight: set[str]
-) -> None:
+    progress: RunProgress,
+    tasks: dict[str, Task],
+    record: Recorder,
+    in_flight: set[str],
+    looked_at: frozenset[str],
+) -> frozenset[str]:
+    """Skip the tasks that depend on one that did not succeed; the finished tasks that did not
+    succeed, whose dependents are now skipped (when they are the ones looked_at already,
+    there is nothing new to skip: the graph is not walked again at every tick)."""
     finished = {
         t.id: t.status
         for t in progress.tasks.values()
         if t.status in FINISHED and t.id not in in_flight
     }
+    unsuccessful = frozenset(t for t, status in finished.items() if status != TaskStatus.SUCCEEDED)
+    if unsuccessful <= looked_at:
+        return looked_at
     skips = scheduler.to_skip(list(tasks.values()), finished)
     for task_id, reason in skips.items():
         task_progress = progress.tasks[task_id]
         task_progress.status, task_progress.reason = TaskStatus.SKIPPED, reason
         record(task_id, TaskEnded(task_progress.record()))
+    return unsuccessful | frozenset(skips)
 
 
 def _skip_rest(progress: RunProgress, reason: str, record: Recorder, in_flight: set[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from genesis_par.model import TaskStatus
@@ -75,6 +76,11 @@ class Schedule:
             if t.id not in running and t.id not in finished and set(t.depends_on) <= succeeded
         ]
         return sorted(ids, key=self.order.__getitem__)
+
+    @cached_property
+    def needs_memory(self) -> bool:
+        """Whether a task has a memory limit, so that decide needs the memory available."""
+        return any(t.memory_bytes for t in self.tasks.values())
 
     def decide(
         self,

@@ -190,6 +190,52 @@ def test_failed_task_skips_its_dependents_only(
     assert result["status"] == "failed"
 
 
+def test_a_second_failure_later_in_the_run_skips_its_own_dependents_too(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dependents of a failure are skipped whenever it comes: bad-2 fails ticks after
+    bad-1 (it runs after first), and its dependent is skipped as bad-1's was."""
+    plan = write_plan(
+        repo,
+        f"""
+        [[tasks]]
+        id = "bad-1"
+        command = {py("raise SystemExit(3)")}
+
+        [[tasks]]
+        id = "after-1"
+        depends_on = ["bad-1"]
+        command = {py("pass")}
+
+        [[tasks]]
+        id = "first"
+        command = {py("pass")}
+
+        [[tasks]]
+        id = "bad-2"
+        depends_on = ["first"]
+        command = {py("raise SystemExit(4)")}
+
+        [[tasks]]
+        id = "after-2"
+        depends_on = ["bad-2"]
+        command = {py("pass")}
+    """,
+        header='[run]\nmax_parallel = 1\nstrategy = "fifo"\n',
+    )
+    code, result = run_json(repo, plan, capsys)
+    assert code == 1
+    tasks = tasks_by_id(result)
+    assert [tasks[t]["status"] for t in ("bad-1", "first", "bad-2")] == [
+        "failed",
+        "succeeded",
+        "failed",
+    ]
+    assert tasks["after-1"]["reason"] == 'dependency "bad-1" failed'
+    assert tasks["after-2"]["status"] == "skipped"
+    assert tasks["after-2"]["reason"] == 'dependency "bad-2" failed'
+
+
 def test_flaky_agent_succeeds_on_second_attempt(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
