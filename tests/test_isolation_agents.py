@@ -164,6 +164,41 @@ def test_the_users_main_worktree_is_off_limits(
     fsck(user_repo)
 
 
+def test_other_worktrees_are_off_limits_even_those_made_after_the_agent_started(
+    user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent's git refuses to run in the user's linked worktree and in another task's, also
+    one made while the agent runs (late starts only once bad's agent has begun)."""
+    users = tmp_path / "users-worktree"
+    git(user_repo, "worktree", "add", "-q", str(users), "feature")
+    began, done = tmp_path / "bad-began", tmp_path / "bad-done"
+    out_late, out_users = tmp_path / "late.out", tmp_path / "users.out"
+
+    def wait(path: Path) -> str:
+        return f"i=0; while [ ! -e {path} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done"
+
+    bad = (
+        f"touch {began}; {wait(Path('../late/.git'))}; "
+        f"git -C ../late status > {out_late} 2>&1; echo exit $? >> {out_late}; "
+        f"git -C {users} status > {out_users} 2>&1; echo exit $? >> {out_users}; touch {done}"
+    )
+    body = (
+        _task("bad", bad)
+        + _task("first", wait(began))
+        + _task("late", wait(done)).replace("command", 'depends_on = ["first"]\ncommand')
+    )
+    before = _user_state(user_repo)
+    users_head = (users / ".git").read_text()
+    tasks = _run(user_repo, capsys, body, "ow")
+    assert {t: tasks[t]["status"] for t in tasks} == dict.fromkeys(tasks, "succeeded")
+    for out in (out_late, out_users):
+        text = out.read_text()
+        assert "off-limits.config" in text and text.endswith("exit 128\n"), text
+    assert _user_state(user_repo) == before
+    assert (users / ".git").read_text() == users_head
+    fsck(user_repo)
+
+
 def test_a_worktree_without_its_git_link_never_finds_the_users_repository(
     user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -93,7 +93,7 @@ class Fence:
         self.scope = scope
         self.verdict = Verdict()
         self.overlapped: set[str] = set()  # tasks whose guarded processes ran at the same time
-        self._blocked: list[Path] = []
+        self._blocked: list[str] = []
         self._before = _Snapshot({}, {})
         self._link: bytes | None = None  # the worktree's .git file
 
@@ -137,7 +137,7 @@ class Fence:
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
         (s.state_dir / "guard" / "off-limits.config").write_text(guard_env.OFF_LIMITS)
-        self._blocked = guard_env.blocked_gitdirs(s.repo.common_dir, gitdir)
+        self._blocked = guard_env.off_limits_patterns(s.repo.common_dir, gitdir)
         if s.clone:  # its git is its own: no hook in it; the user's repository is off limits
             self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
             return

@@ -169,9 +169,10 @@ def agent_env(
     common_dir: Path,
     include: Path | None,
     off_limits: Path,
-    blocked: Sequence[Path],
+    blocked: Sequence[str],
 ) -> dict[str, str]:
-    """base without the variables that locate a repository, plus the ceiling and includes."""
+    """base without the variables that locate a repository, plus the ceiling and includes.
+    blocked: `gitdir:` patterns of the git dirs the agent's git refuses (off_limits_patterns)."""
     env = without_repository_variables(base)  # the same list genesis-par's own git drops
     ceiling = str(worktree.resolve().parent)
     inherited = base.get("GIT_CEILING_DIRECTORIES")
@@ -180,30 +181,53 @@ def agent_env(
     pairs = []
     if include is not None:  # none for a task clone: its git runs no hook of ours
         pairs += [(f"includeIf.gitdir:{_pattern(common_dir.resolve())}/worktrees/*.path", include)]
-    pairs += [(f"includeIf.gitdir:{_pattern(b)}.path", off_limits) for b in blocked]
+    pairs += [(f"includeIf.gitdir:{b}.path", off_limits) for b in blocked]
     env["GIT_CONFIG_COUNT"] = str(len(pairs))
     for k, (key, value) in enumerate(pairs):
         env[f"GIT_CONFIG_KEY_{k}"], env[f"GIT_CONFIG_VALUE_{k}"] = key, str(value)
     return env
 
 
-@functools.lru_cache(maxsize=4096)  # each agent gets one per worktree of the run: made once
+@functools.lru_cache(maxsize=64)
 def _pattern(path: Path) -> str:
     """path as a literal `gitdir:` pattern (wildmatch: `*?[\\` escaped)."""
-    return "".join("\\" + c if c in "*?[\\" else c for c in str(path))
+    return _literal(str(path))
 
 
-def blocked_gitdirs(common_dir: Path, own_gitdir: Path) -> list[Path]:
-    """The main worktree's git dir and every linked worktree's but the agent's own."""
+def _literal(text: str) -> str:
+    return "".join("\\" + c if c in "*?[\\" else c for c in text)
+
+
+def off_limits_patterns(common_dir: Path, own_gitdir: Path) -> list[str]:
+    """`gitdir:` patterns of the main worktree's git dir and of every linked worktree's but the
+    agent's own, those made while it runs included. They name every other entry of
+    `worktrees/` by how it differs from the agent's own name (another first character, a
+    proper prefix of it, the same start then another character, or a longer name), so there
+    are two per character of that name, however many worktrees the repository has."""
     common = common_dir.resolve()
+    folder = f"{_pattern(common / 'worktrees')}/"
+    name = own_gitdir.name
+    if own_gitdir.parent != common / "worktrees":  # a clone's: every linked one is off limits
+        return [_pattern(common), f"{folder}*"]
+    if not name.isascii():  # a class of one byte cannot hold the character: name each one
+        return [_pattern(common), *(_pattern(p) for p in _linked(common) if p != own_gitdir)]
+    others = [f"{folder}[!\\{name[0]}]*", f"{folder}{_literal(name)}?*"]
+    for k in range(1, len(name)):
+        start = folder + _literal(name[:k])
+        others += [start, f"{start}[!\\{name[k]}]*"]
+    return [_pattern(common), *others]
+
+
+def _linked(common: Path) -> list[Path]:
+    """The git dirs of the linked worktrees there are now."""
     linked: list[Path] = []
     with contextlib.suppress(OSError), os.scandir(common / "worktrees") as entries:
-        for entry in entries:  # one resolve per symlink only: a run has hundreds of these
+        for entry in entries:
             if entry.is_symlink():
                 linked.append(Path(entry.path).resolve())
             elif entry.is_dir():
                 linked.append(Path(entry.path))
-    return [common, *(p for p in sorted(linked) if p != own_gitdir)]
+    return sorted(linked)
 
 
 def own_gitdir(worktree: Path) -> Path | None:
