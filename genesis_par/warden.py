@@ -98,17 +98,21 @@ def _reap(attempts: dict[int, int]) -> None:
 
 
 def _start(request: tuple[object, ...], attempts: dict[int, int], wake: tuple[int, int]) -> None:
-    ident = request[0]
+    ident, env = request[0], request[3]
     me = os.getpid()
+    cgroup = env.get(shim.CGROUP_VARIABLE) if isinstance(env, dict) else None
     try:
-        pid = os.fork()
+        pid = shim.fork_into(cgroup) if cgroup else None
+        born_in = pid is not None
+        if pid is None:
+            pid = os.fork()
     except OSError as e:
         _say(f"E {ident} {e.strerror}")
         return
     if pid == 0:
         code = 255
         try:
-            code = _attempt(me, request, wake)
+            code = _attempt(me, request, wake, born_in)
         finally:
             os._exit(code)
     found = proc_tree._read(pid)  # read before it can be reaped: its start names it for good
@@ -116,8 +120,9 @@ def _start(request: tuple[object, ...], attempts: dict[int, int], wake: tuple[in
     _say(f"S {ident} {pid} {attempts[pid]}")
 
 
-def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int]) -> int:
-    """In the fork: become the attempt's shim, in a session of its own, logging to its log."""
+def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int], born_in: bool) -> int:
+    """In the fork: become the attempt's shim, in a session of its own, logging to its log.
+    born_in: the fork was born in the attempt's cgroup."""
     _, argv, cwd, env, log, exit_file = request
     assert isinstance(argv, list) and isinstance(env, dict)
     signal.set_wakeup_fd(-1)
@@ -140,7 +145,7 @@ def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int]) ->
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}: {cwd}\n")
         return 126
-    return shim.supervise(warden, str(exit_file), [str(a) for a in argv])
+    return shim.supervise(warden, str(exit_file), [str(a) for a in argv], born_in)
 
 
 def _shut_down(attempts: dict[int, int]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par import proc, warden_link
+from genesis_par import cgroups, proc, warden_link
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(not warden_link.usable(), reason="the warden needs Linux")
@@ -63,7 +63,7 @@ def driver(tmp_path: Path, agents: int) -> subprocess.Popen[bytes]:
         f"""
         import os, sys, threading
         from pathlib import Path
-        from genesis_par import proc, warden_link
+        from genesis_par import cgroups, proc, shim, warden_link
         print(warden_link.link().pid, flush=True)
         def one(i, code):
             proc.run([sys.executable, "-c", code], cwd=Path({str(tmp_path)!r}),
@@ -254,3 +254,60 @@ def test_the_recorded_identity_names_the_attempts_shim(tmp_path: Path) -> None:
             on_start=lambda s: seen.append(s),
         )
         assert (out.exit_code, out.failure) == (0, None)
+
+
+needs_cgroup = pytest.mark.skipif(
+    cgroups.parent() is None, reason="no cgroup v2 here that genesis-par may make cgroups in"
+)
+
+
+@needs_cgroup
+def test_fork_into_gives_a_child_born_in_the_cgroup_and_none_for_a_plain_folder(
+    tmp_path: Path,
+) -> None:
+    """Born there, not moved there (a move waits for the kernel's RCU grace period). In a
+    process of one thread, as the warden is."""
+    made = cgroups.new(cgroups.parent())
+    assert made is not None
+    script = textwrap.dedent(f"""
+        import os
+        from genesis_par import shim
+        read, write = os.pipe()
+        pid = shim.fork_into({str(made)!r})
+        if pid == 0:
+            os.write(write, open("/proc/self/cgroup").read().encode())
+            os._exit(0)
+        os.close(write)
+        print(os.read(read, 4096).decode().strip())
+        print(os.waitpid(pid, 0)[1], shim.fork_into({str(tmp_path)!r}))
+    """)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout
+    finally:
+        cgroups.remove(made)
+    born = next(line for line in out.splitlines() if line.startswith("0::"))
+    assert born.endswith(f"/{made.name}"), out
+    assert out.splitlines()[-1] == "0 None"  # not a cgroup: the warden forks and moves instead
+
+
+@needs_cgroup
+def test_an_attempts_shim_is_born_in_its_cgroup_and_its_agent_with_it(tmp_path: Path) -> None:
+    code = (
+        "import os; print(open(f'/proc/{os.getppid()}/cgroup').read()); "
+        "print(open('/proc/self/cgroup').read())"
+    )
+    out = proc.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log_path=tmp_path / "a.log",
+        limits=proc.Limits(timeout_s=30),
+        cancel=threading.Event(),
+    )
+    assert out.exit_code == 0
+    log = (tmp_path / "a.log").read_text()
+    shim_line, agent_line = [x for x in log.splitlines() if x.startswith("0::")]
+    assert shim_line == agent_line and "/genesis-par-" in agent_line, log
+    assert "could not join" not in log
