@@ -10,6 +10,7 @@ one that starts, watches and stops processes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -60,16 +61,40 @@ def hurry() -> None:
     _hurry.set()
 
 
-def identity(pid: int | None = None) -> Started:
-    """A process's pid and create time (this process by default)."""
-    import psutil
+_PROC = os.path.exists("/proc/self/stat")  # Linux: read there, without importing psutil
 
+
+def identity(pid: int | None = None) -> Started:
+    """A process's pid and create time (this process by default), as psutil counts it."""
     pid = os.getpid() if pid is None else pid
-    return Started(pid, psutil.Process(pid).create_time())
+    if not _PROC:
+        import psutil
+
+        return Started(pid, psutil.Process(pid).create_time())
+    found = proc_tree._read(pid)
+    if found is None:
+        raise ProcessLookupError(errno.ESRCH, f"no process {pid}")
+    return Started(pid, started_at(found.start))
+
+
+def started_at(ticks: int) -> float:
+    """A create time from a start in clock ticks since boot: what psutil computes on Linux
+    (`create_time()`: ticks / CLK_TCK + the btime of /proc/stat), to the last bit, so that
+    records made either way match. Read without psutil, whose import is 12 ms of every run."""
+    with open("/proc/stat", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"btime"):
+                return ticks / TICKS + float(line.split()[1])
+    raise OSError(errno.ENOENT, "no btime line in /proc/stat")
 
 
 def alive(pid: int, create_time: float) -> bool:
     """True when that very process (not a reuse of its pid) still runs."""
+    if _PROC:
+        found = proc_tree._read(pid)
+        return (
+            found is not None and found.state not in "ZX" and started_at(found.start) == create_time
+        )
     import psutil
 
     try:
@@ -342,12 +367,10 @@ def _run(
 def _create_time(child: _Child) -> float:
     """The shim's create time as psutil counts it. A fork of the warden running a quick agent
     may be reaped (its pid free for another process) before we look: the warden read its start."""
-    import psutil
-
     ticks: int | None = getattr(child, "start_ticks", None)
     if ticks is None:  # a Popen: not reaped before we wait for it
-        return float(psutil.Process(child.pid).create_time())
-    return ticks / TICKS + psutil.boot_time()
+        return identity(child.pid).create_time
+    return started_at(ticks)
 
 
 def _stop_stragglers(

@@ -183,6 +183,8 @@ def check_agents(plan: Plan) -> None:
 
 def _warn_about_memory(plan: Plan, note: Callable[[str], None]) -> None:
     """A memory limit above what the machine has can never be a real bound: say so."""
+    if not any(task.memory_bytes for task in plan.tasks):
+        return
     total = proc.total_memory()
     for task in plan.tasks:
         if task.memory_bytes and task.memory_bytes > total:
