@@ -1,11 +1,12 @@
 """Part of the process door (used by proc.py only): a cgroup v2 of its own for each attempt,
 where genesis-par may make one (issue 13).
 
-Each attempt's shim joins its cgroup (genesis-par-<pid>-<n>, beside genesis-par's own cgroup's
+Each attempt's shim is in its cgroup (genesis-par-<pid>-<n>, beside genesis-par's own cgroup's
 processes) before it starts the agent, so everything the agent starts is born in it, whatever
-session or parent it takes. A stop freezes it (`cgroup.freeze`), then kills it (`cgroup.kill`,
-Linux 5.14): the kernel stops every member at once, one forking or not, where signals sent to
-a list of pids can be outrun. Elsewhere, or when that fails, proc's SIGSTOP sweeps alone do it.
+session or parent it takes: the warden forks it there (shim.fork_into), else it joins. A stop
+freezes it (`cgroup.freeze`), then kills it (`cgroup.kill`, Linux 5.14): the kernel stops every
+member at once, one forking or not, where signals sent to a list of pids can be outrun.
+Elsewhere, or when that fails, proc's SIGSTOP sweeps alone do it.
 """
 
 from __future__ import annotations
