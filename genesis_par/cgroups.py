@@ -50,6 +50,20 @@ def parent() -> Path | None:
     return found
 
 
+def left_by_the_dead(under: Path | None) -> list[Path]:
+    """Attempts' cgroups under `under` that still hold processes though the genesis-par named in
+    them (genesis-par-<pid>-<n>) is gone: an attempt it started after it last recorded anything,
+    so that no record names its processes."""
+    if under is None:
+        return []
+    left = []
+    for found in under.glob(f"{PREFIX}*-*"):
+        pid = found.name.removeprefix(PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and populated(found):
+            left.append(found)
+    return left
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from genesis_par import proc
+import time
+from pathlib import Path
+
+from genesis_par import cgroups, proc
 from genesis_par.model import RunStatus
+from genesis_par.shim import FINISHING_GRACE_S
 from genesis_par.state.store import RunRecord, Store
+
+UNRECORDED_WAIT_S = FINISHING_GRACE_S + 2.0  # the shim's own grace, then its stop
 
 
 def supervisor_alive(record: RunRecord) -> bool:
@@ -22,7 +28,9 @@ def effective_status(record: RunRecord) -> RunStatus:
 
 
 def stop_orphans(store: Store) -> list[int]:
-    """Stop agent trees recorded as running whose run's supervisor is gone; their pids."""
+    """Stop agent trees recorded as running whose run's supervisor is gone; their pids. And
+    wait for the unrecorded ones to end (stop_unrecorded)."""
+    stop_unrecorded()
     stopped = []
     for attempt in store.running_attempts():
         record = store.get_run(attempt.run)
@@ -35,3 +43,20 @@ def stop_orphans(store: Store) -> list[int]:
         ):
             stopped.append(attempt.pid)
     return stopped
+
+
+def stop_unrecorded(wait_s: float = UNRECORDED_WAIT_S, under: Path | None = None) -> int:
+    """Attempts a SIGKILLed genesis-par started after its last record (their processes named
+    nowhere) are still in their own cgroups: wait for them to end (their shim lets an agent
+    about to finish finish, and writes its exit, which resume then reads instead of running the
+    agent again), then kill what is left, so that no task's worktree gets a second agent. How
+    many such cgroups there were. Without cgroups, the shims still stop them by themselves.
+    under: where to look (genesis-par's own cgroup by default)."""
+    found = cgroups.left_by_the_dead(under or cgroups.parent())
+    left, deadline = found, time.monotonic() + wait_s
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [c for c in left if cgroups.populated(c)]
+    for cgroup in found:
+        cgroups.remove(cgroup)  # what still runs there is frozen and killed first
+    return len(found)
