@@ -177,8 +177,9 @@ def test_other_worktrees_are_off_limits_even_those_made_after_the_agent_started(
     def wait(path: Path) -> str:
         return f"i=0; while [ ! -e {path} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done"
 
+    seen = tmp_path / "bad-env"
     bad = (
-        f"touch {began}; {wait(Path('../late/.git'))}; "
+        f"env | grep ^GIT_ > {seen}; touch {began}; {wait(Path('../late/.git'))}; "
         f"git -C ../late status > {out_late} 2>&1; echo exit $? >> {out_late}; "
         f"git -C {users} status > {out_users} 2>&1; echo exit $? >> {out_users}; touch {done}"
     )
@@ -191,9 +192,11 @@ def test_other_worktrees_are_off_limits_even_those_made_after_the_agent_started(
     users_head = (users / ".git").read_text()
     tasks = _run(user_repo, capsys, body, "ow")
     assert {t: tasks[t]["status"] for t in tasks} == dict.fromkeys(tasks, "succeeded")
+    records = sorted(p.name for p in (user_repo / ".git" / "worktrees").iterdir())
     for out in (out_late, out_users):
         text = out.read_text()
-        assert "off-limits.config" in text and text.endswith("exit 128\n"), text
+        why = f"{text}\nrecords: {records}\nbad's git environment:\n{seen.read_text()}"
+        assert "off-limits.config" in text and text.endswith("exit 128\n"), why
     assert _user_state(user_repo) == before
     assert (users / ".git").read_text() == users_head
     fsck(user_repo)

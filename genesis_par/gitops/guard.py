@@ -136,7 +136,7 @@ class Fence:
         heads = "".join(f"{ref}\n" for ref in refs if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
-        (s.state_dir / "guard" / "off-limits.config").write_text(guard_env.OFF_LIMITS)
+        guard_env.write_off_limits(s.state_dir / "guard" / "off-limits.config")
         self._blocked = guard_env.off_limits_patterns(s.repo.common_dir, gitdir)
         if s.clone:  # its git is its own: no hook in it; the user's repository is off limits
             self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))

@@ -18,6 +18,7 @@ import functools
 import os
 import shlex
 import stat
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -228,6 +229,21 @@ def _linked(common: Path) -> list[Path]:
             elif entry.is_dir():
                 linked.append(Path(entry.path))
     return sorted(linked)
+
+
+def write_off_limits(path: Path) -> None:
+    """The config file that stops git in off-limits folders, shared by every agent process of
+    the repository: written only when it is not already right, and whole at once (a new file
+    moved over the old), because an agent's git reading it empty, in the moment another fence
+    rewrote it in place, ran where it must not."""
+    try:
+        if path.read_text() == OFF_LIMITS:
+            return
+    except OSError:
+        pass
+    fresh = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+    fresh.write_text(OFF_LIMITS)
+    os.replace(fresh, path)
 
 
 def own_gitdir(worktree: Path) -> Path | None:

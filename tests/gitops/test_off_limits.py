@@ -65,3 +65,22 @@ def test_a_clones_agent_is_refused_every_linked_worktree(repo: Path, tmp_path: P
     later = add(repo, "later")
     assert runs_git(clone, env)
     assert not runs_git(later, env) and not runs_git(repo, env)
+
+
+def test_the_off_limits_file_is_never_rewritten_in_place(tmp_path: Path) -> None:
+    """Every fence writes it; a rewrite in place (truncated, then written) let an agent's git
+    read it empty and run where it must not. Right already: left alone; else replaced whole."""
+    path = tmp_path / "off-limits.config"
+    guard_env.write_off_limits(path)
+    assert path.read_text() == guard_env.OFF_LIMITS
+    before = path.stat()
+    guard_env.write_off_limits(path)
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    path.write_text("[core]\n")  # damaged: replaced by a new file, never truncated
+    damaged = path.stat().st_ino
+    with path.open() as reader:  # what a git process reading it at that moment holds
+        guard_env.write_off_limits(path)
+        assert reader.read() == "[core]\n"
+    assert path.read_text() == guard_env.OFF_LIMITS and path.stat().st_ino != damaged
+    assert [p.name for p in tmp_path.iterdir()] == ["off-limits.config"]
