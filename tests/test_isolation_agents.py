@@ -18,7 +18,7 @@ from genesis_par import gitops
 from genesis_par.commands import run as run_cmd
 from genesis_par.commands import status as status_cmd
 from tests.conftest import commit, genesis_cmd, genesis_env, git, wait_for
-from tests.helpers import fsck
+from tests.helpers import fsck, gp
 from tests.plans import write_plan
 
 
@@ -149,6 +149,21 @@ def test_a_hook_written_into_the_shared_hooks_is_removed(
     assert not (user_repo / ".git" / "hooks" / "post-commit").exists()
     commit(user_repo, {"later.txt": "x"}, "the user's next commit")
     assert not marker.exists()
+
+
+def test_fifos_an_agent_makes_in_hooks_and_info_never_hang_the_run(user_repo: Path) -> None:
+    """The fence reads the files there after each agent process: a FIFO, opened for reading,
+    waited for a writer forever (SIGTERM did not end the run). Now it is seen, not read."""
+    script = "d=$(git rev-parse --git-common-dir); mkfifo $d/hooks/pre-commit $d/info/attributes"
+    plan = write_plan(user_repo, _task("bad", script), header='[run]\nname = "ff"\n')
+    done = gp(user_repo, "run", str(plan), "--json", timeout=60)
+    result = json.loads(done.stdout)
+    (bad,) = result["tasks"]
+    assert done.returncode == 1 and bad["failure"] == "escaped", bad
+    assert "created .git/hooks/pre-commit" in bad["reason"], bad["reason"]
+    assert "created .git/info/attributes" in bad["reason"], bad["reason"]
+    assert not (user_repo / ".git" / "hooks" / "pre-commit").exists()
+    assert not (user_repo / ".git" / "info" / "attributes").exists()
 
 
 def test_the_users_main_worktree_is_off_limits(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -69,16 +71,36 @@ def read_files(paths: Mapping[Path, object] | list[Path]) -> dict[Path, FileStat
     return states
 
 
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def _read(path: Path) -> FileState | None:
+    """A file's state, None when it is missing or unreadable. A symlink is read as its target;
+    a FIFO or a device (an agent may make one in hooks/) as its mode alone, never read: opening
+    a FIFO for reading waited for a writer forever, and the run with it."""
     try:
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            return FileState(st.st_mode, os.readlink(path).encode())
+        fd = os.open(path, _OPEN)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            return None
+        try:  # a symlink (O_NOFOLLOW)
+            return FileState(os.lstat(path).st_mode, os.readlink(path).encode())
+        except OSError:
+            return None
+    try:
+        st = os.fstat(fd)
         if path.name == "index":
             return FileState(st.st_mode, f"{st.st_size} {st.st_mtime_ns} {st.st_ino}".encode())
-        return FileState(st.st_mode, path.read_bytes())
+        if not stat.S_ISREG(st.st_mode):
+            return FileState(st.st_mode, b"")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return FileState(st.st_mode, b"".join(chunks))
     except OSError:
         return None
+    finally:
+        os.close(fd)
 
 
 def differences(
@@ -110,18 +132,31 @@ def put_back(path: Path, old: FileState | None, seen: FileState | None, kept: Pa
         return PutBack(False, "it changed again since: left as it is")
     kept.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if seen is not None:
-            if stat.S_ISLNK(seen.mode):
-                kept.write_bytes(seen.data)
-            else:
-                shutil.copy2(path, kept, follow_symlinks=False)
-        if old is None:
-            path.unlink()
-        else:
+        special = seen is not None and not (stat.S_ISREG(seen.mode) or stat.S_ISLNK(seen.mode))
+        if special:
+            _move_special(path, kept)
+        elif seen is not None and stat.S_ISLNK(seen.mode):
+            kept.write_bytes(seen.data)
+        elif seen is not None:
+            shutil.copy2(path, kept, follow_symlinks=False)
+        if old is not None:
             _write(path, old)
+        elif not special:
+            path.unlink()
     except OSError as e:
-        return PutBack(False, f"could not put it back ({e.strerror}): restore it by hand")
+        why = e.strerror or str(e)
+        return PutBack(False, f"could not put it back ({why}): restore it by hand")
     return PutBack(True)
+
+
+def _move_special(path: Path, kept: Path) -> None:
+    """A FIFO (or a device) an agent left: moved aside whole, never opened for reading. A FIFO
+    is then opened for writing once, so that a git already waiting to read it (ours, another
+    task's, the user's) reads its end instead of waiting forever."""
+    os.replace(path, kept)
+    if stat.S_ISFIFO(os.lstat(kept).st_mode):
+        with contextlib.suppress(OSError):  # ENXIO: no reader is waiting
+            os.close(os.open(kept, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
 
 
 def _write(path: Path, state: FileState) -> None:
