@@ -42,26 +42,27 @@ def parent() -> Path | None:
     # shims could not join theirs (cgroup v2's "no internal processes" rule)
     if (found / "cgroup.type").exists() and _read(found / "cgroup.subtree_control").strip():
         return None
-    for stale in found.glob(f"{PREFIX}*-*"):
-        pid = stale.name.removeprefix(PREFIX).split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            with contextlib.suppress(OSError):
-                stale.rmdir()
+    for stale in _owner_gone(found):
+        with contextlib.suppress(OSError):  # one that holds processes stays (left_by_the_dead)
+            stale.rmdir()
     return found
+
+
+def _owner_gone(under: Path) -> list[Path]:
+    """Attempts' cgroups under `under` whose genesis-par (genesis-par-<pid>-<n>) is gone."""
+    gone = []
+    for found in under.glob(f"{PREFIX}*-*"):
+        pid = found.name.removeprefix(PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            gone.append(found)
+    return gone
 
 
 def left_by_the_dead(under: Path | None) -> list[Path]:
     """Attempts' cgroups under `under` that still hold processes though the genesis-par named in
     them (genesis-par-<pid>-<n>) is gone: an attempt it started after it last recorded anything,
     so that no record names its processes."""
-    if under is None:
-        return []
-    left = []
-    for found in under.glob(f"{PREFIX}*-*"):
-        pid = found.name.removeprefix(PREFIX).split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and populated(found):
-            left.append(found)
-    return left
+    return [] if under is None else [c for c in _owner_gone(under) if populated(c)]
 
 
 def _read(path: Path) -> str:

@@ -25,7 +25,7 @@ from genesis_par import cgroups as cgroups_mod
 from genesis_par import proc_tree, warden_link
 from genesis_par.model import Failure
 from genesis_par.shim import CGROUP_VARIABLE
-from genesis_par.watch import MEMORY_GRACE_S, SAMPLE_S, TICKS, Sample, Watch, next_every, sample
+from genesis_par.watch import MEMORY_GRACE_S, SAMPLE_S, Sample, Watch, next_every, sample
 from genesis_par.watch import Limits as Limits  # proc.Limits, as every caller names it
 
 if TYPE_CHECKING:
@@ -74,18 +74,7 @@ def identity(pid: int | None = None) -> Started:
     found = proc_tree._read(pid)
     if found is None:
         raise ProcessLookupError(errno.ESRCH, f"no process {pid}")
-    return Started(pid, started_at(found.start))
-
-
-def started_at(ticks: int) -> float:
-    """A create time from a start in clock ticks since boot: what psutil computes on Linux
-    (`create_time()`: ticks / CLK_TCK + the btime of /proc/stat), to the last bit, so that
-    records made either way match. Read without psutil, whose import is 12 ms of every run."""
-    with open("/proc/stat", "rb") as handle:
-        for line in handle:
-            if line.startswith(b"btime"):
-                return ticks / TICKS + float(line.split()[1])
-    raise OSError(errno.ENOENT, "no btime line in /proc/stat")
+    return Started(pid, proc_tree.started_at(found.start))
 
 
 def alive(pid: int, create_time: float) -> bool:
@@ -93,7 +82,9 @@ def alive(pid: int, create_time: float) -> bool:
     if _PROC:
         found = proc_tree._read(pid)
         return (
-            found is not None and found.state not in "ZX" and started_at(found.start) == create_time
+            found is not None
+            and found.state not in "ZX"
+            and proc_tree.started_at(found.start) == create_time
         )
     import psutil
 
@@ -370,7 +361,7 @@ def _create_time(child: _Child) -> float:
     ticks: int | None = getattr(child, "start_ticks", None)
     if ticks is None:  # a Popen: not reaped before we wait for it
         return identity(child.pid).create_time
-    return started_at(ticks)
+    return proc_tree.started_at(ticks)
 
 
 def _stop_stragglers(

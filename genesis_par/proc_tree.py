@@ -5,6 +5,7 @@ proc.py; like the shim, it imports only a few standard modules, for the shim's s
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -21,6 +22,20 @@ class _Proc:
         self.start = start  # in clock ticks since boot: with the pid, names the process
         self.exiting = exiting
         self.cpu_ticks = self.rss_pages = 0  # user + system time; resident pages
+
+
+TICKS = os.sysconf("SC_CLK_TCK")  # the unit of a process's start in /proc/PID/stat
+
+
+def started_at(ticks: int) -> float:
+    """A create time from a start in clock ticks since boot: what psutil computes on Linux
+    (`create_time()`: ticks / CLK_TCK + the btime of /proc/stat), to the last bit, so that
+    records made either way match. Read without psutil, whose import is 12 ms of every run."""
+    with open("/proc/stat", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"btime"):
+                return ticks / TICKS + float(line.split()[1])
+    raise OSError(errno.ENOENT, "no btime line in /proc/stat")
 
 
 _CANNOT_FORK = frozenset("TtZXx")  # stopped, traced or dead

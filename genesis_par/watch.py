@@ -27,7 +27,7 @@ class Limits:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-TICKS = os.sysconf("SC_CLK_TCK")
+TICKS = proc_tree.TICKS
 
 
 class Sample(NamedTuple):

@@ -18,10 +18,10 @@ import functools
 import os
 import shlex
 import stat
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from genesis_par.gitops import guard_files
 from genesis_par.gitops.run import _run_git, without_repository_variables
 
 TRANSACTION_HOOK = "reference-transaction"
@@ -236,14 +236,10 @@ def write_off_limits(path: Path) -> None:
     the repository: written only when it is not already right, and whole at once (a new file
     moved over the old), because an agent's git reading it empty, in the moment another fence
     rewrote it in place, ran where it must not."""
-    try:
+    with contextlib.suppress(OSError):
         if path.read_text() == OFF_LIMITS:
             return
-    except OSError:
-        pass
-    fresh = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
-    fresh.write_text(OFF_LIMITS)
-    os.replace(fresh, path)
+    guard_files.write_state(path, guard_files.FileState(0o100644, OFF_LIMITS.encode()))
 
 
 def own_gitdir(worktree: Path) -> Path | None:

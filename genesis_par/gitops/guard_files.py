@@ -132,17 +132,16 @@ def put_back(path: Path, old: FileState | None, seen: FileState | None, kept: Pa
         return PutBack(False, "it changed again since: left as it is")
     kept.parent.mkdir(parents=True, exist_ok=True)
     try:
-        special = seen is not None and not (stat.S_ISREG(seen.mode) or stat.S_ISLNK(seen.mode))
-        if special:
-            _move_special(path, kept)
-        elif seen is not None and stat.S_ISLNK(seen.mode):
+        if seen is not None and stat.S_ISLNK(seen.mode):
             kept.write_bytes(seen.data)
-        elif seen is not None:
+        elif seen is not None and stat.S_ISREG(seen.mode):
             shutil.copy2(path, kept, follow_symlinks=False)
+        elif seen is not None:
+            _move_special(path, kept)  # nothing is left at path
         if old is not None:
-            _write(path, old)
-        elif not special:
-            path.unlink()
+            write_state(path, old)
+        else:
+            path.unlink(missing_ok=True)
     except OSError as e:
         why = e.strerror or str(e)
         return PutBack(False, f"could not put it back ({why}): restore it by hand")
@@ -159,7 +158,7 @@ def _move_special(path: Path, kept: Path) -> None:
             os.close(os.open(kept, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
 
 
-def _write(path: Path, state: FileState) -> None:
+def write_state(path: Path, state: FileState) -> None:
     """Write state at path atomically (a temporary file renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if stat.S_ISLNK(state.mode):
