@@ -48,6 +48,7 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
 
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
+_HALF_LINK = ".git.genesis-par"  # the `.git` link being written, renamed over `.git` whole
 _INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record it is making
 _layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
 
@@ -97,13 +98,17 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
         (admin / "commondir").write_text("../..\n")
         (admin / "HEAD").write_text(f"ref: {ref}\n")
         # last: a run killed before it leaves no worktree that points at half a record (the
-        # resumed run removes the locked record and makes the worktree again)
+        # resumed run removes the locked record and makes the worktree again); whole at once,
+        # so that no git (nor a kill) ever finds an empty `.git` there
         linked = True
-        (real / ".git").write_text(f"gitdir: {admin}\n")
+        half = real / _HALF_LINK
+        half.write_text(f"gitdir: {admin}\n")
+        os.replace(half, real / ".git")
         (admin / "locked").unlink()
     except BaseException:
         if linked:
             (path / ".git").unlink(missing_ok=True)
+            (path / _HALF_LINK).unlink(missing_ok=True)
         if admin is not None:
             shutil.rmtree(admin, ignore_errors=True)
         _run_git([f"--git-dir={common}", "update-ref", "-d", ref, start], repo, check=False)
@@ -116,6 +121,7 @@ def _drop_half_made(common_dir: Path, path: Path) -> None:
     them (`prune` skips a locked record) and refuses to add a worktree at that path again."""
     if (path / ".git").exists():
         return
+    (path / _HALF_LINK).unlink(missing_ok=True)  # killed while writing the link
     dot_git = os.path.realpath(path / ".git")
     with contextlib.suppress(OSError), os.scandir(common_dir / "worktrees") as records:
         for record in records:

@@ -137,11 +137,15 @@ def test_the_links_name_real_paths(repo: Path, tmp_path: Path) -> None:
     assert (admin / "gitdir").read_text() == f"{os.path.realpath(repo / 'wt' / 'r' / '.git')}\n"
 
 
-def test_a_run_killed_before_the_link_is_written_gets_its_worktree_on_resume(repo: Path) -> None:
+@pytest.mark.parametrize("link_half_written", [False, True])
+def test_a_run_killed_before_the_link_is_written_gets_its_worktree_on_resume(
+    repo: Path, link_half_written: bool
+) -> None:
     """What a SIGKILL between the records and the worktree's `.git` leaves (ours, or git's own
     `worktree add`): the branch, a record locked while "initializing" and an empty folder, which
-    git refuses to add a worktree at. The resumed run's allocation removes that record and makes
-    the worktree again on the branch."""
+    git refuses to add a worktree at (or, killed while our link was written, the link not yet
+    renamed into place). The resumed run's allocation removes that record and makes the
+    worktree again on the branch."""
     start = git(repo, "rev-parse", "HEAD")
     paths = gitops.discover(repo)
     path = worktrees.path_for(repo, "r", "t")
@@ -154,6 +158,8 @@ def test_a_run_killed_before_the_link_is_written_gets_its_worktree_on_resume(rep
     (record / "gitdir").write_text(f"{path / '.git'}\n")
     (record / "commondir").write_text("../..\n")
     (record / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
+    if link_half_written:
+        (path / ".git.genesis-par").write_text(f"gitdir: {record}\n")
     made, reused = worktrees.allocate(paths, "r", "t", start, pool=False, branch_may_exist=True)
     assert made == path and reused
     assert git(path, "symbolic-ref", "HEAD") == f"refs/heads/{branch}"
