@@ -51,7 +51,7 @@ def add_user_work(repo: Path) -> None:
 def user_state(repo: Path, skip_refs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Everything of the user's that genesis-par must leave as it was."""
     ours = ("refs/heads/genesis/", "refs/genesis/", *skip_refs)
-    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
+    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname) %(symref)").splitlines()
     files = user_files(repo)
     return {
         "refs": [r for r in refs if not r.startswith(ours)],
@@ -520,3 +520,67 @@ def test_the_users_own_checkouts_are_found_with_a_separate_git_dir_too(tmp_path:
     assert gitops.current_target(work / "sub") == second
     with pytest.raises(gitops.WorktreeBroken):  # never accepted for a task's worktree
         gitops.reset_worktree(work, first)
+
+
+# --- symbolic refs: git 2.39 runs no reference-transaction hook for `git symbolic-ref` ---
+
+SYMBOLIC = {
+    "its branch to the user's main": "git symbolic-ref refs/heads/genesis/sy/t refs/heads/main",
+    "the user's main to its branch": "git symbolic-ref refs/heads/main refs/heads/genesis/sy/t",
+    "a user branch to another": "git symbolic-ref refs/heads/feature refs/heads/main",
+    "a new branch to main": "git symbolic-ref refs/heads/alias refs/heads/main",
+}
+
+
+@pytest.mark.parametrize("retry", [False, True], ids=["once", "retried"])
+@pytest.mark.parametrize("link", sorted(SYMBOLIC))
+def test_a_symbolic_ref_an_agent_makes_is_put_back_and_no_user_branch_moves(
+    repo: Path, capsys: pytest.CaptureFixture[str], link: str, retry: bool
+) -> None:
+    """Left in place, the link would carry genesis-par's commit of the task's work (or a
+    retry's reset) to the user's main."""
+    branch(repo, "feature", {"f.txt": "feature\n"})
+    before = user_state(repo)
+    agent = f"{SYMBOLIC[link]} && echo w > w.txt && git add w.txt && git commit -qm agent"
+    if retry:
+        agent = (
+            f"if [ -e ../tried ]; then echo ok > ok.txt; else touch ../tried; {agent}; exit 1; fi"
+        )
+    plan = write_plan(repo, "sy", f'[[tasks]]\nid = "t"\nretries = 1\ncommand = "{agent}"\n')
+    code, tasks = run_json(repo, plan, capsys)
+    assert code == 1, tasks
+    assert tasks["t"]["failure"] == "escaped", tasks
+    assert "a symbolic ref to" in str(tasks["t"]["reason"]), tasks
+    assert user_state(repo) == before
+    assert git(repo, "for-each-ref", "--format=%(symref)", "refs/heads/") == ""
+
+
+def test_a_retry_reset_never_follows_a_task_branch_linked_to_the_users_main(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even a link made after the fence looked (by another task's agent) is not followed."""
+    plan = write_plan(repo, "rl", '[[tasks]]\nid = "t"\ncommand = "echo w > w.txt"\n')
+    assert run_json(repo, plan, capsys)[0] == 0
+    start = git(repo, "rev-parse", "main")
+    main = commit(repo, {"user.txt": "user\n"}, "user work")
+    git(repo, "symbolic-ref", "refs/heads/genesis/rl/t", "refs/heads/main")
+    worktree = repo / ".genesis" / "worktrees" / "rl" / "t"
+    gitops.reset_worktree(worktree, start, branch="genesis/rl/t")
+    assert git(repo, "rev-parse", "main") == main
+    assert git(repo, "rev-parse", "genesis/rl/t") == start
+    assert git(worktree, "symbolic-ref", "HEAD") == "refs/heads/genesis/rl/t"
+
+
+def test_recording_work_never_follows_a_task_branch_linked_to_the_users_main(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = write_plan(repo, "cl", '[[tasks]]\nid = "t"\ncommand = "echo w > w.txt"\n')
+    assert run_json(repo, plan, capsys)[0] == 0
+    main = git(repo, "rev-parse", "main")
+    git(repo, "symbolic-ref", "refs/heads/genesis/cl/t", "refs/heads/main")
+    worktree = repo / ".genesis" / "worktrees" / "cl" / "t"
+    (worktree / "more.txt").write_text("more\n")
+    done = gitops.commit_all(worktree, "more", main, branch="genesis/cl/t")
+    assert git(repo, "rev-parse", "main") == main
+    assert git(repo, "rev-parse", "genesis/cl/t") == done.commit != main
+    assert git(repo, "for-each-ref", "--format=%(symref)", "refs/heads/genesis/") == ""

@@ -30,12 +30,11 @@ from genesis_par.gitops.guard_files import (
     read_files,
     watched_files,
 )
+from genesis_par.gitops.guard_refs import Refs, all_refs, put_back_links
 from genesis_par.gitops.located import WorktreeBroken, locate
-from genesis_par.gitops.refs import MUST_NOT_EXIST, RepoPaths, head_ref, is_null
-from genesis_par.gitops.run import _out, _run_git
+from genesis_par.gitops.refs import MUST_NOT_EXIST, OWN_REFS, RepoPaths, head_ref, is_null
+from genesis_par.gitops.run import _run_git
 from genesis_par.model import Failure
-
-OWN_NAMESPACES = ("refs/genesis/", "refs/heads/genesis/")
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,10 @@ class Verdict:
 
 
 class _Snapshot:
-    def __init__(self, refs: dict[str, str], files: dict[Path, FileState | None]) -> None:
-        self.refs, self.files = refs, files
+    def __init__(
+        self, refs: Refs, files: dict[Path, FileState | None], users: dict[str, str]
+    ) -> None:
+        self.every_ref, self.files, self.refs = refs, files, users  # refs: _users' view
 
 
 _lock = threading.Lock()
@@ -94,7 +95,7 @@ class Fence:
         self.verdict = Verdict()
         self.overlapped: set[str] = set()  # tasks whose guarded processes ran at the same time
         self._blocked: list[str] = []
-        self._before = _Snapshot({}, {})
+        self._before = _Snapshot(Refs({}, {}), {}, {})
         self._link: bytes | None = None  # the worktree's .git file
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
@@ -133,13 +134,13 @@ class Fence:
         s.folder.mkdir(parents=True, exist_ok=True)
         (s.folder / "refs.log").write_text("")
         refs = all_refs(s.repo.root)
-        heads = "".join(f"{ref}\n" for ref in refs if ref.startswith("refs/heads/"))
+        heads = "".join(f"{ref}\n" for ref in refs.values if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
         guard_env.write_off_limits(s.state_dir / "guard" / "off-limits.config")
         self._blocked = guard_env.off_limits_patterns(s.repo.common_dir, gitdir)
         if s.clone:  # its git is its own: no hook in it; the user's repository is off limits
-            self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
+            self._before = self._snapshot(refs, read_files(watched_files(s.repo, s.user_env)))
             return
         guard_env.write_hooks(
             s.folder / "hooks",
@@ -154,7 +155,10 @@ class Fence:
         guard_env.write_include(s.folder / "include.config", s.folder / "hooks")
         with contextlib.suppress(OSError):
             self._link = (s.worktree / ".git").read_bytes()
-        self._before = _Snapshot(_users(s, refs), read_files(watched_files(s.repo, s.user_env)))
+        self._before = self._snapshot(refs, read_files(watched_files(s.repo, s.user_env)))
+
+    def _snapshot(self, refs: Refs, files: dict[Path, FileState | None]) -> _Snapshot:
+        return _Snapshot(refs, files, _users(self.scope, refs.values))
 
     def end(self) -> None:
         """Compare, put back, and say what the process touched."""
@@ -162,7 +166,7 @@ class Fence:
         try:
             files = read_files(list(self._before.files))
             files.update(new_files(s.repo, self._before.files))
-            self._judge(_Snapshot(_users(s, all_refs(s.repo.root)), files))
+            self._judge(self._snapshot(all_refs(s.repo.root), files))
         finally:
             self._leave()
         if self.verdict.notes:
@@ -178,6 +182,8 @@ class Fence:
         else:
             relinked = _restore_link(s, self._link)
         notes += relinked
+        links = put_back_links(s.repo.root, before.every_ref, after.every_ref)
+        _unlinked(before, after, [link.ref for link in links])
         escaped = _logged(s, "prepared", "refused")
         mine = escaped.pop(s.branch_ref, None)
         made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
@@ -191,6 +197,7 @@ class Fence:
             touched += pushed
             escaped.update({ref: after.refs[ref] for ref in handled})
         touched += self._files(before.files, after.files)
+        touched += self._blame([link.what for link in links])
         history = _own_branch(s, before.refs.get(s.branch_ref), after.refs.get(s.branch_ref))
         if mine is not None and history is None:
             history = (
@@ -241,14 +248,19 @@ class Fence:
             keys = config_keys(before.get(path), after.get(path)) if is_config else ""
             detail = f"{what} {name}{f' ({keys})' if keys else ''}"
             detail += f"; put back, its version kept in {kept}" if done else f"; {done.why}"
-            if self.overlapped:
-                others = ", ".join(sorted(self.overlapped))
-                self.verdict.notes.append(
-                    f"{detail} (tasks {others} ran at the same time, so no one task is blamed)"
-                )
-            else:
-                blamed.append(detail)
-        return blamed
+            blamed.append(detail)
+        return self._blame(blamed)
+
+    def _blame(self, details: list[str]) -> list[str]:
+        """What to blame this task for: nothing, only notes, when other tasks ran too (what
+        no hook saw cannot be told apart)."""
+        if not self.overlapped or not details:
+            return details
+        others = ", ".join(sorted(self.overlapped))
+        self.verdict.notes += [
+            f"{d} (tasks {others} ran at the same time, so no one task is blamed)" for d in details
+        ]
+        return []
 
 
 @contextlib.contextmanager
@@ -262,10 +274,13 @@ def guard(scope: Scope) -> Iterator[Fence]:
         fence.end()
 
 
-def all_refs(repo: Path) -> dict[str, str]:
-    """Every ref and its value, in one git process."""
-    text = _out(["for-each-ref", "--format=%(objectname) %(refname)"], repo)
-    return {ref: sha for sha, _, ref in (line.partition(" ") for line in text.splitlines())}
+def _unlinked(before: _Snapshot, after: _Snapshot, refs: list[str]) -> None:
+    """after as it is once the links in refs are put back: each ref as it was before."""
+    for ref in refs:
+        if ref in before.refs:
+            after.refs[ref] = before.refs[ref]
+        else:
+            after.refs.pop(ref, None)
 
 
 def _users(scope: Scope, refs: Mapping[str, str]) -> dict[str, str]:
@@ -273,7 +288,7 @@ def _users(scope: Scope, refs: Mapping[str, str]) -> dict[str, str]:
     return {
         ref: sha
         for ref, sha in refs.items()
-        if ref == scope.branch_ref or not ref.startswith(OWN_NAMESPACES)
+        if ref == scope.branch_ref or not ref.startswith(OWN_REFS)
     }
 
 
@@ -305,8 +320,8 @@ def _set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -
     for ref, sha in made.items():
         name = ref.removeprefix("refs/heads/")
         kept = f"{scope.space}branches/{name}"
-        _run_git(["update-ref", kept, sha], scope.repo.root, check=False)
-        _run_git(["update-ref", "-d", ref, sha], scope.repo.root, check=False)
+        _run_git(["update-ref", "--no-deref", kept, sha], scope.repo.root, check=False)
+        _run_git(["update-ref", "--no-deref", "-d", ref, sha], scope.repo.root, check=False)
         notes.append(
             f"its agent made branch {name}: kept as {kept}, the user's branches as they were"
         )
@@ -335,7 +350,9 @@ def _keep(scope: Scope, values: Mapping[str, str]) -> None:
     """Keep what the agent tried to write under <space>escaped/<ref> (one git process)."""
     if not values:
         return
-    lines = "".join(f"update {scope.space}escaped/{ref} {new}\n" for ref, new in values.items())
+    lines = "".join(
+        f"option no-deref\nupdate {scope.space}escaped/{ref} {new}\n" for ref, new in values.items()
+    )
     _run_git(["update-ref", "--stdin"], scope.repo.root, input=lines, check=False)
 
 
@@ -350,14 +367,14 @@ def _own_branch(scope: Scope, before: str | None, after: str | None) -> str | No
         return None
     root, ref = scope.repo.root, scope.branch_ref
     if after is None:
-        _run_git(["update-ref", ref, before, MUST_NOT_EXIST], root, check=False)
+        _run_git(["update-ref", "--no-deref", ref, before, MUST_NOT_EXIST], root, check=False)
         return f"deleted its branch {ref.removeprefix('refs/heads/')} (put back)"
     start = scope.start or before
     is_ancestor = _run_git(["merge-base", "--is-ancestor", start, after], root, check=False)
     if is_ancestor.returncode == 0:
         return None
     _keep(scope, {ref: after})
-    _run_git(["update-ref", ref, before, after], root, check=False)
+    _run_git(["update-ref", "--no-deref", ref, before, after], root, check=False)
     return (
         f"moved its branch {ref.removeprefix('refs/heads/')} to history without its start "
         f"commit {start[:12]} (put back; its version is kept under {scope.space}escaped/)"

@@ -64,7 +64,7 @@ def commit_all(
     if ref is not None:
         if commit != found.tip:
             old = found.tip or MUST_NOT_EXIST
-            move = ["update-ref", "-m", "genesis-par: record", ref, commit, old]
+            move = ["update-ref", "--no-deref", "-m", "genesis-par: record", ref, commit, old]
             _run_git([f"--git-dir={where.common_dir}", *move], worktree)
         if found.head_ref != ref:  # the agent left HEAD elsewhere: back on its own branch
             _run_git([*where.args, "symbolic-ref", "HEAD", ref], worktree)

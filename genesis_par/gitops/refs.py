@@ -97,7 +97,16 @@ def tracked(repo: Path, folder: str) -> bool:
 
 def update_ref(repo: Path, ref: str, new: str, old: str | None = None) -> None:
     """Compare-and-swap ref to new; old None means the ref must not exist yet."""
-    _run_git(["update-ref", ref, new, old or MUST_NOT_EXIST], repo)
+    _run_git(["update-ref", *no_deref(ref), ref, new, old or MUST_NOT_EXIST], repo)
+
+
+OWN_REFS = ("refs/heads/genesis/", "refs/genesis/")  # genesis-par's namespaces
+
+
+def no_deref(ref: str) -> list[str]:
+    """update-ref's flag for a write to ref: genesis-par's own refs are never symbolic, and
+    a write of ours never follows a link an agent made there (see guard_refs) to the user's."""
+    return ["--no-deref"] if ref.startswith(OWN_REFS) else []
 
 
 # update-ref's old value that means "create it, or fail": git's null object id has the length
@@ -136,7 +145,8 @@ def tree_of(repo: Path, commit: str, env: Mapping[str, str] | None = None) -> st
 
 def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
     """Compare-and-swap; False (not an error) when ref no longer holds old."""
-    done = _run_git(["update-ref", ref, new, old or MUST_NOT_EXIST], repo, check=False)
+    args = ["update-ref", *no_deref(ref), ref, new, old or MUST_NOT_EXIST]
+    done = _run_git(args, repo, check=False)
     return done.returncode == 0
 
 

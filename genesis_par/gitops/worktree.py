@@ -15,7 +15,7 @@ from typing import NamedTuple
 from genesis_par import flock
 from genesis_par.errors import UsageError
 from genesis_par.gitops.located import locate
-from genesis_par.gitops.refs import MUST_NOT_EXIST, head
+from genesis_par.gitops.refs import MUST_NOT_EXIST, head, no_deref
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import _out, _run_git, identity_env
 from genesis_par.gitops.worktree_state import hidden_files
@@ -161,11 +161,14 @@ def reset_worktree(worktree: Path, commit: str, *, branch: str | None = None) ->
     """Put worktree back to commit for another attempt: tracked files reset, untracked files
     removed; ignored files (dependencies, build output, .env) kept as the set-up left them.
 
-    branch: HEAD is put back on it first, so the reset moves the task's branch, never one an
-    agent checked out (a user's branch)."""
+    branch: it is set to commit (a plain ref, even where an agent made it a symbolic one) and
+    HEAD put back on it first, so the reset moves no branch an agent checked out or linked to
+    (a user's)."""
     where = locate(worktree).args
     if branch is not None:
-        _run_git([*where, "symbolic-ref", "HEAD", f"refs/heads/{branch}"], worktree)
+        ref = f"refs/heads/{branch}"
+        _run_git([*where, "update-ref", "--no-deref", ref, commit], worktree)
+        _run_git([*where, "symbolic-ref", "HEAD", ref], worktree)
     _run_git([*where, "reset", "--quiet", "--hard", commit], worktree)
     _run_git([*where, "clean", "-ffdq"], worktree)
 
@@ -245,7 +248,8 @@ def save_to_ref(
         parents = [arg for c in (head(worktree), *also_keep) for arg in ("-p", c)]
         args = ["commit-tree", tree, *parents, "-m", f"genesis-par: saved {ref}"]
         commit = _out([*where.args, *args], worktree, env=env)
-    _run_git([f"--git-dir={where.common_dir}", "update-ref", ref, commit], worktree)
+    move = ["update-ref", *no_deref(ref), ref, commit]
+    _run_git([f"--git-dir={where.common_dir}", *move], worktree)
     return commit
 
 
