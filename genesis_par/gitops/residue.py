@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par.gitops import index_file
 from genesis_par.gitops.located import locate
 from genesis_par.gitops.run import _out, _run_git
 
@@ -32,9 +33,15 @@ def in_progress(worktree: Path) -> list[str]:
     return sorted(found)
 
 
-def gitlinks(worktree: Path) -> list[str]:
-    """The paths the worktree's index records as gitlinks (submodules, embedded repositories)."""
+def gitlinks(worktree: Path, hash_size: int | None = None) -> list[str]:
+    """The paths the worktree's index records as gitlinks (submodules, embedded repositories).
+    hash_size (20 or 32: a commit id's length / 2): read from the index file itself where it
+    can be, without a git process."""
     where = locate(worktree, main_ok=True)
+    if hash_size in (20, 32):
+        found = index_file.gitlinks(where.git_dir / "index", hash_size)
+        if found is not None:
+            return found
     listed = _out([*where.args, "ls-files", "--stage", "-z"], worktree).split("\0")
     return [e.split("\t", 1)[1] for e in listed if e.startswith("160000 ")]
 

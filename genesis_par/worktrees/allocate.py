@@ -129,7 +129,7 @@ def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str
     home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home)."""
     # the index is the commit's tree just written: with no gitlink in it (the usual case) no
     # gitlink can be missing, and git need not diff the commit against start
-    links = gitops.gitlinks(worktree)
+    links = gitops.gitlinks(worktree, hash_size=len(start) // 2)
     if not links:
         missing = []
     elif home is not None:
