@@ -30,8 +30,9 @@ from genesis_par.gitops.guard_files import (
     read_files,
     watched_files,
 )
-from genesis_par.gitops.guard_refs import Refs, all_refs, put_back_links
+from genesis_par.gitops.guard_refs import all_refs, put_back_links
 from genesis_par.gitops.located import WorktreeBroken, locate
+from genesis_par.gitops.ref_files import Refs
 from genesis_par.gitops.refs import MUST_NOT_EXIST, OWN_REFS, RepoPaths, head_ref, is_null
 from genesis_par.gitops.run import _run_git
 from genesis_par.model import Failure
@@ -133,7 +134,7 @@ class Fence:
         s = self.scope
         s.folder.mkdir(parents=True, exist_ok=True)
         (s.folder / "refs.log").write_text("")
-        refs = all_refs(s.repo.root)
+        refs = all_refs(s.repo)
         heads = "".join(f"{ref}\n" for ref in refs.values if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
@@ -166,7 +167,7 @@ class Fence:
         try:
             files = read_files(list(self._before.files))
             files.update(new_files(s.repo, self._before.files))
-            self._judge(self._snapshot(all_refs(s.repo.root), files))
+            self._judge(self._snapshot(all_refs(s.repo), files))
         finally:
             self._leave()
         if self.verdict.notes:

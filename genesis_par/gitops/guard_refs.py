@@ -16,22 +16,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par.gitops.ref_files import Refs, read_refs_and_links
+from genesis_par.gitops.refs import RepoPaths
 from genesis_par.gitops.run import _out, _run_git
 
 WATCHED = ("refs/heads/", "refs/genesis/")  # links from or to these are put back
 
 
-class Refs(NamedTuple):
-    values: dict[str, str]  # every ref -> the object it names (a link: its target's)
-    symbolic: dict[str, str]  # the symbolic refs -> the ref each names
+def all_refs(repo: RepoPaths) -> Refs:
+    """Every ref, its value and, for a symbolic one, its target: read from the files where
+    ref_files can, else from one git process."""
+    return read_refs_and_links(repo.common_dir) or _asked(repo.root)
 
 
-def all_refs(repo: Path) -> Refs:
-    """Every ref, its value and, for a symbolic one, its target: one git process."""
-    text = _out(["for-each-ref", "--format=%(objectname) %(refname) %(symref)"], repo)
+def _asked(root: Path) -> Refs:
+    text = _out(["for-each-ref", "--format=%(objectname) %(refname) %(symref)"], root)
     values: dict[str, str] = {}
     symbolic: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.split("\n") if text else []:  # not splitlines: U+2028 may be in a name
         sha, _, rest = line.partition(" ")
         ref, _, target = rest.partition(" ")  # the output's last space is stripped
         values[ref] = sha
