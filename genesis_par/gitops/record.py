@@ -61,6 +61,7 @@ def commit_all(
     if tree != parent_tree:
         args = ["commit-tree", tree, "-p", parent, "-m", message]
         commit = _out([*where.args, *args], worktree, env=env)
+        _remember(commit, tree)
     if ref is not None:
         if commit != found.tip:
             old = found.tip or MUST_NOT_EXIST
@@ -74,9 +75,52 @@ def commit_all(
     return Committed(commit, tree != found.start_tree, found.head_ref)
 
 
+_trees: dict[str, str] = {}  # commit -> its tree, as git named them here (a commit's tree is fixed)
+_MAX_TREES = 4096
+
+
 def _find(where: Located, start: str, ref: str | None) -> _Found:
-    """HEAD, the start's tree and the branch's tip: one process when all exist (the usual
-    case), else two that allow for any of them missing (a deleted branch, an unborn HEAD)."""
+    """HEAD, the start's tree and the branch's tip: none when known (see _known), one process
+    when all exist (the usual case), else two that allow for any of them missing (a deleted
+    branch, an unborn HEAD)."""
+    known = _known(where, start, ref)
+    if known is not None:
+        return known
+    found = _asked(where, start, ref)
+    seen = ((start, found.start_tree), (found.head, found.head_tree), (found.tip, found.tip_tree))
+    for commit, tree in seen:
+        if commit is not None and tree is not None:
+            _remember(commit, tree)
+    return found
+
+
+def _known(where: Located, start: str, ref: str | None) -> _Found | None:
+    """_find without git in the usual case: HEAD on the task's branch (a plain ref in its own
+    file) whose tip and the start are commits whose trees this process has seen."""
+    if ref is None or _read_line(where.git_dir / "HEAD") != f"ref: {ref}":
+        return None
+    tip = _read_line(where.common_dir / ref)
+    tip_tree, start_tree = _trees.get(tip or ""), _trees.get(start)
+    if tip is None or tip_tree is None or start_tree is None:
+        return None
+    return _Found(tip, tip_tree, start_tree, tip, tip_tree, ref)
+
+
+def _read_line(path: Path) -> str | None:
+    try:
+        return path.read_text().rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _remember(commit: str, tree: str) -> None:
+    if len(_trees) >= _MAX_TREES:
+        _trees.clear()
+    _trees[commit] = tree
+
+
+def _asked(where: Located, start: str, ref: str | None) -> _Found:
+    """_find by asking git."""
     names = ["HEAD", "HEAD^{tree}", f"{start}^{{tree}}", *([ref, f"{ref}^{{tree}}"] if ref else [])]
     args = [*where.args, "rev-parse", *names, "--symbolic-full-name", "HEAD"]
     quick = _run_git(args, where.work_tree, check=False)
