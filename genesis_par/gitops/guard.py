@@ -13,6 +13,7 @@ likely) are never undone: they are noted in the log. See docs/isolation.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import threading
@@ -64,7 +65,7 @@ class Scope:
         """The task's own ref namespace, refs/genesis/<run>/<task>/."""
         return f"refs/genesis/{self.run}/{self.task}/"
 
-    @property
+    @functools.cached_property  # asked for some thirty times a process
     def folder(self) -> Path:
         """Where the hook, its log and the agent's escaped file versions live."""
         return self.state_dir / "guard" / self.run / f"{self.task}.{self.label}"

@@ -148,8 +148,9 @@ def _run_git(
     argv = ["git", *args]
     environment = git_environment(env)
     try:
-        # posix_spawn has no working folder: git's -C is one (a chdir before anything else)
-        where = ["git", "-C", str(cwd), *args]
+        # posix_spawn has no working folder: git's -C is one (a chdir before anything else);
+        # `git --version` needs none, and wrappers that answer it look at their first word
+        where = argv if args[:1] == ["--version"] else ["git", "-C", str(cwd), *args]
         child = Spawned(_git_path(environment), where, environment, stdin=input is not None)
     except OSError as e:
         raise _not_started(args, cwd, e) from None
