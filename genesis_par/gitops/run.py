@@ -4,10 +4,8 @@ the user's hooks off; git's failures turned into GitError."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -16,7 +14,6 @@ from pathlib import Path
 
 from genesis_par import proc
 from genesis_par.errors import EnvironmentProblem, GenesisError, GitError
-from genesis_par.gitops.spawned import Spawned
 
 MIN_GIT = (2, 38)
 
@@ -146,16 +143,23 @@ def _run_git(
     time (timeout_s, else by the kind of command): a stuck git is stopped, tree and all."""
     limit = timeout_s if timeout_s is not None else _default_timeout(args)
     argv = ["git", *args]
-    environment = git_environment(env)
     try:
-        # posix_spawn has no working folder: git's -C is one (a chdir before anything else);
-        # `git --version` needs none, and wrappers that answer it look at their first word
-        where = argv if args[:1] == ["--version"] else ["git", "-C", str(cwd), *args]
-        child = Spawned(_git_path(environment), where, environment, stdin=input is not None)
+        child = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=git_environment(env),
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # paths are bytes to git: a name that is not UTF-8 survives as surrogates (and
+            # goes back to git as the same bytes) instead of failing to decode
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
     except OSError as e:
         raise _not_started(args, cwd, e) from None
-    # One watchdog thread for every call: a timer per call, or a timeout given to Popen (which
-    # polls for git's exit with growing sleeps), cost about a millisecond on every call.
+    # A watchdog rather than communicate(timeout=): given a timeout, Popen waits for git's exit
+    # by polling with growing sleeps, which cost about a millisecond on every call.
     expired = _watchdog.watch(child, limit)
     try:
         stdout, stderr = child.communicate(input)
@@ -164,35 +168,16 @@ def _run_git(
         raise
     finally:
         _watchdog.release(child)
-    if child.wait() == 128 and stderr.startswith(_CANNOT_CHANGE % cwd):
-        reason = stderr.removeprefix(_CANNOT_CHANGE % cwd).strip()
-        raise _not_started(args, cwd, OSError(0, reason, str(cwd)))
     if expired.is_set():
         raise GitError(
             f"`{command_text(args)}` timed out after {limit:g} s in {cwd} and was stopped: "
             "something keeps git waiting there (a clean or smudge filter, a lock, a slow or "
             "network disk)"
         )
-    done = subprocess.CompletedProcess(argv, child.wait(), stdout, stderr)
+    done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if check and done.returncode != 0:
         raise GitError(failure_text(args, cwd, done))
     return done
-
-
-_CANNOT_CHANGE = "fatal: cannot change to '%s': "  # git -C into a folder that is not there
-_git_paths: dict[str, str] = {}  # PATH -> the git found on it
-
-
-def _git_path(env: Mapping[str, str]) -> str:
-    """The git executable on env's PATH (as execvp would find it), looked up once per PATH."""
-    search = env.get("PATH", os.defpath)
-    found = _git_paths.get(search)
-    if found is None:
-        found = shutil.which("git", path=search)
-        if found is None:
-            raise FileNotFoundError(errno.ENOENT, "git not found on PATH", "git")
-        _git_paths[search] = found
-    return found
 
 
 def _default_timeout(args: Sequence[str]) -> float:
@@ -251,10 +236,10 @@ def _not_started(args: Sequence[str], cwd: Path, e: OSError) -> GenesisError:
     return GitError(f"`{command_text(args)}` cannot run in {cwd}: {e.strerror}")
 
 
-def _stop(child: Spawned) -> None:
+def _stop(child: subprocess.Popen[str]) -> None:
     """Stop git and whatever it started (a filter, a hook), then reap it."""
     _stop_tree(child)
-    child.wait()
+    child.communicate()
 
 
 class _Watchdog:
@@ -271,10 +256,10 @@ class _Watchdog:
         """Watch nothing, with no thread yet (also in a forked child, where the parent's
         thread is not)."""
         self._changed = threading.Condition()
-        self._calls: dict[Spawned, tuple[float, threading.Event]] = {}
+        self._calls: dict[subprocess.Popen[str], tuple[float, threading.Event]] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, child: Spawned, limit_s: float) -> threading.Event:
+    def watch(self, child: subprocess.Popen[str], limit_s: float) -> threading.Event:
         """Watch child for limit_s seconds; the event is set if it ran past them."""
         expired = threading.Event()
         deadline = time.monotonic() + limit_s
@@ -288,7 +273,7 @@ class _Watchdog:
                 self._changed.notify()
         return expired
 
-    def release(self, child: Spawned) -> None:
+    def release(self, child: subprocess.Popen[str]) -> None:
         with self._changed:
             self._calls.pop(child, None)
 
@@ -312,7 +297,7 @@ _watchdog = _Watchdog()
 os.register_at_fork(after_in_child=_watchdog.reset)
 
 
-def _stop_tree(child: Spawned) -> None:
+def _stop_tree(child: subprocess.Popen[str]) -> None:
     import psutil  # imported late for start-up speed, like proc.py: most calls never stop git
 
     with contextlib.suppress(psutil.Error):
