@@ -151,6 +151,22 @@ def test_a_hook_written_into_the_shared_hooks_is_removed(
     assert not marker.exists()
 
 
+def test_a_shallow_file_that_would_let_gc_delete_the_users_history_is_removed(
+    user_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With .git/shallow naming the user's last commit, their next `git gc --prune=now`
+    deletes every commit before it."""
+    history = git(user_repo, "rev-list", "--branches", "--exclude=genesis/*")
+    script = 'git rev-parse main > "$(git rev-parse --git-common-dir)/shallow"'
+    tasks = _run(user_repo, capsys, _task("bad", script), "sh")
+    assert tasks["bad"]["failure"] == "escaped", tasks["bad"]
+    assert "created .git/shallow" in tasks["bad"]["reason"], tasks["bad"]["reason"]
+    assert not (user_repo / ".git" / "shallow").exists()
+    git(user_repo, "-c", "gc.reflogExpireUnreachable=now", "gc", "-q", "--prune=now")
+    assert git(user_repo, "rev-list", "--branches", "--exclude=genesis/*") == history
+    fsck(user_repo)
+
+
 def test_fifos_an_agent_makes_in_hooks_and_info_never_hang_the_run(user_repo: Path) -> None:
     """The fence reads the files there after each agent process: a FIFO, opened for reading,
     waited for a writer forever (SIGTERM did not end the run). Now it is seen, not read."""

@@ -32,10 +32,11 @@ class PutBack(NamedTuple):
 
 
 def watched_files(repo: RepoPaths, env: Mapping[str, str]) -> list[Path]:
-    """config, config.worktree, HEAD, index, hooks/ and info/ of the repository, the
-    alternates file and the user's global config files."""
+    """config, config.worktree, HEAD, index, shallow, hooks/ and info/ of the repository, the
+    alternates file and the user's global config files. shallow: commits it names end the
+    history git walks, so the user's next `git gc` deletes every commit behind them."""
     common = repo.common_dir
-    paths = [common / n for n in ("config", "config.worktree", "HEAD", "index")]
+    paths = [common / n for n in ("config", "config.worktree", "HEAD", "index", "shallow")]
     paths.append(common / "objects" / "info" / "alternates")
     for folder in (common / "hooks", common / "info"):
         paths += _walk(folder)
