@@ -99,6 +99,7 @@ class Fence:
         self._blocked: list[str] = []
         self._before = _Snapshot(Refs({}, {}), {}, {})
         self._link: bytes | None = None  # the worktree's .git file
+        self._gitdir: Path | None = None  # the git dir it named before the process
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         """The process's environment: base fenced in (see guard_env)."""
@@ -139,6 +140,7 @@ class Fence:
         heads = "".join(f"{ref}\n" for ref in refs.values if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
         gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
+        self._gitdir = gitdir
         guard_env.write_off_limits(s.state_dir / "guard" / "off-limits.config")
         self._blocked = guard_env.off_limits_patterns(s.repo.common_dir, gitdir)
         if s.clone:  # its git is its own: no hook in it; the user's repository is off limits
@@ -189,7 +191,8 @@ class Fence:
         escaped = _logged(s, "prepared", "refused")
         mine = escaped.pop(s.branch_ref, None)
         made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
-        notes += [] if s.clone else _set_aside(s, made, after.refs)
+        on_own_branch = not made and _on(self._gitdir, s.branch_ref)
+        notes += [] if s.clone or on_own_branch else _set_aside(s, made, after.refs)
         touched = [_describe_refused(ref, new) for ref, new in escaped.items()]
         _keep(s, {ref: new for ref, new in escaped.items() if not is_null(new)})
         if s.clone:  # a push to the repository's path: no hook of ours saw it
@@ -306,6 +309,15 @@ def _logged(scope: Scope, state: str, verdict: str) -> dict[str, str]:
         if len(parts) == 5 and parts[0] == state and parts[1] == verdict:
             found[parts[4]] = parts[3]
     return found
+
+
+def _on(gitdir: Path | None, branch_ref: str) -> bool:
+    """Whether the worktree's HEAD file (in the git dir its link named before the process)
+    is on branch_ref: then no branch is to be set aside, and no git process is needed."""
+    try:
+        return gitdir is not None and (gitdir / "HEAD").read_text() == f"ref: {branch_ref}\n"
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -> list[str]:
