@@ -322,3 +322,61 @@ def test_pooled_worktrees_are_said_listed_and_drained(
         if line.startswith("worktree ")
     ]
     assert len(worktrees) == 1
+
+
+def test_an_agent_cannot_remove_a_running_tasks_worktree(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Coding agents clean up "stale" worktrees: `git worktree remove --force` on a sibling
+    task's worktree deleted its uncommitted work. While a process of a task runs, its record
+    is locked, which a single --force (and move, and prune) respects."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    wait = "i=0; while [ ! -e {f} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done"
+    a = (
+        f"echo work > a.txt; touch {flags}/a-started; "
+        + wait.format(f=f"{flags}/b-done")
+        + "; test -f a.txt"
+    )
+    sibling = repo / ".genesis" / "worktrees" / "rm" / "a"
+    b = (
+        wait.format(f=f"{flags}/a-started")
+        + f"; git worktree remove --force {sibling}; echo $? > {flags}/b-rc"
+        + f"; git worktree move {sibling} {tmp_path}/moved; echo $? >> {flags}/b-rc"
+        + f"; touch {flags}/b-done"
+    )
+    body = f'[[tasks]]\nid = "a"\ncommand = "{a}"\n\n[[tasks]]\nid = "b"\ncommand = "{b}"\n'
+    plan = write_plan(repo, body, "rm.toml", '[run]\nname = "rm"\nmax_parallel = 2\n')
+    code, result = run_json(repo, plan, capsys, no_merge=True)
+    tasks = tasks_by_id(result)
+    assert code == 0, tasks
+    assert tasks["a"]["status"] == "succeeded", tasks["a"]
+    assert git(repo, "show", "genesis/rm/a:a.txt") == "work"
+    assert (flags / "b-rc").read_text().split() == ["128", "128"]
+    assert sibling.is_dir() and not (tmp_path / "moved").exists()
+    listed = git(repo, "worktree", "list", "--porcelain").splitlines()
+    assert not any(line.startswith("locked") for line in listed)  # none left after the run
+
+
+def test_a_running_lock_never_replaces_the_users_and_a_killed_runs_is_cleared(
+    repo: Path, tmp_path: Path
+) -> None:
+    from genesis_par import gitops
+    from genesis_par.gitops.worktree import RUNNING, hold, release
+
+    users, ours, gone = (tmp_path / n for n in ("users", "ours", "gone"))
+    for path in (users, ours, gone):
+        git(repo, "worktree", "add", "-q", "--detach", str(path))
+    records = {p: repo / ".git" / "worktrees" / p.name for p in (users, ours, gone)}
+    git(repo, "worktree", "lock", "--reason", "the user's", str(users))
+    assert not hold(records[users])  # locked already: left as the user locked it
+    release(records[users])
+    assert (records[users] / "locked").read_text().strip() == "the user's"
+    assert hold(records[ours]) and hold(records[gone])  # as a killed run leaves them
+    assert (records[ours] / "locked").read_text().strip() == RUNNING
+    gitops.remove_worktree(repo, repo / ".git", ours, tmp_path / "trash")
+    assert str(ours) not in git(repo, "worktree", "list", "--porcelain")
+    subprocess.run(["rm", "-rf", str(gone)], check=True)
+    gitops.prune_worktrees(repo, repo / ".git", dry_run=False)
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert str(ours) not in listed and str(gone) not in listed and str(users) in listed

@@ -36,6 +36,7 @@ from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.ref_files import Refs
 from genesis_par.gitops.refs import MUST_NOT_EXIST, OWN_REFS, RepoPaths, head_ref, is_null
 from genesis_par.gitops.run import _run_git
+from genesis_par.gitops.worktree import hold, release
 from genesis_par.model import Failure
 
 
@@ -100,6 +101,7 @@ class Fence:
         self._before = _Snapshot(Refs({}, {}), {}, {})
         self._link: bytes | None = None  # the worktree's .git file
         self._gitdir: Path | None = None  # the git dir it named before the process
+        self._held = False  # its record locked for the process (worktree.hold)
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         """The process's environment: base fenced in (see guard_env)."""
@@ -131,6 +133,9 @@ class Fence:
     def _leave(self) -> None:
         with _lock:
             _active.get(self.scope.repo.common_dir, set()).discard(self)
+        if self._held and self._gitdir is not None:
+            release(self._gitdir)
+            self._held = False
 
     def _prepare(self) -> None:
         s = self.scope
@@ -139,8 +144,9 @@ class Fence:
         refs = all_refs(s.repo)
         heads = "".join(f"{ref}\n" for ref in refs.values if ref.startswith("refs/heads/"))
         (s.folder / "existing").write_text(heads)
-        gitdir = guard_env.own_gitdir(s.worktree) or s.worktree / ".git"
-        self._gitdir = gitdir
+        own = guard_env.own_gitdir(s.worktree)
+        gitdir = self._gitdir = own or s.worktree / ".git"
+        self._held = own is not None and not s.clone and hold(own)
         guard_env.write_off_limits(s.state_dir / "guard" / "off-limits.config")
         self._blocked = guard_env.off_limits_patterns(s.repo.common_dir, gitdir)
         if s.clone:  # its git is its own: no hook in it; the user's repository is off limits

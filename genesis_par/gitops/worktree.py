@@ -50,6 +50,10 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
 _HALF_LINK = ".git.genesis-par"  # the `.git` link being written, renamed over `.git` whole
 _INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record it is making
+# The lock a task's record holds while a process of the task runs there: another agent's
+# `git worktree remove --force` (or move, or prune) refuses a locked worktree, so one task's
+# agent cleaning up "stale" worktrees cannot delete a running task's uncommitted work.
+RUNNING = "genesis-par: a process of this task is running here"
 _layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
 
 
@@ -258,6 +262,7 @@ def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> Pa
 
     Returns the directory now holding the files, for the caller to delete (in the background)."""
     trash.mkdir(parents=True, exist_ok=True)
+    _release_at(path)  # a killed run's lock: `prune` would keep the record
     aside = Path(tempfile.mkdtemp(prefix="wt-", dir=trash))
     path.rename(aside / "files")
     with worktree_lock(common_dir):
@@ -268,6 +273,8 @@ def remove_worktree(repo: Path, common_dir: Path, path: Path, trash: Path) -> Pa
 def prune_worktrees(repo: Path, common_dir: Path, dry_run: bool) -> list[str]:
     """git's stale worktree records, pruned unless dry_run; what was (or would be) pruned."""
     with worktree_lock(common_dir):
+        if not dry_run:
+            _release_gone(common_dir)
         args = ["worktree", "prune", "--verbose", *(["--dry-run"] if dry_run else [])]
         done = _run_git(args, repo)
     return [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
@@ -298,6 +305,7 @@ def included_files(root: Path) -> list[str]:
 def move_worktree(repo: Path, common_dir: Path, old: Path, new: Path, lock: bool = True) -> None:
     """Move a worktree (git keeps its record right); lock=False when the caller holds the lock."""
     with worktree_lock(common_dir) if lock else contextlib.nullcontext():
+        _release_at(old)  # a killed run's lock: `move` refuses a locked worktree
         _run_git(["worktree", "move", str(old), str(new)], repo)
 
 
@@ -313,9 +321,46 @@ def detach(worktree: Path) -> None:
     _run_git([*locate(worktree).args, "checkout", "--quiet", "--detach"], worktree)
 
 
+def hold(git_dir: Path) -> bool:
+    """Lock a task worktree's record (git_dir: worktrees/<id>) while a process of the task
+    runs, unless it is locked already (by the user, or git); whether this call locked it."""
+    try:
+        with open(git_dir / "locked", "x") as lock:
+            lock.write(f"{RUNNING}\n")
+    except OSError:
+        return False
+    return True
+
+
+def release(git_dir: Path) -> None:
+    """Unlock a record this process or a killed run locked (RUNNING); any other lock stays."""
+    with contextlib.suppress(OSError):
+        if (git_dir / "locked").read_text().strip() == RUNNING:
+            (git_dir / "locked").unlink()
+
+
+def _release_at(worktree: Path) -> None:
+    """release() for the record the worktree's `.git` file names, if it names one."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = (worktree / ".git").read_text()
+        if text.startswith("gitdir: "):
+            release(Path(text.removeprefix("gitdir: ").strip()))
+
+
+def _release_gone(common_dir: Path) -> None:
+    """release() the records whose worktree folder is gone (a killed run's lock)."""
+    with contextlib.suppress(OSError), os.scandir(common_dir / "worktrees") as records:
+        for record in records:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                named = Path(record.path, "gitdir").read_text().strip()
+                if not os.path.lexists(named):
+                    release(Path(record.path))
+
+
 def lock_files(worktree: Path, branch: str) -> list[Path]:
     """The .lock files a git process killed mid-way may have left for this worktree, and the
-    lock a killed `worktree add` (git's or ours) leaves on its record while "initializing"."""
+    lock a killed `worktree add` (git's or ours) leaves on its record while "initializing",
+    or a killed run's while a process of the task ran."""
     where = locate(worktree)
     candidates = [
         where.git_dir / "index.lock",
@@ -324,6 +369,6 @@ def lock_files(worktree: Path, branch: str) -> list[Path]:
     ]
     found = [p for p in candidates if p.exists()]
     with contextlib.suppress(OSError):
-        if (where.git_dir / "locked").read_text().strip() == _INITIALIZING:
+        if (where.git_dir / "locked").read_text().strip() in (_INITIALIZING, RUNNING):
             found.append(where.git_dir / "locked")
     return found
