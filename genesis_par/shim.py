@@ -11,7 +11,6 @@ start), so it starts fast: it runs once per attempt.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import signal
@@ -26,6 +25,8 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _prctl(option: int, value: int) -> None:
+    import ctypes  # here: the run's own process imports this module and never calls this
+
     try:  # noqa: SIM105 (contextlib is not imported: it would slow every agent's start)
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the tree walk still applies
@@ -112,6 +113,8 @@ def fork_into(cgroup: str) -> int | None:
 
     For the warden only, which has one thread: Python's own fork bookkeeping (its locks, its
     other threads) has nothing to do there."""
+    import ctypes
+
     try:
         folder = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import Any
-from xml.etree import ElementTree as ET
+from typing import TYPE_CHECKING, Any
 
 from genesis_par.report import amounts
 from genesis_par.usage import compare
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree as ET
 
 AGENT_COLUMNS = (
     "agent",
@@ -88,6 +90,8 @@ def junit_properties(result: Mapping[str, Any], suite: ET.Element) -> None:
             props.append((f"task.{t['id']}.usage.{key}", value))
     if not props:
         return
+    from xml.etree import ElementTree as ET
+
     holder = ET.SubElement(suite, "properties")
     for name, value in props:
         if value is not None:

@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
-from xml.etree import ElementTree as ET
 
 from genesis_par.model import TaskStatus
 from genesis_par.report import amounts, comparison, queue_view
@@ -55,6 +54,8 @@ def conflicts_text(unmerged: Mapping[str, Any]) -> str:
 def junit(result: Mapping[str, Any], logs: Mapping[str, LogExcerpt]) -> str:
     """One testsuite, one testcase per task: failed, cancelled and unmerged are failures (the
     run's exit code says so too), skipped skips; the end of each log as its system-out."""
+    from xml.etree import ElementTree as ET  # here: a run's every start would pay for it
+
     tasks = _tasks(result)
     unmerged = _unmerged(result)
     failures = sum(

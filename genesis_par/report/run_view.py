@@ -6,12 +6,10 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.markup import escape
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 
 from genesis_par.land.landing import Landing, queue_record
 from genesis_par.model import ACTIVE, FINISHED, RunStatus, TaskStatus
@@ -32,6 +30,10 @@ from genesis_par.state.events import (
     TaskEvent,
 )
 from genesis_par.usage import Usage, total
+
+if TYPE_CHECKING:  # the live view's parts are imported when a terminal shows it, not in CI
+    from rich.live import Live
+    from rich.progress_bar import ProgressBar
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim",
@@ -72,6 +74,8 @@ def task_table(
 ) -> Group:
     """The live view: one row a task (CPU, memory and cost of the running ones) and a
     progress bar for the run, with its totals and tasks finished per minute."""
+    from rich.table import Table
+
     rows = list(rows)
     table = Table(title=f"genesis-par run {escape(run)}", title_justify="left", expand=False)
     name_column(table, "task")
@@ -103,6 +107,8 @@ def task_table(
 def _footer(rows: list[TaskProgress], per_minute: float | None) -> tuple[ProgressBar, str]:
     """The bar and its line: tasks that ran to an end, apart from those a Ctrl-C cancelled;
     the run's tokens and cost, and its pace."""
+    from rich.progress_bar import ProgressBar
+
     cancelled = sum(row.status == TaskStatus.CANCELLED for row in rows)
     done = sum(row.status in FINISHED for row in rows) - cancelled
     bar = ProgressBar(total=max(len(rows), 1), completed=done + cancelled, width=40)
@@ -122,7 +128,9 @@ class LiveView:
     """A rich Live table, refreshed by the run loop's ticks."""
 
     def __init__(self, out: Console = console) -> None:
-        self.live = Live(console=out, auto_refresh=False, transient=False)
+        from rich.live import Live
+
+        self.live: Live = Live(console=out, auto_refresh=False, transient=False)
         self.table: Group | None = None
         self.queue = queue_view.QueueBoard()
         self.ticker = queue_view.Ticker(self.live.refresh)
