@@ -411,3 +411,25 @@ def test_the_fences_snapshot_is_gits_list_either_way(repo: Path, readable: bool)
     found = all_refs(RepoPaths(repo, repo / ".git"))
     assert found == listed(repo)
     assert "refs/heads/line\u2028sep" in found.values and found.symbolic
+
+
+def test_past_a_few_hundred_refs_the_fence_asks_git(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read here, each ref costs the run's GIL about 12 us; git lists them on another core."""
+    from genesis_par.gitops import guard_refs
+
+    read: list[Path] = []
+
+    def counted(common_dir: Path) -> Refs | None:
+        read.append(common_dir)
+        return read_refs_and_links(common_dir)
+
+    monkeypatch.setattr(guard_refs, "read_refs_and_links", counted)
+    monkeypatch.setattr(guard_refs, "MOST_READ_HERE", 2)
+    monkeypatch.setattr(guard_refs, "_counts", {})
+    git(repo, "branch", "one")
+    git(repo, "branch", "two")
+    paths = RepoPaths(repo, repo / ".git")
+    assert all_refs(paths) == listed(repo) == all_refs(paths)
+    assert read == [repo / ".git"]  # the first look found 3 refs: the second asked git
