@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par import proc
+from genesis_par.gitops.worktree import RUNNING
 from tests.conftest import commit, git, wait_for
 from tests.helpers import alive, gp, start
 from tests.plans import py, write_plan
@@ -73,8 +74,11 @@ def test_sigkill_leaves_no_agent_and_resume_finishes_without_redoing_work(
     assert not {"running", "pending"} & {t["status"] for t in status["tasks"]}
     # a git killed mid-way leaves an index.lock: resume clears it when no git holds it
     (repo / ".git" / "worktrees" / "t0" / "index.lock").write_text("")
+    # and so the lock a running task's worktree holds against other agents' `worktree remove`
+    assert f"locked {RUNNING}" in git(repo, "worktree", "list", "--porcelain")
     done = gp(repo, "resume", "k1", "--json")
     assert done.returncode == 0, done.stderr
+    assert "locked" not in git(repo, "worktree", "list", "--porcelain")
     result = json.loads(done.stdout)
     assert [t["status"] for t in result["tasks"]] == ["succeeded"] * 4
     counts = {p.name: p.read_text() for p in (tmp_path / "counts").iterdir()}
