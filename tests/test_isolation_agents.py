@@ -167,6 +167,27 @@ def test_a_shallow_file_that_would_let_gc_delete_the_users_history_is_removed(
     fsck(user_repo)
 
 
+@pytest.mark.parametrize("fetch", ["--unshallow", "--deepen=1"])
+def test_an_agent_may_fetch_history_into_a_shallow_clone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fetch: str
+) -> None:
+    """CI checks out shallow clones, and agents fetch the history they need: that changes
+    .git/shallow too, but hides nothing the repository has, so the task is not failed."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q", "-b", "main")
+    for n in range(4):
+        commit(upstream, {"f.txt": f"{n}\n"}, f"c{n}")
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{upstream}", "clone")
+    clone = tmp_path / "clone"
+    assert (clone / ".git" / "shallow").exists()
+    tasks = _run(clone, capsys, _task("t", f"git fetch -q {fetch} && echo x > x.txt"), "fh")
+    assert tasks["t"]["status"] == "succeeded", tasks["t"]
+    depth = len(git(clone, "rev-list", "main").split())
+    assert depth == (4 if fetch == "--unshallow" else 2)
+    fsck(clone)
+
+
 def test_fifos_an_agent_makes_in_hooks_and_info_never_hang_the_run(user_repo: Path) -> None:
     """The fence reads the files there after each agent process: a FIFO, opened for reading,
     waited for a writer forever (SIGTERM did not end the run). Now it is seen, not read."""

@@ -26,6 +26,7 @@ from genesis_par.gitops.guard_files import (
     FileState,
     config_keys,
     differences,
+    hides_history,
     new_files,
     put_back,
     read_files,
@@ -250,6 +251,13 @@ class Fence:
                 self.verdict.notes.append(
                     f"{name} changed while task {s.task} ran, by no git command of its agent that "
                     "genesis-par saw (the user's own checkout?): left as it is"
+                )
+                continue
+            shallow = path == s.repo.common_dir / "shallow"
+            if shallow and not hides_history(s.repo.root, before.get(path), after.get(path)):
+                self.verdict.notes.append(
+                    f"{name} changed while task {s.task} ran (history fetched: no commit this "
+                    "repository has is hidden by it): left as it is"
                 )
                 continue
             inside = path.is_relative_to(s.repo.common_dir)

@@ -199,3 +199,29 @@ def _entries(state: FileState | None) -> set[tuple[str, str]] | None:
             key, _, value = item.partition("\n")
             pairs.add((key, value))
     return pairs
+
+
+def hides_history(repo: Path, before: FileState | None, after: FileState | None) -> bool:
+    """Whether a changed `shallow` file now names a commit whose parents this repository has:
+    git would treat them as cut off, and the user's next `git gc` would delete them. Entries
+    only removed (`fetch --unshallow`) or replaced by commits whose parents are not here
+    (`fetch --deepen`, fetched up to that boundary) hide nothing; a commit that is not here
+    at all is never trusted."""
+    old = set(before.data.split()) if before is not None else set()
+    added = sorted(set(after.data.split()) - old) if after is not None else []
+    parents: list[str] = []
+    for commit in added:
+        shown = _run_git(["cat-file", "-p", commit.decode(errors="replace")], repo, check=False)
+        if shown.returncode != 0 or not shown.stdout.startswith("tree "):
+            return True
+        header = shown.stdout.partition("\n\n")[0].splitlines()
+        parents += [line[len("parent ") :] for line in header if line.startswith("parent ")]
+    if not parents:
+        return False
+    listed = _run_git(
+        ["cat-file", "--batch-check=%(objecttype)"],
+        repo,
+        input="".join(f"{p}\n" for p in parents),
+        check=False,
+    )
+    return "commit" in listed.stdout.split()
