@@ -35,8 +35,9 @@ if TYPE_CHECKING:
         try_fast_forward,
         try_reset_checked_out,
     )
-    from genesis_par.gitops.guard import Fence, Scope, Verdict, guard
+    from genesis_par.gitops.guard import Fence, Verdict, guard
     from genesis_par.gitops.guard_env import UserHooks
+    from genesis_par.gitops.guard_scope import Scope
     from genesis_par.gitops.located import (
         CloneBroken,
         WorktreeBroken,

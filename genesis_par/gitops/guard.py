@@ -1,7 +1,7 @@
 """The fence around each agent process: what its git may do, and what it did outside.
 
-Before the process: the repository's refs outside genesis-par's namespaces (one
-`for-each-ref`), the task's own branch, the main worktree's HEAD and index, and the files
+Before the process: the repository's refs outside genesis-par's namespaces (read from git's
+files, see guard_refs), the task's own branch, the main worktree's HEAD and index, and the files
 that steer the user's later git commands (config, hooks, info/, the global config). After:
 the refs its git tried to move outside its namespace (refused by the hook, logged) are named
 and their new values kept under `refs/genesis/<run>/<task>/escaped/`; files it changed are
@@ -13,8 +13,6 @@ likely) are never undone: they are noted in the log. See docs/isolation.md.
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import shutil
 import threading
 from collections.abc import Iterator, Mapping
@@ -32,45 +30,21 @@ from genesis_par.gitops.guard_files import (
     read_files,
     watched_files,
 )
-from genesis_par.gitops.guard_refs import all_refs, put_back_links
-from genesis_par.gitops.located import WorktreeBroken, locate
+from genesis_par.gitops.guard_refs import (
+    all_refs,
+    describe_refused,
+    keep_escaped,
+    logged,
+    own_branch,
+    put_back_links,
+    set_aside,
+    users_refs,
+)
+from genesis_par.gitops.guard_scope import Scope
 from genesis_par.gitops.ref_files import Refs
-from genesis_par.gitops.refs import MUST_NOT_EXIST, OWN_REFS, RepoPaths, head_ref, is_null
-from genesis_par.gitops.run import _run_git
+from genesis_par.gitops.refs import RepoPaths, is_null, on_branch
 from genesis_par.gitops.worktree import hold, release
 from genesis_par.model import Failure
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One guarded process of one task."""
-
-    repo: RepoPaths
-    run: str
-    task: str
-    worktree: Path
-    start: str | None  # the task's start commit: its branch must keep it in its history
-    state_dir: Path
-    label: str  # names this process's files: "2" (attempt), "setup.1", "check.2", ...
-    log: Path  # notes for the user are appended here
-    user_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    clone: bool = False  # the task works in a clone of its own (isolation = "clone")
-    user_hooks: guard_env.UserHooks = field(default_factory=guard_env.UserHooks)  # the run's
-
-    @property
-    def branch_ref(self) -> str:
-        """refs/heads/genesis/<run>/<task>."""
-        return f"refs/heads/genesis/{self.run}/{self.task}"
-
-    @property
-    def space(self) -> str:
-        """The task's own ref namespace, refs/genesis/<run>/<task>/."""
-        return f"refs/genesis/{self.run}/{self.task}/"
-
-    @functools.cached_property  # asked for some thirty times a process
-    def folder(self) -> Path:
-        """Where the hook, its log and the agent's escaped file versions live."""
-        return self.state_dir / "guard" / self.run / f"{self.task}.{self.label}"
 
 
 @dataclass
@@ -169,7 +143,7 @@ class Fence:
         self._before = self._snapshot(refs, read_files(watched_files(s.repo, s.user_env)))
 
     def _snapshot(self, refs: Refs, files: dict[Path, FileState | None]) -> _Snapshot:
-        return _Snapshot(refs, files, _users(self.scope, refs.values))
+        return _Snapshot(refs, files, users_refs(self.scope, refs.values))
 
     def end(self) -> None:
         """Compare, put back, and say what the process touched."""
@@ -195,13 +169,13 @@ class Fence:
         notes += relinked
         links = put_back_links(s.repo.root, before.every_ref, after.every_ref)
         _unlinked(before, after, [link.ref for link in links])
-        escaped = _logged(s, "prepared", "refused")
+        escaped = logged(s, "prepared", "refused")
         mine = escaped.pop(s.branch_ref, None)
-        made = {r: v for r, v in _logged(s, "committed", "made").items() if after.refs.get(r) == v}
-        on_own_branch = not made and _on(self._gitdir, s.branch_ref)
-        notes += [] if s.clone or on_own_branch else _set_aside(s, made, after.refs)
-        touched = [_describe_refused(ref, new) for ref, new in escaped.items()]
-        _keep(s, {ref: new for ref, new in escaped.items() if not is_null(new)})
+        made = {r: v for r, v in logged(s, "committed", "made").items() if after.refs.get(r) == v}
+        on_own_branch = not made and on_branch(self._gitdir, s.branch_ref)
+        notes += [] if s.clone or on_own_branch else set_aside(s, made, after.refs)
+        touched = [describe_refused(ref, new) for ref, new in escaped.items()]
+        keep_escaped(s, {ref: new for ref, new in escaped.items() if not is_null(new)})
         if s.clone:  # a push to the repository's path: no hook of ours saw it
             mine_refs = {r: v for r, v in before.refs.items() if r != s.branch_ref}
             now_refs = {r: v for r, v in after.refs.items() if r != s.branch_ref}
@@ -210,7 +184,7 @@ class Fence:
             escaped.update({ref: after.refs[ref] for ref in handled})
         touched += self._files(before.files, after.files)
         touched += self._blame([link.what for link in links])
-        history = _own_branch(s, before.refs.get(s.branch_ref), after.refs.get(s.branch_ref))
+        history = own_branch(s, before.refs.get(s.branch_ref), after.refs.get(s.branch_ref))
         if mine is not None and history is None:
             history = (
                 f"tried to delete its branch {s.branch_ref.removeprefix('refs/heads/')} (refused)"
@@ -302,60 +276,6 @@ def _unlinked(before: _Snapshot, after: _Snapshot, refs: list[str]) -> None:
             after.refs.pop(ref, None)
 
 
-def _users(scope: Scope, refs: Mapping[str, str]) -> dict[str, str]:
-    """The refs but genesis-par's own; the task's branch included."""
-    return {
-        ref: sha
-        for ref, sha in refs.items()
-        if ref == scope.branch_ref or not ref.startswith(OWN_REFS)
-    }
-
-
-def _logged(scope: Scope, state: str, verdict: str) -> dict[str, str]:
-    """ref -> the last value the agent's git gave it in this state and verdict (hook log)."""
-    try:
-        lines = (scope.folder / "refs.log").read_text().splitlines()
-    except OSError:
-        return {}
-    found: dict[str, str] = {}
-    for line in lines:
-        parts = line.split(" ", 4)
-        if len(parts) == 5 and parts[0] == state and parts[1] == verdict:
-            found[parts[4]] = parts[3]
-    return found
-
-
-def _on(gitdir: Path | None, branch_ref: str) -> bool:
-    """Whether the worktree's HEAD file (in the git dir its link named before the process)
-    is on branch_ref: then no branch is to be set aside, and no git process is needed."""
-    try:
-        return gitdir is not None and (gitdir / "HEAD").read_text() == f"ref: {branch_ref}\n"
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -> list[str]:
-    """Move the branches the agent made out of the user's namespace, to <space>branches/; a
-    worktree left on a branch not its own is detached there (the branch stays free for the
-    user to check out), until genesis-par commits its work on the task's branch."""
-    with contextlib.suppress(WorktreeBroken):  # no link back: its HEAD is not ours to move
-        where = locate(scope.worktree, common_dir=scope.repo.common_dir)
-        on = head_ref(where)
-        if on and on != scope.branch_ref and (on in made or on in refs):
-            detach = ["update-ref", "--no-deref", "HEAD", refs[on]]
-            _run_git([*where.args, *detach], where.work_tree, check=False)
-    notes = []
-    for ref, sha in made.items():
-        name = ref.removeprefix("refs/heads/")
-        kept = f"{scope.space}branches/{name}"
-        _run_git(["update-ref", "--no-deref", kept, sha], scope.repo.root, check=False)
-        _run_git(["update-ref", "--no-deref", "-d", ref, sha], scope.repo.root, check=False)
-        notes.append(
-            f"its agent made branch {name}: kept as {kept}, the user's branches as they were"
-        )
-    return notes
-
-
 def _restore_link(scope: Scope, link: bytes | None) -> list[str]:
     """Put back the worktree's `.git` file if its agent removed or replaced it."""
     dot_git = scope.worktree / ".git"
@@ -372,41 +292,6 @@ def _restore_link(scope: Scope, link: bytes | None) -> list[str]:
     except OSError as e:
         return [f"its agent removed or replaced {dot_git}, which could not be put back: {e}"]
     return [f"its agent removed {dot_git}: put back"]
-
-
-def _keep(scope: Scope, values: Mapping[str, str]) -> None:
-    """Keep what the agent tried to write under <space>escaped/<ref> (one git process)."""
-    if not values:
-        return
-    lines = "".join(
-        f"option no-deref\nupdate {scope.space}escaped/{ref} {new}\n" for ref, new in values.items()
-    )
-    _run_git(["update-ref", "--stdin"], scope.repo.root, input=lines, check=False)
-
-
-def _describe_refused(ref: str, new: str) -> str:
-    verb = "delete" if is_null(new) else "move"
-    return f"tried to {verb} {ref} (refused)"
-
-
-def _own_branch(scope: Scope, before: str | None, after: str | None) -> str | None:
-    """Put the task's branch back if its agent deleted it or left its start commit behind."""
-    if before is None or after == before:
-        return None
-    root, ref = scope.repo.root, scope.branch_ref
-    if after is None:
-        _run_git(["update-ref", "--no-deref", ref, before, MUST_NOT_EXIST], root, check=False)
-        return f"deleted its branch {ref.removeprefix('refs/heads/')} (put back)"
-    start = scope.start or before
-    is_ancestor = _run_git(["merge-base", "--is-ancestor", start, after], root, check=False)
-    if is_ancestor.returncode == 0:
-        return None
-    _keep(scope, {ref: after})
-    _run_git(["update-ref", "--no-deref", ref, before, after], root, check=False)
-    return (
-        f"moved its branch {ref.removeprefix('refs/heads/')} to history without its start "
-        f"commit {start[:12]} (put back; its version is kept under {scope.space}escaped/)"
-    )
 
 
 def _display(repo: RepoPaths, path: Path) -> str:

@@ -1,4 +1,6 @@
-"""The fence's view of the repository's refs, and the symbolic refs an agent made.
+"""The fence's view of the repository's refs, and what it puts back there after a process:
+the branches an agent made (set aside), what its git tried (kept under escaped/), its own
+branch deleted or cut from its start, and the symbolic refs an agent made.
 
 git 2.39 runs no reference-transaction hook for `git symbolic-ref`, so the fence's hook never
 sees an agent turn a ref into a symbolic one. Left in place, such a link would send a later
@@ -13,11 +15,15 @@ another branch.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par.gitops.guard_scope import Scope
+from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.ref_files import Refs, read_refs_and_links
-from genesis_par.gitops.refs import RepoPaths
+from genesis_par.gitops.refs import MUST_NOT_EXIST, OWN_REFS, RepoPaths, head_ref, is_null
 from genesis_par.gitops.run import _out, _run_git
 
 WATCHED = ("refs/heads/", "refs/genesis/")  # links from or to these are put back
@@ -84,3 +90,83 @@ def put_back_links(repo: Path, before: Refs, after: Refs) -> list[Relinked]:
 
 def _watched(ref: str, target: str) -> bool:
     return ref.startswith(WATCHED) or target.startswith(WATCHED)
+
+
+def users_refs(scope: Scope, refs: Mapping[str, str]) -> dict[str, str]:
+    """The refs but genesis-par's own; the task's branch included."""
+    return {
+        ref: sha
+        for ref, sha in refs.items()
+        if ref == scope.branch_ref or not ref.startswith(OWN_REFS)
+    }
+
+
+def logged(scope: Scope, state: str, verdict: str) -> dict[str, str]:
+    """ref -> the last value the agent's git gave it in this state and verdict (hook log)."""
+    try:
+        lines = (scope.folder / "refs.log").read_text().splitlines()
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = line.split(" ", 4)
+        if len(parts) == 5 and parts[0] == state and parts[1] == verdict:
+            found[parts[4]] = parts[3]
+    return found
+
+
+def set_aside(scope: Scope, made: Mapping[str, str], refs: Mapping[str, str]) -> list[str]:
+    """Move the branches the agent made out of the user's namespace, to <space>branches/; a
+    worktree left on a branch not its own is detached there (the branch stays free for the
+    user to check out), until genesis-par commits its work on the task's branch."""
+    with contextlib.suppress(WorktreeBroken):  # no link back: its HEAD is not ours to move
+        where = locate(scope.worktree, common_dir=scope.repo.common_dir)
+        on = head_ref(where)
+        if on and on != scope.branch_ref and (on in made or on in refs):
+            detach = ["update-ref", "--no-deref", "HEAD", refs[on]]
+            _run_git([*where.args, *detach], where.work_tree, check=False)
+    notes = []
+    for ref, sha in made.items():
+        name = ref.removeprefix("refs/heads/")
+        kept = f"{scope.space}branches/{name}"
+        _run_git(["update-ref", "--no-deref", kept, sha], scope.repo.root, check=False)
+        _run_git(["update-ref", "--no-deref", "-d", ref, sha], scope.repo.root, check=False)
+        notes.append(
+            f"its agent made branch {name}: kept as {kept}, the user's branches as they were"
+        )
+    return notes
+
+
+def keep_escaped(scope: Scope, values: Mapping[str, str]) -> None:
+    """Keep what the agent tried to write under <space>escaped/<ref> (one git process)."""
+    if not values:
+        return
+    lines = "".join(
+        f"option no-deref\nupdate {scope.space}escaped/{ref} {new}\n" for ref, new in values.items()
+    )
+    _run_git(["update-ref", "--stdin"], scope.repo.root, input=lines, check=False)
+
+
+def describe_refused(ref: str, new: str) -> str:
+    verb = "delete" if is_null(new) else "move"
+    return f"tried to {verb} {ref} (refused)"
+
+
+def own_branch(scope: Scope, before: str | None, after: str | None) -> str | None:
+    """Put the task's branch back if its agent deleted it or left its start commit behind."""
+    if before is None or after == before:
+        return None
+    root, ref = scope.repo.root, scope.branch_ref
+    if after is None:
+        _run_git(["update-ref", "--no-deref", ref, before, MUST_NOT_EXIST], root, check=False)
+        return f"deleted its branch {ref.removeprefix('refs/heads/')} (put back)"
+    start = scope.start or before
+    is_ancestor = _run_git(["merge-base", "--is-ancestor", start, after], root, check=False)
+    if is_ancestor.returncode == 0:
+        return None
+    keep_escaped(scope, {ref: after})
+    _run_git(["update-ref", "--no-deref", ref, before, after], root, check=False)
+    return (
+        f"moved its branch {ref.removeprefix('refs/heads/')} to history without its start "
+        f"commit {start[:12]} (put back; its version is kept under {scope.space}escaped/)"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.gitops.located import Located, locate
-from genesis_par.gitops.refs import MUST_NOT_EXIST
+from genesis_par.gitops.refs import MUST_NOT_EXIST, on_branch
 from genesis_par.gitops.run import _out, _run_git
 
 
@@ -97,7 +97,7 @@ def _find(where: Located, start: str, ref: str | None) -> _Found:
 def _known(where: Located, start: str, ref: str | None) -> _Found | None:
     """_find without git in the usual case: HEAD on the task's branch (a plain ref in its own
     file) whose tip and the start are commits whose trees this process has seen."""
-    if ref is None or _read_line(where.git_dir / "HEAD") != f"ref: {ref}":
+    if ref is None or not on_branch(where.git_dir, ref):
         return None
     tip = _read_line(where.common_dir / ref)
     tip_tree, start_tree = _trees.get(tip or ""), _trees.get(start)

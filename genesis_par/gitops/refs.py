@@ -255,6 +255,15 @@ def head_ref(where: Located) -> str | None:
     return done.stdout.strip() or None
 
 
+def on_branch(git_dir: Path | None, ref: str) -> bool:
+    """Whether the HEAD file in git_dir is git's one line for ref (`ref: <ref>`), read without
+    a git process; False for anything else (a detached or unusual HEAD: ask git)."""
+    try:
+        return git_dir is not None and (git_dir / "HEAD").read_text() == f"ref: {ref}\n"
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 _ON_BRANCH = re.compile(r"ref: refs/heads/[^\n]+\n")
 _DETACHED = re.compile(r"[0-9a-f]{40}\n|[0-9a-f]{64}\n")
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from genesis_par import flock
 from genesis_par.errors import UsageError
-from genesis_par.gitops.located import locate
+from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.refs import MUST_NOT_EXIST, head, no_deref
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import _out, _run_git, identity_env
@@ -127,16 +127,22 @@ def _drop_half_made(common_dir: Path, path: Path) -> None:
         return
     (path / _HALF_LINK).unlink(missing_ok=True)  # killed while writing the link
     dot_git = os.path.realpath(path / ".git")
+    for folder, named, lock in _locked_records(common_dir):
+        if lock == _INITIALIZING and os.path.realpath(named) == dot_git:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _locked_records(common_dir: Path) -> Iterator[tuple[Path, str, str]]:
+    """(folder, the `.git` it names, its lock's reason) of each locked worktree record."""
     with contextlib.suppress(OSError), os.scandir(common_dir / "worktrees") as records:
         for record in records:
             folder = Path(record.path)
             try:
                 named = (folder / "gitdir").read_text().strip()
-                lock = (folder / "locked").read_text()
-            except OSError:
+                lock = (folder / "locked").read_text().strip()
+            except (OSError, UnicodeDecodeError):
                 continue
-            if lock.strip() == _INITIALIZING and os.path.realpath(named) == dot_git:
-                shutil.rmtree(folder, ignore_errors=True)
+            yield folder, named, lock
 
 
 def _new_admin_dir(root: Path, name: str) -> Path:
@@ -340,21 +346,16 @@ def release(git_dir: Path) -> None:
 
 
 def _release_at(worktree: Path) -> None:
-    """release() for the record the worktree's `.git` file names, if it names one."""
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        text = (worktree / ".git").read_text()
-        if text.startswith("gitdir: "):
-            release(Path(text.removeprefix("gitdir: ").strip()))
+    """release() for the worktree's record, if its `.git` still links to one."""
+    with contextlib.suppress(WorktreeBroken):
+        release(locate(worktree).git_dir)
 
 
 def _release_gone(common_dir: Path) -> None:
     """release() the records whose worktree folder is gone (a killed run's lock)."""
-    with contextlib.suppress(OSError), os.scandir(common_dir / "worktrees") as records:
-        for record in records:
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                named = Path(record.path, "gitdir").read_text().strip()
-                if not os.path.lexists(named):
-                    release(Path(record.path))
+    for folder, named, lock in _locked_records(common_dir):
+        if lock == RUNNING and not os.path.lexists(named):
+            release(folder)
 
 
 def lock_files(worktree: Path, branch: str) -> list[Path]:
