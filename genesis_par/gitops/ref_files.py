@@ -47,18 +47,11 @@ class _Unknown(Exception):
     """Something these rules do not model: git must be asked."""
 
 
-def read_refs(common_dir: Path) -> dict[str, str] | None:
-    """Every ref and the object it names, as `git for-each-ref --format='%(objectname)
-    %(refname)'` run in the main worktree lists them; None where git must be asked (refs
-    not in files: reftable; anything this reader does not understand)."""
-    found = read_refs_and_links(common_dir)
-    return None if found is None else found.values
-
-
 def read_refs_and_links(common_dir: Path) -> Refs | None:
-    """read_refs, with the ref each symbolic ref resolves to (for-each-ref's `%(symref)`:
-    the end of the chain, not the next link), as for-each-ref lists them with the format
-    `%(objectname) %(refname) %(symref)`."""
+    """Every ref and the object it names, and the ref each symbolic ref resolves to (the end
+    of the chain, not the next link), as `git for-each-ref` run in the main worktree lists
+    them with the format `%(objectname) %(refname) %(symref)`; None where git must be asked
+    (refs not in files: reftable; anything this reader does not understand)."""
     common = os.fsencode(common_dir)
     try:
         hexlen = _hex_length(common)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from genesis_par.gitops.guard_refs import all_refs
-from genesis_par.gitops.ref_files import Refs, read_refs, read_refs_and_links
+from genesis_par.gitops.ref_files import Refs, read_refs_and_links
 from genesis_par.gitops.refs import RepoPaths
 from tests.conftest import commit, git
 
@@ -22,6 +22,12 @@ FORMAT = "--format=%(objectname) %(refname) %(symref)"
 
 def for_each_ref(repo: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "for-each-ref", FORMAT], cwd=repo, capture_output=True)
+
+
+def read_refs(common_dir: Path) -> dict[str, str] | None:
+    """The refs' values read_refs_and_links finds; None where it leaves them to git."""
+    found = read_refs_and_links(common_dir)
+    return None if found is None else found.values
 
 
 def listed(repo: Path) -> Refs:
