@@ -20,8 +20,18 @@ def scratch_objects(repo: Path) -> Iterator[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="genesis-probe-", dir=_memory_dir()) as scratch:
         yield {
             "GIT_OBJECT_DIRECTORY": scratch,
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": alternate_entry(objects),
         }
+
+
+def alternate_entry(objects: Path) -> str:
+    """objects as one entry of GIT_ALTERNATE_OBJECT_DIRECTORIES, a list git splits at colons:
+    a path holding one (or opening with a quote) goes in double quotes, which git 2.11+ reads
+    C-style, else a repository at `/work/ci:main` had its objects looked for in `/work/ci`."""
+    text = str(objects)
+    if ":" not in text and not text.startswith('"'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 RAM_DIR = Path("/dev/shm")

@@ -819,3 +819,25 @@ def test_a_string_agent_command_with_an_apostrophe_in_a_comment_gets_the_prompt(
     code, _ = run_json(repo, plan, capsys)
     assert code == 0
     assert git(repo, "show", "genesis/apos/t:got.txt") == prompt
+
+
+def test_plain_lines_show_a_log_path_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In CI each event is a line written as it is: markup and emoji codes in a path stay
+    (rich made :thumbs_up: an emoji). The colons also reach the merge queue, whose scratch
+    object store names the repository's objects in a colon-separated list."""
+    repo = tmp_path / 'ci :thumbs_up: [bold]x "q\\'
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    body = f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n'
+    plan = write_plan(repo, body, header='[run]\nname = "r"\n')
+    assert run_cmd.run(repo, plan) == 0
+    lines = capsys.readouterr().out.splitlines()
+    log = str(repo.resolve() / ".git" / "genesis-par" / "logs" / "r" / "a.1.log")
+    started = next(line for line in lines if "a: attempt 1 started" in line)
+    assert started.endswith(f"(log {log})")
+    assert 'ci :thumbs_up: [bold]x "q\\/' in started
+    assert any(line.endswith(" a: succeeded") for line in lines)
+    assert git(repo, "rev-parse", "genesis/r/integration") == git(repo, "rev-parse", "main")
