@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from genesis_par.gitops import sessions
 from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.refs import MUST_NOT_EXIST, on_branch
 from genesis_par.gitops.run import _out, _run_git
@@ -64,9 +65,7 @@ def commit_all(
         _remember(commit, tree)
     if ref is not None:
         if commit != found.tip:
-            old = found.tip or MUST_NOT_EXIST
-            move = ["update-ref", "--no-deref", "-m", "genesis-par: record", ref, commit, old]
-            _run_git([f"--git-dir={where.common_dir}", *move], worktree)
+            sessions.update_ref(where.common_dir, ref, commit, found.tip, "genesis-par: record")
         if found.head_ref != ref:  # the agent left HEAD elsewhere: back on its own branch
             _run_git([*where.args, "symbolic-ref", "HEAD", ref], worktree)
     elif commit != found.head:

@@ -14,8 +14,9 @@ from typing import NamedTuple
 
 from genesis_par import flock
 from genesis_par.errors import UsageError
+from genesis_par.gitops import sessions
 from genesis_par.gitops.located import WorktreeBroken, locate
-from genesis_par.gitops.refs import MUST_NOT_EXIST, head, no_deref
+from genesis_par.gitops.refs import head, no_deref
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
 from genesis_par.gitops.run import _out, _run_git, identity_env
 from genesis_par.gitops.worktree_state import hidden_files
@@ -47,6 +48,7 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
     _run_git([*where, "reset", "--hard", "--quiet", "--no-recurse-submodules"], path)
 
 
+CREATED = "branch: Created by genesis-par"  # its reflog's first line (the start is its value)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a folder name git keeps as it is
 _HALF_LINK = ".git.genesis-par"  # the `.git` link being written, renamed over `.git` whole
 _INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record it is making
@@ -87,8 +89,7 @@ def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start:
     The branch is created only if it does not exist, as `-b` would."""
     ref = f"refs/heads/{branch}"
     common = Path(os.path.realpath(common_dir))
-    create = ["update-ref", "--create-reflog", "-m", f"branch: Created from {start}"]
-    _run_git([f"--git-dir={common}", *create, ref, start, MUST_NOT_EXIST], repo)
+    sessions.update_ref(common, ref, start, None, CREATED, create_reflog=True)
     admin: Path | None = None
     linked = False
     try:

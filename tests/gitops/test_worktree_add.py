@@ -47,7 +47,7 @@ def test_git_cannot_tell_it_from_a_worktree_it_made(repo: Path) -> None:
         assert (made / name).read_text().replace("b-ours", "X") == (own / name).read_text().replace(
             "b-theirs", "X"
         )
-    assert "Created from" in git(repo, "reflog", "show", "b-ours")
+    assert "branch: Created by genesis-par" in git(repo, "reflog", "show", "b-ours")
     git(repo, "worktree", "prune")
     assert made.is_dir()  # a live worktree: kept
     assert "b-ours" in git(repo, "branch", "--list", "b-ours")
