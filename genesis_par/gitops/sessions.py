@@ -39,14 +39,15 @@ class _Unanswered(Exception):
 class _Session:
     """One long-lived git process, one request at a time."""
 
-    def __init__(self, args: Sequence[str], cwd: Path) -> None:
+    def __init__(self, args: Sequence[str]) -> None:
         self.args = list(args)
-        self.cwd = cwd
         self.lock = threading.Lock()
         self._errors = tempfile.TemporaryFile(prefix="genesis-par-git-")  # noqa: SIM115
         self._child = subprocess.Popen(
             ["git", *args],
-            cwd=cwd,
+            # not in the repository: a process working in a clone would keep `worktrees gc`
+            # from removing it after its task (the git dir is named; no work tree is needed)
+            cwd="/",
             env=git_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -106,33 +107,47 @@ class _Session:
             return None
 
 
+_Key = tuple[Path, tuple[int, int, int], tuple[str, ...]]  # git dir, its config, arguments
+
+
+def _config_stamp(git_dir: Path) -> tuple[int, int, int]:
+    """The config file's inode, modification time and size: a process reads the config once, so a
+    changed config (or a repository made again at the path) gets a new one."""
+    try:
+        st = (git_dir / "config").stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class _Sessions:
-    """The open sessions, by (git dir, arguments)."""
+    """The open sessions, by git dir and its config, and arguments."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[tuple[Path, tuple[str, ...]], _Session] = {}
+        self._open: dict[_Key, _Session] = {}
 
-    def get(self, git_dir: Path, args: Sequence[str]) -> _Session:
-        key = (git_dir, tuple(args))
+    def get(self, git_dir: Path, args: Sequence[str]) -> tuple[_Key, _Session]:
+        """(its key, the session)."""
+        key = (git_dir, _config_stamp(git_dir), tuple(args))
         closing = []
         with self._lock:
             session = self._open.pop(key, None)
             if session is None:
-                session = _Session([f"--git-dir={git_dir}", *args], git_dir)
+                session = _Session([f"--git-dir={git_dir}", *args])
             self._open[key] = session  # the most recently used last
             while len(self._open) > _MOST_SESSIONS:
                 closing.append(self._open.pop(next(iter(self._open))))
         for old in closing:
             with old.lock:
                 old.close()
-        return session
+        return key, session
 
-    def drop(self, git_dir: Path, args: Sequence[str], session: _Session) -> None:
+    def drop(self, key: _Key, session: _Session) -> None:
         """Forget a session that failed (closing it), so that the next request starts anew."""
         with self._lock:
-            if self._open.get((git_dir, tuple(args))) is session:
-                del self._open[(git_dir, tuple(args))]
+            if self._open.get(key) is session:
+                del self._open[key]
         session.close()
 
     def close_all(self) -> None:
@@ -168,7 +183,7 @@ def update_ref(
     one_shot = ["update-ref", *flags, "--no-deref", "-m", message, ref, new, expected]
     args = ["update-ref", *flags, "-m", message, "--stdin"]
     request = f"start\noption no-deref\nupdate {ref} {new} {expected}\ncommit\n".encode()
-    session = _sessions.get(git_dir, args)
+    key, session = _sessions.get(git_dir, args)
     with session.lock:
         try:
             if session.ask(request, 2, timeout_s) == [b"start: ok", b"commit: ok"]:
@@ -177,7 +192,7 @@ def update_ref(
         except _Unanswered:
             pass
         said = session.said()
-    _sessions.drop(git_dir, args, session)
+    _sessions.drop(key, session)
     where = f"--git-dir={git_dir}"
     if said is not None and said.returncode != 0 and said.stderr.strip():  # git's verdict
         raise GitError(failure_text([where, *one_shot], git_dir, said))
@@ -192,11 +207,11 @@ def make_tree(git_dir: Path, listing: bytes, timeout_s: float = TIMEOUT_S) -> st
     written by a long-lived `mktree --batch -z`; None when it could not (the caller asks
     `git write-tree`, whose words then say why)."""
     args = ["mktree", "--batch", "-z"]
-    session = _sessions.get(git_dir, args)
+    key, session = _sessions.get(git_dir, args)
     with session.lock:
         try:
             return session.ask(listing + b"\0", 1, timeout_s)[0].decode()
         except _Unanswered:
             pass
-    _sessions.drop(git_dir, args, session)
+    _sessions.drop(key, session)
     return None

@@ -4,6 +4,7 @@ killed, never follows a symbolic ref, and ends with genesis-par, even a SIGKILLe
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,3 +116,19 @@ def test_the_processes_end_with_a_sigkilled_genesis_par(repo: Path, tmp_path: Pa
         lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
         "the session to end with its parent",
     )
+
+
+def test_a_repository_made_again_at_the_same_path_gets_a_process_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A SHA-1 repository removed and made again with SHA-256 at the same path (tests, or
+    `rm -rf` and a new clone): the first one's process must not serve the second."""
+    path = tmp_path / "again"
+    for object_format in ("sha1", "sha256"):
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir()
+        git(path, "init", "-q", "-b", "main", f"--object-format={object_format}")
+        head = commit(path, {"a.txt": object_format})
+        sessions.update_ref(path / ".git", "refs/heads/t", head, None, "m")
+        assert git(path, "rev-parse", "t") == head
