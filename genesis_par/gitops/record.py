@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.gitops import sessions
+from genesis_par.gitops import index_tree, sessions
 from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.refs import MUST_NOT_EXIST, on_branch
 from genesis_par.gitops.run import _out, _run_git
@@ -158,4 +158,30 @@ def _stage(
     _run_git([*where.args, "add", "--all"], where.work_tree)
     if leave_out:  # files copied in by .worktreeinclude (.env and the like) are never committed
         _run_git([*where.args, "reset", "--quiet", parent, "--", *leave_out], where.work_tree)
-    return _out([*where.args, "write-tree"], where.work_tree, env=env)
+    return _tree_of_index(where, parent, env) or _out(
+        [*where.args, "write-tree"], where.work_tree, env=env
+    )
+
+
+class _NotMade(Exception):
+    """The long-lived mktree could not make a tree: `git write-tree` is asked instead."""
+
+
+def _tree_of_index(where: Located, parent: str, env: Mapping[str, str] | None) -> str | None:
+    """The index's tree from its file and a long-lived `git mktree` (index_tree), or None when
+    `git write-tree` must make it: an index named by the environment, or one index_tree or
+    mktree refuses (git then makes the tree, or says why it cannot)."""
+    plain = all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
+    if not plain or len(parent) not in (40, 64):
+        return None
+
+    def make(listing: bytes) -> str:
+        made = sessions.make_tree(where.common_dir, listing)
+        if made is None:
+            raise _NotMade
+        return made
+
+    try:
+        return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, make)
+    except _NotMade:
+        return None

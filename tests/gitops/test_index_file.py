@@ -3,12 +3,14 @@ refuses (None) and leaves the answer to git: real repositories, every index vers
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from genesis_par.gitops import index_file
 from genesis_par.gitops.index_file import gitlinks
 from tests.conftest import commit, git
 
@@ -271,3 +273,120 @@ def test_a_damaged_index_never_raises(repo: Path) -> None:
         assert found is None or all(isinstance(path, str) for path in found)
         assert found is None or at >= 8  # signature and version are always checked
         data[at] ^= 0xFF
+
+
+def with_checksum(data: bytes | bytearray, size: int = 20) -> bytes:
+    """data, its trailing checksum made again (as if git had written it)."""
+    body = bytes(data[:-size])
+    return body + hashlib.new({20: "sha1", 32: "sha256"}[size], body).digest()
+
+
+def staged(repo: Path) -> list[tuple[int, str, bytes, int]]:
+    """(mode, object id, path, stage) of each entry, as `git ls-files --stage -z` lists them."""
+    out = subprocess.run(
+        ["git", "ls-files", "--stage", "-z"], cwd=repo, check=True, capture_output=True
+    ).stdout
+    entries = (e.split(b"\t", 1) for e in out.split(b"\0") if e)
+    return [
+        (int(mode, 8), oid.decode(), path, int(stage))
+        for (mode, oid, stage), path in ((meta.split(), path) for meta, path in entries)
+    ]
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+@pytest.mark.parametrize("index_version", [2, 3, 4])
+def test_read_gives_every_entry_as_git_lists_it(
+    tmp_path: Path, object_format: str, index_version: int
+) -> None:
+    repo = make_repo(tmp_path, object_format)
+    commit(repo, {f"src/pkg/module_{i:03}.py": f"{i}\n" for i in range(30)})
+    add_nested_repository(repo, "vendor/nested", object_format)
+    head = git(repo, "rev-parse", "HEAD")
+    blob = git(repo, "rev-parse", "HEAD:README.md")
+    index_info(repo, [("160000", head, path) for path in LINKS])
+    lines = "".join(f"100644 {blob} {stage}\tin conflict\0" for stage in (1, 2, 3))
+    subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=repo, input=lines.encode())
+    if index_version > 2:  # extended flags: git writes version 3 or 4
+        (repo / "new file.txt").write_text("new\n")
+        git(repo, "add", "-N", "new file.txt")
+        git(repo, "update-index", "--skip-worktree", "src/pkg/module_007.py")
+    git(repo, "update-index", "--index-version", str(index_version))
+    assert version(repo) == index_version
+    found = index_file.read(repo / ".git" / "index", hash_size(repo))
+    assert found is not None
+    assert [(e.mode, e.oid, e.path, e.stage) for e in found.entries] == staged(repo)
+    assert [e.stage for e in found.entries if e.path == b"in conflict"] == [1, 2, 3]
+    flagged = {e.path for e in found.entries if e.skip_worktree}
+    added = {e.path for e in found.entries if e.intent_to_add}
+    if index_version > 2:
+        assert flagged == {b"src/pkg/module_007.py"} and added == {b"new file.txt"}
+    else:
+        assert flagged == added == set()
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_read_gives_the_valid_directories_of_the_cache_tree(
+    tmp_path: Path, object_format: str
+) -> None:
+    repo = make_repo(tmp_path, object_format)
+    folders = ["a", "a/b", "a/b/c", "a/d", "e", "e/f g"]
+    commit(repo, {f"{folder}/file": f"{folder}\n" for folder in folders})
+    git(repo, "read-tree", "HEAD")  # every directory valid, as `git reset` leaves them
+    index = repo / ".git" / "index"
+    every = {f.encode(): git(repo, "rev-parse", f"HEAD:{f}") for f in ["", *folders]}
+    found = index_file.read(index, hash_size(repo))
+    assert found is not None and found.trees == every
+    index_info(repo, [("100644", git(repo, "rev-parse", "HEAD:a/file"), "a/b/new")])
+    found = index_file.read(index, hash_size(repo))
+    assert found is not None
+    assert found.trees == {k: v for k, v in every.items() if k not in (b"", b"a", b"a/b")}
+
+
+def _with_extension(data: bytes, extension: bytes) -> bytes:
+    """data with an extension added after the others."""
+    return with_checksum(data[:-20] + extension + bytes(20))
+
+
+@pytest.mark.parametrize(
+    ("extension", "readable"),
+    [
+        (b"ZZZZ\0\0\0\x03abc", True),  # optional (A-Z): git 2.39 skips what it does not know
+        (b"zzzz\0\0\0\0", False),  # required: git 2.39 fails on what it does not know
+        (b"TREE\0\0\0\x05\x000 0\n", False),  # a second cache tree
+    ],
+)
+def test_extensions_git_must_understand_are_left_to_git(
+    repo: Path, extension: bytes, readable: bool
+) -> None:
+    commit(repo, {"a/b": "b\n"})
+    index_info(repo, [("160000", git(repo, "rev-parse", "HEAD"), "link")])
+    index = repo / ".git" / "index"
+    index.write_bytes(_with_extension(index.read_bytes(), extension))
+    assert (subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True).returncode == 0) == (
+        readable or extension.startswith(b"TREE")  # git takes the second cache tree
+    )
+    assert (read(repo) == ["link"]) == readable
+    assert (index_file.read(index, 20) is not None) == readable
+
+
+def test_read_checks_the_checksum_and_gitlinks_does_not(repo: Path) -> None:
+    index_info(repo, [("160000", git(repo, "rev-parse", "HEAD"), "link")])
+    index = repo / ".git" / "index"
+    data = index.read_bytes()
+    for checksum in (bytes(20), data[-20:-1] + bytes([data[-1] ^ 1])):  # zeros: index.skipHash
+        index.write_bytes(data[:-20] + checksum)
+        assert read(repo) == ["link"]
+        assert index_file.read(index, 20) is None
+
+
+def test_entries_out_of_order_are_left_to_git(repo: Path) -> None:
+    """git reads them (only fsck checks the order), and write-tree lists a tree's entries in
+    index order: a tree out of order."""
+    commit(repo, {"b": "b\n", "c": "c\n"})
+    index = repo / ".git" / "index"
+    data = index.read_bytes()
+    named_b = b"\0\x01b\0"  # the flags (a name one byte long), the name, its NUL
+    assert data.count(named_b) == 1
+    index.write_bytes(with_checksum(data.replace(named_b, b"\0\x01d\0")))
+    assert read(repo) is None
+    assert index_file.read(index, 20) is None

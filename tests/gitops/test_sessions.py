@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from genesis_par import gitops
 from genesis_par.errors import GitError
 from genesis_par.gitops import sessions
 from tests.conftest import commit, git, wait_for
@@ -132,3 +133,40 @@ def test_a_repository_made_again_at_the_same_path_gets_a_process_of_its_own(
         head = commit(path, {"a.txt": object_format})
         sessions.update_ref(path / ".git", "refs/heads/t", head, None, "m")
         assert git(path, "rev-parse", "t") == head
+
+
+def mktree(repo: Path, listing: bytes) -> str:
+    """What a `git mktree -z` process of its own makes of listing."""
+    done = subprocess.run(
+        ["git", "mktree", "-z"], cwd=repo, input=listing, capture_output=True, check=True
+    )
+    return done.stdout.decode().strip()
+
+
+def test_make_tree_makes_what_git_mktree_makes_and_refuses_a_missing_blob(repo: Path) -> None:
+    blob = git(repo, "rev-parse", "HEAD:README.md")
+    listing = f"100644 blob {blob}\tb\0100755 blob {blob}\ta\n\0".encode()
+    git_dir = repo / ".git"
+    assert sessions.make_tree(git_dir, listing) == mktree(repo, listing)
+    assert sessions.make_tree(git_dir, b"") == git(repo, "hash-object", "-t", "tree", "/dev/null")
+    missing = f"100644 blob {'1' * 40}\tgone\0".encode()
+    assert sessions.make_tree(git_dir, missing) is None  # as write-tree, it checks objects
+    assert sessions.make_tree(git_dir, listing) == mktree(repo, listing)  # a new process
+
+
+def test_work_is_recorded_when_the_tree_process_was_killed(repo: Path) -> None:
+    """The tree of the index is made by the long-lived mktree; killed, git write-tree makes
+    it, and the commit holds the work either way."""
+    start = git(repo, "rev-parse", "HEAD")
+    worktree = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "t", str(worktree), start)
+    for n in range(2):
+        (worktree / "sub").mkdir(exist_ok=True)
+        (worktree / "sub" / f"f{n}.txt").write_text(f"{n}\n")
+        if n == 1:
+            for pid in session_pids(repo / ".git"):
+                os.kill(pid, signal.SIGKILL)
+        done = gitops.commit_all(worktree, f"work {n}", start, branch="t")
+        assert git(repo, "show", f"{done.commit}:sub/f{n}.txt") == str(n)
+        assert git(repo, "rev-parse", f"{done.commit}^{{tree}}") == git(worktree, "write-tree")
+    assert git(repo, "fsck", "--no-dangling") == ""
