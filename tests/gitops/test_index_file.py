@@ -3,7 +3,6 @@ refuses (None) and leaves the answer to git: real repositories, every index vers
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,18 +12,10 @@ import pytest
 from genesis_par.gitops import index_file
 from genesis_par.gitops.index_file import gitlinks
 from tests.conftest import commit, git
+from tests.gitops.index_helpers import hash_size, index_info, make_repo, version, with_checksum
 
 LONG = "/".join(["deep" * 50] * 21)  # 4220 bytes: past the 12 bits of an entry's name length
 LINKS = ["with space/lib one", "ünïcode/子模块", "raw-\udcff-bytes", LONG, "zz/late link"]
-
-
-def make_repo(tmp_path: Path, object_format: str = "sha1", name: str = "repo") -> Path:
-    """A repository with one commit (README.md) in the given object format."""
-    path = tmp_path / name
-    path.mkdir(parents=True)
-    git(path, "init", "-q", f"--object-format={object_format}")
-    commit(path, {"README.md": "hello\n"}, "initial")
-    return path
 
 
 def listed(repo: Path) -> list[str]:
@@ -34,25 +25,6 @@ def listed(repo: Path) -> list[str]:
     ).stdout.decode("utf-8", "surrogateescape")
     entries = (e.split("\t", 1) for e in out.split("\0") if e)
     return list(dict.fromkeys(path for meta, path in entries if meta.startswith("160000 ")))
-
-
-def index_info(repo: Path, entries: list[tuple[str, str, str]]) -> None:
-    """Add (mode, object, path) entries straight to the index: no file is needed."""
-    lines = "".join(f"{mode} {oid}\t{path}\0" for mode, oid, path in entries)
-    subprocess.run(
-        ["git", "update-index", "-z", "--index-info"],
-        cwd=repo,
-        check=True,
-        input=lines.encode("utf-8", "surrogateescape"),
-    )
-
-
-def version(repo: Path) -> int:
-    return int.from_bytes((repo / ".git" / "index").read_bytes()[4:8], "big")
-
-
-def hash_size(repo: Path) -> int:
-    return len(git(repo, "rev-parse", "HEAD")) // 2
 
 
 def read(repo: Path) -> list[str] | None:
@@ -273,12 +245,6 @@ def test_a_damaged_index_never_raises(repo: Path) -> None:
         assert found is None or all(isinstance(path, str) for path in found)
         assert found is None or at >= 8  # signature and version are always checked
         data[at] ^= 0xFF
-
-
-def with_checksum(data: bytes | bytearray, size: int = 20) -> bytes:
-    """data, its trailing checksum made again (as if git had written it)."""
-    body = bytes(data[:-size])
-    return body + hashlib.new({20: "sha1", 32: "sha256"}[size], body).digest()
 
 
 def staged(repo: Path) -> list[tuple[int, str, bytes, int]]:

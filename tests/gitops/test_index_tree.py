@@ -14,7 +14,7 @@ import pytest
 
 from genesis_par.gitops.index_tree import tree_of_index
 from tests.conftest import commit, git
-from tests.gitops.test_index_file import (
+from tests.gitops.index_helpers import (
     hash_size,
     index_info,
     make_repo,
