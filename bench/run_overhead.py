@@ -58,21 +58,33 @@ def in_fresh(tmp: Path, files: dict[str, str], work: Callable[[Path], None]) -> 
     return time.perf_counter() - start
 
 
-def git_processes(trace: Path) -> tuple[int, int, float]:
-    """(git processes, of which top-level, seconds in the top-level ones) from a GIT_TRACE2
-    event file: a process started by another git (worktree add's checkout) is counted but
-    its time is its parent's."""
-    count = top = 0
+def git_processes(trace: Path) -> tuple[int, int, float, int]:
+    """(git processes, of which top-level, seconds in the top-level ones, long-lived sessions)
+    from a GIT_TRACE2 event file: a process started by another git (worktree add's checkout)
+    is counted but its time is its parent's; a long-lived session of genesis-par's
+    (`update-ref --stdin`, `mktree --batch`: gitops/sessions.py) is counted apart, its time
+    being the run's."""
+    count = top = sessions = 0
     seconds = 0.0
+    long_lived: set[str] = set()
     for line in trace.read_text().splitlines():
         event = json.loads(line)
         sid, kind = event.get("sid", ""), event.get("event")
-        if kind == "start":
+        if kind == "start" and _session(event.get("argv", [])):
+            long_lived.add(sid)
+            sessions += 1
+        elif kind == "start":
             count += 1
             top += "/" not in sid
-        elif kind == "exit" and "/" not in sid:
+        elif kind == "exit" and "/" not in sid and sid not in long_lived:
             seconds += float(event.get("t_abs", 0.0))
-    return count, top, seconds
+    return count, top, seconds, sessions
+
+
+def _session(argv: list[str]) -> bool:
+    """Whether argv is one of gitops.sessions' long-lived processes."""
+    words = set(argv)
+    return {"mktree", "--batch"} <= words or {"update-ref", "-m", "--stdin"} <= words
 
 
 def state_write_cost(state_dir: Path, events: int) -> float:
@@ -146,7 +158,7 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
             extra={"GIT_TRACE2_EVENT": str(trace)},
         )
     )
-    count, top, git_s = git_processes(trace)
+    count, top, git_s, sessions = git_processes(trace)
     db = repo / ".git" / "genesis-par" / "state.db"
     with sqlite3.connect(db) as handle:
         events = handle.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -157,8 +169,9 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
         f"  start-up: python -c pass {python * 1000:.0f} ms, genesis-par --version "
         f"{version * 1000:.0f} ms, run of one task {single * 1000:.0f} ms",
         f"  per-task git: {count / tasks:.1f} git processes per task ({top / tasks:.1f} started "
-        f"by genesis-par, the rest by git itself); {git_s:.2f} s in them over the run "
-        f"({git_s / tasks * 1000:.0f} ms per task, serial sum; traced run {traced:.2f} s)",
+        f"by genesis-par, the rest by git itself) and {sessions} long-lived for the run; "
+        f"{git_s:.2f} s in the others ({git_s / tasks * 1000:.0f} ms per task, serial sum; "
+        f"traced run {traced:.2f} s)",
         f"  supervision: {tasks} x `true` supervised {supervised:.2f} s against "
         f"{bare:.2f} s bare: {(supervised - bare) / tasks * 1000:.1f} ms per attempt",
         f"  state: {events} events, {state_s / events * 1000:.2f} ms per transaction, "
