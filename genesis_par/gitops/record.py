@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.gitops import index_tree, sessions
+from genesis_par.gitops import index_tree, loose_objects, sessions
 from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.refs import MUST_NOT_EXIST, on_branch
 from genesis_par.gitops.run import _out, _run_git
@@ -163,25 +163,12 @@ def _stage(
     )
 
 
-class _NotMade(Exception):
-    """The long-lived mktree could not make a tree: `git write-tree` is asked instead."""
-
-
 def _tree_of_index(where: Located, parent: str, env: Mapping[str, str] | None) -> str | None:
-    """The index's tree from its file and a long-lived `git mktree` (index_tree), or None when
-    `git write-tree` must make it: an index named by the environment, or one index_tree or
-    mktree refuses (git then makes the tree, or says why it cannot)."""
+    """The index's tree from its file, written here (index_tree, loose_objects), or None when
+    `git write-tree` must make it: an index or objects named by the environment, a shared
+    repository, or an index index_tree refuses (git then makes the tree, or says why not)."""
     plain = all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
-    if not plain or len(parent) not in (40, 64):
+    writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if plain else None
+    if writer is None:
         return None
-
-    def make(listing: bytes) -> str:
-        made = sessions.make_tree(where.common_dir, listing)
-        if made is None:
-            raise _NotMade
-        return made
-
-    try:
-        return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, make)
-    except _NotMade:
-        return None
+    return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, writer)

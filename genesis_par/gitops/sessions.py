@@ -1,11 +1,10 @@
-"""Long-lived git processes that take one request after another: `update-ref --stdin` (one
-transaction a request) and `mktree --batch -z` (one tree a request).
+"""Long-lived git processes that take one request after another: `update-ref --stdin`, one
+transaction a request.
 
-A task's branch is created, and later moved to its recorded work, by a compare-and-swap; its
-tree is written from its index. Each was a git process of its own, about 1.5 ms of CPU and
-0.4 ms of ours to start (issue 19); here each is a line or two through a pipe to a process
-started once a run. git does the work as it always does (locks, packed refs, reflogs, fsync,
-object checks); only the start of a process is saved.
+A task's branch is created, and later moved to its recorded work, by a compare-and-swap. Each
+was a git process of its own, about 1.5 ms of CPU and 0.4 ms of ours to start (issue 19); here
+each is a few lines through a pipe to a process started once a run. git does the work as it
+always does (locks, packed refs, reflogs, fsync); only the start of a process is saved.
 
 A process that dies, is killed (an agent may `pkill git`) or takes too long is replaced at
 the next request; a request it did not answer is made again as a process of its own, so that
@@ -200,18 +199,3 @@ def update_ref(
     now = _run_git([where, "rev-parse", "-q", "--verify", ref], git_dir, check=False)
     if now.returncode != 0 or now.stdout.strip() != new:
         _run_git([where, *one_shot], git_dir)
-
-
-def make_tree(git_dir: Path, listing: bytes, timeout_s: float = TIMEOUT_S) -> str | None:
-    """The id of the tree `git mktree -z` makes of listing (its entries, each ended by a NUL),
-    written by a long-lived `mktree --batch -z`; None when it could not (the caller asks
-    `git write-tree`, whose words then say why)."""
-    args = ["mktree", "--batch", "-z"]
-    key, session = _sessions.get(git_dir, args)
-    with session.lock:
-        try:
-            return session.ask(listing + b"\0", 1, timeout_s)[0].decode()
-        except _Unanswered:
-            pass
-    _sessions.drop(key, session)
-    return None

@@ -1,17 +1,19 @@
 """index_tree.tree_of_index gives the tree `git write-tree` writes for the same index, making
-only the directories the cache tree does not hold valid, or refuses (None): real repositories,
-real `git mktree` processes, every index version and hash."""
+only the directories the cache tree does not hold valid, or refuses (None); loose_objects
+writes those trees as git would: real repositories, every index version and hash, each tree
+checked by `git hash-object` and `git fsck`."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from genesis_par.gitops import loose_objects
 from genesis_par.gitops.index_tree import tree_of_index
 from tests.conftest import commit, git
 from tests.gitops.index_helpers import (
@@ -36,60 +38,29 @@ BASE = {
 }
 
 
-class Mktree:
-    """make_tree for tests: one `git mktree -z` process per tree, each listing kept."""
+class Writer:
+    """make_tree for tests: `git hash-object -t tree -w` (which refuses content that is not a
+    well-formed tree) per tree, each content kept."""
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self.listings: list[bytes] = []
 
-    def __call__(self, listing: bytes) -> str:
-        self.listings.append(listing)
+    def __call__(self, content: bytes) -> str:
+        self.listings.append(content)
         out = subprocess.run(
-            ["git", "mktree", "-z"], cwd=self.repo, input=listing, capture_output=True, check=True
+            ["git", "hash-object", "-t", "tree", "-w", "--stdin"],
+            cwd=self.repo,
+            input=content,
+            capture_output=True,
+            check=True,
         )
         return out.stdout.decode().strip()
 
 
-class BatchMktree:
-    """make_tree as the package runs it: one long-lived `git mktree -z --batch`, each listing
-    followed by an empty record (builtin/mktree.c: an empty line ends a tree in batch mode)."""
-
-    def __init__(self, repo: Path) -> None:
-        self.proc = subprocess.Popen(
-            ["git", "mktree", "-z", "--batch"],
-            cwd=repo,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        self.calls = 0
-
-    def __call__(self, listing: bytes) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.calls += 1
-        self.proc.stdin.write(listing + b"\0")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().decode().strip()
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.stdout.close()
-        assert self.proc.wait(timeout=10) == 0
-
-
-@pytest.fixture
-def batch(repo: Path) -> Iterator[BatchMktree]:
-    maker = BatchMktree(repo)
-    try:
-        yield maker
-    finally:
-        maker.close()
-
-
 def ours(repo: Path, most: int = 16) -> tuple[str | None, int]:
     """(tree_of_index on repo's index, the number of trees it made)."""
-    maker = Mktree(repo)
+    maker = Writer(repo)
     return tree_of_index(repo / ".git" / "index", hash_size(repo), maker, most), len(maker.listings)
 
 
@@ -170,7 +141,7 @@ def nested_repository(repo: Path) -> None:
 
 
 def gitlink_by_index_info(repo: Path) -> None:
-    """A gitlink whose commit this repository does not have (mktree allows that for 160000)."""
+    """A gitlink whose commit this repository does not have (a tree may name one)."""
     index_info(repo, [("160000", "1234567890" * 4, "deep/sub")])
 
 
@@ -261,11 +232,11 @@ def test_an_empty_index_is_the_empty_tree(tmp_path: Path, object_format: str) ->
     oid = "e" * (40 if object_format == "sha1" else 64)
     git(repo, "update-index", "--add", "--cacheinfo", f"100644,{oid},gone")
     git(repo, "update-index", "--force-remove", "gone")
-    maker = Mktree(repo)
+    maker = Writer(repo)
     tree = tree_of_index(repo / ".git" / "index", len(oid) // 2, maker)
     assert maker.listings == [b""]
     assert tree == write_tree(repo) == git(repo, "hash-object", "-t", "tree", "/dev/null")
-    again = Mktree(repo)  # write-tree left a valid root in the index: taken from there
+    again = Writer(repo)  # write-tree left a valid root in the index: taken from there
     assert tree_of_index(repo / ".git" / "index", len(oid) // 2, again) == tree
     assert again.listings == []
 
@@ -283,22 +254,53 @@ def test_skip_worktree_entries_are_in_the_tree(repo: Path) -> None:
     assert "deep/er/still/f.txt" in git(repo, "ls-tree", "-r", "--name-only", tree).split("\n")
 
 
-def test_the_long_lived_batch_process_makes_the_same_trees(repo: Path, batch: BatchMktree) -> None:
-    """An empty listing right after a tree's end is the empty tree, not the end of input."""
-    odd_names(based(repo))
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_the_package_writer_writes_what_git_writes(tmp_path: Path, object_format: str) -> None:
+    """loose_objects.TreeWriter, as the run uses it: the ids git gives, objects git reads and
+    fsck passes; a tree already there (loose, or only in a pack) is taken as it is."""
+    repo = make_repo(tmp_path, object_format)
+    commit(repo, BASE)
+    settle(repo)
+    odd_names(repo)
     deep_change(repo)
-    empty = batch(b"")
-    tree = tree_of_index(repo / ".git" / "index", 20, batch)
-    assert batch(b"") == empty == git(repo, "hash-object", "-t", "tree", "/dev/null")
-    assert batch.calls == 2 + 5  # root, "tab\tdir", deep, deep/er, deep/er/still
+    writer = loose_objects.tree_writer(repo / ".git", hash_size(repo))
+    assert writer is not None
+    tree = tree_of_index(repo / ".git" / "index", hash_size(repo), writer)
     assert tree == write_tree(repo)
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+    assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
+    loose = repo / ".git" / "objects" / tree[:2] / tree[2:]
+    assert oct(loose.stat().st_mode & 0o777) == oct(0o444)
+    assert not list((repo / ".git" / "objects").glob("*/tmp_obj_*"))
+    os.utime(loose, (1, 1))
+    assert writer(git_bytes(repo, "cat-file", "tree", tree)) == tree
+    assert loose.stat().st_mtime > 1  # refreshed, as git freshens an object it would write
+    empty = git(repo, "hash-object", "-t", "tree", "/dev/null")
+    assert writer(b"") == empty and git(repo, "cat-file", "-t", empty) == "tree"
+    git(repo, "gc", "-q", "--prune=now")  # every object in a pack now, none loose
+    git(repo, "commit", "-qm", "keep", "--allow-empty")
+    assert writer(git_bytes(repo, "cat-file", "tree", tree)) == tree
+    assert git(repo, "cat-file", "-t", tree) == "tree"
+
+
+def test_a_shared_repository_is_left_to_git(repo: Path) -> None:
+    """Its objects take the group's permissions: git writes them."""
+    assert loose_objects.tree_writer(repo / ".git", 20) is not None
+    git(repo, "config", "core.sharedRepository", "group")
+    assert loose_objects.tree_writer(repo / ".git", 20) is None
+    git(repo, "config", "core.sharedRepository", "umask")
+    assert loose_objects.tree_writer(repo / ".git", 20) is not None
+
+
+def git_bytes(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True).stdout
 
 
 def test_the_trees_made_are_sound(repo: Path) -> None:
     deep_change(based(repo))
     symlink(repo)
     nested_repository(repo)
-    maker = Mktree(repo)
+    maker = Writer(repo)
     tree = tree_of_index(repo / ".git" / "index", 20, maker)
     assert tree is not None and len(maker.listings) == 6
     fsck = subprocess.run(
@@ -308,37 +310,6 @@ def test_the_trees_made_are_sound(repo: Path) -> None:
     assert git(repo, "cat-file", "-t", tree) == "tree"
     assert "\tdeep\n" in git(repo, "cat-file", "-p", tree) + "\n"
     assert tree == write_tree(repo)
-
-
-def test_mktree_reads_and_writes_modes_as_this_module_expects(repo: Path) -> None:
-    """Subtree modes 40000 and 040000 make the same tree, written as "40000" (strtoul then
-    "%o", as write-tree writes it); mktree sorts the entries itself (as trees sort: a
-    directory as its name and "/"); a gitlink's commit may be missing, a blob may not."""
-    sub = git(repo, "rev-parse", "HEAD^{tree}")
-    blob = git(repo, "rev-parse", "HEAD:README.md")
-    make = Mktree(repo)
-    short, padded = (make(f"{mode} tree {sub}\tsub\0".encode()) for mode in ("40000", "040000"))
-    assert short == padded
-    entries = [
-        f"100644 blob {blob}\ta.txt\0",
-        f"40000 tree {sub}\ta\0",
-        f"100644 blob {blob}\ta-b\0",
-    ]
-    assert make("".join(entries).encode()) == make("".join(reversed(entries)).encode())
-    assert git(repo, "ls-tree", "--name-only", make("".join(entries).encode())).split() == [
-        "a-b",
-        "a.txt",
-        "a",
-    ]
-    raw = subprocess.run(
-        ["git", "cat-file", "tree", short], cwd=repo, capture_output=True, check=True
-    ).stdout
-    assert raw.startswith(b"40000 sub\0")
-    make(f"160000 commit {'12' * 20}\tlink\0".encode())
-    missing = subprocess.run(
-        ["git", "mktree", "-z"], cwd=repo, input=f"100644 blob {'12' * 20}\tf\0".encode()
-    )
-    assert missing.returncode != 0
 
 
 def test_a_path_in_conflict_is_left_to_git(repo: Path) -> None:
@@ -539,7 +510,7 @@ def test_a_name_both_file_and_directory_is_left_to_git(repo: Path, between: list
 
 
 def test_a_null_object_id_is_left_to_git(repo: Path) -> None:
-    """write-tree fails on it; mktree would take it for a gitlink (a commit it may lack)."""
+    """write-tree fails on it; a tree could still be made naming it (as a gitlink)."""
     index_info(repo, [("160000", "12" * 20, "link")])
     data = (repo / ".git" / "index").read_bytes()
     data = with_checksum(data.replace(bytes.fromhex("12" * 20), bytes(20)))

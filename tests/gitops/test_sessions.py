@@ -135,28 +135,9 @@ def test_a_repository_made_again_at_the_same_path_gets_a_process_of_its_own(
         assert git(path, "rev-parse", "t") == head
 
 
-def mktree(repo: Path, listing: bytes) -> str:
-    """What a `git mktree -z` process of its own makes of listing."""
-    done = subprocess.run(
-        ["git", "mktree", "-z"], cwd=repo, input=listing, capture_output=True, check=True
-    )
-    return done.stdout.decode().strip()
-
-
-def test_make_tree_makes_what_git_mktree_makes_and_refuses_a_missing_blob(repo: Path) -> None:
-    blob = git(repo, "rev-parse", "HEAD:README.md")
-    listing = f"100644 blob {blob}\tb\0100755 blob {blob}\ta\n\0".encode()
-    git_dir = repo / ".git"
-    assert sessions.make_tree(git_dir, listing) == mktree(repo, listing)
-    assert sessions.make_tree(git_dir, b"") == git(repo, "hash-object", "-t", "tree", "/dev/null")
-    missing = f"100644 blob {'1' * 40}\tgone\0".encode()
-    assert sessions.make_tree(git_dir, missing) is None  # as write-tree, it checks objects
-    assert sessions.make_tree(git_dir, listing) == mktree(repo, listing)  # a new process
-
-
-def test_work_is_recorded_when_the_tree_process_was_killed(repo: Path) -> None:
-    """The tree of the index is made by the long-lived mktree; killed, git write-tree makes
-    it, and the commit holds the work either way."""
+def test_work_is_recorded_when_the_session_was_killed(repo: Path) -> None:
+    """The branch moves through the long-lived update-ref; killed, a process of its own moves
+    it, and the commit holds the work either way (its tree as git write-tree makes it)."""
     start = git(repo, "rev-parse", "HEAD")
     worktree = repo.parent / "wt"
     git(repo, "worktree", "add", "-q", "-b", "t", str(worktree), start)
