@@ -15,6 +15,7 @@ from genesis_par import plan
 from genesis_par.commands import report as report_cmd
 from genesis_par.commands import run as run_cmd
 from genesis_par.errors import EnvironmentProblem
+from genesis_par.report.formats import printable
 from tests.conftest import genesis_cmd, genesis_env, user_error
 from tests.helpers import render, with_peak_memory
 from tests.plans import py, write_plan
@@ -286,3 +287,19 @@ def test_logs_streams_a_huge_log(finished_run: Path) -> None:
             size, last = size + len(chunk), chunk
     assert child.returncode == 0 and size == log.stat().st_size and last.endswith(b"the end\n")
     assert int(peak.read_text()) < 120 * 2**20
+
+
+def test_printable_keeps_exactly_the_characters_xml_allows() -> None:
+    """XML 1.0's Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF],
+    checked over every code point; colour codes go too."""
+    every = "".join(map(chr, range(0x110000)))
+    allowed = [
+        c
+        for c in every
+        if c in "\t\n\r"
+        or "\x20" <= c <= "\ud7ff"
+        or "\ue000" <= c <= "\ufffd"
+        or "\U00010000" <= c <= "\U0010ffff"
+    ]
+    assert printable(every.replace("\x1b", "")) == "".join(allowed)
+    assert printable("\x1b[31mred\x1b[0m\x07") == "red"
