@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.gitops import index_tree, loose_objects, sessions
+from genesis_par.gitops import commit_object, index_tree, loose_objects, sessions
 from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.refs import MUST_NOT_EXIST, on_branch
 from genesis_par.gitops.run import _out, _run_git
@@ -60,8 +60,7 @@ def commit_all(
     tree = _stage(where, parent, env, leave_out)
     commit = parent
     if tree != parent_tree:
-        args = ["commit-tree", tree, "-p", parent, "-m", message]
-        commit = _out([*where.args, *args], worktree, env=env)
+        commit = _commit(where, tree, parent, message, env)
         _remember(commit, tree)
     if ref is not None:
         if commit != found.tip:
@@ -163,12 +162,29 @@ def _stage(
     )
 
 
+def _commit(
+    where: Located, tree: str, parent: str, message: str, env: Mapping[str, str] | None
+) -> str:
+    """The commit of tree on parent: written here (commit_object) when the environment names
+    no other object store, else by `git commit-tree`."""
+    if _plain(env) and (
+        made := commit_object.write_commit(where.common_dir, tree, parent, message, env)
+    ):
+        return made
+    args = ["commit-tree", tree, "-p", parent, "-m", message]
+    return _out([*where.args, *args], where.work_tree, env=env)
+
+
+def _plain(env: Mapping[str, str] | None) -> bool:
+    """Whether env sets no more than the identity (no index, no object directory of its own)."""
+    return all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
+
+
 def _tree_of_index(where: Located, parent: str, env: Mapping[str, str] | None) -> str | None:
     """The index's tree from its file, written here (index_tree, loose_objects), or None when
     `git write-tree` must make it: an index or objects named by the environment, a shared
     repository, or an index index_tree refuses (git then makes the tree, or says why not)."""
-    plain = all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
-    writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if plain else None
+    writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if _plain(env) else None
     if writer is None:
         return None
     return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, writer)

@@ -256,7 +256,7 @@ def test_skip_worktree_entries_are_in_the_tree(repo: Path) -> None:
 
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_the_package_writer_writes_what_git_writes(tmp_path: Path, object_format: str) -> None:
-    """loose_objects.TreeWriter, as the run uses it: the ids git gives, objects git reads and
+    """loose_objects.tree_writer, as the run uses it: the ids git gives, objects git reads and
     fsck passes; a tree already there (loose, or only in a pack) is taken as it is."""
     repo = make_repo(tmp_path, object_format)
     commit(repo, BASE)
