@@ -51,7 +51,10 @@ def write_commit(
     committer = idents.committer if idents.committer_dated else f"{idents.committer} {stamp}"
     body = message if not message or message.endswith("\n") else message + "\n"
     text = f"tree {tree}\nparent {parent}\nauthor {author}\ncommitter {committer}\n\n{body}"
-    return writer(text.encode("utf-8", "surrogateescape"))
+    try:
+        return writer(text.encode("utf-8", "surrogateescape"))
+    except loose_objects.NotWritten:
+        return None
 
 
 def _offset(now: int) -> str:

@@ -104,6 +104,18 @@ def read(index: Path, hash_size: int) -> Index | None:
     return _load(index, hash_size, whole=True)
 
 
+def count(index: Path) -> int | None:
+    """The number of entries the index's header announces; None if it has no header."""
+    try:
+        with open(index, "rb") as handle:
+            header = handle.read(_HEADER.size)
+    except OSError:
+        return None
+    if len(header) < _HEADER.size:
+        return None
+    return int(_HEADER.unpack(header)[2])
+
+
 def gitlinks(index: Path, hash_size: int) -> list[str] | None:
     """The paths of the index's gitlink entries (mode 160000), in index order, each once;
     None when this reader cannot tell and git must be asked (`git ls-files --stage`).
@@ -125,6 +137,7 @@ def gitlinks(index: Path, hash_size: int) -> list[str] | None:
 # same bytes and takes the first one's walk (the bytes are compared, not the file's times).
 _last: dict[tuple[Path, int], tuple[bytes, Index | None, bool]] = {}
 _MOST_KEPT = 8
+_LARGEST_KEPT = 1 << 20  # bytes of an index kept: a 100,000-entry one with its walk is 28 MB
 
 
 def _load(index: Path, hash_size: int, whole: bool) -> Index | None:
@@ -143,7 +156,8 @@ def _load(index: Path, hash_size: int, whole: bool) -> Index | None:
         found = None
     if len(_last) >= _MOST_KEPT:
         _last.clear()
-    _last[(index, hash_size)] = (data, found, whole)
+    if len(data) <= _LARGEST_KEPT:
+        _last[(index, hash_size)] = (data, found, whole)
     return found
 
 

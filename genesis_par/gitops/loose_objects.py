@@ -42,6 +42,10 @@ def object_writer(common_dir: Path, hash_size: int, kind: bytes) -> ObjectWriter
     return ObjectWriter(common_dir / "objects", _HASHES[hash_size], kind)
 
 
+class NotWritten(Exception):
+    """The object could not be written here (git is asked to, and says why if it cannot)."""
+
+
 class ObjectWriter:
     """Writes objects of one kind into one object directory."""
 
@@ -52,34 +56,66 @@ class ObjectWriter:
 
     def __call__(self, content: bytes) -> str:
         """The id of the object of that content (git's format for its kind), written if it
-        was not."""
+        was not; NotWritten if it could not be."""
         data = b"%s %d\0" % (self.kind, len(content)) + content
         oid = hashlib.new(self.hash_name, data).hexdigest()
         folder = self.objects / oid[:2]
         final = folder / oid[2:]
         try:
-            os.utime(final)  # there already: refreshed, as git's freshen_loose_object
-            return oid
-        except FileNotFoundError:
-            pass
-        except OSError:  # there, and another user's: git would leave it as it is too
-            return oid
-        folder.mkdir(exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+            if _there(final):
+                return oid
+            folder.mkdir(exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+        except OSError as e:
+            raise NotWritten(f"{final}: {e.strerror}") from None
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(zlib.compress(data, 1))
-            os.chmod(temporary, 0o444)
+            os.chmod(temporary, 0o444 & ~_umask())
             try:
                 os.link(temporary, final)
             except FileExistsError:
                 pass  # written by another at the same moment: the same bytes
             except OSError:  # a file system without hard links (git renames then, too)
                 os.replace(temporary, final)
+        except OSError as e:
+            raise NotWritten(f"{final}: {e.strerror}") from None
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
         return oid
+
+
+def _there(final: Path) -> bool:
+    """Whether the object's file is there: its time refreshed, as git's freshen_loose_object,
+    or (another user's, in a shared folder) at least found."""
+    try:
+        os.utime(final)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.lstat(final)
+        except OSError:
+            return False  # not there after all (a file where the folder should be): written
+        return True
+
+
+_umasks: list[int] = []
+
+
+def _umask() -> int:
+    """The process's umask, read from /proc (os.umask can only be read by setting it, which
+    would race with the run's other threads creating files); git's 022 where /proc has none."""
+    if not _umasks:
+        found = 0o022
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("Umask:"):
+                    found = int(line.split()[1], 8)
+        _umasks.append(found)
+    return _umasks[0]
 
 
 def _is_shared(common_dir: Path) -> bool:
@@ -94,7 +130,7 @@ def _is_shared(common_dir: Path) -> bool:
         return known[1]
     args = [f"--git-dir={common_dir}", "config", "--get", "core.sharedRepository"]
     asked = _run_git(args, common_dir, check=False)
-    value = asked.stdout.strip().lower()
-    shared = asked.returncode == 0 and value not in ("", "false", "umask", "0", "no", "off")
+    value = asked.stdout.strip().lower()  # a bare `sharedRepository` line is true: "group"
+    shared = asked.returncode == 0 and value not in ("false", "umask", "0", "no", "off")
     _shared[common_dir] = (key, shared)
     return shared

@@ -187,4 +187,11 @@ def _tree_of_index(where: Located, parent: str, env: Mapping[str, str] | None) -
     writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if _plain(env) else None
     if writer is None:
         return None
-    return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, writer)
+
+    def exist(ids: list[bytes]) -> bool:
+        return sessions.missing(where.common_dir, [i.hex() for i in ids]) == []
+
+    try:
+        return index_tree.tree_of_index(where.git_dir / "index", len(parent) // 2, writer, exist)
+    except loose_objects.NotWritten:
+        return None

@@ -1,15 +1,21 @@
-"""Long-lived git processes that take one request after another: `update-ref --stdin`, one
-transaction a request.
+"""Long-lived git processes that take one request after another: `update-ref --stdin` (one
+transaction a request) and `cat-file --batch-check` (which of some objects exist).
 
 A task's branch is created, and later moved to its recorded work, by a compare-and-swap. Each
 was a git process of its own, about 1.5 ms of CPU and 0.4 ms of ours to start (issue 19); here
-each is a few lines through a pipe to a process started once a run. git does the work as it
-always does (locks, packed refs, reflogs, fsync); only the start of a process is saved.
+each is a few lines through a pipe to a process started once. git does the work as it always
+does (locks, packed refs, reflogs, fsync); only the start of a process is saved.
 
-A process that dies, is killed (an agent may `pkill git`) or takes too long is replaced at
-the next request; a request it did not answer is made again as a process of its own, so that
-git's own verdict and words reach the caller. When genesis-par dies, the processes read the
-end of their input and exit: none outlives the run.
+What a long-lived git holds for its whole life is kept from mattering: an update-ref process
+stamps every reflog entry with the time of its first (git caches it), so one serves only
+within the second it started in; it trusts an object it parsed once to exist for good, so the
+new value of every update is first looked up by cat-file, which asks the object store each time.
+
+A process that dies, is killed (an agent may `pkill git`), takes too long or answers what it
+should not is replaced; the request it did not answer is made again as a process of its own,
+so that git's own verdict and words reach the caller. A process is only ever used under its
+lock, and marked dead under it. When genesis-par dies, the processes read the end of their
+input and exit: none outlives the run.
 """
 
 from __future__ import annotations
@@ -18,30 +24,29 @@ import atexit
 import contextlib
 import os
 import select
+import signal
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from genesis_par.errors import GitError
-from genesis_par.gitops.run import TIMEOUT_S, _run_git, failure_text, git_environment
+from genesis_par.gitops.run import TIMEOUT_S, _run_git, git_environment
 
-_MOST_SESSIONS = 8  # by git dir and reflog message; the oldest beyond are closed
+_MOST_SESSIONS = 8  # by git dir, config and arguments; the least recently used beyond close
 
 
 class _Unanswered(Exception):
-    """The process ended or stopped answering before it answered the request."""
+    """The process ended, stopped answering or answered wrong: its verdict is unknown."""
 
 
 class _Session:
-    """One long-lived git process, one request at a time."""
+    """One long-lived git process, one request at a time (under `lock`)."""
 
     def __init__(self, args: Sequence[str]) -> None:
-        self.args = list(args)
         self.lock = threading.Lock()
-        self._errors = tempfile.TemporaryFile(prefix="genesis-par-git-")  # noqa: SIM115
+        self.started = time.time()
+        self.dead = False
         self._child = subprocess.Popen(
             ["git", *args],
             # not in the repository: a process working in a clone would keep `worktrees gc`
@@ -50,25 +55,31 @@ class _Session:
             env=git_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._errors,
+            stderr=subprocess.DEVNULL,  # its verdicts are asked of a process of their own
         )
         self._pending = b""
 
     def ask(self, request: bytes, lines: int, limit_s: float) -> list[bytes]:
-        """Send request; the next `lines` lines of the answer (without their newlines)."""
-        assert self._child.stdin is not None and self._child.stdout is not None
+        """Send request; the next `lines` lines of the answer (without their newlines). Call
+        with `lock` held; a session that fails is dead from then on."""
+        if self.dead:
+            raise _Unanswered
         try:
+            assert self._child.stdin is not None and self._child.stdout is not None
             self._child.stdin.write(request)
             self._child.stdin.flush()
-        except OSError:
+            return self._read_lines(self._child.stdout.fileno(), lines, limit_s)
+        except (OSError, ValueError, _Unanswered):
+            self.close()
             raise _Unanswered from None
-        return self._read_lines(self._child.stdout.fileno(), lines, time.monotonic() + limit_s)
 
-    def _read_lines(self, fd: int, lines: int, deadline: float) -> list[bytes]:
+    def _read_lines(self, fd: int, lines: int, limit_s: float) -> list[bytes]:
+        deadline = time.monotonic() + limit_s
+        poller = select.poll()  # not select(): a run may hold more than 1,024 descriptors
+        poller.register(fd, select.POLLIN)
         while self._pending.count(b"\n") < lines:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                self._child.kill()  # stuck: its verdict is unknown
+            if left <= 0 or not poller.poll(left * 1000):
                 raise _Unanswered
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -77,41 +88,30 @@ class _Session:
         *answered, self._pending = self._pending.split(b"\n", lines)
         return answered
 
-    def said(self) -> subprocess.CompletedProcess[str] | None:
-        """Once the process ended: its exit and what it wrote on stderr; None if it was
-        killed by a signal or is still running (its verdict unknown)."""
-        code = self._wait(1.0)
-        if code is None or code < 0:
-            return None
-        self._errors.seek(0)
-        stderr = self._errors.read().decode("utf-8", "surrogateescape")
-        return subprocess.CompletedProcess(["git", *self.args], code, "", stderr)
-
     def close(self) -> None:
-        """End the process: the end of its input, then a kill if it does not exit."""
-        with contextlib.suppress(OSError):
+        """End the process (with `lock` held, or once no one else can use it): the end of its
+        input; then SIGTERM, so that git removes its lock files, and SIGKILL."""
+        self.dead = True
+        with contextlib.suppress(OSError, ValueError):
             if self._child.stdin is not None:
                 self._child.stdin.close()
-        if self._wait(1.0) is None:
-            self._child.kill()
-            self._wait(5.0)
-        for stream in (self._child.stdout, self._errors):
-            if stream is not None:
-                stream.close()
-
-    def _wait(self, limit_s: float) -> int | None:
-        try:
-            return self._child.wait(limit_s)
-        except subprocess.TimeoutExpired:
-            return None
+        for stop in (None, signal.SIGTERM, signal.SIGKILL):
+            if stop is not None:
+                with contextlib.suppress(OSError):
+                    self._child.send_signal(stop)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._child.wait(1.0)
+                break
+        if self._child.stdout is not None:
+            self._child.stdout.close()
 
 
 _Key = tuple[Path, tuple[int, int, int], tuple[str, ...]]  # git dir, its config, arguments
 
 
 def _config_stamp(git_dir: Path) -> tuple[int, int, int]:
-    """The config file's inode, modification time and size: a process reads the config once, so a
-    changed config (or a repository made again at the path) gets a new one."""
+    """The config file's inode, modification time and size: a process reads the config once,
+    so a changed config (or a repository made again at the path) gets a new one."""
     try:
         st = (git_dir / "config").stat()
     except OSError:
@@ -120,40 +120,40 @@ def _config_stamp(git_dir: Path) -> tuple[int, int, int]:
 
 
 class _Sessions:
-    """The open sessions, by git dir and its config, and arguments."""
+    """The open sessions, by git dir, its config and arguments."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[_Key, _Session] = {}
 
-    def get(self, git_dir: Path, args: Sequence[str]) -> tuple[_Key, _Session]:
-        """(its key, the session)."""
+    def get(
+        self, git_dir: Path, args: Sequence[str], usable: Callable[[_Session], bool]
+    ) -> _Session:
+        """The session for these arguments, a new one if there is none or it is not usable
+        (dead, or too old for what it does)."""
         key = (git_dir, _config_stamp(git_dir), tuple(args))
         closing = []
         with self._lock:
             session = self._open.pop(key, None)
+            if session is not None and (session.dead or not usable(session)):
+                closing.append(session)
+                session = None
             if session is None:
                 session = _Session([f"--git-dir={git_dir}", *args])
             self._open[key] = session  # the most recently used last
             while len(self._open) > _MOST_SESSIONS:
                 closing.append(self._open.pop(next(iter(self._open))))
         for old in closing:
-            with old.lock:
+            with old.lock:  # a request of another thread's finishes first
                 old.close()
-        return key, session
-
-    def drop(self, key: _Key, session: _Session) -> None:
-        """Forget a session that failed (closing it), so that the next request starts anew."""
-        with self._lock:
-            if self._open.get(key) is session:
-                del self._open[key]
-        session.close()
+        return session
 
     def close_all(self) -> None:
         with self._lock:
             sessions, self._open = list(self._open.values()), {}
         for session in sessions:
-            session.close()
+            with session.lock:
+                session.close()
 
     def forget(self) -> None:
         """In a forked child: the parent's processes are not the child's to use."""
@@ -166,6 +166,36 @@ atexit.register(_sessions.close_all)
 os.register_at_fork(after_in_child=_sessions.forget)
 
 
+def _same_second(session: _Session) -> bool:
+    """An update-ref process stamps every reflog entry with the time of its first one."""
+    return int(session.started) == int(time.time())
+
+
+def _always(session: _Session) -> bool:
+    return True
+
+
+def missing(git_dir: Path, oids: Sequence[str], timeout_s: float = TIMEOUT_S) -> list[str] | None:
+    """Those of oids (full hex ids) the repository's object store lacks, asked of a long-lived
+    `cat-file --batch-check` (which looks each one up again every time); None when it could
+    not tell (the caller asks git some other way)."""
+    if not oids:
+        return []
+    session = _sessions.get(git_dir, ["cat-file", "--batch-check=%(objectname)"], _always)
+    request = "".join(f"{oid}\n" for oid in oids).encode()
+    with session.lock:
+        try:
+            answers = session.ask(request, len(oids), timeout_s)
+        except _Unanswered:
+            return None
+    said = [a.decode(errors="replace").split(" ") for a in answers]
+    if [s[0] for s in said] != list(oids) or any(s[1:] not in ([], ["missing"]) for s in said):
+        with session.lock:
+            session.close()  # out of step with what was asked: never read from again
+        return None
+    return [s[0] for s in said if s[1:] == ["missing"]]
+
+
 def update_ref(
     git_dir: Path,
     ref: str,
@@ -176,26 +206,30 @@ def update_ref(
     timeout_s: float = TIMEOUT_S,
 ) -> None:
     """`git --git-dir=<git_dir> update-ref --no-deref -m <message> <ref> <new> <old>` (old
-    None: ref must not exist), as a transaction of a long-lived `update-ref --stdin`."""
+    None: ref must not exist), as a transaction of a long-lived `update-ref --stdin`; as a
+    process of its own when that process cannot be used or does not answer, or new is not
+    in the object store (that process then says so in git's words)."""
     flags = ["--create-reflog"] if create_reflog else []
     expected = old or "0" * len(new)
-    one_shot = ["update-ref", *flags, "--no-deref", "-m", message, ref, new, expected]
-    args = ["update-ref", *flags, "-m", message, "--stdin"]
-    request = f"start\noption no-deref\nupdate {ref} {new} {expected}\ncommit\n".encode()
-    key, session = _sessions.get(git_dir, args)
-    with session.lock:
-        try:
+    if _plain(ref, new, expected, message) and missing(git_dir, [new], timeout_s) == []:
+        args = ["update-ref", *flags, "-m", message, "--stdin"]
+        session = _sessions.get(git_dir, args, _same_second)
+        request = f"start\noption no-deref\nupdate {ref} {new} {expected}\ncommit\n".encode()
+        with session.lock, contextlib.suppress(_Unanswered):
             if session.ask(request, 2, timeout_s) == [b"start: ok", b"commit: ok"]:
                 return
-            session.close()  # an answer it should not give: let git say it on its own
-        except _Unanswered:
-            pass
-        said = session.said()
-    _sessions.drop(key, session)
-    where = f"--git-dir={git_dir}"
-    if said is not None and said.returncode != 0 and said.stderr.strip():  # git's verdict
-        raise GitError(failure_text([where, *one_shot], git_dir, said))
-    # killed or stuck before it answered: done already if ref holds new (it committed)
-    now = _run_git([where, "rev-parse", "-q", "--verify", ref], git_dir, check=False)
-    if now.returncode != 0 or now.stdout.strip() != new:
-        _run_git([where, *one_shot], git_dir)
+            session.close()  # an answer it should not give: never read from again
+        # unanswered (killed, stuck, refused): done already if ref holds new, else git says
+        where = f"--git-dir={git_dir}"
+        now = _run_git([where, "rev-parse", "-q", "--verify", ref], git_dir, check=False)
+        if now.returncode == 0 and now.stdout.strip() == new:
+            return
+    one_shot = ["update-ref", *flags, "--no-deref", "-m", message, ref, new, expected]
+    _run_git([f"--git-dir={git_dir}", *one_shot], git_dir)
+
+
+def _plain(*words: str) -> bool:
+    """Whether each word fits on a line of update-ref's --stdin (no line break, no NUL; a
+    ref name or an id has no space either): else a process of its own takes them as
+    arguments."""
+    return all("\n" not in w and "\0" not in w for w in words) and " " not in "".join(words[:3])

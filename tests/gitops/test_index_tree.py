@@ -6,6 +6,7 @@ checked by `git hash-object` and `git fsck`."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from genesis_par.gitops import loose_objects
+from genesis_par.gitops import index_tree, loose_objects, sessions
 from genesis_par.gitops.index_tree import tree_of_index
 from tests.conftest import commit, git
 from tests.gitops.index_helpers import (
@@ -58,10 +59,20 @@ class Writer:
         return out.stdout.decode().strip()
 
 
+def there(repo: Path) -> Callable[[list[bytes]], bool]:
+    """exist for tests: the package's own lookup (a long-lived cat-file --batch-check)."""
+
+    def exist(ids: list[bytes]) -> bool:
+        return sessions.missing(repo / ".git", [i.hex() for i in ids]) == []
+
+    return exist
+
+
 def ours(repo: Path, most: int = 16) -> tuple[str | None, int]:
     """(tree_of_index on repo's index, the number of trees it made)."""
     maker = Writer(repo)
-    return tree_of_index(repo / ".git" / "index", hash_size(repo), maker, most), len(maker.listings)
+    index = repo / ".git" / "index"
+    return tree_of_index(index, hash_size(repo), maker, there(repo), most), len(maker.listings)
 
 
 def write_tree(repo: Path) -> str:
@@ -233,11 +244,11 @@ def test_an_empty_index_is_the_empty_tree(tmp_path: Path, object_format: str) ->
     git(repo, "update-index", "--add", "--cacheinfo", f"100644,{oid},gone")
     git(repo, "update-index", "--force-remove", "gone")
     maker = Writer(repo)
-    tree = tree_of_index(repo / ".git" / "index", len(oid) // 2, maker)
+    tree = tree_of_index(repo / ".git" / "index", len(oid) // 2, maker, there(repo))
     assert maker.listings == [b""]
     assert tree == write_tree(repo) == git(repo, "hash-object", "-t", "tree", "/dev/null")
     again = Writer(repo)  # write-tree left a valid root in the index: taken from there
-    assert tree_of_index(repo / ".git" / "index", len(oid) // 2, again) == tree
+    assert tree_of_index(repo / ".git" / "index", len(oid) // 2, again, there(repo)) == tree
     assert again.listings == []
 
 
@@ -265,7 +276,7 @@ def test_the_package_writer_writes_what_git_writes(tmp_path: Path, object_format
     deep_change(repo)
     writer = loose_objects.tree_writer(repo / ".git", hash_size(repo))
     assert writer is not None
-    tree = tree_of_index(repo / ".git" / "index", hash_size(repo), writer)
+    tree = tree_of_index(repo / ".git" / "index", hash_size(repo), writer, there(repo))
     assert tree == write_tree(repo)
     fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
@@ -301,7 +312,7 @@ def test_the_trees_made_are_sound(repo: Path) -> None:
     symlink(repo)
     nested_repository(repo)
     maker = Writer(repo)
-    tree = tree_of_index(repo / ".git" / "index", 20, maker)
+    tree = tree_of_index(repo / ".git" / "index", 20, maker, there(repo))
     assert tree is not None and len(maker.listings) == 6
     fsck = subprocess.run(
         ["git", "fsck", "--no-dangling", "--strict"], cwd=repo, capture_output=True, text=True
@@ -517,3 +528,90 @@ def test_a_null_object_id_is_left_to_git(repo: Path) -> None:
     (repo / ".git" / "index").write_bytes(data)
     assert ours(repo) == (None, 0)
     assert subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True).returncode
+
+
+def _drop_object(repo: Path, oid: str) -> None:
+    """Remove a loose object, as a `git gc --prune=now` of another agent's might."""
+    (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+
+
+@pytest.mark.parametrize("what", ["a blob listed", "a tree from the cache tree", "the root"])
+def test_an_object_the_tree_would_name_that_is_gone_is_left_to_git(repo: Path, what: str) -> None:
+    """write-tree makes sure each object exists: a cache-tree id it lacks it makes again, a
+    blob it lacks fails it ("invalid object"). A tree naming what is not there never comes
+    from here."""
+    based(repo)
+    if what == "the root":
+        git(repo, "read-tree", "HEAD")  # the whole cache tree valid
+        _drop_object(repo, git(repo, "rev-parse", "HEAD^{tree}"))
+    else:
+        new_root_file(repo)  # the root to make; its other entries named as they are
+        gone = "HEAD:top.txt" if what == "a blob listed" else "HEAD:other"
+        _drop_object(repo, git(repo, "rev-parse", gone))
+    assert ours(repo) == (None, 0)
+    written = subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True, text=True)
+    assert (written.returncode != 0) == (what == "a blob listed"), written.stderr
+
+
+def test_an_index_of_more_entries_than_python_reads_fast_is_left_to_git(repo: Path) -> None:
+    index_info(
+        repo,
+        [
+            ("100644", git(repo, "rev-parse", "HEAD:README.md"), f"many/f{i}")
+            for i in range(index_tree.MOST_ENTRIES)
+        ],
+    )
+    assert ours(repo)[0] is None
+    git(repo, "rm", "-q", "--cached", "many/f0")
+    tree, made = ours(repo)
+    assert tree == write_tree(repo) and made == 2
+
+
+def test_a_file_where_an_object_folder_should_be_is_not_taken_for_the_object(
+    repo: Path,
+) -> None:
+    """objects/xx a file (an agent's doing): the object is not there, and cannot be written;
+    git is asked (and says why), never an id returned for nothing."""
+    writer = loose_objects.tree_writer(repo / ".git", 20)
+    assert writer is not None
+    content = b"100644 f\0" + bytes.fromhex(git(repo, "rev-parse", "HEAD:README.md"))
+    oid = git_stdin(repo, content)
+    folder = repo / ".git" / "objects" / oid[:2]
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.write_text("not a folder\n")
+    with pytest.raises(loose_objects.NotWritten):
+        writer(content)
+
+
+def git_stdin(repo: Path, content: bytes) -> str:
+    """The id git gives a tree of that content, without writing it."""
+    done = subprocess.run(
+        ["git", "hash-object", "-t", "tree", "--stdin"],
+        cwd=repo,
+        input=content,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode().strip()
+
+
+def test_a_bare_shared_repository_line_counts_as_shared(repo: Path) -> None:
+    """`sharedRepository` with no value is true, which git reads as "group"."""
+    config = repo / ".git" / "config"
+    config.write_text(config.read_text() + "[core]\n\tsharedRepository\n")
+    assert loose_objects.tree_writer(repo / ".git", 20) is None
+
+
+def test_objects_take_the_umask_as_gits_do(repo: Path) -> None:
+    loose_objects._umasks.clear()
+    old = os.umask(0o077)
+    try:
+        writer = loose_objects.tree_writer(repo / ".git", 20)
+        assert writer is not None
+        oid = writer(b"100644 umask\0" + bytes.fromhex(git(repo, "rev-parse", "HEAD:README.md")))
+    finally:
+        os.umask(old)
+        loose_objects._umasks.clear()
+    mode = (repo / ".git" / "objects" / oid[:2] / oid[2:]).stat().st_mode & 0o777
+    assert oct(mode) == oct(0o400)
