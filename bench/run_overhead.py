@@ -62,8 +62,8 @@ def git_processes(trace: Path) -> tuple[int, int, float, int]:
     """(git processes, of which top-level, seconds in the top-level ones, long-lived sessions)
     from a GIT_TRACE2 event file: a process started by another git (worktree add's checkout)
     is counted but its time is its parent's; a long-lived session of genesis-par's
-    (`update-ref --stdin`, `mktree --batch`: gitops/sessions.py) is counted apart, its time
-    being the run's."""
+    (`update-ref --stdin`, `cat-file --batch-check`: gitops/sessions.py) is counted apart, its
+    time being the run's."""
     count = top = sessions = 0
     seconds = 0.0
     long_lived: set[str] = set()
@@ -84,7 +84,8 @@ def git_processes(trace: Path) -> tuple[int, int, float, int]:
 def _session(argv: list[str]) -> bool:
     """Whether argv is one of gitops.sessions' long-lived processes."""
     words = set(argv)
-    return {"mktree", "--batch"} <= words or {"update-ref", "-m", "--stdin"} <= words
+    checks = "cat-file" in words and any(w.startswith("--batch-check") for w in words)
+    return checks or {"update-ref", "-m", "--stdin"} <= words
 
 
 def state_write_cost(state_dir: Path, events: int) -> float:
