@@ -59,9 +59,9 @@ class _Session:
         )
         self._pending = b""
 
-    def ask(self, request: bytes, lines: int, limit_s: float) -> list[bytes]:
-        """Send request; the next `lines` lines of the answer (without their newlines). Call
-        with `lock` held; a session that fails is dead from then on."""
+    def ask(self, request: bytes, lines: int, limit_s: float) -> bytes:
+        """Send request; the next `lines` lines of the answer, as they came. Call with `lock`
+        held; a session that fails is dead from then on."""
         if self.dead:
             raise _Unanswered
         try:
@@ -73,20 +73,27 @@ class _Session:
             self.close()
             raise _Unanswered from None
 
-    def _read_lines(self, fd: int, lines: int, limit_s: float) -> list[bytes]:
+    def _read_lines(self, fd: int, lines: int, limit_s: float) -> bytes:
         deadline = time.monotonic() + limit_s
         poller = select.poll()  # not select(): a run may hold more than 1,024 descriptors
         poller.register(fd, select.POLLIN)
-        while self._pending.count(b"\n") < lines:
+        have = self._pending.count(b"\n")
+        while have < lines:
             left = deadline - time.monotonic()
             if left <= 0 or not poller.poll(left * 1000):
                 raise _Unanswered
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 raise _Unanswered
+            have += chunk.count(b"\n")
             self._pending += chunk
-        *answered, self._pending = self._pending.split(b"\n", lines)
-        return answered
+        end = len(self._pending)
+        if have > lines or not self._pending.endswith(b"\n"):  # more than asked for: never so far
+            end = 0
+            for _ in range(lines):
+                end = self._pending.index(b"\n", end) + 1
+        answer, self._pending = self._pending[:end], self._pending[end:]
+        return answer
 
     def close(self) -> None:
         """End the process (with `lock` held, or once no one else can use it): the end of its
@@ -185,10 +192,12 @@ def missing(git_dir: Path, oids: Sequence[str], timeout_s: float = TIMEOUT_S) ->
     request = "".join(f"{oid}\n" for oid in oids).encode()
     with session.lock:
         try:
-            answers = session.ask(request, len(oids), timeout_s)
+            answer = session.ask(request, len(oids), timeout_s)
         except _Unanswered:
             return None
-    said = [a.decode(errors="replace").split(" ") for a in answers]
+    if answer == request:  # each id named back as it was asked: all there
+        return []
+    said = [line.decode(errors="replace").split(" ") for line in answer.splitlines()]
     if [s[0] for s in said] != list(oids) or any(s[1:] not in ([], ["missing"]) for s in said):
         with session.lock:
             session.close()  # out of step with what was asked: never read from again
@@ -216,7 +225,7 @@ def update_ref(
         session = _sessions.get(git_dir, args, _same_second)
         request = f"start\noption no-deref\nupdate {ref} {new} {expected}\ncommit\n".encode()
         with session.lock, contextlib.suppress(_Unanswered):
-            if session.ask(request, 2, timeout_s) == [b"start: ok", b"commit: ok"]:
+            if session.ask(request, 2, timeout_s) == b"start: ok\ncommit: ok\n":
                 return
             session.close()  # an answer it should not give: never read from again
         # unanswered (killed, stuck, refused): done already if ref holds new, else git says
