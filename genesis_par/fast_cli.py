@@ -69,6 +69,8 @@ def _conflicts(branches: list[str], values: dict[str, str], flags: set[str]) -> 
 
     from genesis_par.commands import conflicts
 
+    imports_done()
+
     into, run = values.get("--into"), values.get("--run")
     return conflicts.run(Path.cwd(), branches, into=into, run_name=run, as_json="--json" in flags)
 
@@ -77,6 +79,8 @@ def _run(plan: str, values: dict[str, str], flags: set[str]) -> int:
     from pathlib import Path
 
     from genesis_par.commands import run
+
+    imports_done()
 
     metrics = values.get("--metrics")
     return run.run(
@@ -92,6 +96,15 @@ def _run(plan: str, values: dict[str, str], flags: set[str]) -> int:
         backend=values.get("--backend"),
         ray_address=values.get("--ray-address"),
     )
+
+
+def imports_done() -> None:
+    """The command's modules are loaded (`__main__` turned collection off for that): what they
+    made is kept out of every later collection (frozen), and collection is on again."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
 
 
 def guarded(command: Callable[[], int], as_json: bool) -> int:

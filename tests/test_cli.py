@@ -212,3 +212,38 @@ def test_a_plain_run_imports_no_command_line_app(repo: Path) -> None:
     result = json.loads(out.stdout)
     assert result["run"] == "quick" and result["status"] == "succeeded"
     assert [t["status"] for t in result["tasks"]] == ["succeeded"]
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_collection_is_back_on_once_the_command_runs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The entry point turns garbage collection off while the command's modules load; the
+    command itself (the fast path's `run`, the app's `validate`) runs with it on."""
+    import gc
+
+    from genesis_par import __main__ as entry
+    from genesis_par.commands import run as run_cmd
+    from genesis_par.commands import validate as validate_cmd
+    from tests.plans import py, write_plan
+
+    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n')
+    seen: list[bool] = []
+    module = run_cmd if command == "run" else validate_cmd
+    name = "run"
+    real = getattr(module, name)
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(sys, "argv", ["genesis-par", command, str(plan)])
+    try:
+        with pytest.raises(SystemExit):
+            entry.main()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert seen == [True]
