@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,11 +35,17 @@ _MOST_KNOWN = 16
 
 
 def write_commit(
-    common_dir: Path, tree: str, parent: str, message: str, env: Mapping[str, str] | None
+    common_dir: Path,
+    tree: str,
+    parents: Sequence[str],
+    message: str,
+    env: Mapping[str, str] | None,
 ) -> str | None:
-    """The id of the commit of tree on parent with message, written to the repository's
-    objects; None when `git commit-tree` must write it."""
-    if "\0" in message:  # no argument to commit-tree can hold one
+    """The id of the commit of tree on parents with message, written to the repository's
+    objects; None when `git commit-tree` must write it (env naming more than an identity: an
+    index or object store of its own; a message no argument can hold)."""
+    assert not isinstance(parents, str), "parents: a list of commits"
+    if "\0" in message or not plain_env(env):
         return None
     idents = _idents(common_dir, env or {})
     writer = loose_objects.object_writer(common_dir, len(tree) // 2, b"commit")
@@ -50,11 +56,18 @@ def write_commit(
     author = idents.author if idents.author_dated else f"{idents.author} {stamp}"
     committer = idents.committer if idents.committer_dated else f"{idents.committer} {stamp}"
     body = message if not message or message.endswith("\n") else message + "\n"
-    text = f"tree {tree}\nparent {parent}\nauthor {author}\ncommitter {committer}\n\n{body}"
+    lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
+    lines += [f"author {author}", f"committer {committer}", "", body]
+    text = "\n".join(lines)
     try:
         return writer(text.encode("utf-8", "surrogateescape"))
     except loose_objects.NotWritten:
         return None
+
+
+def plain_env(env: Mapping[str, str] | None) -> bool:
+    """Whether env sets no more than the identity (no index, no object directory of its own)."""
+    return all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
 
 
 def _offset(now: int) -> str:

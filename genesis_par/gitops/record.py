@@ -167,24 +167,18 @@ def _commit(
 ) -> str:
     """The commit of tree on parent: written here (commit_object) when the environment names
     no other object store, else by `git commit-tree`."""
-    if _plain(env) and (
-        made := commit_object.write_commit(where.common_dir, tree, parent, message, env)
-    ):
+    if made := commit_object.write_commit(where.common_dir, tree, [parent], message, env):
         return made
     args = ["commit-tree", tree, "-p", parent, "-m", message]
     return _out([*where.args, *args], where.work_tree, env=env)
-
-
-def _plain(env: Mapping[str, str] | None) -> bool:
-    """Whether env sets no more than the identity (no index, no object directory of its own)."""
-    return all(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env or {})
 
 
 def _tree_of_index(where: Located, parent: str, env: Mapping[str, str] | None) -> str | None:
     """The index's tree from its file, written here (index_tree, loose_objects), or None when
     `git write-tree` must make it: an index or objects named by the environment, a shared
     repository, or an index index_tree refuses (git then makes the tree, or says why not)."""
-    writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if _plain(env) else None
+    plain = commit_object.plain_env(env)
+    writer = loose_objects.tree_writer(where.common_dir, len(parent) // 2) if plain else None
     if writer is None:
         return None
 

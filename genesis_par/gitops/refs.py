@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from genesis_par.errors import EnvironmentProblem
+from genesis_par.errors import EnvironmentProblem, GitError
 from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.run import MIN_GIT, _out, _run_git, identity_env
 
@@ -131,9 +131,23 @@ def ensure_excluded(common_dir: Path, pattern: str) -> None:
 
 
 def commit_tree(
-    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None
+    repo: Path,
+    tree: str,
+    parents: Sequence[str],
+    message: str,
+    env: Mapping[str, str] | None,
+    common_dir: Path | None = None,
 ) -> str:
-    """A new commit of tree with these parents."""
+    """A new commit of tree with these parents. With the repository's common_dir, written
+    here (commit_object) where git would write the same, once the tree and parents are found
+    in the repository (as commit-tree checks): no process (the merge queue makes one a task)."""
+    if common_dir is not None:
+        from genesis_par.gitops import commit_object, sessions  # not for short commands
+
+        if sessions.missing(common_dir, [tree, *parents]) == []:
+            made = commit_object.write_commit(common_dir, tree, parents, message, env)
+            if made is not None:
+                return made
     args = ["commit-tree", tree, *(a for p in parents for a in ("-p", p)), "-m", message]
     return _run_git(args, repo, env=env).stdout.strip()
 
@@ -143,8 +157,20 @@ def tree_of(repo: Path, commit: str, env: Mapping[str, str] | None = None) -> st
     return _run_git(["rev-parse", f"{commit}^{{tree}}"], repo, env=env).stdout.strip()
 
 
-def try_update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
-    """Compare-and-swap; False (not an error) when ref no longer holds old."""
+def try_update_ref(
+    repo: Path, ref: str, new: str, old: str | None, common_dir: Path | None = None
+) -> bool:
+    """Compare-and-swap; False (not an error) when ref no longer holds old. With the
+    repository's common_dir, one of genesis-par's own refs moves through the long-lived
+    update-ref (sessions): no process."""
+    if common_dir is not None and ref.startswith(OWN_REFS):
+        from genesis_par.gitops import sessions  # not for short commands
+
+        try:
+            sessions.update_ref(common_dir, ref, new, old, "genesis-par: merge queue")
+        except GitError:
+            return False
+        return True
     args = ["update-ref", *no_deref(ref), ref, new, old or MUST_NOT_EXIST]
     done = _run_git(args, repo, check=False)
     return done.returncode == 0

@@ -60,7 +60,9 @@ def combine(spec: QueueSpec, tip: str, c: Candidate, tree: str, trees: Trees) ->
     repo = spec.repo.root
     if spec.method is not MergeMethod.REBASE:
         parents = [tip, c.commit] if spec.method is MergeMethod.MERGE else [tip]
-        made = gitops.commit_tree(repo, tree, parents, _message(spec, c), spec.git_env)
+        made = gitops.commit_tree(
+            repo, tree, parents, _message(spec, c), spec.git_env, spec.repo.common_dir
+        )
         trees[made] = tree
         return made
     assert spec.check_worktree is not None
@@ -112,7 +114,7 @@ def publish(spec: QueueSpec, new: str, old: str, task: str) -> bool:
     a Ctrl-C landing there), the journal still names a move that may have been made."""
     token = spec.journal.intend(spec.into_ref, old, new, task) if spec.journal else None
     if spec.checked_out is None:
-        moved = gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old)
+        moved = gitops.try_update_ref(spec.repo.root, spec.into_ref, new, old, spec.repo.common_dir)
     else:
         moved = gitops.try_fast_forward(spec.checked_out, old, new)
     if spec.journal is not None and token is not None:
