@@ -13,14 +13,13 @@ not tell (no identity it accepts).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.gitops import loose_objects
-from genesis_par.gitops.run import _run_git, git_environment
+from genesis_par.gitops.run import _run_git, config_stamp, git_environment, repo_config
 
 
 class _Idents(NamedTuple):
@@ -82,7 +81,7 @@ def _idents(common_dir: Path, env: Mapping[str, str]) -> _Idents | None:
     config file state and environment."""
     seen = git_environment(env)
     relevant = sorted((k, v) for k, v in seen.items() if k.startswith("GIT_") or k in _ALSO)
-    key = (common_dir, _stamp(common_dir / "config"), tuple(relevant))
+    key = (common_dir, config_stamp(common_dir), tuple(relevant))
     if key not in _known:
         if len(_known) >= _MOST_KNOWN:
             _known.clear()
@@ -94,11 +93,11 @@ _ALSO = frozenset({"HOME", "XDG_CONFIG_HOME", "EMAIL", "TZ"})  # what git's iden
 
 
 def _ask(common_dir: Path, env: Mapping[str, str], seen: Mapping[str, str]) -> _Idents | None:
-    where = f"--git-dir={common_dir}"
-    args = [where, "config", "--get", "i18n.commitEncoding"]
-    encoding = _run_git(args, common_dir, env=env, check=False)
-    if encoding.stdout.strip().lower() not in ("", "utf-8", "utf8"):
+    config = repo_config(common_dir)
+    encoding = None if config is None else config.get("i18n.commitencoding", "")
+    if encoding is None or encoding.strip().lower() not in ("", "utf-8", "utf8"):
         return None
+    where = f"--git-dir={common_dir}"
     found = []
     for name in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
         said = _run_git([where, "var", name], common_dir, env=env, check=False)
@@ -114,11 +113,3 @@ def _ask(common_dir: Path, env: Mapping[str, str], seen: Mapping[str, str]) -> _
         author_dated,
         committer_dated,
     )
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return (0, 0, 0)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -23,10 +23,9 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from genesis_par.gitops.run import _run_git
+from genesis_par.gitops.run import repo_config
 
 _HASHES = {20: "sha1", 32: "sha256"}  # by the size of an object id in bytes
-_shared: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config, shared)
 
 
 def tree_writer(common_dir: Path, hash_size: int) -> ObjectWriter | None:
@@ -119,18 +118,9 @@ def _umask() -> int:
 
 
 def _is_shared(common_dir: Path) -> bool:
-    """Whether core.sharedRepository is set: asked of git once, again when the config changes."""
-    try:
-        st = (common_dir / "config").stat()
-    except OSError:
+    """Whether core.sharedRepository is set (or the config cannot be read: git then writes)."""
+    config = repo_config(common_dir)
+    if config is None:
         return True
-    key = (st.st_ino, st.st_mtime_ns, st.st_size)
-    known = _shared.get(common_dir)
-    if known is not None and known[0] == key:
-        return known[1]
-    args = [f"--git-dir={common_dir}", "config", "--get", "core.sharedRepository"]
-    asked = _run_git(args, common_dir, check=False)
-    value = asked.stdout.strip().lower()  # a bare `sharedRepository` line is true: "group"
-    shared = asked.returncode == 0 and value not in ("false", "umask", "0", "no", "off")
-    _shared[common_dir] = (key, shared)
-    return shared
+    value = config.get("core.sharedrepository")  # a bare line is true: "group"
+    return value is not None and value.strip().lower() not in ("false", "umask", "0", "no", "off")

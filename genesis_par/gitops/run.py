@@ -367,6 +367,45 @@ def _out(args: Sequence[str], cwd: Path, **kw: object) -> str:
     return _run_git(args, cwd, **kw).stdout.strip()  # type: ignore[arg-type]
 
 
+def config_stamp(git_dir: Path) -> tuple[int, int, int] | None:
+    """The repository's config file's inode, modification time and size (None without one):
+    what a cache of what git says of the repository is kept by, asked again when it changes
+    (or when the repository is made again at the same path)."""
+    try:
+        st = (git_dir / "config").stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+_configs: dict[Path, tuple[tuple[int, int, int], dict[str, str]]] = {}
+
+
+def repo_config(common_dir: Path) -> dict[str, str] | None:
+    """Every config value git reads for the repository (its own file, the user's, the
+    system's) by key, lower-cased as git lists them, the last one of a key kept as `git config
+    --get` says it (a bare key, which is true, as ""): one `git config --list` for each state
+    of the repository's config file. None without a config file git reads: the callers then
+    leave the work to git."""
+    stamp = config_stamp(common_dir)
+    if stamp is None:
+        return None
+    known = _configs.get(common_dir)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    args = [f"--git-dir={common_dir}", "config", "--list", "-z"]
+    listed = _run_git(args, common_dir, check=False)
+    if listed.returncode != 0:  # a config git cannot read: git says so where it is used
+        return None
+    values = {}
+    for entry in listed.stdout.split("\0"):
+        key, _, value = entry.partition("\n")
+        if key:
+            values[key] = value
+    _configs[common_dir] = (stamp, values)
+    return values
+
+
 FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "genesis-par",
     "GIT_AUTHOR_EMAIL": "genesis-par@localhost",

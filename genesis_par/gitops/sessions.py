@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from genesis_par.gitops.run import TIMEOUT_S, _run_git, git_environment
+from genesis_par.gitops.run import TIMEOUT_S, _run_git, config_stamp, git_environment
 
 _MOST_SESSIONS = 8  # by git dir, config and arguments; the least recently used beyond close
 
@@ -113,17 +113,9 @@ class _Session:
             self._child.stdout.close()
 
 
-_Key = tuple[Path, tuple[int, int, int], tuple[str, ...]]  # git dir, its config, arguments
-
-
-def _config_stamp(git_dir: Path) -> tuple[int, int, int]:
-    """The config file's inode, modification time and size: a process reads the config once,
-    so a changed config (or a repository made again at the path) gets a new one."""
-    try:
-        st = (git_dir / "config").stat()
-    except OSError:
-        return (0, 0, 0)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+# git dir, its config file (a process reads the config once: a changed config, or a
+# repository made again at the path, gets a new one), arguments
+_Key = tuple[Path, tuple[int, int, int] | None, tuple[str, ...]]
 
 
 class _Sessions:
@@ -138,7 +130,7 @@ class _Sessions:
     ) -> _Session:
         """The session for these arguments, a new one if there is none or it is not usable
         (dead, or too old for what it does)."""
-        key = (git_dir, _config_stamp(git_dir), tuple(args))
+        key = (git_dir, config_stamp(git_dir), tuple(args))
         closing = []
         with self._lock:
             session = self._open.pop(key, None)

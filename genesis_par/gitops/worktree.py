@@ -18,7 +18,7 @@ from genesis_par.gitops import sessions
 from genesis_par.gitops.located import WorktreeBroken, locate
 from genesis_par.gitops.refs import head, no_deref
 from genesis_par.gitops.residue import gitlinks, in_submodule_folders
-from genesis_par.gitops.run import _out, _run_git, identity_env
+from genesis_par.gitops.run import _out, _run_git, identity_env, repo_config
 from genesis_par.gitops.worktree_state import hidden_files
 
 
@@ -39,7 +39,7 @@ def add_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: s
     index, whose files all look deleted: a resumed attempt saves that as it saves any
     interrupted attempt's work, then resets the worktree to its start."""
     with worktree_lock(common_dir):
-        if _plain_layout(repo, common_dir) and _SAFE_NAME.fullmatch(path.name):
+        if _plain_layout(common_dir) and _SAFE_NAME.fullmatch(path.name):
             _link_worktree(repo, common_dir, path, branch, start)
         else:
             args = ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), start]
@@ -56,29 +56,23 @@ _INITIALIZING = "initializing"  # the lock `git worktree add` holds on a record 
 # `git worktree remove --force` (or move, or prune) refuses a locked worktree, so one task's
 # agent cleaning up "stale" worktrees cannot delete a running task's uncommitted work.
 RUNNING = "genesis-par: a process of this task is running here"
-_layouts: dict[Path, tuple[tuple[int, int, int], bool]] = {}  # common dir -> (config stat, plain)
 
 
-def _plain_layout(repo: Path, common_dir: Path) -> bool:
+def _plain_layout(common_dir: Path) -> bool:
     """Whether `git worktree add` would do no more than write its three link files here: no
-    sparse checkout to copy, no per-worktree config, refs in files. Asked of git once, again
-    when the repository's config file changes."""
-    try:
-        st = (common_dir / "config").stat()
-    except OSError:
-        return False
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
-    known = _layouts.get(common_dir)
-    if known is not None and known[0] == key:
-        return known[1]
-    pattern = r"^(core\.sparsecheckout|extensions\.(worktreeconfig|refstorage|relativeworktrees))$"
-    listed = _run_git(["config", "--get-regexp", pattern], repo, check=False).stdout
-    plain = all(
+    sparse checkout to copy, no per-worktree config, refs in files (the repository's config,
+    as git reads it once for each state of its file)."""
+    config = repo_config(common_dir)
+    return config is not None and all(
         value.strip().lower() in ("false", "no", "off", "0", "files")
-        for _, _, value in (line.partition(" ") for line in listed.splitlines())
+        for key, value in config.items()
+        if _NOT_PLAIN.fullmatch(key)
     )
-    _layouts[common_dir] = (key, plain)
-    return plain
+
+
+_NOT_PLAIN = re.compile(
+    r"core\.sparsecheckout|extensions\.(worktreeconfig|refstorage|relativeworktrees)"
+)
 
 
 def _link_worktree(repo: Path, common_dir: Path, path: Path, branch: str, start: str) -> None:
