@@ -18,7 +18,6 @@ it does not know, entries out of git's order, data that is cut short or does not
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
 from bisect import bisect_left
@@ -169,6 +168,8 @@ def _read(data: bytes, hash_size: int, whole: bool) -> Index:
     if signature != b"DIRC" or version not in (2, 3, 4):
         raise _Unreadable(f"signature {signature!r}, version {version}")
     if whole:
+        import hashlib  # here, not at start-up: loading OpenSSL's hashes takes 3 ms
+
         checksum = hashlib.new(_HASHES[hash_size], memoryview(data)[:end]).digest()
         if checksum != data[end:]:
             raise _Unreadable("a checksum that does not match")

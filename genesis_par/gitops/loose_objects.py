@@ -17,7 +17,6 @@ files the group's permissions.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 import zlib
@@ -57,6 +56,8 @@ class ObjectWriter:
         """The id of the object of that content (git's format for its kind), written if it
         was not; NotWritten if it could not be."""
         data = b"%s %d\0" % (self.kind, len(content)) + content
+        import hashlib  # here, not at start-up: loading OpenSSL's hashes takes 3 ms
+
         oid = hashlib.new(self.hash_name, data).hexdigest()
         folder = self.objects / oid[:2]
         final = folder / oid[2:]
