@@ -20,6 +20,10 @@ from types import FrameType
 
 from genesis_par.proc_tree import live, members, reap_children, send, stop_forcibly
 
+TYPE_CHECKING = False  # typing and collections would slow every shim's start
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -150,11 +154,19 @@ def main(argv: list[str]) -> int:
     return supervise(parent, exit_file, argv[argv.index("--") + 1 :])
 
 
-def supervise(parent: int, exit_file: str, command: list[str], born_in: bool = False) -> int:
-    """Be the subreaper of one agent run with os.environ: start it, wait for it, write its exit
-    code, stop what it left; if parent dies first, stop the whole tree. The exit code.
-    born_in: the shim was born in the attempt's cgroup (fork_into), which it need not join."""
-    cgroup = os.environ.pop(CGROUP_VARIABLE, None)  # never the agent's to see
+def supervise(
+    parent: int,
+    exit_file: str,
+    command: list[str],
+    born_in: bool = False,
+    env: MutableMapping[str, str] | None = None,
+) -> int:
+    """Be the subreaper of one agent run with env (default: os.environ): start it, wait for
+    it, write its exit code, stop what it left; if parent dies first, stop the whole tree. The
+    exit code. born_in: the shim was born in the attempt's cgroup (fork_into), which it need not
+    join. The program is looked up on the PATH of this process's own environment."""
+    env = os.environ if env is None else env
+    cgroup = env.pop(CGROUP_VARIABLE, None)  # never the agent's to see
     if cgroup and not born_in:  # the attempt's cgroup: the agent and all it starts are born in it
         _join(cgroup)
     signal.pthread_sigmask(signal.SIG_BLOCK, _SHIM_SIGNALS)
@@ -168,7 +180,7 @@ def supervise(parent: int, exit_file: str, command: list[str], born_in: bool = F
         # posix_spawn, not Popen: a dropped Popen reaps its child when collected, and the exit
         # status the loop below waits for would be lost. The agent starts with no signal blocked.
         # Python ignores SIGPIPE and SIGXFSZ; the agent gets them back as any program expects
-        agent = os.posix_spawnp(command[0], command, os.environ, setsigmask=(), setsigdef=_DEFAULTS)
+        agent = os.posix_spawnp(command[0], command, env, setsigmask=(), setsigdef=_DEFAULTS)
     except OSError as e:  # 127: not found, 126: found but not runnable (as a shell says)
         sys.stderr.write(f"genesis-par: cannot start {command[0]!r}: {e.strerror}\n")
         return 127 if e.errno == errno.ENOENT else 126

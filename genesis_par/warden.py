@@ -138,14 +138,18 @@ def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int], bo
     os.dup2(out, 2)
     os.close(out)
     os.close(nothing)
-    os.environ.clear()
-    os.environ.update(env)  # posix_spawnp looks the program up on this PATH
+    # posix_spawnp looks the program up on the PATH of this process's C environment: only
+    # that is set (os.environ's clear and update took 0.5 ms of every attempt's start)
+    if "PATH" in env:
+        os.putenv("PATH", env["PATH"])
+    else:
+        os.unsetenv("PATH")
     try:
         os.chdir(str(cwd))
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}: {cwd}\n")
         return 126
-    return shim.supervise(warden, str(exit_file), [str(a) for a in argv], born_in)
+    return shim.supervise(warden, str(exit_file), [str(a) for a in argv], born_in, env)
 
 
 def _shut_down(attempts: dict[int, int]) -> None:

@@ -116,6 +116,41 @@ def test_attempts_share_one_warden_and_start_no_python_of_their_own(tmp_path: Pa
     assert not children, "the warden reaped every attempt's shim"
 
 
+def test_an_attempt_gets_its_own_environment_and_is_found_on_its_own_path(tmp_path: Path) -> None:
+    """The agent sees exactly the environment asked for (nothing of genesis-par's own, no
+    cgroup variable), and its program is looked up on that environment's PATH, as a shim
+    started with it would; without PATH, on the system's default one."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "only-here").write_text('#!/bin/sh\nenv | sort > "$1"\n')
+    (tools / "only-here").chmod(0o755)
+    assert "only-here" not in os.environ.get("PATH", "")
+
+    def attempt(env: dict[str, str], argv: list[str]) -> proc.Outcome:
+        return proc.run(
+            argv,
+            cwd=tmp_path,
+            env=env,
+            log_path=tmp_path / "a.log",
+            limits=proc.Limits(),
+            cancel=threading.Event(),
+        )
+
+    asked = {"PATH": f"{tools}:/usr/bin:/bin", "ONLY_THIS": "yes"}
+    out = attempt(asked, ["only-here", str(tmp_path / "seen")])
+    assert (out.exit_code, out.failure) == (0, None), (tmp_path / "a.log").read_text()
+    seen = dict(line.split("=", 1) for line in (tmp_path / "seen").read_text().splitlines())
+    seen.pop("PWD", None)  # the shell's own
+    seen.pop("OLDPWD", None)
+    seen.pop("SHLVL", None)
+    seen.pop("_", None)
+    assert seen == asked
+    out = attempt({"ONLY_THIS": "yes"}, ["only-here", str(tmp_path / "seen")])
+    assert out.exit_code == 127  # not on the default PATH
+    out = attempt({"ONLY_THIS": "yes"}, ["sh", "-c", "true"])
+    assert (out.exit_code, out.failure) == (0, None)  # on the default PATH (/bin:/usr/bin)
+
+
 @pytest.mark.parametrize("agents", [1, 4])
 def test_sigkill_of_genesis_par_mid_attempt_leaves_no_agent_running(
     tmp_path: Path, agents: int
