@@ -226,6 +226,11 @@ def _probe(
     merges: list[tuple[str, str]] = []
     keys: list[tuple[str, str] | str] = []
     for b in branches:
+        # the target is where the branch forked (or the branch is in the target already): git
+        # takes the branch's side of every path, a merge that cannot conflict (most of a run's
+        # branches, until the queue moves the target)
+        if diffs[b.name].merge_base in (target_commit, b.tip):
+            continue
         merges.append((target_commit, b.tip))
         keys.append(b.name)
     for a, b in itertools.combinations(branches, 2):

@@ -346,6 +346,45 @@ def test_batch_and_skips_agree_with_one_merge_tree_per_pair(repo: Path) -> None:
     assert any(r.clean for r in report.pairs.values())
 
 
+def _merge_tree_runs(trace: Path) -> int:
+    """How many `git merge-tree` processes a GIT_TRACE2_EVENT file saw start."""
+    starts = [json.loads(line) for line in trace.read_text().splitlines()]
+    return sum(1 for e in starts if e.get("event") == "start" and "merge-tree" in e["argv"])
+
+
+def test_each_branch_against_the_target_agrees_with_git_and_a_fork_of_it_needs_no_merge(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A branch forked at the target (or already in it) merges into it without a conflict, as
+    git says, and without a merge run; one the target moved away from is merged, and its
+    conflict with the target found."""
+    write(repo, {"f.txt": "base\n", "g.txt": "g\n"})
+    branch(repo, "forked", {"new.txt": "new\n"})
+    branch(repo, "clashing", {"f.txt": "theirs\n"})
+    git(repo, "branch", "contained")  # at the target itself
+    names = ["forked", "clashing", "contained"]
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    clean = conflicts.check(repo, ["forked", "contained"], "main")
+    assert _merge_tree_runs(trace) == 0
+    write(repo, {"f.txt": "ours\n"})  # the target moves: clashing now conflicts with it
+    report = conflicts.check(repo, names, "main")
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    assert _merge_tree_runs(trace) == 1
+    assert all(b.against_target.clean for b in clean.branches)
+    for b in report.branches:
+        done = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "--name-only", "-z", "main", b.name],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+        assert b.against_target.clean == (done.returncode == 0), b.name
+    by_name = {b.name: b for b in report.branches}
+    assert not by_name["clashing"].against_target.clean
+    assert by_name["clashing"].against_target.paths == ["f.txt"]
+
+
 def test_batched_branch_diffs_match_one_diff_per_branch(repo: Path) -> None:
     """One rev-list and one diff-tree for all branches give what two git calls per branch do,
     whatever the branch's shape."""
