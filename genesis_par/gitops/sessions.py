@@ -95,13 +95,17 @@ class _Session:
         answer, self._pending = self._pending[:end], self._pending[end:]
         return answer
 
-    def close(self) -> None:
-        """End the process (with `lock` held, or once no one else can use it): the end of its
-        input; then SIGTERM, so that git removes its lock files, and SIGKILL."""
+    def end_input(self) -> None:
+        """The end of its input (with `lock` held): git finishes and exits on its own."""
         self.dead = True
         with contextlib.suppress(OSError, ValueError):
             if self._child.stdin is not None:
                 self._child.stdin.close()
+
+    def close(self) -> None:
+        """End the process (with `lock` held, or once no one else can use it): the end of its
+        input; then SIGTERM, so that git removes its lock files, and SIGKILL."""
+        self.end_input()
         for stop in (None, signal.SIGTERM, signal.SIGKILL):
             if stop is not None:
                 with contextlib.suppress(OSError):
@@ -150,6 +154,9 @@ class _Sessions:
     def close_all(self) -> None:
         with self._lock:
             sessions, self._open = list(self._open.values()), {}
+        for session in sessions:  # every process ends at once, then each is waited for
+            with session.lock:
+                session.end_input()
         for session in sessions:
             with session.lock:
                 session.close()
