@@ -78,6 +78,13 @@ def _conflicts(branches: list[str], values: dict[str, str], flags: set[str]) -> 
 def _run(plan: str, values: dict[str, str], flags: set[str]) -> int:
     from pathlib import Path
 
+    from genesis_par import warden_link
+
+    # The warden (a Python start of its own) starts on the core the imports below leave idle,
+    # not beside the first tasks' checkouts; a run that stops early ends it as it exits.
+    if values.get("--backend") != "ray":
+        warden_link.start_ahead()
+
     from genesis_par.commands import run
 
     imports_done()

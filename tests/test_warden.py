@@ -3,6 +3,7 @@ genesis-par, however genesis-par or the warden dies."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -228,6 +229,95 @@ def test_the_warden_is_started_ahead_and_the_first_attempt_is_its_fork(tmp_path:
     )
     assert (out.exit_code, out.failure) == (0, None), log.read_text()
     assert warden_link.link() is ahead and int(log.read_text()) == ahead.pid
+
+
+def _wardens_of(pid: int) -> list[int]:
+    """The live warden processes started for genesis-par process pid."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"genesis_par.warden" in a for a in argv) and str(pid).encode() in argv:
+            found.append(int(entry.name))
+    return [w for w in found if _running(w)]
+
+
+def test_the_cli_starts_the_warden_first_and_a_run_stopped_at_setup_leaves_none(
+    tmp_path: Path,
+) -> None:
+    """`genesis-par run` starts its warden before it loads the run's modules (before it reads
+    its plan): its attempts are forks of it. A run that stops before any task (here: a plan
+    that is no TOML) ends its warden with it."""
+    from tests.conftest import commit, git
+    from tests.plans import write_plan
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"a.txt": "a\n"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ancestors = (
+        "import os\np, up = os.getpid(), []\nfor _ in range(5):\n"
+        "    p = int(open('/proc/%d/stat' % p).read().rsplit(')', 1)[1].split()[1])\n"
+        "    up.append(p)\nprint(*up)"
+    )
+    command = f'{sys.executable} -c "{ancestors}" > ancestors'
+    plan = write_plan(
+        repo,
+        f'[[tasks]]\nid = "t"\ncommand = {json.dumps(command)}\n',
+        header='[run]\nname = "w"\n',
+    )
+    started = subprocess.Popen(
+        [sys.executable, "-m", "genesis_par", "run", str(plan), "--no-merge"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: _wardens_of(started.pid) or started.poll() is not None, "a warden")
+    wardens = _wardens_of(started.pid)
+    _, said = started.communicate(timeout=60)
+    assert started.returncode == 0, said
+    up = (repo / ".genesis" / "worktrees" / "w" / "t" / "ancestors").read_text().split()
+    assert len(wardens) == 1 and str(wardens[0]) in up  # the one warden, started first
+    wait_for(lambda: not _wardens_of(started.pid), "the warden to end with its run", 30)
+    fifo = tmp_path / "not-a-file.toml"  # refused when read: a run stopped before its checks
+    os.mkfifo(fifo)
+    stopped = subprocess.Popen(
+        [sys.executable, "-m", "genesis_par", "run", str(fifo)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, said = stopped.communicate(timeout=60)
+    assert stopped.returncode == 2 and "FIFO" in said, said
+    wait_for(lambda: not _wardens_of(stopped.pid), "no warden of a stopped run", 30)
+
+
+def test_a_run_stopped_at_its_plan_has_started_its_warden_already(tmp_path: Path) -> None:
+    """The command line's run starts the warden before anything else (so the test above, of a
+    run stopped there, is one with a warden to end)."""
+    from genesis_par import fast_cli
+
+    old = warden_link._link
+    if old is not None:
+        old.close()
+    fifo = tmp_path / "not-a-file.toml"
+    os.mkfifo(fifo)
+    handler = signal.getsignal(signal.SIGTERM)  # the command line sets its own
+    try:
+        assert fast_cli.answer(["run", str(fifo)]) == 2
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    wait_for(
+        lambda: warden_link._link not in (None, old) and warden_link._link.ready,
+        "the warden the run started first",
+        30,
+    )
 
 
 def test_a_killed_warden_takes_its_attempts_trees_with_it(tmp_path: Path) -> None:
