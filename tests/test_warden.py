@@ -293,8 +293,8 @@ def test_the_cli_starts_the_warden_first_and_a_run_stopped_at_setup_leaves_none(
         stderr=subprocess.PIPE,
         text=True,
     )
-    _, said = stopped.communicate(timeout=60)
-    assert stopped.returncode == 2 and "FIFO" in said, said
+    _, refused = stopped.communicate(timeout=60)
+    assert stopped.returncode == 2 and "FIFO" in refused, refused
     wait_for(lambda: not _wardens_of(stopped.pid), "no warden of a stopped run", 30)
 
 
