@@ -151,28 +151,31 @@ def test_a_hook_written_into_the_shared_hooks_is_removed(
     assert not marker.exists()
 
 
-def test_a_sample_hook_made_live_is_removed_and_an_edited_sample_is_left(
+def test_a_sample_hook_made_live_or_edited_is_put_back(
     user_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """git runs a hook by its exact name, never a `*.sample`: an agent that renames a sample
-    into a live hook is caught, one that edits a sample changes nothing git runs."""
+    """git runs no `*.sample`, but a user enables one by renaming it (as its own header says):
+    an agent that renames a sample into a live hook, or plants code in one, is caught and
+    the sample put back."""
     hooks = user_repo / ".git" / "hooks"
     marker = tmp_path / "marker"
-    (hooks / "post-commit.sample").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (hooks / "post-commit.sample").write_text("#!/bin/sh\nexit 0\n")
     (hooks / "pre-push.sample").write_text("#!/bin/sh\nexit 0\n")
     live = (
         'h="$(git rev-parse --git-common-dir)/hooks"; mv "$h/post-commit.sample" "$h/post-commit"'
     )
     live += '; chmod +x "$h/post-commit"'
-    edit = 'echo "# edited" >> "$(git rev-parse --git-common-dir)/hooks/pre-push.sample"'
+    edit = f'echo "touch {marker}" >> "$(git rev-parse --git-common-dir)/hooks/pre-push.sample"'
     edit += " && echo e > e.txt"
     tasks = _run(user_repo, capsys, _task("live", live), "sm")
     assert tasks["live"]["failure"] == "escaped", tasks["live"]
     assert "created .git/hooks/post-commit" in tasks["live"]["reason"]
     assert not (hooks / "post-commit").exists()
+    assert (hooks / "post-commit.sample").read_text() == "#!/bin/sh\nexit 0\n"
     tasks = _run(user_repo, capsys, _task("edit", edit), "se")
-    assert tasks["edit"]["status"] == "succeeded", tasks["edit"]
-    assert (hooks / "pre-push.sample").read_text().endswith("# edited\n")
+    assert tasks["edit"]["failure"] == "escaped", tasks["edit"]
+    assert "changed .git/hooks/pre-push.sample" in tasks["edit"]["reason"]
+    assert (hooks / "pre-push.sample").read_text() == "#!/bin/sh\nexit 0\n"
     commit(user_repo, {"later.txt": "x"}, "the user's next commit")
     assert not marker.exists()
 

@@ -38,17 +38,12 @@ def watched_files(repo: RepoPaths, env: Mapping[str, str]) -> list[Path]:
     common = repo.common_dir
     paths = [common / n for n in ("config", "config.worktree", "HEAD", "index", "shallow")]
     paths.append(common / "objects" / "info" / "alternates")
-    paths += _hooks_and_info(common)
+    # hooks/ whole, its `*.sample` files too: git runs none of them, but a user enables one by
+    # renaming it, as its header says, and would enable what an agent planted there
+    for folder in (common / "hooks", common / "info"):
+        paths += _walk(folder)
     paths += _global_configs(env)
     return paths
-
-
-def _hooks_and_info(common: Path) -> Iterator[Path]:
-    """The files of hooks/ and info/, less the `*.sample` files of hooks/: git runs a hook by
-    its exact name only (`pre-commit`, never `pre-commit.sample`), and reading the dozen
-    samples `git init` leaves was most of the fence's file reads (issue 19)."""
-    yield from (path for path in _walk(common / "hooks") if not path.name.endswith(".sample"))
-    yield from _walk(common / "info")
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -125,7 +120,12 @@ def differences(
 
 def new_files(repo: RepoPaths, known: Mapping[Path, object]) -> dict[Path, FileState | None]:
     """Files now in hooks/ and info/ that were not there before."""
-    return {path: _read(path) for path in _hooks_and_info(repo.common_dir) if path not in known}
+    found: dict[Path, FileState | None] = {}
+    for folder in (repo.common_dir / "hooks", repo.common_dir / "info"):
+        for path in _walk(folder):
+            if path not in known:
+                found[path] = _read(path)
+    return found
 
 
 def put_back(path: Path, old: FileState | None, seen: FileState | None, kept: Path) -> PutBack:
