@@ -151,21 +151,20 @@ def _let_agents_answer(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str]) -> int:
     """Run the agent below this subreaper; its exit code, also written to the exit file."""
     parent, exit_file = int(argv[0]), argv[1]
-    return supervise(parent, exit_file, argv[argv.index("--") + 1 :])
+    return supervise(parent, exit_file, argv[argv.index("--") + 1 :], os.environ)
 
 
 def supervise(
     parent: int,
     exit_file: str,
     command: list[str],
+    env: MutableMapping[str, str],
     born_in: bool = False,
-    env: MutableMapping[str, str] | None = None,
 ) -> int:
-    """Be the subreaper of one agent run with env (default: os.environ): start it, wait for
-    it, write its exit code, stop what it left; if parent dies first, stop the whole tree. The
-    exit code. born_in: the shim was born in the attempt's cgroup (fork_into), which it need not
-    join. The program is looked up on the PATH of this process's own environment."""
-    env = os.environ if env is None else env
+    """Be the subreaper of one agent run with env: start it, wait for it, write its exit code,
+    stop what it left; if parent dies first, stop the whole tree. The exit code. born_in: the
+    shim was born in the attempt's cgroup (fork_into), which it need not join. The program is
+    looked up on the PATH of this process's own environment."""
     cgroup = env.pop(CGROUP_VARIABLE, None)  # never the agent's to see
     if cgroup and not born_in:  # the attempt's cgroup: the agent and all it starts are born in it
         _join(cgroup)

@@ -149,7 +149,7 @@ def _attempt(warden: int, request: tuple[object, ...], wake: tuple[int, int], bo
     except OSError as e:
         sys.stderr.write(f"genesis-par: cannot start {argv[0]!r}: {e.strerror}: {cwd}\n")
         return 126
-    return shim.supervise(warden, str(exit_file), [str(a) for a in argv], born_in, env)
+    return shim.supervise(warden, str(exit_file), [str(a) for a in argv], env, born_in)
 
 
 def _shut_down(attempts: dict[int, int]) -> None:
