@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from genesis_par.gitops.guard_scope import Scope
     from genesis_par.gitops.located import (
         CloneBroken,
+        Located,
         WorktreeBroken,
         clone_git_dir,
         is_clone,
@@ -144,6 +145,7 @@ __all__ = [
     "Committed",
     "Fence",
     "ForeignHistory",
+    "Located",
     "MergedStart",
     "RepoPaths",
     "Scope",

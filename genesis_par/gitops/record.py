@@ -23,6 +23,7 @@ class Committed(NamedTuple):
     commit: str  # the recorded commit (the task branch's tip, or the detached HEAD)
     changed: bool  # its tree differs from the start commit's
     head_ref: str = "HEAD"  # what HEAD was on before (refs/heads/...), or HEAD when detached
+    where: Located | None = None  # the worktree as found when recording: nothing ran since
 
 
 class _Found(NamedTuple):
@@ -70,7 +71,7 @@ def commit_all(
     elif commit != found.head:
         move = ["update-ref", "--no-deref", "HEAD", commit, found.head or MUST_NOT_EXIST]
         _run_git([*where.args, *move], worktree)
-    return Committed(commit, tree != found.start_tree, found.head_ref)
+    return Committed(commit, tree != found.start_tree, found.head_ref, where)
 
 
 _trees: dict[str, str] = {}  # commit -> its tree, as git named them here (a commit's tree is fixed)

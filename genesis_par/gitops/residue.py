@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from genesis_par.gitops import index_file
-from genesis_par.gitops.located import locate
+from genesis_par.gitops.located import Located, locate
 from genesis_par.gitops.run import _out, _run_git
 
 # State files of operations that stop half-way and wait for the user (git's own names).
@@ -33,11 +33,14 @@ def in_progress(worktree: Path) -> list[str]:
     return sorted(found)
 
 
-def gitlinks(worktree: Path, hash_size: int | None = None) -> list[str]:
+def gitlinks(
+    worktree: Path, hash_size: int | None = None, where: Located | None = None
+) -> list[str]:
     """The paths the worktree's index records as gitlinks (submodules, embedded repositories).
     hash_size (20 or 32: a commit id's length / 2): read from the index file itself where it
-    can be, without a git process."""
-    where = locate(worktree, main_ok=True)
+    can be, without a git process. where: the worktree as located a moment before, with
+    nothing run there since (commit_all's), else it is located here."""
+    where = where or locate(worktree, main_ok=True)
     if hash_size in (20, 32):
         found = index_file.gitlinks(where.git_dir / "index", hash_size)
         if found is not None:

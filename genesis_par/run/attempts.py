@@ -204,7 +204,9 @@ def _attempt(
     if ran.escape is not None:
         fail(progress, escape_failure(ran.escape), ran.escape.reason or "")
         return outcome
-    gitops.locate(worktree, common_dir=spec.own_repo(worktree))  # before the check runs there
+    if outcome.failure is not None or task.check is not None or spec.clone:
+        # before anything else runs there (on a plain success, commit_all's own is the first)
+        gitops.locate(worktree, common_dir=spec.own_repo(worktree))
     if outcome.failure is None:
         failed_check = _check(site, log, limits, cancel)
         if failed_check is not None:
@@ -248,7 +250,7 @@ def _succeed(spec: RunSpec, task: Task, progress: TaskProgress, worktree: Path) 
         )
     progress.commit, progress.changed = done.commit, done.changed
     home = spec.repo.root if spec.clone else None
-    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home)
+    unrecorded = worktrees.unrecorded_work(worktree, progress.start_commit, home, done.where)
     if unrecorded:  # the branch lacks part of the agent's work: never merge it as if whole
         fail(progress, Failure.COMMIT, unrecorded)
         return

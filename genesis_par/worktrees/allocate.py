@@ -122,14 +122,17 @@ def merge_worktree(repo: gitops.RepoPaths, run: str, start: str, slot: int = 1) 
     return path
 
 
-def unrecorded_work(worktree: Path, start: str, home: Path | None = None) -> str | None:
+def unrecorded_work(
+    worktree: Path, start: str, home: Path | None = None, where: gitops.Located | None = None
+) -> str | None:
     """Why the work just committed in worktree is not all of the agent's work, or None:
     files in a submodule folder git does not look into, or a gitlink (a nested `git init`)
     to a commit this repository does not have, which would point at nothing once merged.
-    home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home)."""
+    home: the user's repository, for a clone (its commit is the clone's HEAD, fetched home).
+    where: the worktree as the commit found it (Committed.where), if known."""
     # the index is the commit's tree just written: with no gitlink in it (the usual case) no
     # gitlink can be missing, and git need not diff the commit against start
-    links = gitops.gitlinks(worktree, hash_size=len(start) // 2)
+    links = gitops.gitlinks(worktree, hash_size=len(start) // 2, where=where)
     if not links:
         missing = []
     elif home is not None:
