@@ -7,8 +7,10 @@ refs, HEAD, index and config afterwards, and that `git fsck` is clean.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +419,71 @@ def test_the_users_hooks_folder_is_read_once_a_run_so_an_agent_cannot_redirect_i
             stub = (fence.scope.folder / "hooks" / "post-commit").read_text()
     assert str(user_hooks / "post-commit") in stub and str(evil_hooks) not in stub
     assert git(user_repo, "config", "core.hooksPath") == str(user_hooks)  # put back
+
+
+def test_fences_beginning_at_once_read_the_users_hooks_folder_once(
+    user_repo: Path, tmp_path: Path
+) -> None:
+    """Two fences begin at once at a run's start: the second waits for the first's read of
+    core.hooksPath instead of asking git again, by when the first task's agent may have
+    changed it. Each worktree's git reads a FIFO of its own (an includeIf on its branch)
+    that is held open and empty: the second can be held until after that change."""
+    user_hooks, evil_hooks = tmp_path / "user-hooks", tmp_path / "evil-hooks"
+    git(user_repo, "config", "core.hooksPath", str(user_hooks))
+    trees = [user_repo / ".genesis" / "worktrees" / name for name in ("first", "second")]
+    common, config = user_repo / ".git", user_repo / ".git" / "config"
+    for tree in trees:
+        git(user_repo, "worktree", "add", "-q", "-b", tree.name, str(tree))
+        os.mkfifo(tmp_path / f"{tree.name}.config")
+        config.write_text(
+            config.read_text() + f'[includeIf "onbranch:{tree.name}"]\n'
+            f"\tpath = {tmp_path / tree.name}.config\n"
+        )
+    shared = gitops.UserHooks()
+    found: dict[str, Path] = {}
+    first, second = (
+        threading.Thread(target=lambda t=t: found.update({t.name: shared.folder(t, common)}))
+        for t in trees
+    )
+    held: dict[str, list[int]] = {"first": [], "second": []}
+
+    def hold(name: str) -> bool:
+        return _open_writer(tmp_path / f"{name}.config", held[name])
+
+    def release(name: str) -> None:  # git reads its config more than once: a plain file then
+        (tmp_path / "empty.config").touch()
+        os.replace(tmp_path / "empty.config", tmp_path / f"{name}.config")
+        for fd in held[name]:
+            os.close(fd)
+
+    first.start()
+    wait_for(lambda: hold("first"), "the first fence's git to open its FIFO")
+    second.start()
+    wait_for(
+        lambda: _waits_for_the_first_read(second) or hold("second"),
+        "the second fence to wait for the first read, or to ask git itself",
+    )
+    release("first")
+    first.join(timeout=30)
+    changed = config.read_text().replace(str(user_hooks), str(evil_hooks))
+    (common / "config.new").write_text(changed)  # what the first agent does, as git writes
+    os.replace(common / "config.new", config)
+    release("second")
+    second.join(timeout=30)
+    assert found == {"first": user_hooks, "second": user_hooks}
+
+
+def _open_writer(fifo: Path, writer: list[int]) -> bool:
+    """Open the FIFO for writing (kept in writer) if a process has it open for reading."""
+    try:
+        writer.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        return False
+    return True
+
+
+def _waits_for_the_first_read(thread: threading.Thread) -> bool:
+    """Whether thread is in UserHooks.folder at its lock (a C call: no frame of its own)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    code = gitops.UserHooks.folder.__code__
+    return frame is not None and frame.f_code is code and "_reading_hooks" in code.co_names

@@ -13,6 +13,7 @@ not tell (no identity it accepts).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ class _Idents(NamedTuple):
 
 _known: dict[tuple[object, ...], _Idents | None] = {}
 _MOST_KNOWN = 16
+_asking = threading.Lock()
 
 
 def write_commit(
@@ -82,11 +84,12 @@ def _idents(common_dir: Path, env: Mapping[str, str]) -> _Idents | None:
     seen = git_environment(env)
     relevant = sorted((k, v) for k, v in seen.items() if k.startswith("GIT_") or k in _ALSO)
     key = (common_dir, config_stamp(common_dir), tuple(relevant))
-    if key not in _known:
-        if len(_known) >= _MOST_KNOWN:
-            _known.clear()
-        _known[key] = _ask(common_dir, env, seen)
-    return _known[key]
+    with _asking:  # the first commits of a run come at once: one asks, the others wait for it
+        if key not in _known:
+            if len(_known) >= _MOST_KNOWN:
+                _known.clear()
+            _known[key] = _ask(common_dir, env, seen)
+        return _known[key]
 
 
 _ALSO = frozenset({"HOME", "XDG_CONFIG_HOME", "EMAIL", "TZ"})  # what git's ident reads

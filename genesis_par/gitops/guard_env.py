@@ -18,6 +18,7 @@ import functools
 import os
 import shlex
 import stat
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -90,12 +91,19 @@ class UserHooks:
     def folder(self, worktree: Path, common_dir: Path) -> Path:
         """The hooks folder as seen from worktree (a relative core.hooksPath is relative to
         where hooks run)."""
-        if self.values is None:
-            self.values = _hooks_paths(worktree)
-        if not self.values:
+        with _reading_hooks:  # one read, the first fence's: before any agent of the run starts
+            if self.values is None:
+                self.values = _hooks_paths(worktree)
+            values = self.values
+        if not values:
             return common_dir / "hooks"
-        path = Path(os.path.expanduser(self.values[-1]))
+        path = Path(os.path.expanduser(values[-1]))
         return path if path.is_absolute() else worktree / path
+
+
+# Two tasks' fences begin at once at a run's start: without it, both asked git, and the second
+# could ask after the first task's agent had started (and changed the config).
+_reading_hooks = threading.Lock()
 
 
 def _hooks_paths(worktree: Path) -> list[str]:
