@@ -9,8 +9,10 @@ from rich.console import Console
 if TYPE_CHECKING:  # tables are made by the views that print them: no import at every start
     from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji off: a `:name:` in a path, a command or a reason is printed as it is, not as an emoji
+# (rich's table of emoji codes is not loaded either: 3 ms of every command that prints)
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 # Wide enough for any table we print; rich lays a table out at its natural width below this.
 _NO_WIDTH_LIMIT = 100_000
@@ -33,7 +35,7 @@ def print_table(table: Table, out: Console = console) -> None:
     if in_terminal(out):
         out.print(table)
         return
-    Console(file=out.file, width=_NO_WIDTH_LIMIT, highlight=False).print(table)
+    Console(file=out.file, width=_NO_WIDTH_LIMIT, highlight=False, emoji=False).print(table)
 
 
 def name_column(table: Table, header: str) -> None:

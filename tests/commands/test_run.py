@@ -841,3 +841,21 @@ def test_plain_lines_show_a_log_path_as_it_is(
     assert 'ci :thumbs_up: [bold]x "q\\/' in started
     assert any(line.endswith(" a: succeeded") for line in lines)
     assert git(repo, "rev-parse", "genesis/r/integration") == git(repo, "rev-parse", "main")
+
+
+def test_the_summary_shows_paths_and_commands_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The closing lines print a failed task's reason and log path as they are: a check
+    command or a folder with `:thumbs_up:` in it is not turned into an emoji."""
+    repo = tmp_path / "ci :thumbs_up: x"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    body = f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\ncheck = "grep -q :smile: nowhere"\n'
+    plan = write_plan(repo, body, header='[run]\nname = "r"\n')
+    assert run_cmd.run(repo, plan, no_merge=True) == 1
+    lines = capsys.readouterr().out.splitlines()
+    log = str(repo.resolve() / ".git" / "genesis-par" / "logs" / "r" / "a.1.log")
+    assert f"    log: {log}" in lines
+    assert any(line.startswith("  a: check `grep -q :smile: nowhere` failed") for line in lines)
