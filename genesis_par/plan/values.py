@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import math
 import re
@@ -52,6 +51,8 @@ class Where:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # here, not at every start: only a plan with a mistake needs it
+
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f' (did you mean "{close[0]}"?)' if close else ""
 
