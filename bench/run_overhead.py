@@ -5,14 +5,17 @@ The script: `git worktree add` per task, the command, `git add -A && git commit`
 medians: on a disk whose speed drops after a burst of writes, the best belongs to whichever run
 came first after a quiet spell. genesis-par also records state, supervises each process tree and,
 unless --no-merge, probes conflicts and merges; both figures are printed, then where
-genesis-par's time goes (see `breakdown`).
+genesis-par's time goes (see `breakdown`), ending with the CPU each side spends in all: a ratio
+well above the CPU's means the cores wait (on genesis-par's start-up, or its Python).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -137,7 +140,46 @@ def shim_cost(tmp: Path, n: int) -> tuple[float, float]:
     return best_of(1, supervised), best_of(1, bare)
 
 
-def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[str]:
+# `genesis-par` that writes its own process's CPU (its threads; not its git, warden or agents)
+# to $GP_BENCH_OWN_CPU as it exits
+_OWN_CPU = [
+    sys.executable,
+    "-c",
+    "import atexit, os, runpy\n"
+    "out = os.environ['GP_BENCH_OWN_CPU']\n"
+    "atexit.register(lambda: open(out, 'w').write(str(sum(os.times()[:2]))))\n"
+    "runpy.run_module('genesis_par', run_name='__main__', alter_sys=True)",
+]
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """CPU time (user and system) of every process work starts and waits for, all the way
+    down (genesis-par waits for its warden, which waits for the attempts' forks)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    work()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def cpu_split(
+    tmp: Path, files: dict[str, str], plan: Path, by_hand: Callable[[Path], None], runs: int = 3
+) -> tuple[float, float, float]:
+    """Medians of (the script's CPU, genesis-par's, genesis-par's own process's) over runs
+    alternated: on this many cores a run takes at least its CPU divided by them."""
+    hand, tool, own = [], [], []
+    own_file = tmp / "own-cpu"
+    args = [*_OWN_CPU, "run", str(plan), "--no-merge"]
+    extra = {"GP_BENCH_OWN_CPU": str(own_file)}
+    for _ in range(runs):
+        hand.append(cpu_seconds(functools.partial(by_hand, fresh(tmp, files))))
+        tool.append(cpu_seconds(functools.partial(sh, args, fresh(tmp, files), extra=extra)))
+        own.append(float(own_file.read_text()))
+    return statistics.median(hand), statistics.median(tool), statistics.median(own)
+
+
+def breakdown(
+    tmp: Path, files: dict[str, str], plan: Path, tasks: int, by_hand: Callable[[Path], None]
+) -> list[str]:
     """Where genesis-par's time goes, each part measured on its own in this run."""
     python = best_of(5, lambda: sh([sys.executable, "-c", "pass"]))
     version = best_of(5, lambda: sh([*GENESIS, "--version"]))
@@ -165,6 +207,7 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
         events = handle.execute("SELECT count(*) FROM events").fetchone()[0]
     state_s = state_write_cost(tmp / "cost-state", events)
     supervised, bare = shim_cost(tmp, tasks)
+    hand_cpu, tool_cpu, own_cpu = cpu_split(tmp, files, plan, by_hand)
     return [
         "where genesis-par's time goes (each part measured alone, in this run):",
         f"  start-up: python -c pass {python * 1000:.0f} ms, genesis-par --version "
@@ -177,6 +220,11 @@ def breakdown(tmp: Path, files: dict[str, str], plan: Path, tasks: int) -> list[
         f"{bare:.2f} s bare: {(supervised - bare) / tasks * 1000:.1f} ms per attempt",
         f"  state: {events} events, {state_s / events * 1000:.2f} ms per transaction, "
         f"{state_s:.2f} s in all",
+        f"  CPU (user + system of every process, medians of 3 runs each): by hand "
+        f"{hand_cpu:.2f} s; "
+        f"genesis-par run --no-merge {tool_cpu:.2f} s, of which its own process "
+        f"{own_cpu:.2f} s and its git, warden and agents {tool_cpu - own_cpu:.2f} s "
+        f"(on {os.cpu_count()} cores a run lasts at least its CPU / {os.cpu_count()})",
     ]
 
 
@@ -242,7 +290,7 @@ def main() -> None:
             for name, work in kinds[turn:] + kinds[:turn]:
                 times[name].append(in_fresh(tmp, files, work))
         hand, no_merge = min(times["hand"]), min(times["no_merge"])
-        parts = breakdown(tmp, files, plan, args.tasks)
+        parts = breakdown(tmp, files, plan, args.tasks, by_hand)
     where = args.dir or Path(tempfile.gettempdir())
     print(
         f"{args.tasks} trivial tasks, max_parallel {args.parallel}, {args.files}-file repository "
