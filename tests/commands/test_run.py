@@ -821,18 +821,25 @@ def test_a_string_agent_command_with_an_apostrophe_in_a_comment_gets_the_prompt(
     assert git(repo, "show", "genesis/apos/t:got.txt") == prompt
 
 
+_RUN_R = '[run]\nname = "r"\n'
+
+
+def _repo_at(path: Path) -> Path:
+    """A repository with one empty commit on main, at a path of the test's choosing."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "commit", "-q", "--allow-empty", "-m", "initial")
+    return path
+
+
 def test_plain_lines_show_a_log_path_as_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """In CI each event is a line written as it is: markup and emoji codes in a path stay
     (rich made :thumbs_up: an emoji). The colons also reach the merge queue, whose scratch
     object store names the repository's objects in a colon-separated list."""
-    repo = tmp_path / 'ci :thumbs_up: [bold]x "q\\'
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
-    body = f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n'
-    plan = write_plan(repo, body, header='[run]\nname = "r"\n')
+    repo = _repo_at(tmp_path / 'ci :thumbs_up: [bold]x "q\\')
+    plan = write_plan(repo, f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\n', header=_RUN_R)
     assert run_cmd.run(repo, plan) == 0
     lines = capsys.readouterr().out.splitlines()
     log = str(repo.resolve() / ".git" / "genesis-par" / "logs" / "r" / "a.1.log")
@@ -848,12 +855,9 @@ def test_the_summary_shows_paths_and_commands_as_they_are(
 ) -> None:
     """The closing lines print a failed task's reason and log path as they are: a check
     command or a folder with `:thumbs_up:` in it is not turned into an emoji."""
-    repo = tmp_path / "ci :thumbs_up: x"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    repo = _repo_at(tmp_path / "ci :thumbs_up: x")
     body = f'[[tasks]]\nid = "a"\ncommand = {py("pass")}\ncheck = "grep -q :smile: nowhere"\n'
-    plan = write_plan(repo, body, header='[run]\nname = "r"\n')
+    plan = write_plan(repo, body, header=_RUN_R)
     assert run_cmd.run(repo, plan, no_merge=True) == 1
     lines = capsys.readouterr().out.splitlines()
     log = str(repo.resolve() / ".git" / "genesis-par" / "logs" / "r" / "a.1.log")
