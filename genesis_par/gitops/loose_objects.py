@@ -17,6 +17,7 @@ files the group's permissions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 import zlib
@@ -102,20 +103,15 @@ def _there(final: Path) -> bool:
         return True
 
 
-_umasks: list[int] = []
-
-
+@functools.cache
 def _umask() -> int:
     """The process's umask, read from /proc (os.umask can only be read by setting it, which
     would race with the run's other threads creating files); git's 022 where /proc has none."""
-    if not _umasks:
-        found = 0o022
-        with contextlib.suppress(OSError, ValueError):
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("Umask:"):
-                    found = int(line.split()[1], 8)
-        _umasks.append(found)
-    return _umasks[0]
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _is_shared(common_dir: Path) -> bool:

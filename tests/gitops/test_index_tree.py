@@ -604,7 +604,7 @@ def test_a_bare_shared_repository_line_counts_as_shared(repo: Path) -> None:
 
 
 def test_objects_take_the_umask_as_gits_do(repo: Path) -> None:
-    loose_objects._umasks.clear()
+    loose_objects._umask.cache_clear()
     old = os.umask(0o077)
     try:
         writer = loose_objects.tree_writer(repo / ".git", 20)
@@ -612,6 +612,6 @@ def test_objects_take_the_umask_as_gits_do(repo: Path) -> None:
         oid = writer(b"100644 umask\0" + bytes.fromhex(git(repo, "rev-parse", "HEAD:README.md")))
     finally:
         os.umask(old)
-        loose_objects._umasks.clear()
+        loose_objects._umask.cache_clear()
     mode = (repo / ".git" / "objects" / oid[:2] / oid[2:]).stat().st_mode & 0o777
     assert oct(mode) == oct(0o400)
